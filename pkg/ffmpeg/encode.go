@@ -1,0 +1,152 @@
+package ffmpeg
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hlsd/hlsd/pkg/profiles"
+)
+
+// Output is one rendition file an encode produces.
+type Output struct {
+	Name          string
+	Width, Height int // 0 for audio-only
+	VideoKbps     int
+	MaxrateKbps   int
+	BufsizeKbps   int
+	Path          string // local MPEG-TS file to write
+}
+
+// EncodeSpec is one ffmpeg run: one decode of the source, every rendition out.
+type EncodeSpec struct {
+	Input    string // local file
+	Source   Source
+	Outputs  []Output
+	Profiles profiles.Profiles
+	Timeout  time.Duration
+	// Progress, if set, is called with the fraction of the source encoded so far.
+	Progress func(fraction float64)
+}
+
+// OutputFrameRate is the frame rate every rendition gets: the source's, capped.
+// It returns ffmpeg's notation (exact for 29.97) and the value.
+func OutputFrameRate(v *VideoStream, max float64) (string, float64) {
+	if v.FrameRate <= 0 {
+		return "30", 30
+	}
+	if v.FrameRate > max {
+		return strconv.FormatFloat(max, 'f', -1, 64), max
+	}
+	if v.RateExpr != "" && parseRate(v.RateExpr) == v.FrameRate {
+		return v.RateExpr, v.FrameRate
+	}
+	return strconv.FormatFloat(v.FrameRate, 'f', -1, 64), v.FrameRate
+}
+
+// Args builds the ffmpeg command line.
+func (s EncodeSpec) Args() []string {
+	p := s.Profiles
+	args := []string{"-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats", "-progress", "pipe:1"}
+	args = append(args, inputArgs()...)
+	if s.Source.Format != "" {
+		args = append(args, "-f", s.Source.Format) // the demuxer that probed it, nothing else
+	}
+	args = append(args, "-i", "file:"+s.Input)
+
+	audio := []string{}
+	if a := s.Source.Audio; a != nil {
+		audio = []string{
+			"-map", fmt.Sprintf("0:%d", a.Index),
+			"-c:a", "aac", "-profile:a", "aac_low",
+			"-b:a", fmt.Sprintf("%dk", p.Audio.Kbps),
+			"-ac", strconv.Itoa(p.Audio.Channels), // downmixes 5.1
+			"-ar", strconv.Itoa(p.Audio.SampleRate),
+			// Fill gaps and trim overlaps so audio stays in sync with video.
+			"-af", "aresample=async=1:first_pts=0",
+		}
+	}
+	v := s.Source.Video
+	if v == nil {
+		for _, o := range s.Outputs {
+			args = append(args, audio...)
+			args = append(args, "-f", "mpegts", "file:"+o.Path)
+		}
+		return args
+	}
+
+	rate, fps := OutputFrameRate(v, p.Video.MaxFrameRate)
+	// One decode, a constant frame rate (variable-rate sources become
+	// constant), then one scaled branch per rendition.
+	var g strings.Builder
+	fmt.Fprintf(&g, "[0:%d]fps=%s,split=%d", v.Index, rate, len(s.Outputs))
+	for i := range s.Outputs {
+		fmt.Fprintf(&g, "[s%d]", i)
+	}
+	for i, o := range s.Outputs {
+		// out_range=tv: full-range (yuvj) sources become the limited range players expect.
+		fmt.Fprintf(&g, ";[s%d]scale=%d:%d:flags=bicubic:out_range=tv,format=yuv420p,setsar=1[v%d]", i, o.Width, o.Height, i)
+	}
+	args = append(args, "-filter_complex", g.String())
+
+	// Keyframes: forced at every keyframe interval on the output clock, and
+	// nowhere else (no scene cuts, GOP longer than the interval), so every
+	// rendition has keyframes at the same instants and segment boundaries align.
+	kf := p.KeyframeInterval
+	gop := int(2*fps*kf) + 1
+	for i, o := range s.Outputs {
+		args = append(args,
+			"-map", fmt.Sprintf("[v%d]", i),
+			"-c:v", "libx264", "-preset", p.Video.Preset, "-profile:v", p.Video.Profile,
+			"-b:v", fmt.Sprintf("%dk", o.VideoKbps),
+			"-maxrate", fmt.Sprintf("%dk", o.MaxrateKbps),
+			"-bufsize", fmt.Sprintf("%dk", o.BufsizeKbps),
+			"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop),
+			"-sc_threshold", "0", "-forced-idr", "1",
+			"-x264-params", "open_gop=0",
+			"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", kf),
+		)
+		args = append(args, audio...)
+		args = append(args, "-f", "mpegts", "file:"+o.Path)
+	}
+	return args
+}
+
+// Encode runs ffmpeg for spec.
+func Encode(ctx context.Context, spec EncodeSpec) error {
+	timeout := spec.Timeout
+	if timeout <= 0 {
+		timeout = time.Hour
+	}
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		readProgress(pr, spec.Source.Duration, spec.Progress)
+	}()
+	err := run(ctx, timeout, "ffmpeg", spec.Args(), pw)
+	pw.Close()
+	<-done
+	return err
+}
+
+// readProgress follows ffmpeg's -progress output ("out_time_us=12345").
+func readProgress(r io.Reader, duration float64, fn func(float64)) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		k, val, ok := strings.Cut(sc.Text(), "=")
+		if !ok || k != "out_time_us" || fn == nil || duration <= 0 {
+			continue
+		}
+		us, err := strconv.ParseInt(val, 10, 64)
+		if err != nil || us < 0 {
+			continue
+		}
+		fn(min(float64(us)/1e6/duration, 1))
+	}
+	_, _ = io.Copy(io.Discard, r)
+}

@@ -1,0 +1,189 @@
+package ffmpeg
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hlsd/hlsd/pkg/profiles"
+)
+
+func needFFmpeg(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed: run `make test`, which installs it", tool)
+		}
+	}
+}
+
+// generate makes a test clip with ffmpeg's lavfi sources.
+func generate(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("ffmpeg", append(append([]string{"-v", "error", "-y"}, args...), out)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("generate %s: %v\n%s", name, err, b)
+	}
+	return out
+}
+
+func TestProbe(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		file       string
+		args       []string
+		wantVideo  bool
+		wantAudio  bool
+		w, h       int
+		fps        float64
+		wantFormat string
+	}{
+		{"mp4 with audio", "a.mp4", []string{"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30000/1001", "-f", "lavfi", "-i", "sine=sample_rate=44100", "-t", "1", "-c:v", "libx264", "-c:a", "aac"}, true, true, 320, 180, 29.97, "mov"},
+		{"webm vp8 vorbis", "a.webm", []string{"-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10", "-f", "lavfi", "-i", "sine", "-t", "1", "-c:v", "libvpx", "-c:a", "libvorbis"}, true, true, 160, 120, 10, "matroska"},
+		{"anamorphic", "b.mkv", []string{"-f", "lavfi", "-i", "testsrc2=size=360x240:rate=25", "-t", "1", "-c:v", "libx264", "-aspect", "16:9"}, true, false, 427, 240, 25, "matroska"},
+		// ffmpeg 5.1 writes a display matrix for rotate= only when stream copying.
+		{"rotated", "r.mp4", []string{"-i", generate(t, "unrotated.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-t", "1", "-c:v", "libx264"), "-c", "copy", "-metadata:s:v", "rotate=90"}, true, false, 180, 320, 25, "mov"},
+		{"audio only", "a.m4a", []string{"-f", "lavfi", "-i", "sine", "-t", "1", "-c:a", "aac"}, false, true, 0, 0, 0, "mov"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := generate(t, tc.file, tc.args...)
+			src, err := Probe(ctx, p, DefaultLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (src.Video != nil) != tc.wantVideo || (src.Audio != nil) != tc.wantAudio || src.Format != tc.wantFormat {
+				t.Fatalf("got %+v video=%v audio=%v", src, src.Video, src.Audio)
+			}
+			if v := src.Video; v != nil {
+				if v.DisplayWidth != tc.w || v.DisplayHeight != tc.h || (v.FrameRate-tc.fps > 0.01 || tc.fps-v.FrameRate > 0.01) {
+					t.Fatalf("video %+v, want %dx%d at %g", v, tc.w, tc.h, tc.fps)
+				}
+			}
+			if src.Duration < 0.9 || src.Duration > 1.2 {
+				t.Fatalf("duration %g", src.Duration)
+			}
+		})
+	}
+}
+
+func TestProbeRejects(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	subtitleOnly := generate(t, "subs.mkv", "-f", "lavfi", "-i", "sine", "-t", "1", "-f", "srt", "-i", write("s.srt", "1\n00:00:00,000 --> 00:00:01,000\nhi\n"), "-map", "1", "-c:s", "srt")
+	for _, tc := range []struct {
+		name, path, code string
+		lim              Limits
+	}{
+		{"text", write("notes.mp4", "hello, this is not a video"), CodeUnsupported, DefaultLimits()},
+		{"empty", write("empty.mp4", ""), CodeUnsupported, DefaultLimits()},
+		{"hls playlist in disguise", write("evil.avi", "#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n"), CodeUnsupported, DefaultLimits()},
+		{"concat list in disguise", write("evil2.bin", "ffconcat version 1.0\nfile /etc/passwd\n"), CodeUnsupported, DefaultLimits()},
+		{"subtitles only", subtitleOnly, CodeNoMedia, DefaultLimits()},
+		{"too long", generate(t, "long.mp4", "-f", "lavfi", "-i", "sine", "-t", "3", "-c:a", "aac"), CodeLimitExceeded, Limits{MaxDuration: 2 * time.Second}},
+		{"too wide", generate(t, "wide.mp4", "-f", "lavfi", "-i", "color=size=640x64", "-t", "0.2", "-c:v", "libx264"), CodeLimitExceeded, Limits{MaxWidth: 320, MaxHeight: 320}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Probe(context.Background(), tc.path, tc.lim)
+			var pe *ProbeError
+			if !errors.As(err, &pe) || pe.Code != tc.code || pe.Reason == "" {
+				t.Fatalf("got %v, want ProbeError %s", err, tc.code)
+			}
+		})
+	}
+}
+
+func TestEncodeAlignsKeyframes(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	src := generate(t, "src.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30000/1001", "-f", "lavfi", "-i", "sine=sample_rate=44100", "-t", "7", "-af", "pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac")
+	if b, _ := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=channels", "-select_streams", "a", "-of", "csv=p=0", src).Output(); strings.TrimSpace(string(b)) != "6" {
+		t.Fatalf("test source has %q channels, want 6", b)
+	}
+	probe, err := Probe(context.Background(), src, DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := profiles.Load("../../profiles.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof.Video.Preset = "ultrafast"
+	dir := t.TempDir()
+	outs := []Output{
+		{Name: "a", Width: 320, Height: 180, VideoKbps: 300, MaxrateKbps: 330, BufsizeKbps: 600, Path: filepath.Join(dir, "a.ts")},
+		{Name: "b", Width: 640, Height: 360, VideoKbps: 800, MaxrateKbps: 880, BufsizeKbps: 1600, Path: filepath.Join(dir, "b.ts")},
+	}
+	var last float64
+	err = Encode(context.Background(), EncodeSpec{Input: src, Source: probe, Outputs: outs, Profiles: prof, Progress: func(f float64) { last = f }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last < 0.9 {
+		t.Errorf("progress ended at %g", last)
+	}
+	var keys [][]string
+	for _, o := range outs {
+		b, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", o.Path).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var k []string
+		var first float64 = -1
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			f := strings.Split(line, ",")
+			if len(f) >= 2 && strings.HasPrefix(f[1], "K") {
+				pts, _ := strconv.ParseFloat(f[0], 64)
+				if first < 0 {
+					first = pts
+				}
+				k = append(k, strconv.FormatFloat(pts-first, 'f', 3, 64))
+			}
+		}
+		keys = append(keys, k)
+		a, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=codec_name,profile,channels,sample_rate", "-of", "csv=p=0", o.Path).Output()
+		if first, _, _ := strings.Cut(strings.TrimSpace(string(a)), "\n"); err != nil || strings.TrimRight(first, ",") != "aac,LC,48000,2" {
+			t.Errorf("audio of %s = %q (%v), want AAC-LC stereo 48 kHz", o.Name, a, err)
+		}
+	}
+	want := "0.000 2.002 4.004 6.006"
+	for i, k := range keys {
+		if got := strings.Join(k, " "); got != want {
+			t.Errorf("rendition %d keyframes at %s, want %s", i, got, want)
+		}
+	}
+}
+
+func TestEncodeTimeout(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	src := generate(t, "src.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-t", "30", "-c:v", "libx264", "-preset", "ultrafast")
+	probe, err := Probe(context.Background(), src, DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, _ := profiles.Load("../../profiles.json")
+	prof.Video.Preset = "veryslow"
+	err = Encode(context.Background(), EncodeSpec{Input: src, Source: probe, Profiles: prof, Timeout: 200 * time.Millisecond,
+		Outputs: []Output{{Name: "a", Width: 320, Height: 180, VideoKbps: 300, MaxrateKbps: 300, BufsizeKbps: 600, Path: filepath.Join(t.TempDir(), "a.ts")}}})
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("got %v, want ErrTimeout", err)
+	}
+}

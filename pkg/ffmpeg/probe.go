@@ -1,0 +1,226 @@
+package ffmpeg
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits bound what a source may be. Zero fields mean no limit.
+type Limits struct {
+	MaxDuration  time.Duration
+	MaxWidth     int
+	MaxHeight    int
+	MaxFrameRate float64
+	MaxStreams   int
+	Timeout      time.Duration // for ffprobe
+}
+
+// DefaultLimits are generous for real videos and stop absurd ones.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxDuration:  6 * time.Hour,
+		MaxWidth:     7680,
+		MaxHeight:    7680,
+		MaxFrameRate: 240,
+		MaxStreams:   32,
+		Timeout:      time.Minute,
+	}
+}
+
+// Source is what hlsd needs to know about an upload.
+type Source struct {
+	Format   string  // demuxer short name, e.g. "mov"
+	Duration float64 // seconds; 0 if unknown
+	Video    *VideoStream
+	Audio    *AudioStream
+}
+
+// VideoStream is the first real video stream (cover art is not video).
+type VideoStream struct {
+	Index         int
+	Codec         string
+	Width, Height int // coded
+	DisplayWidth  int // after sample aspect ratio and rotation
+	DisplayHeight int
+	FrameRate     float64 // average frames per second
+	RateExpr      string  // the same as ffmpeg writes it ("30000/1001"), for exact filters
+	PixFmt        string
+	Rotation      int
+}
+
+// AudioStream is the first audio stream.
+type AudioStream struct {
+	Index      int
+	Codec      string
+	Channels   int
+	SampleRate int
+}
+
+// ProbeError is an upload that is not a usable media file. Reason is one
+// sentence for the uploader; Code is one of the jobs.Code* values.
+type ProbeError struct {
+	Code   string
+	Reason string
+	Err    error
+}
+
+func (e *ProbeError) Error() string {
+	if e.Err != nil {
+		return e.Reason + ": " + e.Err.Error()
+	}
+	return e.Reason
+}
+
+func (e *ProbeError) Unwrap() error { return e.Err }
+
+// Codes of ProbeError, shared with the job contract.
+const (
+	CodeUnsupported   = "unsupported_format"
+	CodeNoMedia       = "no_media"
+	CodeLimitExceeded = "limit_exceeded"
+)
+
+type probeJSON struct {
+	Streams []struct {
+		Index        int    `json:"index"`
+		CodecType    string `json:"codec_type"`
+		CodecName    string `json:"codec_name"`
+		Width        int    `json:"width"`
+		Height       int    `json:"height"`
+		SAR          string `json:"sample_aspect_ratio"`
+		PixFmt       string `json:"pix_fmt"`
+		AvgFrameRate string `json:"avg_frame_rate"`
+		RFrameRate   string `json:"r_frame_rate"`
+		Channels     int    `json:"channels"`
+		SampleRate   string `json:"sample_rate"`
+		Disposition  struct {
+			AttachedPic int `json:"attached_pic"`
+		} `json:"disposition"`
+		Tags struct {
+			Rotate string `json:"rotate"`
+		} `json:"tags"`
+		SideData []struct {
+			Rotation float64 `json:"rotation"`
+		} `json:"side_data_list"`
+	} `json:"streams"`
+	Format struct {
+		FormatName string `json:"format_name"`
+		Duration   string `json:"duration"`
+	} `json:"format"`
+}
+
+// Probe inspects a local file with ffprobe and checks it against lim.
+func Probe(ctx context.Context, path string, lim Limits) (Source, error) {
+	args := append([]string{"-v", "error", "-hide_banner"}, inputArgs()...)
+	args = append(args, "-print_format", "json", "-show_format", "-show_streams", "-i", "file:"+path)
+	var out bytes.Buffer
+	timeout := lim.Timeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	if err := run(ctx, timeout, "ffprobe", args, &out); err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) && !ee.Killed() {
+			return Source{}, &ProbeError{Code: CodeUnsupported, Reason: "The file is not a video or audio format hlsd can read (or it is damaged)", Err: err}
+		}
+		return Source{}, fmt.Errorf("ffprobe: %w", err)
+	}
+	return parseProbe(out.Bytes(), lim)
+}
+
+func parseProbe(b []byte, lim Limits) (Source, error) {
+	var pj probeJSON
+	if err := json.Unmarshal(b, &pj); err != nil {
+		return Source{}, fmt.Errorf("ffprobe output: %w", err)
+	}
+	src := Source{Format: strings.Split(pj.Format.FormatName, ",")[0]}
+	src.Duration, _ = strconv.ParseFloat(pj.Format.Duration, 64)
+	if lim.MaxStreams > 0 && len(pj.Streams) > lim.MaxStreams {
+		return src, &ProbeError{Code: CodeLimitExceeded, Reason: fmt.Sprintf("The file has %d streams; at most %d are allowed", len(pj.Streams), lim.MaxStreams)}
+	}
+	for _, s := range pj.Streams {
+		switch {
+		case s.CodecType == "video" && src.Video == nil && s.Disposition.AttachedPic == 0 && s.Width > 0 && s.Height > 0:
+			v := &VideoStream{Index: s.Index, Codec: s.CodecName, Width: s.Width, Height: s.Height, PixFmt: s.PixFmt}
+			v.FrameRate, v.RateExpr = parseRate(s.AvgFrameRate), s.AvgFrameRate
+			if v.FrameRate <= 0 || v.FrameRate > 1000 {
+				v.FrameRate, v.RateExpr = parseRate(s.RFrameRate), s.RFrameRate
+			}
+			v.Rotation = rotation(s.Tags.Rotate, s.SideData)
+			dw := float64(s.Width)
+			if sar := parseRate(strings.Replace(s.SAR, ":", "/", 1)); sar > 0 {
+				dw *= sar
+			}
+			v.DisplayWidth, v.DisplayHeight = int(math.Round(dw)), s.Height
+			if v.Rotation == 90 || v.Rotation == 270 {
+				v.DisplayWidth, v.DisplayHeight = v.DisplayHeight, v.DisplayWidth
+			}
+			src.Video = v
+		case s.CodecType == "audio" && src.Audio == nil && s.Channels > 0:
+			sr, _ := strconv.Atoi(s.SampleRate)
+			src.Audio = &AudioStream{Index: s.Index, Codec: s.CodecName, Channels: s.Channels, SampleRate: sr}
+		}
+	}
+	if src.Video == nil && src.Audio == nil {
+		return src, &ProbeError{Code: CodeNoMedia, Reason: "The file has no video or audio track"}
+	}
+	if lim.MaxDuration > 0 && src.Duration > lim.MaxDuration.Seconds() {
+		return src, &ProbeError{Code: CodeLimitExceeded, Reason: fmt.Sprintf("The video is %s long; at most %s is allowed", fmtDur(src.Duration), fmtDur(lim.MaxDuration.Seconds()))}
+	}
+	if v := src.Video; v != nil {
+		if (lim.MaxWidth > 0 && v.Width > lim.MaxWidth) || (lim.MaxHeight > 0 && v.Height > lim.MaxHeight) {
+			return src, &ProbeError{Code: CodeLimitExceeded, Reason: fmt.Sprintf("The video is %dx%d; at most %dx%d is allowed", v.Width, v.Height, lim.MaxWidth, lim.MaxHeight)}
+		}
+		if lim.MaxFrameRate > 0 && v.FrameRate > lim.MaxFrameRate {
+			return src, &ProbeError{Code: CodeLimitExceeded, Reason: fmt.Sprintf("The video has %.0f frames per second; at most %.0f are allowed", v.FrameRate, lim.MaxFrameRate)}
+		}
+	}
+	return src, nil
+}
+
+func rotation(tag string, side []struct {
+	Rotation float64 `json:"rotation"`
+}) int {
+	r := 0.0
+	if t, err := strconv.ParseFloat(tag, 64); err == nil {
+		r = t
+	}
+	for _, sd := range side {
+		if sd.Rotation != 0 {
+			r = sd.Rotation
+		}
+	}
+	deg := int(math.Round(r)) % 360
+	if deg < 0 {
+		deg += 360
+	}
+	return deg
+}
+
+// parseRate reads "30000/1001" or "25".
+func parseRate(s string) float64 {
+	num, den, ok := strings.Cut(s, "/")
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0
+	}
+	if !ok {
+		return n
+	}
+	d, err := strconv.ParseFloat(den, 64)
+	if err != nil || d == 0 {
+		return 0
+	}
+	return n / d
+}
+
+func fmtDur(sec float64) string {
+	return (time.Duration(sec) * time.Second).String()
+}

@@ -1,0 +1,218 @@
+// Package jobs is the contract between hlsd's services: the JetStream streams,
+// subjects and consumers, the messages they carry, and the video state kept in
+// a JetStream key-value bucket. Every service imports it; nothing else defines
+// a subject or a message.
+package jobs
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hlsd/hlsd/pkg/profiles"
+)
+
+// Streams, subjects and durable consumers. Each stage has a work-queue stream
+// (a message is removed once acked) and one durable pull consumer shared by
+// all workers of that stage.
+const (
+	StreamEncode      = "HLSD_ENCODE"
+	SubjectEncode     = "hlsd.jobs.encode"
+	ConsumerEncoder   = "encoder"
+	StreamSegment     = "HLSD_SEGMENT"
+	SubjectSegment    = "hlsd.jobs.segment"
+	ConsumerSegmenter = "segmenter"
+	BucketVideos      = "hlsd_videos"
+)
+
+// Chunk is the time range of a video a job covers. Today a video is one
+// chunk; chunked parallel encoding will publish several.
+type Chunk struct {
+	Index    int     `json:"index"`
+	Count    int     `json:"count"`
+	Start    float64 `json:"start"`    // seconds
+	Duration float64 `json:"duration"` // seconds; 0 means to the end
+}
+
+// EncodeJob asks an encoder to probe a source and encode its ladder.
+// The ladder travels with the job, so a video is encoded with the profiles
+// in force when it was uploaded, whatever file an encoder has.
+type EncodeJob struct {
+	VideoID   string            `json:"video_id"`
+	SourceKey string            `json:"source_key"`
+	Profiles  profiles.Profiles `json:"profiles"`
+	Chunk     Chunk             `json:"chunk"`
+}
+
+// SegmentJob asks a segmenter to cut one rendition's transport stream.
+type SegmentJob struct {
+	VideoID         string  `json:"video_id"`
+	Rendition       string  `json:"rendition"`
+	Key             string  `json:"key"` // work/{id}/{rendition}/{chunk}.ts
+	SegmentDuration float64 `json:"segment_duration"`
+	Chunk           Chunk   `json:"chunk"`
+}
+
+// MsgID makes publishes idempotent: a retried publish of the same job within
+// the stream's duplicate window is dropped by JetStream.
+func (j EncodeJob) MsgID() string { return fmt.Sprintf("encode.%s.%d", j.VideoID, j.Chunk.Index) }
+
+// MsgID makes publishes idempotent.
+func (j SegmentJob) MsgID() string {
+	return fmt.Sprintf("segment.%s.%s.%d", j.VideoID, j.Rendition, j.Chunk.Index)
+}
+
+// Object keys (DESIGN.md, "Object store layout"). Keys never contain user text.
+func SourceKey(id string) string { return "uploads/" + id + "/source" }
+
+// WorkKey is a rendition's intermediate transport stream for one chunk.
+func WorkKey(id, rendition string, chunk int) string {
+	return fmt.Sprintf("work/%s/%s/%d.ts", id, rendition, chunk)
+}
+
+// StreamPrefix is where a video's published HLS lives.
+func StreamPrefix(id string) string { return "streams/" + id + "/" }
+
+// MasterKey is the master playlist, written last.
+func MasterKey(id string) string { return StreamPrefix(id) + "master.m3u8" }
+
+// MediaPlaylistKey is a rendition's media playlist.
+func MediaPlaylistKey(id, rendition string) string {
+	return StreamPrefix(id) + rendition + "/index.m3u8"
+}
+
+// SegmentKey is one media segment.
+func SegmentKey(id, rendition string, n int) string {
+	return fmt.Sprintf("%s%s/%s", StreamPrefix(id), rendition, SegmentName(n))
+}
+
+// SegmentName is a segment's file name, relative to its media playlist.
+func SegmentName(n int) string { return fmt.Sprintf("seg_%05d.ts", n) }
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewVideoID returns a random, unguessable id (120 bits, 24 characters).
+func NewVideoID() string {
+	b := make([]byte, 15)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return idEncoding.EncodeToString(b)
+}
+
+var idRe = regexp.MustCompile(`^[a-z2-7]{24}$`)
+
+// ValidVideoID reports whether s has the shape of an id from NewVideoID.
+func ValidVideoID(s string) bool { return idRe.MatchString(s) }
+
+// State is where a video is in the pipeline.
+type State string
+
+const (
+	StateUploaded   State = "uploaded"
+	StateEncoding   State = "encoding"
+	StateSegmenting State = "segmenting"
+	StateReady      State = "ready"
+	StateFailed     State = "failed"
+)
+
+// Final reports whether no further work will change the state.
+func (s State) Final() bool { return s == StateReady || s == StateFailed }
+
+// Failure codes tell clients what kind of problem ended a video.
+const (
+	CodeTooLarge      = "too_large"
+	CodeUnsupported   = "unsupported_format"
+	CodeNoMedia       = "no_media"
+	CodeLimitExceeded = "limit_exceeded"
+	CodeEncodeFailed  = "encode_failed"
+	CodeInternal      = "internal"
+)
+
+// Failure explains a failed video in one sentence for the person who uploaded it.
+type Failure struct {
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
+}
+
+// Source holds facts about the uploaded file, from ffprobe.
+type Source struct {
+	Format     string  `json:"format"`
+	Duration   float64 `json:"duration"`
+	Width      int     `json:"width,omitempty"` // display size, after rotation and aspect ratio
+	Height     int     `json:"height,omitempty"`
+	FrameRate  float64 `json:"frame_rate,omitempty"`
+	VideoCodec string  `json:"video_codec,omitempty"`
+	AudioCodec string  `json:"audio_codec,omitempty"`
+}
+
+// Rendition is one variant of a video, planned by the encoder and completed
+// by the segmenter.
+type Rendition struct {
+	Name      string  `json:"name"`
+	Width     int     `json:"width,omitempty"`
+	Height    int     `json:"height,omitempty"`
+	FrameRate float64 `json:"frame_rate,omitempty"`
+	// Filled in when the rendition is segmented:
+	Done             bool    `json:"done"`
+	Codecs           string  `json:"codecs,omitempty"`
+	Bandwidth        int     `json:"bandwidth,omitempty"` // peak segment bit rate, bits/s
+	AverageBandwidth int     `json:"average_bandwidth,omitempty"`
+	Segments         int     `json:"segments,omitempty"`
+	Duration         float64 `json:"duration,omitempty"`
+}
+
+// Video is the state of one upload, the value stored in BucketVideos under its id.
+type Video struct {
+	ID         string      `json:"id"`
+	State      State       `json:"state"`
+	Progress   float64     `json:"progress"` // 0..1 over the whole pipeline
+	Failure    *Failure    `json:"failure,omitempty"`
+	Filename   string      `json:"filename,omitempty"` // as the client named it; display only
+	Size       int64       `json:"size"`
+	Source     *Source     `json:"source,omitempty"`
+	Renditions []Rendition `json:"renditions,omitempty"`
+	CreatedAt  time.Time   `json:"created_at"`
+	UpdatedAt  time.Time   `json:"updated_at"`
+	ReadyAt    *time.Time  `json:"ready_at,omitempty"`
+}
+
+// AllRenditionsDone reports whether every planned rendition is segmented.
+func (v *Video) AllRenditionsDone() bool {
+	if len(v.Renditions) == 0 {
+		return false
+	}
+	for _, r := range v.Renditions {
+		if !r.Done {
+			return false
+		}
+	}
+	return true
+}
+
+// Fail moves v to failed unless it already reached a final state.
+func (v *Video) Fail(code, reason string) {
+	if v.State.Final() {
+		return
+	}
+	v.State = StateFailed
+	v.Failure = &Failure{Code: code, Reason: reason}
+}
+
+// CleanFilename keeps a user's file name safe to show: printable, short.
+func CleanFilename(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, name)
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	if r := []rune(name); len(r) > 200 {
+		name = string(r[:200])
+	}
+	return name
+}

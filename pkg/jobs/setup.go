@@ -1,0 +1,130 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config tunes delivery. The zero value is not useful; use DefaultConfig.
+type Config struct {
+	// AckWait is how long a worker may stay silent before its job is handed
+	// to another worker; workers send InProgress heartbeats well within it.
+	AckWait time.Duration
+	// MaxDeliver bounds attempts per job; the last failure marks the video failed.
+	MaxDeliver int
+	// BackOff spaces redeliveries after a worker vanished or failed a job.
+	BackOff []time.Duration
+	// Replicas for streams and the bucket (1 on a single server).
+	Replicas int
+}
+
+// DefaultConfig suits one machine and small clusters.
+func DefaultConfig() Config {
+	return Config{
+		AckWait:    30 * time.Second,
+		MaxDeliver: 5,
+		BackOff:    []time.Duration{30 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute},
+		Replicas:   1,
+	}
+}
+
+// Heartbeat is how often a busy worker tells JetStream it is still working.
+func (c Config) Heartbeat() time.Duration {
+	d := c.AckWait
+	for _, b := range c.BackOff {
+		d = min(d, b)
+	}
+	return max(d/4, 100*time.Millisecond)
+}
+
+// RetryDelay is the wait before attempt n+1 after attempt n failed.
+func (c Config) RetryDelay(attempt uint64) time.Duration {
+	if len(c.BackOff) == 0 {
+		return c.AckWait
+	}
+	i := min(int(attempt)-1, len(c.BackOff)-1)
+	return c.BackOff[max(i, 0)]
+}
+
+// Bus is the set of JetStream handles every service works with.
+type Bus struct {
+	JS        jetstream.JetStream
+	Videos    *Videos
+	Encoder   jetstream.Consumer
+	Segmenter jetstream.Consumer
+	Config    Config
+}
+
+// Setup creates (or updates to the current definition) the streams, consumers
+// and bucket. It is idempotent, so whichever service starts first does it.
+func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error) {
+	if cfg.MaxDeliver <= len(cfg.BackOff) {
+		return nil, fmt.Errorf("jobs: MaxDeliver (%d) must exceed the number of back-off steps (%d)", cfg.MaxDeliver, len(cfg.BackOff))
+	}
+	bus := &Bus{JS: js, Config: cfg}
+	for _, s := range []struct {
+		stream, subject, consumer string
+		dst                       *jetstream.Consumer
+	}{
+		{StreamEncode, SubjectEncode, ConsumerEncoder, &bus.Encoder},
+		{StreamSegment, SubjectSegment, ConsumerSegmenter, &bus.Segmenter},
+	} {
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:       s.stream,
+			Subjects:   []string{s.subject},
+			Retention:  jetstream.WorkQueuePolicy,
+			Storage:    jetstream.FileStorage,
+			Replicas:   cfg.Replicas,
+			Duplicates: 10 * time.Minute,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("jobs: stream %s: %w", s.stream, err)
+		}
+		c, err := js.CreateOrUpdateConsumer(ctx, s.stream, jetstream.ConsumerConfig{
+			Durable:       s.consumer,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       cfg.AckWait,
+			MaxDeliver:    cfg.MaxDeliver,
+			BackOff:       cfg.BackOff,
+			MaxAckPending: 1000,
+			Replicas:      cfg.Replicas,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("jobs: consumer %s: %w", s.consumer, err)
+		}
+		*s.dst = c
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:   BucketVideos,
+		History:  1,
+		Storage:  jetstream.FileStorage,
+		Replicas: cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: bucket %s: %w", BucketVideos, err)
+	}
+	bus.Videos = NewVideos(kv)
+	return bus, nil
+}
+
+// PublishEncode queues an encode job.
+func (b *Bus) PublishEncode(ctx context.Context, j EncodeJob) error {
+	return publishJSON(ctx, b.JS, SubjectEncode, j.MsgID(), j)
+}
+
+// PublishSegment queues a segment job.
+func (b *Bus) PublishSegment(ctx context.Context, j SegmentJob) error {
+	return publishJSON(ctx, b.JS, SubjectSegment, j.MsgID(), j)
+}
+
+// Pending counts jobs waiting or in flight for a stage (for readiness and metrics).
+func Pending(ctx context.Context, c jetstream.Consumer) (uint64, error) {
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}

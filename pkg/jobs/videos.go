@@ -1,0 +1,171 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrNotFound is returned (wrapped) for an unknown video id.
+var ErrNotFound = errors.New("video not found")
+
+// ErrNoChange, returned by an Update function, leaves the stored value as it is.
+var ErrNoChange = errors.New("no change")
+
+// Videos is the video state bucket. Every change goes through Update, a
+// compare-and-set loop, so concurrent workers never lose each other's writes.
+type Videos struct {
+	kv jetstream.KeyValue
+}
+
+// NewVideos wraps an opened bucket (see Setup).
+func NewVideos(kv jetstream.KeyValue) *Videos { return &Videos{kv: kv} }
+
+// Create stores a new video; it fails if the id exists.
+func (v *Videos) Create(ctx context.Context, video Video) error {
+	now := time.Now().UTC()
+	video.CreatedAt, video.UpdatedAt = now, now
+	b, err := json.Marshal(video)
+	if err != nil {
+		return err
+	}
+	if _, err := v.kv.Create(ctx, video.ID, b); err != nil {
+		return fmt.Errorf("jobs: create video %s: %w", video.ID, err)
+	}
+	return nil
+}
+
+// Get returns the current state of a video.
+func (v *Videos) Get(ctx context.Context, id string) (Video, error) {
+	video, _, err := v.get(ctx, id)
+	return video, err
+}
+
+func (v *Videos) get(ctx context.Context, id string) (Video, uint64, error) {
+	if !ValidVideoID(id) {
+		return Video{}, 0, fmt.Errorf("jobs: %q: %w", id, ErrNotFound)
+	}
+	e, err := v.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return Video{}, 0, fmt.Errorf("jobs: video %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Video{}, 0, fmt.Errorf("jobs: get video %s: %w", id, err)
+	}
+	var video Video
+	if err := json.Unmarshal(e.Value(), &video); err != nil {
+		return Video{}, 0, fmt.Errorf("jobs: decode video %s: %w", id, err)
+	}
+	return video, e.Revision(), nil
+}
+
+// Update applies fn to the latest state and writes it back only if nobody
+// wrote in between; on a conflict it reads again and retries. fn may run
+// several times, so it must only change the video it is given.
+func (v *Videos) Update(ctx context.Context, id string, fn func(*Video) error) (Video, error) {
+	for attempt := 0; ; attempt++ {
+		video, rev, err := v.get(ctx, id)
+		if err != nil {
+			return Video{}, err
+		}
+		if err := fn(&video); err != nil {
+			if errors.Is(err, ErrNoChange) {
+				return video, nil
+			}
+			return video, err
+		}
+		video.UpdatedAt = time.Now().UTC()
+		b, err := json.Marshal(video)
+		if err != nil {
+			return video, err
+		}
+		_, err = v.kv.Update(ctx, id, b, rev)
+		if err == nil {
+			return video, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists) {
+			return video, fmt.Errorf("jobs: update video %s: %w", id, err)
+		}
+		if attempt > 1000 {
+			return video, fmt.Errorf("jobs: update video %s: too much contention", id)
+		}
+	}
+}
+
+// Delete forgets a video's state.
+func (v *Videos) Delete(ctx context.Context, id string) error {
+	if err := v.kv.Delete(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("jobs: delete video %s: %w", id, err)
+	}
+	return nil
+}
+
+// List returns every video, newest first.
+func (v *Videos) List(ctx context.Context) ([]Video, error) {
+	lister, err := v.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: list videos: %w", err)
+	}
+	defer lister.Stop()
+	var out []Video
+	for key := range lister.Keys() {
+		video, err := v.Get(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, video)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	return out, nil
+}
+
+// Watch sends the video's current state and then every change until ctx ends
+// or the video is deleted. The channel is closed at the end.
+func (v *Videos) Watch(ctx context.Context, id string) (<-chan Video, error) {
+	if !ValidVideoID(id) {
+		return nil, fmt.Errorf("jobs: %q: %w", id, ErrNotFound)
+	}
+	w, err := v.kv.Watch(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: watch video %s: %w", id, err)
+	}
+	out := make(chan Video, 1)
+	go func() {
+		defer close(out)
+		defer w.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e == nil { // end of the initial values
+					continue
+				}
+				if e.Operation() != jetstream.KeyValuePut {
+					return
+				}
+				var video Video
+				if json.Unmarshal(e.Value(), &video) != nil {
+					continue
+				}
+				select {
+				case out <- video:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}

@@ -1,0 +1,284 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// PermanentError is a failure that no retry can fix, such as an upload that is
+// not a video. The worker marks the video failed at once with Reason.
+type PermanentError struct {
+	Code   string
+	Reason string // one sentence for the person who uploaded the video
+	Err    error  // details for the logs
+}
+
+func (e *PermanentError) Error() string {
+	if e.Err != nil {
+		return e.Reason + ": " + e.Err.Error()
+	}
+	return e.Reason
+}
+
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err as a failure retries cannot fix.
+func Permanent(code, reason string, err error) error {
+	return &PermanentError{Code: code, Reason: reason, Err: err}
+}
+
+// Attempt tells a handler which delivery of its job this is.
+type Attempt struct {
+	Number uint64 // 1 for the first delivery
+	Last   bool   // no redelivery follows a failure
+}
+
+// Outcome of one job, for metrics.
+type Outcome string
+
+const (
+	OutcomeSucceeded Outcome = "succeeded"
+	OutcomeRetried   Outcome = "retried"
+	OutcomeFailed    Outcome = "failed"
+	OutcomeSkipped   Outcome = "skipped"
+)
+
+// Worker pulls jobs of type T from a stage's durable consumer and runs Handle
+// on each, Concurrency at a time. It owns the delivery rules of DESIGN.md: ack
+// only after Handle returned nil (its output is durably stored), heartbeats while
+// it runs, back-off between attempts, and a failed video once a job is out of
+// attempts or cannot succeed.
+type Worker[T any] struct {
+	Stage       string // "encode", "segment": for logs and metrics
+	Stream      string
+	Consumer    jetstream.Consumer
+	Bus         *Bus
+	Concurrency int
+	// VideoID extracts the video a job belongs to.
+	VideoID func(T) string
+	// Handle does the work. It must be idempotent: a job can run more than once.
+	Handle func(ctx context.Context, job T, a Attempt) error
+	// ShutdownGrace is how long running jobs may finish after ctx ends before
+	// they are cancelled and handed back to the queue.
+	ShutdownGrace time.Duration
+	Log           *slog.Logger
+	// Observe, if set, is told how each job ended and how long it ran.
+	Observe func(stage string, o Outcome, d time.Duration, redelivered bool)
+}
+
+// Run works until ctx ends, then lets running jobs finish (up to
+// ShutdownGrace) and returns.
+func (w *Worker[T]) Run(ctx context.Context) error {
+	if w.Concurrency < 1 {
+		w.Concurrency = 1
+	}
+	// Jobs run on their own context so that a shutdown lets them finish.
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	go func() {
+		<-ctx.Done()
+		select {
+		case <-time.After(w.ShutdownGrace):
+			cancelJobs()
+		case <-jobCtx.Done():
+		}
+	}()
+
+	sub, err := w.watchExhausted(jobCtx)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+
+	var wg sync.WaitGroup
+	for i := 0; i < w.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				msg, err := w.Consumer.Next(jetstream.FetchMaxWait(time.Second))
+				if err != nil {
+					if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+						w.Log.Warn("fetch failed", "stage", w.Stage, "err", err)
+						sleep(ctx, time.Second) // broker unreachable: don't spin
+					}
+					continue
+				}
+				w.process(jobCtx, msg)
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (w *Worker[T]) process(ctx context.Context, msg jetstream.Msg) {
+	start := time.Now()
+	var job T
+	if err := json.Unmarshal(msg.Data(), &job); err != nil {
+		w.Log.Error("undecodable job dropped", "stage", w.Stage, "err", err)
+		_ = msg.TermWithReason("undecodable job")
+		return
+	}
+	id := w.VideoID(job)
+	log := w.Log.With("stage", w.Stage, "video", id)
+	attempt := Attempt{Number: 1}
+	if md, err := msg.Metadata(); err == nil {
+		attempt.Number = md.NumDelivered
+		log = log.With("job", fmt.Sprintf("%s#%d", w.Stream, md.Sequence.Stream), "attempt", md.NumDelivered)
+	}
+	attempt.Last = attempt.Number >= uint64(w.Bus.Config.MaxDeliver)
+	observe := func(o Outcome) {
+		if w.Observe != nil {
+			w.Observe(w.Stage, o, time.Since(start), attempt.Number > 1)
+		}
+	}
+
+	// A video that is gone, failed or already ready needs no more work
+	// (a duplicate or a late redelivery).
+	video, err := w.Bus.Videos.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && video.State.Final()) {
+		log.Info("job skipped", "reason", "video finished or deleted")
+		_ = msg.Term()
+		observe(OutcomeSkipped)
+		return
+	}
+
+	stop := w.heartbeat(msg)
+	err = w.Handle(ctx, job, attempt)
+	stop()
+
+	var perm *PermanentError
+	switch {
+	case err == nil:
+		if err := msg.DoubleAck(ctx); err != nil {
+			// The output is stored; a redelivery will find the work done.
+			log.Warn("ack failed", "err", err)
+		}
+		log.Info("job done", "took", time.Since(start).Round(time.Millisecond))
+		observe(OutcomeSucceeded)
+	case errors.As(err, &perm):
+		log.Warn("job failed for good", "code", perm.Code, "err", err)
+		w.fail(log, id, perm.Code, perm.Reason)
+		_ = msg.Term()
+		observe(OutcomeFailed)
+	case ctx.Err() != nil:
+		// Shutting down: hand the job back at once for another worker.
+		log.Info("job interrupted by shutdown, returned to the queue")
+		_ = msg.Nak()
+		observe(OutcomeRetried)
+	case attempt.Last:
+		log.Error("job failed on its last attempt", "err", err)
+		w.fail(log, id, CodeInternal, fmt.Sprintf("Processing failed after %d attempts; the error was logged.", attempt.Number))
+		_ = msg.Term()
+		observe(OutcomeFailed)
+	default:
+		delay := w.Bus.Config.RetryDelay(attempt.Number)
+		log.Warn("job failed, will retry", "err", err, "retry_in", delay)
+		_ = msg.NakWithDelay(delay)
+		observe(OutcomeRetried)
+	}
+}
+
+func (w *Worker[T]) fail(log *slog.Logger, id, code, reason string) {
+	// Use a fresh context: the failure must be recorded even during shutdown.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := w.Bus.Videos.Update(ctx, id, func(v *Video) error {
+		if v.State.Final() {
+			return ErrNoChange
+		}
+		v.Fail(code, reason)
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		log.Error("could not record failure", "err", err)
+	}
+}
+
+// heartbeat keeps telling JetStream the job is alive until stop is called.
+func (w *Worker[T]) heartbeat(msg jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(w.Bus.Config.Heartbeat())
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// deliveryExceeded is JetStream's advisory for a job out of attempts.
+type deliveryExceeded struct {
+	Stream    string `json:"stream"`
+	StreamSeq uint64 `json:"stream_seq"`
+}
+
+// watchExhausted covers the case the worker cannot: a job whose last attempt
+// died with its worker (kill -9, lost machine). JetStream then announces that
+// the job is out of attempts; we mark the video failed and drop the job.
+// Several workers may handle one advisory; every step is idempotent.
+func (w *Worker[T]) watchExhausted(ctx context.Context) (*nats.Subscription, error) {
+	subject := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.*", w.Stream)
+	return w.Bus.JS.Conn().Subscribe(subject, func(m *nats.Msg) {
+		var adv deliveryExceeded
+		if json.Unmarshal(m.Data, &adv) != nil {
+			return
+		}
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		stream, err := w.Bus.JS.Stream(actx, w.Stream)
+		if err != nil {
+			return
+		}
+		raw, err := stream.GetMsg(actx, adv.StreamSeq)
+		if err != nil {
+			return // already handled
+		}
+		var job T
+		if json.Unmarshal(raw.Data, &job) == nil {
+			id := w.VideoID(job)
+			log := w.Log.With("stage", w.Stage, "video", id)
+			log.Error("job ran out of attempts without an answer from its worker")
+			w.fail(log, id, CodeInternal, fmt.Sprintf("Processing failed after %d attempts; a worker stopped while working on it.", w.Bus.Config.MaxDeliver))
+		}
+		_ = stream.DeleteMsg(actx, adv.StreamSeq)
+	})
+}
+
+func publishJSON(ctx context.Context, js jetstream.JetStream, subject, msgID string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := js.Publish(ctx, subject, b, jetstream.WithMsgID(msgID)); err != nil {
+		return fmt.Errorf("jobs: publish %s %s: %w", subject, msgID, err)
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+// Package profiles reads profiles.json, the single place where the bitrate
+// ladder, segment duration and encoder settings are tuned, and picks the
+// renditions a given source gets.
+package profiles
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+)
+
+// Profiles is the whole of profiles.json.
+type Profiles struct {
+	// SegmentDuration is the HLS target duration in seconds.
+	SegmentDuration float64 `json:"segment_duration"`
+	// KeyframeInterval in seconds; it must divide SegmentDuration so that
+	// every segment boundary falls on a forced keyframe in every rendition.
+	KeyframeInterval float64     `json:"keyframe_interval"`
+	Video            Video       `json:"video"`
+	Audio            Audio       `json:"audio"`
+	Renditions       []Rendition `json:"renditions"`
+}
+
+// Video holds settings shared by every video rendition (H.264 via libx264).
+type Video struct {
+	Preset       string  `json:"preset"`  // x264 preset
+	Profile      string  `json:"profile"` // H.264 profile: high, main or baseline
+	MaxFrameRate float64 `json:"max_frame_rate"`
+}
+
+// Audio holds the AAC-LC settings.
+type Audio struct {
+	Kbps       int `json:"kbps"`
+	Channels   int `json:"channels"`
+	SampleRate int `json:"sample_rate"`
+}
+
+// Rendition is one rung of the ladder. Height names a 16:9 box
+// (Height x Height*16/9, turned for portrait sources) the picture is fitted into.
+type Rendition struct {
+	Name        string `json:"name"`
+	Height      int    `json:"height"`
+	VideoKbps   int    `json:"video_kbps"`
+	MaxrateKbps int    `json:"maxrate_kbps"`
+	BufsizeKbps int    `json:"bufsize_kbps"`
+	Enabled     bool   `json:"enabled"`
+}
+
+var (
+	nameRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+	presets  = []string{"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}
+	h264Prof = []string{"baseline", "main", "high"}
+)
+
+// Load reads and validates a profiles file.
+func Load(path string) (Profiles, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Profiles{}, fmt.Errorf("profiles: %w", err)
+	}
+	p, err := Parse(b)
+	if err != nil {
+		return Profiles{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Parse decodes and validates profiles JSON; unknown fields are errors so a
+// typo never silently falls back to a default.
+func Parse(b []byte) (Profiles, error) {
+	var p Profiles
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return Profiles{}, fmt.Errorf("invalid JSON: %w", err)
+	}
+	return p, p.Validate()
+}
+
+// Validate names the first field that is wrong.
+func (p Profiles) Validate() error {
+	switch {
+	case p.SegmentDuration < 1 || p.SegmentDuration > 30:
+		return fmt.Errorf("segment_duration (%g) must be between 1 and 30 seconds", p.SegmentDuration)
+	case p.KeyframeInterval <= 0 || p.KeyframeInterval > p.SegmentDuration:
+		return fmt.Errorf("keyframe_interval (%g) must be > 0 and <= segment_duration (%g)", p.KeyframeInterval, p.SegmentDuration)
+	case !isWhole(p.SegmentDuration / p.KeyframeInterval):
+		return fmt.Errorf("keyframe_interval (%g) must divide segment_duration (%g) so boundaries fall on keyframes", p.KeyframeInterval, p.SegmentDuration)
+	case !slices.Contains(presets, p.Video.Preset):
+		return fmt.Errorf("video.preset %q must be one of %v", p.Video.Preset, presets)
+	case !slices.Contains(h264Prof, p.Video.Profile):
+		return fmt.Errorf("video.profile %q must be one of %v", p.Video.Profile, h264Prof)
+	case p.Video.MaxFrameRate < 1 || p.Video.MaxFrameRate > 120:
+		return fmt.Errorf("video.max_frame_rate (%g) must be between 1 and 120", p.Video.MaxFrameRate)
+	case p.Audio.Kbps < 32 || p.Audio.Kbps > 512:
+		return fmt.Errorf("audio.kbps (%d) must be between 32 and 512", p.Audio.Kbps)
+	case p.Audio.Channels != 1 && p.Audio.Channels != 2:
+		return fmt.Errorf("audio.channels (%d) must be 1 or 2", p.Audio.Channels)
+	case p.Audio.SampleRate != 44100 && p.Audio.SampleRate != 48000:
+		return fmt.Errorf("audio.sample_rate (%d) must be 44100 or 48000", p.Audio.SampleRate)
+	case len(p.Renditions) == 0:
+		return fmt.Errorf("renditions must list at least one rung")
+	}
+	seen := map[string]bool{}
+	enabled := 0
+	for i, r := range p.Renditions {
+		f := fmt.Sprintf("renditions[%d]", i)
+		switch {
+		case !nameRe.MatchString(r.Name):
+			return fmt.Errorf("%s.name %q must match %s", f, r.Name, nameRe)
+		case seen[r.Name]:
+			return fmt.Errorf("%s.name %q is used twice", f, r.Name)
+		case r.Height < 64 || r.Height > 4320 || r.Height%2 != 0:
+			return fmt.Errorf("%s.height (%d) must be an even number between 64 and 4320", f, r.Height)
+		case r.VideoKbps < 50 || r.VideoKbps > 100000:
+			return fmt.Errorf("%s.video_kbps (%d) must be between 50 and 100000", f, r.VideoKbps)
+		case r.MaxrateKbps < r.VideoKbps:
+			return fmt.Errorf("%s.maxrate_kbps (%d) must be >= video_kbps (%d)", f, r.MaxrateKbps, r.VideoKbps)
+		case r.BufsizeKbps < r.MaxrateKbps/4:
+			return fmt.Errorf("%s.bufsize_kbps (%d) must be at least a quarter of maxrate_kbps (%d)", f, r.BufsizeKbps, r.MaxrateKbps)
+		}
+		seen[r.Name] = true
+		if r.Enabled {
+			enabled++
+		}
+	}
+	if enabled == 0 {
+		return fmt.Errorf("renditions: at least one rung must be enabled")
+	}
+	return nil
+}
+
+func isWhole(f float64) bool {
+	const eps = 1e-9
+	return f-float64(int64(f+eps)) < eps
+}
+
+// Planned is a rung chosen for a source, with its output size.
+type Planned struct {
+	Rendition
+	Width, Height int // output pixels (square), both even
+}
+
+// Select picks the enabled rungs for a source of displayW x displayH (after
+// rotation and sample aspect ratio). A rung is used only when the source is
+// at least as large as the rung's box in one dimension, so nothing is ever
+// upscaled; the picture keeps its aspect ratio inside the box. A source
+// smaller than every box gets a single rendition at its own size, with the
+// smallest rung's name and bitrates.
+func (p Profiles) Select(displayW, displayH int) []Planned {
+	var out []Planned
+	var smallest *Rendition
+	for i := range p.Renditions {
+		r := p.Renditions[i]
+		if !r.Enabled {
+			continue
+		}
+		if smallest == nil || r.Height < smallest.Height {
+			smallest = &p.Renditions[i]
+		}
+		boxW, boxH := even(r.Height*16/9), r.Height
+		if displayH > displayW { // portrait: turn the box
+			boxW, boxH = boxH, boxW
+		}
+		if displayW < boxW && displayH < boxH {
+			continue // would be an upscale
+		}
+		w, h := fit(displayW, displayH, boxW, boxH)
+		out = append(out, Planned{Rendition: r, Width: w, Height: h})
+	}
+	if len(out) == 0 && smallest != nil {
+		out = append(out, Planned{Rendition: *smallest, Width: max(displayW&^1, 2), Height: max(displayH&^1, 2)})
+	}
+	slices.SortStableFunc(out, func(a, b Planned) int { return a.Width*a.Height - b.Width*b.Height })
+	return out
+}
+
+// fit scales w x h down to fit in boxW x boxH, keeping the aspect ratio.
+func fit(w, h, boxW, boxH int) (int, int) {
+	if w <= boxW && h <= boxH {
+		return max(w&^1, 2), max(h&^1, 2) // round down: never a pixel larger than the source
+	}
+	if w*boxH > h*boxW { // wider than the box: width limits
+		return boxW, max(even(int(float64(h)*float64(boxW)/float64(w)+0.5)), 2)
+	}
+	return max(even(int(float64(w)*float64(boxH)/float64(h)+0.5)), 2), boxH
+}
+
+// even rounds to the nearest even number (H.264 4:2:0 needs even sizes).
+func even(v int) int { return (v + 1) / 2 * 2 }
