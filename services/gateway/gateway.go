@@ -1,0 +1,346 @@
+// Package gateway is hlsd's front door: the upload form, the seed-compatible
+// POST /upload (which answers the master playlist URL once the video is
+// ready), and the JSON API under /api/videos.
+package gateway
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/profiles"
+	"github.com/hlsd/hlsd/pkg/store"
+)
+
+// Deps is what the gateway needs.
+type Deps struct {
+	Bus      *jobs.Bus
+	Store    store.Store
+	Profiles profiles.Profiles
+	// MaxUploadBytes bounds one upload's file size.
+	MaxUploadBytes int64
+	// ContentURL is the base URL players reach the content service at
+	// ("https://cdn.example.com"); empty means the host the request came to.
+	ContentURL string
+	Log        *slog.Logger
+	// UploadedBytes, if set, counts bytes received.
+	UploadedBytes func(n int64)
+}
+
+//go:embed index.html
+var indexHTML []byte
+
+// Handler routes the gateway's endpoints.
+func Handler(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(indexHTML)
+	})
+	mux.HandleFunc("POST /upload", d.upload)
+	mux.HandleFunc("POST /api/videos", d.create)
+	mux.HandleFunc("GET /api/videos", d.list)
+	mux.HandleFunc("GET /api/videos/{id}", d.get)
+	mux.HandleFunc("DELETE /api/videos/{id}", d.delete)
+	return mux
+}
+
+// Upload problems the client caused.
+var (
+	errNotMultipart = errors.New("Send the file as multipart/form-data in a field named \"upload\".")
+	errNoFile       = errors.New("The form has no file in a field named \"upload\".")
+	errEmpty        = errors.New("The uploaded file is empty.")
+)
+
+type tooLargeError struct{ max int64 }
+
+func (e tooLargeError) Error() string {
+	return fmt.Sprintf("The file is larger than the %s upload limit.", humanBytes(e.max))
+}
+
+// receive streams the multipart file into the store (never into memory),
+// records the video and queues its encode job.
+func (d Deps) receive(w http.ResponseWriter, r *http.Request) (jobs.Video, int, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "multipart/form-data" {
+		return jobs.Video{}, http.StatusBadRequest, errNotMultipart
+	}
+	// Bound the whole body (file plus a little form overhead) so nobody can
+	// stream forever.
+	r.Body = http.MaxBytesReader(w, r.Body, d.MaxUploadBytes+1<<20)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return jobs.Video{}, http.StatusBadRequest, errNotMultipart
+	}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return jobs.Video{}, http.StatusBadRequest, errNoFile
+		}
+		if err != nil {
+			status, e := readErrStatus(err, d.MaxUploadBytes)
+			return jobs.Video{}, status, e
+		}
+		if part.FormName() != "upload" && part.FormName() != "file" {
+			part.Close()
+			continue
+		}
+		return d.accept(r.Context(), part.FileName(), part)
+	}
+}
+
+func readErrStatus(err error, max int64) (int, error) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge, tooLargeError{max}
+	}
+	return http.StatusBadRequest, errors.New("The upload was interrupted or malformed.")
+}
+
+func (d Deps) accept(ctx context.Context, filename string, body io.Reader) (jobs.Video, int, error) {
+	id := jobs.NewVideoID()
+	log := d.Log.With("video", id)
+	cr := &countingReader{r: body, max: d.MaxUploadBytes}
+	if err := d.Store.Put(ctx, jobs.SourceKey(id), cr, -1); err != nil {
+		if cr.tooLarge {
+			return jobs.Video{}, http.StatusRequestEntityTooLarge, tooLargeError{d.MaxUploadBytes}
+		}
+		if cr.readErr != nil {
+			status, e := readErrStatus(cr.readErr, d.MaxUploadBytes)
+			return jobs.Video{}, status, e
+		}
+		log.Error("storing upload failed", "err", err)
+		return jobs.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be stored; try again shortly.")
+	}
+	if d.UploadedBytes != nil {
+		d.UploadedBytes(cr.n)
+	}
+	if cr.n == 0 {
+		_ = d.Store.Delete(ctx, jobs.SourceKey(id))
+		return jobs.Video{}, http.StatusBadRequest, errEmpty
+	}
+	video := jobs.Video{ID: id, State: jobs.StateUploaded, Filename: jobs.CleanFilename(filename), Size: cr.n}
+	if err := d.Bus.Videos.Create(ctx, video); err != nil {
+		log.Error("recording upload failed", "err", err)
+		_ = d.Store.Delete(ctx, jobs.SourceKey(id))
+		return jobs.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be recorded; try again shortly.")
+	}
+	job := jobs.EncodeJob{VideoID: id, SourceKey: jobs.SourceKey(id), Profiles: d.Profiles, Chunk: jobs.Chunk{Index: 0, Count: 1}}
+	if err := d.Bus.PublishEncode(ctx, job); err != nil {
+		log.Error("queueing encode failed", "err", err)
+		_, _ = d.Bus.Videos.Update(context.WithoutCancel(ctx), id, func(v *jobs.Video) error {
+			v.Fail(jobs.CodeInternal, "The video could not be queued for encoding.")
+			return nil
+		})
+		return jobs.Video{}, http.StatusServiceUnavailable, errors.New("The video could not be queued for encoding; try again shortly.")
+	}
+	log.Info("upload received", "bytes", cr.n)
+	return video, 0, nil
+}
+
+// countingReader counts bytes and stops past max.
+type countingReader struct {
+	r        io.Reader
+	n, max   int64
+	tooLarge bool
+	readErr  error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.max > 0 && c.n > c.max {
+		c.tooLarge = true
+		return n, errors.New("upload too large")
+	}
+	if err != nil && err != io.EOF {
+		c.readErr = err
+	}
+	return n, err
+}
+
+// upload is the seed's endpoint: it holds the request until the video is
+// ready and answers the master playlist URL as plain text, or a 4xx with the
+// reason it failed.
+func (d Deps) upload(w http.ResponseWriter, r *http.Request) {
+	video, status, err := d.receive(w, r)
+	if err != nil {
+		plainError(w, status, err.Error())
+		return
+	}
+	final, err := d.waitFinal(r.Context(), video.ID)
+	if err != nil {
+		// The client went away or the broker did; the job goes on regardless.
+		plainError(w, http.StatusServiceUnavailable, "Lost track of the video while waiting; ask /api/videos/"+video.ID+" for its state.")
+		return
+	}
+	if final.State == jobs.StateFailed {
+		plainError(w, failureStatus(final.Failure), final.Failure.Reason)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, d.masterURL(r, video.ID))
+}
+
+func (d Deps) waitFinal(ctx context.Context, id string) (jobs.Video, error) {
+	updates, err := d.Bus.Videos.Watch(ctx, id)
+	if err != nil {
+		return jobs.Video{}, err
+	}
+	for v := range updates {
+		if v.State.Final() {
+			return v, nil
+		}
+	}
+	if ctx.Err() != nil {
+		return jobs.Video{}, ctx.Err()
+	}
+	return jobs.Video{}, errors.New("video deleted while waiting")
+}
+
+// failureStatus maps a failure to the HTTP status that best describes it.
+func failureStatus(f *jobs.Failure) int {
+	if f == nil {
+		return http.StatusInternalServerError
+	}
+	switch f.Code {
+	case jobs.CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case jobs.CodeUnsupported:
+		return http.StatusUnsupportedMediaType
+	case jobs.CodeNoMedia, jobs.CodeLimitExceeded, jobs.CodeEncodeFailed:
+		return http.StatusUnprocessableEntity
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+func (d Deps) masterURL(r *http.Request, id string) string {
+	base := strings.TrimSuffix(d.ContentURL, "/")
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	return base + "/streams/" + id + "/master.m3u8"
+}
+
+// videoJSON is a video as the API shows it.
+type videoJSON struct {
+	jobs.Video
+	StatusURL string `json:"status_url"`
+	MasterURL string `json:"master_url,omitempty"`
+}
+
+func (d Deps) present(r *http.Request, v jobs.Video) videoJSON {
+	out := videoJSON{Video: v, StatusURL: "/api/videos/" + v.ID}
+	if v.State == jobs.StateReady {
+		out.MasterURL = d.masterURL(r, v.ID)
+	}
+	return out
+}
+
+// create is the API upload: 202 as soon as the file is stored.
+func (d Deps) create(w http.ResponseWriter, r *http.Request) {
+	video, status, err := d.receive(w, r)
+	if err != nil {
+		jsonError(w, status, err.Error())
+		return
+	}
+	w.Header().Set("Location", "/api/videos/"+video.ID)
+	writeJSON(w, http.StatusAccepted, d.present(r, video))
+}
+
+func (d Deps) get(w http.ResponseWriter, r *http.Request) {
+	v, err := d.Bus.Videos.Get(r.Context(), r.PathValue("id"))
+	if errors.Is(err, jobs.ErrNotFound) {
+		jsonError(w, http.StatusNotFound, "No video has that id.")
+		return
+	}
+	if err != nil {
+		d.Log.Error("get video failed", "err", err)
+		jsonError(w, http.StatusServiceUnavailable, "Video state is unavailable; try again shortly.")
+		return
+	}
+	writeJSON(w, http.StatusOK, d.present(r, v))
+}
+
+func (d Deps) list(w http.ResponseWriter, r *http.Request) {
+	vs, err := d.Bus.Videos.List(r.Context())
+	if err != nil {
+		d.Log.Error("list videos failed", "err", err)
+		jsonError(w, http.StatusServiceUnavailable, "Video state is unavailable; try again shortly.")
+		return
+	}
+	out := make([]videoJSON, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, d.present(r, v))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"videos": out})
+}
+
+// delete removes every object of a video, then its state.
+func (d Deps) delete(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := d.Bus.Videos.Get(r.Context(), id); errors.Is(err, jobs.ErrNotFound) {
+		jsonError(w, http.StatusNotFound, "No video has that id.")
+		return
+	}
+	// State first, so workers skip any job still queued for it.
+	if err := d.Bus.Videos.Delete(r.Context(), id); err != nil {
+		d.Log.Error("delete video failed", "video", id, "err", err)
+		jsonError(w, http.StatusServiceUnavailable, "The video could not be deleted; try again shortly.")
+		return
+	}
+	for _, prefix := range []string{jobs.StreamPrefix(id), "work/" + id + "/", "uploads/" + id + "/"} {
+		if err := store.DeletePrefix(r.Context(), d.Store, prefix); err != nil {
+			d.Log.Error("delete objects failed", "video", id, "err", err)
+			jsonError(w, http.StatusServiceUnavailable, "Some files of the video could not be deleted; try again shortly.")
+			return
+		}
+	}
+	d.Log.Info("video deleted", "video", id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func jsonError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func plainError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, msg)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.4g %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,174 @@
+// Package segmenter is the segment stage: it cuts a rendition's transport
+// stream into HLS segments in Go (no ffmpeg), writes the segments and the
+// media playlist, and — when the last rendition of a video is done — writes
+// the master playlist last and marks the video ready.
+package segmenter
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/mpegts"
+	"github.com/hlsd/hlsd/pkg/playlist"
+	"github.com/hlsd/hlsd/pkg/store"
+)
+
+// Deps is what the segmenter needs.
+type Deps struct {
+	Bus           *jobs.Bus
+	Store         store.Store
+	Concurrency   int
+	ShutdownGrace time.Duration
+	Log           *slog.Logger
+	Observe       func(stage string, o jobs.Outcome, d time.Duration, redelivered bool)
+}
+
+// Run segments jobs until ctx ends.
+func Run(ctx context.Context, d Deps) error {
+	w := &jobs.Worker[jobs.SegmentJob]{
+		Stage: "segment", Stream: jobs.StreamSegment, Consumer: d.Bus.Segmenter, Bus: d.Bus,
+		Concurrency: d.Concurrency, ShutdownGrace: d.ShutdownGrace, Log: d.Log, Observe: d.Observe,
+		VideoID: func(j jobs.SegmentJob) string { return j.VideoID },
+		Handle:  func(ctx context.Context, j jobs.SegmentJob, a jobs.Attempt) error { return d.segment(ctx, j) },
+	}
+	return w.Run(ctx)
+}
+
+func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
+	id, name := job.VideoID, job.Rendition
+	log := d.Log.With("stage", "segment", "video", id, "rendition", name)
+	rc, err := d.Store.Get(ctx, job.Key, 0, -1)
+	if err != nil {
+		return fmt.Errorf("segmenter: %w", err)
+	}
+	defer rc.Close()
+
+	var segs []playlist.Segment
+	info, err := mpegts.SplitTS(bufio.NewReaderSize(storeReader{rc}, 1<<20),
+		mpegts.Options{TargetDuration: time.Duration(job.SegmentDuration * float64(time.Second))},
+		func(seg mpegts.Segment, data []byte) error {
+			if err := d.Store.Put(ctx, jobs.SegmentKey(id, name, seg.Index), bytes.NewReader(data), int64(len(data))); err != nil {
+				return fmt.Errorf("%w: %w", errStore, err)
+			}
+			segs = append(segs, playlist.Segment{URI: jobs.SegmentName(seg.Index), Duration: seg.Duration, Size: seg.Size})
+			return nil
+		})
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, errStore) {
+			return fmt.Errorf("segmenter: %w", err) // worth a retry
+		}
+		// Our own encoder wrote this stream; if it cannot be cut, retrying won't help.
+		return jobs.Permanent(jobs.CodeInternal, "The encoded video could not be segmented; the error was logged.", err)
+	}
+	body, err := playlist.Media(segs)
+	if err != nil {
+		return jobs.Permanent(jobs.CodeInternal, "The encoded video produced no segments.", err)
+	}
+	if err := d.Store.Put(ctx, jobs.MediaPlaylistKey(id, name), bytes.NewReader(body), int64(len(body))); err != nil {
+		return err
+	}
+	peak, avg := playlist.Bandwidth(segs)
+	log.Info("rendition segmented", "segments", len(segs), "duration", info.Duration, "codecs", codecs(info), "peak_bps", peak)
+
+	video, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
+		if v.State.Final() {
+			return jobs.ErrNoChange
+		}
+		done, found := 0, false
+		for i := range v.Renditions {
+			r := &v.Renditions[i]
+			if r.Name == name {
+				found = true
+				r.Done, r.Codecs, r.Bandwidth, r.AverageBandwidth = true, codecs(info), peak, avg
+				r.Segments, r.Duration = len(segs), info.Duration
+				if info.Width > 0 { // the bitstream is the truth
+					r.Width, r.Height = info.Width, info.Height
+				}
+			}
+			if r.Done {
+				done++
+			}
+		}
+		if !found {
+			return fmt.Errorf("segmenter: rendition %s is not in the video's plan", name)
+		}
+		v.Progress = max(v.Progress, 0.9+0.09*float64(done)/float64(len(v.Renditions)))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if video.State == jobs.StateSegmenting && video.AllRenditionsDone() {
+		return d.publish(ctx, log, video)
+	}
+	return nil
+}
+
+// publish writes the master playlist, then marks the video ready. Every
+// segmenter that sees all renditions done may get here (after a redelivery,
+// say); writing the same master twice is harmless.
+func (d Deps) publish(ctx context.Context, log *slog.Logger, v jobs.Video) error {
+	variants := make([]playlist.Variant, 0, len(v.Renditions))
+	for _, r := range v.Renditions {
+		variants = append(variants, playlist.Variant{
+			URI: r.Name + "/index.m3u8", Bandwidth: r.Bandwidth, AverageBandwidth: r.AverageBandwidth,
+			Codecs: r.Codecs, Width: r.Width, Height: r.Height, FrameRate: r.FrameRate,
+		})
+	}
+	body, err := playlist.Master(variants)
+	if err != nil {
+		return jobs.Permanent(jobs.CodeInternal, "The master playlist could not be written; the error was logged.", err)
+	}
+	if err := d.Store.Put(ctx, jobs.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
+		return err
+	}
+	if _, err := d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
+		if v.State.Final() {
+			return jobs.ErrNoChange
+		}
+		now := time.Now().UTC()
+		v.State, v.Progress, v.ReadyAt = jobs.StateReady, 1, &now
+		return nil
+	}); err != nil {
+		return err
+	}
+	log.Info("video ready", "renditions", len(v.Renditions))
+	// Intermediate streams are no longer needed; failing to delete them only costs space.
+	if err := store.DeletePrefix(ctx, d.Store, "work/"+v.ID+"/"); err != nil {
+		log.Warn("could not delete intermediate files", "err", err)
+	}
+	return nil
+}
+
+func codecs(info mpegts.Info) string {
+	var c []string
+	for _, s := range []string{info.VideoCodec, info.AudioCodec} {
+		if s != "" {
+			c = append(c, s)
+		}
+	}
+	return strings.Join(c, ",")
+}
+
+// errStore marks store trouble inside a split (worth a retry), as opposed to
+// a stream that cannot be cut.
+var errStore = errors.New("store")
+
+// storeReader marks read errors of the stored stream as store trouble.
+type storeReader struct{ r io.Reader }
+
+func (s storeReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%w: %w", errStore, err)
+	}
+	return n, err
+}
