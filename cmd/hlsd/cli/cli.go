@@ -1,0 +1,179 @@
+// Package cli parses hlsd's command line and environment and starts a target.
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/pkg/ffmpeg"
+	"github.com/hlsd/hlsd/pkg/jobs"
+)
+
+const usage = `hlsd turns uploaded videos into adaptive HLS streams.
+
+Usage:
+  hlsd all        every service in one process (embedded NATS, files on disk)
+  hlsd gateway    upload form, POST /upload and the JSON API
+  hlsd encoder    encode worker
+  hlsd segmenter  segment worker
+  hlsd content    serves /streams/...
+
+Every flag can also be set by the environment variable shown with it.
+Run "hlsd TARGET -h" for the flags.
+`
+
+// Main runs hlsd with args (without the program name) and returns the exit code.
+func Main(args []string, stderr io.Writer) int {
+	if len(args) == 0 || !slices.Contains(app.Targets, app.Target(args[0])) {
+		fmt.Fprint(stderr, usage)
+		if len(args) > 0 && args[0] != "-h" && args[0] != "--help" && args[0] != "help" {
+			fmt.Fprintf(stderr, "\nunknown target %q\n", args[0])
+		}
+		return 2
+	}
+	target := app.Target(args[0])
+	cfg, logCfg, err := Parse(target, args[1:], os.LookupEnv, stderr)
+	if err == flag.ErrHelp {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "hlsd:", err)
+		return 2
+	}
+	cfg.Log = newLogger(logCfg, stderr)
+
+	// The first SIGINT/SIGTERM drains: no new jobs, running ones may finish
+	// within the shutdown grace. A second one exits at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+		<-c
+		fmt.Fprintln(stderr, "hlsd: second signal, exiting now")
+		os.Exit(1)
+	}()
+	if err := app.Run(ctx, target, cfg); err != nil && ctx.Err() == nil {
+		cfg.Log.Error("hlsd stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+type logConfig struct{ level, format string }
+
+// Parse reads flags, falling back to HLSD_* environment variables (via
+// lookupEnv) for flags not given on the command line.
+func Parse(target app.Target, args []string, lookupEnv func(string) (string, bool), out io.Writer) (app.Config, logConfig, error) {
+	cfg := app.Config{Limits: ffmpeg.DefaultLimits(), Jobs: jobs.DefaultConfig()}
+	var lc logConfig
+	var maxUpload string
+	fs := flag.NewFlagSet("hlsd "+string(target), flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.Listen, "listen", app.DefaultListen[target], "HTTP listen address")
+	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "local data: embedded NATS, file store, scratch space")
+	fs.StringVar(&cfg.NATSURL, "nats-url", "", "external NATS server URL; empty runs an embedded one (all only)")
+	fs.StringVar(&cfg.NATSListen, "nats-listen", "", "let other processes reach the embedded NATS at this address, e.g. 127.0.0.1:4222")
+	fs.StringVar(&cfg.StoreURL, "store", "", "object store: a path, file:///path or s3://KEY:SECRET@host:port/bucket?secure=false (default DATA-DIR/store)")
+	fs.StringVar(&cfg.ProfilesPath, "profiles", "profiles.json", "bitrate ladder and encoder settings")
+	fs.StringVar(&cfg.ContentURL, "content-url", "", "base URL of the content service in answers (default: the host the request came to)")
+	fs.StringVar(&maxUpload, "max-upload-size", "20GiB", "largest accepted upload")
+	fs.IntVar(&cfg.EncoderWorkers, "encoder-workers", 1, "encodes run at once by this process (each ffmpeg uses every core)")
+	fs.IntVar(&cfg.SegmenterWorkers, "segmenter-workers", 2, "renditions segmented at once by this process")
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long running jobs and requests may finish on shutdown")
+	fs.DurationVar(&cfg.Limits.MaxDuration, "max-duration", cfg.Limits.MaxDuration, "longest accepted source")
+	fs.IntVar(&cfg.Limits.MaxWidth, "max-width", cfg.Limits.MaxWidth, "widest accepted source, pixels")
+	fs.IntVar(&cfg.Limits.MaxHeight, "max-height", cfg.Limits.MaxHeight, "tallest accepted source, pixels")
+	fs.Float64Var(&cfg.Limits.MaxFrameRate, "max-frame-rate", cfg.Limits.MaxFrameRate, "highest accepted source frame rate")
+	fs.IntVar(&cfg.Limits.MaxStreams, "max-streams", cfg.Limits.MaxStreams, "most streams (tracks) in an accepted source")
+	fs.DurationVar(&cfg.EncodeMinTimeout, "encode-timeout", 10*time.Minute, "time limit of an encode, plus 10s per second of media")
+	fs.IntVar(&cfg.Jobs.MaxDeliver, "max-attempts", cfg.Jobs.MaxDeliver, "attempts per job before the video is marked failed")
+	fs.StringVar(&lc.level, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&lc.format, "log-format", "text", "text or json")
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage of hlsd %s:\n", target)
+		fs.VisitAll(func(f *flag.Flag) {
+			fmt.Fprintf(out, "  --%s (%s, default %q)\n      %s\n", f.Name, EnvName(f.Name), f.DefValue, f.Usage)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, lc, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, lc, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := lookupEnv(EnvName(f.Name)); ok && !set[f.Name] && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %w", EnvName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return cfg, lc, envErr
+	}
+	n, err := ParseBytes(maxUpload)
+	if err != nil {
+		return cfg, lc, fmt.Errorf("--max-upload-size: %w", err)
+	}
+	cfg.MaxUploadBytes = n
+	if cfg.EncoderWorkers < 1 || cfg.SegmenterWorkers < 1 {
+		return cfg, lc, fmt.Errorf("--encoder-workers and --segmenter-workers must be at least 1")
+	}
+	if cfg.Jobs.MaxDeliver <= len(cfg.Jobs.BackOff) {
+		return cfg, lc, fmt.Errorf("--max-attempts must be more than %d", len(cfg.Jobs.BackOff))
+	}
+	return cfg, lc, nil
+}
+
+// EnvName is the environment variable behind a flag: --max-upload-size → HLSD_MAX_UPLOAD_SIZE.
+func EnvName(flagName string) string {
+	return "HLSD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// ParseBytes reads sizes like "500MiB", "2GiB", "1000000".
+func ParseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 {
+		return 0, fmt.Errorf("%q is not a size like 500MiB or 2GiB", s)
+	}
+	return int64(f * float64(mult)), nil
+}
+
+func newLogger(lc logConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(lc.level))
+	opts := &slog.HandlerOptions{Level: level}
+	if lc.format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

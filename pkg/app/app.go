@@ -1,0 +1,239 @@
+// Package app wires hlsd's services together. One binary runs all of them in
+// one process (`hlsd all`, with an embedded NATS server and the store on local
+// disk by default) or any one of them against an external NATS and MinIO, the
+// way Loki and Mimir run as one process or as microservices.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hlsd/hlsd/pkg/ffmpeg"
+	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/natsembed"
+	"github.com/hlsd/hlsd/pkg/profiles"
+	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/services/content"
+	"github.com/hlsd/hlsd/services/encoder"
+	"github.com/hlsd/hlsd/services/gateway"
+	"github.com/hlsd/hlsd/services/segmenter"
+)
+
+// Target is what one hlsd process runs.
+type Target string
+
+const (
+	All       Target = "all"
+	Gateway   Target = "gateway"
+	Encoder   Target = "encoder"
+	Segmenter Target = "segmenter"
+	Content   Target = "content"
+)
+
+// Targets lists every target, for help texts and validation.
+var Targets = []Target{All, Gateway, Encoder, Segmenter, Content}
+
+// runs tells which services a target starts.
+func (t Target) runs(s Target) bool { return t == All || t == s }
+
+// DefaultListen is each target's HTTP address; the workers serve only
+// health checks there.
+var DefaultListen = map[Target]string{All: ":4444", Gateway: ":4444", Content: ":4445", Encoder: ":4446", Segmenter: ":4447"}
+
+// Config is everything a process can be told.
+type Config struct {
+	Listen           string
+	DataDir          string
+	NATSURL          string // empty: embedded server (target all only)
+	NATSListen       string // embedded server's TCP address, empty for none
+	StoreURL         string // empty: file store under DataDir
+	ProfilesPath     string
+	ContentURL       string
+	MaxUploadBytes   int64
+	EncoderWorkers   int
+	SegmenterWorkers int
+	ShutdownGrace    time.Duration
+	Limits           ffmpeg.Limits
+	EncodeMinTimeout time.Duration
+	Jobs             jobs.Config
+	Log              *slog.Logger
+	// Ready, if set, is called with the HTTP address once the process serves.
+	Ready func(addr string)
+}
+
+// Run starts target and blocks until ctx ends and everything has stopped.
+func Run(ctx context.Context, target Target, cfg Config) error {
+	log := cfg.Log.With("target", string(target))
+	var prof profiles.Profiles
+	if target.runs(Gateway) {
+		p, err := profiles.Load(cfg.ProfilesPath)
+		if err != nil {
+			return err // names the field that is wrong
+		}
+		prof = p
+	}
+	storeURL := cfg.StoreURL
+	if storeURL == "" {
+		storeURL = filepath.Join(cfg.DataDir, "store")
+	}
+	st, err := store.Open(ctx, storeURL)
+	if err != nil {
+		return err
+	}
+
+	nc, shutdownNATS, err := connectNATS(cfg, target, log)
+	if err != nil {
+		return err
+	}
+	defer shutdownNATS()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	bus, err := setupBus(ctx, js, cfg.Jobs, log)
+	if err != nil {
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	if target.runs(Encoder) {
+		g.Go(func() error {
+			return encoder.Run(gctx, encoder.Deps{
+				Bus: bus, Store: st, Limits: cfg.Limits, WorkDir: filepath.Join(cfg.DataDir, "scratch"),
+				Concurrency: cfg.EncoderWorkers, MinTimeout: cfg.EncodeMinTimeout, TimeoutPerSecond: 10 * time.Second,
+				ShutdownGrace: cfg.ShutdownGrace, Log: log,
+			})
+		})
+	}
+	if target.runs(Segmenter) {
+		g.Go(func() error {
+			return segmenter.Run(gctx, segmenter.Deps{
+				Bus: bus, Store: st, Concurrency: cfg.SegmenterWorkers, ShutdownGrace: cfg.ShutdownGrace, Log: log,
+			})
+		})
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(r.Context(), nc, st); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	if target.runs(Content) {
+		mux.Handle(content.Prefix, content.Handler(content.Deps{Store: st, Log: log}))
+	}
+	if target.runs(Gateway) {
+		mux.Handle("/", gateway.Handler(gateway.Deps{
+			Bus: bus, Store: st, Profiles: prof, MaxUploadBytes: cfg.MaxUploadBytes, ContentURL: cfg.ContentURL, Log: log,
+		}))
+	}
+	listen := cfg.Listen
+	if listen == "" {
+		listen = DefaultListen[target]
+	}
+	g.Go(func() error { return serveHTTP(gctx, listen, mux, cfg, log) })
+	return g.Wait()
+}
+
+func serveHTTP(ctx context.Context, addr string, h http.Handler, cfg Config, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("serving HTTP", "addr", ln.Addr().String())
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	return nil
+}
+
+func connectNATS(cfg Config, target Target, log *slog.Logger) (*nats.Conn, func(), error) {
+	if cfg.NATSURL == "" {
+		if target != All {
+			return nil, nil, fmt.Errorf("hlsd %s needs --nats-url (or HLSD_NATS_URL); only `hlsd all` embeds a NATS server", target)
+		}
+		ns, err := natsembed.Start(natsembed.Options{StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen})
+		if err != nil {
+			return nil, nil, err
+		}
+		nc, err := ns.Connect("hlsd-" + string(target))
+		if err != nil {
+			ns.Shutdown()
+			return nil, nil, err
+		}
+		log.Info("embedded NATS JetStream started", "store", filepath.Join(cfg.DataDir, "nats"), "listen", cfg.NATSListen)
+		return nc, func() { nc.Close(); ns.Shutdown() }, nil
+	}
+	nc, err := nats.Connect(cfg.NATSURL,
+		nats.Name("hlsd-"+string(target)),
+		nats.RetryOnFailedConnect(true), // the broker may start after us
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected", "err", err) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted()) }),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+	}
+	return nc, func() { _ = nc.Drain() }, nil
+}
+
+// setupBus creates streams, consumers and the bucket, retrying while the
+// broker is unreachable (services may start before it).
+func setupBus(ctx context.Context, js jetstream.JetStream, cfg jobs.Config, log *slog.Logger) (*jobs.Bus, error) {
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		bus, err := jobs.Setup(sctx, js, cfg)
+		cancel()
+		if err == nil {
+			return bus, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		log.Warn("JetStream setup failed, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func ready(ctx context.Context, nc *nats.Conn, st store.Store) error {
+	if !nc.IsConnected() {
+		return errors.New("NATS is not connected")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := st.Stat(ctx, "readyz/probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("object store: %w", err)
+	}
+	return nil
+}
