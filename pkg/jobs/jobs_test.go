@@ -1,0 +1,350 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hlsd/hlsd/pkg/natsembed"
+)
+
+// newBus starts a real embedded JetStream server for one test.
+func newBus(t *testing.T, cfg Config) *Bus {
+	t.Helper()
+	ns, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := ns.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close(); ns.Shutdown() })
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus, err := Setup(context.Background(), js, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bus
+}
+
+func fastConfig() Config {
+	return Config{AckWait: 300 * time.Millisecond, MaxDeliver: 3, BackOff: []time.Duration{200 * time.Millisecond, 200 * time.Millisecond}, Replicas: 1}
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestSetupIsIdempotent(t *testing.T) {
+	bus := newBus(t, DefaultConfig())
+	if _, err := Setup(context.Background(), bus.JS, DefaultConfig()); err != nil {
+		t.Fatalf("second Setup: %v", err)
+	}
+	bad := DefaultConfig()
+	bad.MaxDeliver = 2
+	if _, err := Setup(context.Background(), bus.JS, bad); err == nil {
+		t.Fatal("MaxDeliver below the back-off steps accepted")
+	}
+}
+
+func TestVideoUpdatesNeverLost(t *testing.T) {
+	bus := newBus(t, DefaultConfig())
+	ctx := context.Background()
+	id := NewVideoID()
+	if err := bus.Videos.Create(ctx, Video{ID: id, State: StateUploaded}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Videos.Create(ctx, Video{ID: id}); err == nil {
+		t.Fatal("Create of an existing id succeeded")
+	}
+	// 16 writers each add one rendition at once; compare-and-set must keep all.
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if _, err := bus.Videos.Update(ctx, id, func(v *Video) error {
+				v.Renditions = append(v.Renditions, Rendition{Name: string(rune('a' + i))})
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	v, err := bus.Videos.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Renditions) != 16 {
+		t.Fatalf("%d of 16 concurrent updates kept", len(v.Renditions))
+	}
+	if _, err := bus.Videos.Get(ctx, "nosuchid"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get unknown: %v", err)
+	}
+}
+
+func TestWatchSeesChanges(t *testing.T) {
+	bus := newBus(t, DefaultConfig())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id := NewVideoID()
+	if err := bus.Videos.Create(ctx, Video{ID: id, State: StateUploaded}); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := bus.Videos.Watch(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := <-ch; v.State != StateUploaded {
+		t.Fatalf("first state %s", v.State)
+	}
+	if _, err := bus.Videos.Update(ctx, id, func(v *Video) error { v.State = StateReady; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if v := <-ch; v.State != StateReady {
+		t.Fatalf("second state %s", v.State)
+	}
+}
+
+// runWorker runs a worker on the encode stage until the test ends.
+func runWorker(t *testing.T, bus *Bus, handle func(context.Context, EncodeJob, Attempt) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Worker[EncodeJob]{
+		Stage: "encode", Stream: StreamEncode, Consumer: bus.Encoder, Bus: bus, Concurrency: 2,
+		VideoID: func(j EncodeJob) string { return j.VideoID }, Handle: handle,
+		ShutdownGrace: time.Second, Log: quietLog(),
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func newVideo(t *testing.T, bus *Bus) string {
+	t.Helper()
+	id := NewVideoID()
+	if err := bus.Videos.Create(context.Background(), Video{ID: id, State: StateUploaded}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.PublishEncode(context.Background(), EncodeJob{VideoID: id}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func state(t *testing.T, bus *Bus, id string) Video {
+	v, err := bus.Videos.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func streamMsgs(t *testing.T, bus *Bus) uint64 {
+	s, err := bus.JS.Stream(context.Background(), StreamEncode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+func TestWorkerAcksSuccess(t *testing.T) {
+	bus := newBus(t, fastConfig())
+	var runs atomic.Int32
+	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error { runs.Add(1); return nil })
+	newVideo(t, bus)
+	waitFor(t, "the job to be acked and removed", 10*time.Second, func() bool { return runs.Load() == 1 && streamMsgs(t, bus) == 0 })
+}
+
+func TestDuplicatePublishIsDropped(t *testing.T) {
+	bus := newBus(t, fastConfig())
+	id := newVideo(t, bus)
+	if err := bus.PublishEncode(context.Background(), EncodeJob{VideoID: id}); err != nil {
+		t.Fatal(err)
+	}
+	if n := streamMsgs(t, bus); n != 1 {
+		t.Fatalf("%d messages after publishing the same job twice", n)
+	}
+}
+
+func TestPermanentErrorFailsAtOnce(t *testing.T) {
+	bus := newBus(t, fastConfig())
+	var runs atomic.Int32
+	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error {
+		runs.Add(1)
+		return Permanent(CodeUnsupported, "Not a video.", errors.New("ffprobe: exit 1"))
+	})
+	id := newVideo(t, bus)
+	waitFor(t, "the video to fail", 10*time.Second, func() bool { return state(t, bus, id).State == StateFailed })
+	v := state(t, bus, id)
+	if v.Failure.Code != CodeUnsupported || v.Failure.Reason != "Not a video." {
+		t.Fatalf("failure %+v", v.Failure)
+	}
+	waitFor(t, "the job to leave the queue", 5*time.Second, func() bool { return streamMsgs(t, bus) == 0 })
+	if runs.Load() != 1 {
+		t.Fatalf("permanent failure ran %d times", runs.Load())
+	}
+}
+
+func TestRetriesThenFailsAfterMaxDeliver(t *testing.T) {
+	bus := newBus(t, fastConfig())
+	var attempts sync.Map
+	var last atomic.Bool
+	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error {
+		attempts.Store(a.Number, true)
+		last.Store(a.Last)
+		return errors.New("store unreachable")
+	})
+	id := newVideo(t, bus)
+	waitFor(t, "the video to fail", 20*time.Second, func() bool { return state(t, bus, id).State == StateFailed })
+	for n := uint64(1); n <= 3; n++ {
+		if _, ok := attempts.Load(n); !ok {
+			t.Errorf("attempt %d never ran", n)
+		}
+	}
+	if !last.Load() {
+		t.Error("the final attempt was not told it was the last")
+	}
+	if v := state(t, bus, id); v.Failure == nil || v.Failure.Code != CodeInternal {
+		t.Fatalf("failure %+v", v.Failure)
+	}
+	waitFor(t, "the job to leave the queue", 5*time.Second, func() bool { return streamMsgs(t, bus) == 0 })
+}
+
+func TestOtherJobsUnaffectedByAFailingOne(t *testing.T) {
+	bus := newBus(t, fastConfig())
+	bad := NewVideoID()
+	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error {
+		if j.VideoID == bad {
+			return errors.New("always fails")
+		}
+		return nil
+	})
+	if err := bus.Videos.Create(context.Background(), Video{ID: bad}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.PublishEncode(context.Background(), EncodeJob{VideoID: bad}); err != nil {
+		t.Fatal(err)
+	}
+	var good []string
+	for i := 0; i < 5; i++ {
+		good = append(good, newVideo(t, bus))
+	}
+	// The good jobs finish while the bad one is still being retried.
+	var stillRetrying atomic.Bool
+	waitFor(t, "the good jobs", 10*time.Second, func() bool {
+		if state(t, bus, bad).State != StateFailed {
+			stillRetrying.Store(true)
+		}
+		return streamMsgs(t, bus) <= 1
+	})
+	if !stillRetrying.Load() {
+		t.Error("expected the good jobs to finish before the bad one ran out of attempts")
+	}
+	waitFor(t, "the bad video to fail", 20*time.Second, func() bool { return state(t, bus, bad).State == StateFailed })
+}
+
+func TestHeartbeatsKeepALongJob(t *testing.T) {
+	bus := newBus(t, fastConfig())
+	var runs atomic.Int32
+	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error {
+		runs.Add(1)
+		time.Sleep(1500 * time.Millisecond) // five times AckWait
+		return nil
+	})
+	newVideo(t, bus)
+	waitFor(t, "the job to finish", 10*time.Second, func() bool { return streamMsgs(t, bus) == 0 })
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("a long job was delivered %d times despite heartbeats", n)
+	}
+}
+
+func TestWorkerThatDiesOnLastAttemptStillFailsTheVideo(t *testing.T) {
+	bus := newBus(t, fastConfig())
+	// Only the advisory watcher runs: deliveries are taken and never answered,
+	// as by workers killed mid-job.
+	w := &Worker[EncodeJob]{Stage: "encode", Stream: StreamEncode, Consumer: bus.Encoder, Bus: bus,
+		VideoID: func(j EncodeJob) string { return j.VideoID }, Log: quietLog()}
+	sub, err := w.watchExhausted(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	id := newVideo(t, bus)
+	for i := 0; i < 3; i++ {
+		msg, err := bus.Encoder.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatalf("delivery %d: %v", i+1, err)
+		}
+		_ = msg // dropped without an answer
+	}
+	// Live workers keep pulling; the server notices the exhausted job on that
+	// activity. The job itself is not delivered again.
+	if msg, err := bus.Encoder.Next(jetstream.FetchMaxWait(time.Second)); err == nil {
+		t.Fatalf("job delivered a 4th time: %v", msg.Subject())
+	}
+	waitFor(t, "the video to fail", 10*time.Second, func() bool { return state(t, bus, id).State == StateFailed })
+	waitFor(t, "the job to leave the queue", 5*time.Second, func() bool { return streamMsgs(t, bus) == 0 })
+}
+
+func TestSkipsJobsOfFinishedVideos(t *testing.T) {
+	bus := newBus(t, fastConfig())
+	var runs atomic.Int32
+	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error { runs.Add(1); return nil })
+	id := NewVideoID()
+	if err := bus.Videos.Create(context.Background(), Video{ID: id, State: StateReady}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.PublishEncode(context.Background(), EncodeJob{VideoID: id}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the job to leave the queue", 5*time.Second, func() bool { return streamMsgs(t, bus) == 0 })
+	if runs.Load() != 0 {
+		t.Fatal("a job of a ready video ran")
+	}
+}
+
+func TestIDs(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		id := NewVideoID()
+		if !ValidVideoID(id) || seen[id] {
+			t.Fatalf("bad or repeated id %q", id)
+		}
+		seen[id] = true
+	}
+	for _, bad := range []string{"", "../etc", "ABCDEFGHIJKLMNOPQRSTUVWX", "abcdefghijklmnopqrstuvw1", "abcdefghijklmnopqrstuvwxy"} {
+		if ValidVideoID(bad) {
+			t.Errorf("ValidVideoID(%q) = true", bad)
+		}
+	}
+	if got := CleanFilename("../../a\x00b\nc.mp4"); got != "abc.mp4" {
+		t.Errorf("CleanFilename = %q", got)
+	}
+}
