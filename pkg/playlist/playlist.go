@@ -37,7 +37,7 @@ func (independentSegments) TagName() string { return "#EXT-X-INDEPENDENT-SEGMENT
 func (independentSegments) Encode() *bytes.Buffer {
 	return bytes.NewBufferString("#EXT-X-INDEPENDENT-SEGMENTS")
 }
-func (independentSegments) String() string { return "#EXT-X-INDEPENDENT-SEGMENTS" }
+func (independentSegments) String() string                          { return "#EXT-X-INDEPENDENT-SEGMENTS" }
 func (t independentSegments) Decode(string) (m3u8.CustomTag, error) { return t, nil }
 
 // Media renders a finished (VOD) media playlist.

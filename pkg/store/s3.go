@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -75,11 +76,27 @@ func NewS3Store(ctx context.Context, cfg S3Config) (*S3Store, error) {
 		return nil, fmt.Errorf("store: s3 %s: %w", cfg.Endpoint, err)
 	}
 	s := &S3Store{client: client, bucket: cfg.Bucket}
-	if err := s.ensureBucket(ctx, cfg.Region); err != nil {
-		return nil, err
+	// MinIO may still be starting (as in a fresh `docker compose up`): retry
+	// for a while before giving up.
+	deadline := time.Now().Add(s3StartupWait)
+	for {
+		err := s.ensureBucket(ctx, cfg.Region)
+		if err == nil {
+			return s, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
-	return s, nil
 }
+
+// s3StartupWait is how long NewS3Store waits for an unreachable or starting server.
+var s3StartupWait = 60 * time.Second
 
 func (s *S3Store) ensureBucket(ctx context.Context, region string) error {
 	ok, err := s.client.BucketExists(ctx, s.bucket)

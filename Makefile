@@ -1,0 +1,58 @@
+# The two commands of the README: `make run` and `make test`. Both install what
+# they need (ffmpeg from Debian's packages, pinned Go tools with `go install`)
+# or stop with one sentence saying what is missing.
+
+GO      ?= go
+SHELL   := /bin/bash
+MODULES  = $(shell $(GO) list -m -f '{{.Path}}/...')
+# Pinned test servers, built once and cached outside the clone.
+MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
+TOOLS_DIR     ?= $(HOME)/.cache/hlsd/tools
+MINIO_BIN     := $(TOOLS_DIR)/minio-$(MINIO_VERSION)/minio
+FUZZTIME      ?= 20s
+
+.PHONY: run build test check-go ffmpeg minio lint fuzz clean
+
+run: check-go ffmpeg build
+	./bin/hlsd all
+
+build: check-go
+	$(GO) build -o bin/hlsd ./cmd/hlsd
+
+test: check-go ffmpeg minio lint
+	HLSD_REQUIRE_MINIO=1 HLSD_MINIO_BIN=$(MINIO_BIN) $(GO) test -race -timeout 25m $(MODULES)
+	$(MAKE) fuzz
+
+lint:
+	@unformatted="$$(gofmt -l .)"; \
+	  if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting: $$unformatted" >&2; exit 1; fi
+	$(GO) vet $(MODULES)
+
+# Each fuzz target runs briefly in CI; longer runs: make fuzz FUZZTIME=10m
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitTS$$' -fuzztime $(FUZZTIME) ./pkg/mpegts
+
+check-go:
+	@command -v $(GO) >/dev/null 2>&1 || { echo "Go is missing: install Go 1.26 or newer from https://go.dev/dl and put it on PATH." >&2; exit 1; }
+
+ffmpeg:
+	@if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing ffmpeg from Debian's packages..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+	  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then \
+	    echo "Installing ffmpeg from Debian's packages (sudo)..."; \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+	  else \
+	    echo "ffmpeg is missing: install ffmpeg and ffprobe with your package manager (Debian: apt-get install ffmpeg)." >&2; exit 1; \
+	  fi; \
+	fi
+	@ffmpeg -hide_banner -encoders 2>/dev/null | grep -q libx264 || { echo "ffmpeg lacks the libx264 encoder: install a build with it (Debian's ffmpeg package has it)." >&2; exit 1; }
+
+minio: $(MINIO_BIN)
+$(MINIO_BIN):
+	@echo "Building the pinned MinIO server for the S3 tests (about 6 minutes the first time, cached after)..."
+	GOBIN=$(dir $(MINIO_BIN)) $(GO) install github.com/minio/minio@$(MINIO_VERSION)
+
+clean:
+	rm -rf bin

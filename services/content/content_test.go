@@ -1,0 +1,197 @@
+package content
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/hlsd/hlsd/pkg/store"
+)
+
+const id = "abcdefghijklmnopqrstuvwx"
+
+func setup(t *testing.T) (*httptest.Server, []byte) {
+	t.Helper()
+	root := t.TempDir()
+	st, err := store.NewFileStore(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := bytes.Repeat([]byte{0x47, 1, 2, 3}, 47*100)
+	put := func(k string, b []byte) {
+		if err := st.Put(context.Background(), k, bytes.NewReader(b), int64(len(b))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("streams/"+id+"/master.m3u8", []byte(strings.Repeat("#EXTM3U\n", 50)))
+	put("streams/"+id+"/360p/index.m3u8", []byte("#EXTM3U\n#EXTINF:6.000,\nseg_00000.ts\n"))
+	put("streams/"+id+"/360p/seg_00000.ts", seg)
+	put("uploads/"+id+"/source", []byte("secret source"))
+	srv := httptest.NewServer(Handler(Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	t.Cleanup(srv.Close)
+	return srv, seg
+}
+
+func do(t *testing.T, method, url string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	// Raw transport: no transparent gzip, no path cleaning.
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func TestServesSegmentsWithTheRightHeaders(t *testing.T) {
+	srv, seg := setup(t)
+	url := srv.URL + "/streams/" + id + "/360p/seg_00000.ts"
+	resp, body := do(t, "GET", url, nil)
+	if resp.StatusCode != 200 || !bytes.Equal(body, seg) {
+		t.Fatalf("GET segment: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	for k, want := range map[string]string{
+		"Content-Type": "video/mp2t", "Cache-Control": "public, max-age=31536000, immutable",
+		"Access-Control-Allow-Origin": "*", "Accept-Ranges": "bytes",
+	} {
+		if got := resp.Header.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	etag := resp.Header.Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag")
+	}
+
+	resp, body = do(t, "GET", url, map[string]string{"Range": "bytes=100-199"})
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, seg[100:200]) || resp.Header.Get("Content-Range") != "bytes 100-199/18800" {
+		t.Fatalf("Range: %d %q %d bytes", resp.StatusCode, resp.Header.Get("Content-Range"), len(body))
+	}
+	resp, body = do(t, "GET", url, map[string]string{"Range": "bytes=-10"})
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, seg[len(seg)-10:]) {
+		t.Fatalf("suffix Range: %d", resp.StatusCode)
+	}
+	resp, _ = do(t, "GET", url, map[string]string{"Range": "bytes=99999-"})
+	if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
+		t.Fatalf("unsatisfiable Range: %d", resp.StatusCode)
+	}
+	resp, _ = do(t, "GET", url, map[string]string{"If-None-Match": etag})
+	if resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("If-None-Match: %d", resp.StatusCode)
+	}
+	resp, body = do(t, "HEAD", url, nil)
+	if resp.StatusCode != 200 || len(body) != 0 || resp.ContentLength != int64(len(seg)) {
+		t.Fatalf("HEAD: %d len %d", resp.StatusCode, resp.ContentLength)
+	}
+}
+
+func TestServesPlaylistsGzipped(t *testing.T) {
+	srv, _ := setup(t)
+	url := srv.URL + "/streams/" + id + "/master.m3u8"
+	resp, plain := do(t, "GET", url, nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/vnd.apple.mpegurl" || resp.Header.Get("Content-Encoding") != "" {
+		t.Fatalf("plain: %d %v", resp.StatusCode, resp.Header)
+	}
+	if !strings.Contains(resp.Header.Get("Cache-Control"), "max-age=") {
+		t.Errorf("Cache-Control %q", resp.Header.Get("Cache-Control"))
+	}
+	resp, body := do(t, "GET", url, map[string]string{"Accept-Encoding": "br, gzip"})
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") {
+		t.Fatalf("gzip: %d %v", resp.StatusCode, resp.Header)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unz, _ := io.ReadAll(zr)
+	if !bytes.Equal(unz, plain) || len(body) >= len(plain) {
+		t.Fatalf("gzip body wrong or not smaller (%d vs %d)", len(body), len(plain))
+	}
+	gzETag := resp.Header.Get("ETag")
+	resp, _ = do(t, "GET", url, map[string]string{"Accept-Encoding": "gzip", "If-None-Match": gzETag})
+	if resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("gzip If-None-Match: %d", resp.StatusCode)
+	}
+	resp, _ = do(t, "GET", url, map[string]string{"Accept-Encoding": "gzip;q=0"})
+	if resp.Header.Get("Content-Encoding") != "" {
+		t.Fatal("gzip sent although refused with q=0")
+	}
+}
+
+func TestNothingOutsideTheVideoPrefix(t *testing.T) {
+	srv, _ := setup(t)
+	for _, p := range []string{
+		"/streams/" + id + "/../../uploads/" + id + "/source",
+		"/streams/" + id + "/%2e%2e/%2e%2e/uploads/" + id + "/source",
+		"/streams/" + id + "%2f..%2f..%2fuploads%2f" + id + "%2fsource",
+		"/streams/" + id + "/..%5c..%5cuploads/source",
+		"/streams/" + id + `/360p\seg_00000.ts`,
+		"/streams/" + id + "/360p/seg_00000.ts%00.m3u8",
+		"/streams//etc/passwd",
+		"/streams/" + id + "/",
+		"/streams/" + id + "/360p/",
+		"/streams/" + id + "/source",
+		"/streams/" + id + "/360p/other.txt",
+		"/streams/" + strings.ToUpper(id) + "/master.m3u8",
+		"/streams/nosuchvideoidnosuchvideo/master.m3u8",
+		"/streams/" + id + "/360p/seg_00001.ts",
+		"/streams/" + id + "//360p/seg_00000.ts",
+	} {
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		req.URL.RawPath, req.URL.Path = p, p
+		req.URL.Opaque = p
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || bytes.Contains(b, []byte("secret")) || bytes.Contains(b, []byte("store")) {
+			t.Errorf("GET %s = %d %q, want a bare 404", p, resp.StatusCode, b)
+		}
+	}
+}
+
+func TestMethodsAndCORSPreflight(t *testing.T) {
+	srv, _ := setup(t)
+	url := srv.URL + "/streams/" + id + "/master.m3u8"
+	resp, _ := do(t, "OPTIONS", url, map[string]string{"Origin": "https://example.com", "Access-Control-Request-Headers": "range"})
+	if resp.StatusCode != http.StatusNoContent || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Range") {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	for _, m := range []string{"POST", "PUT", "DELETE"} {
+		if resp, _ := do(t, m, url, nil); resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s = %d", m, resp.StatusCode)
+		}
+	}
+}
+
+func TestObjectKey(t *testing.T) {
+	for _, tc := range []struct{ path, key string }{
+		{"/streams/" + id + "/master.m3u8", "streams/" + id + "/master.m3u8"},
+		{"/streams/" + id + "/1080p/index.m3u8", "streams/" + id + "/1080p/index.m3u8"},
+		{"/streams/" + id + "/audio/seg_00042.ts", "streams/" + id + "/audio/seg_00042.ts"},
+		{"/streams/" + id + "/360p/master.m3u8", ""},
+		{"/streams/" + id + "/a/b/seg_00000.ts", ""},
+		{"/other/" + id + "/master.m3u8", ""},
+	} {
+		key, ok := ObjectKey(tc.path)
+		if key != tc.key || ok != (tc.key != "") {
+			t.Errorf("ObjectKey(%q) = %q %v, want %q", tc.path, key, ok, tc.key)
+		}
+	}
+}
