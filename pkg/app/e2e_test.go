@@ -24,10 +24,13 @@ import (
 	"github.com/hlsd/hlsd/pkg/app"
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/natsembed"
+	"github.com/hlsd/hlsd/pkg/testutil/miniotest"
 )
 
-// startAll runs `hlsd all` in this process on a free port and returns its base URL.
-func startAll(t *testing.T) string {
+// startAll runs `hlsd all` in this process on a free port and returns its
+// base URL; opts may change the configuration first.
+func startAll(t *testing.T, opts ...func(*app.Config)) string {
 	t.Helper()
 	for _, tool := range []string{"ffmpeg", "ffprobe"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -43,6 +46,9 @@ func startAll(t *testing.T) string {
 		Limits: ffmpeg.DefaultLimits(), EncodeMinTimeout: 5 * time.Minute, Jobs: jobs.DefaultConfig(),
 		Log:   slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Ready: func(a string) { addr <- a },
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	go func() { done <- app.Run(ctx, app.All, cfg) }()
 	t.Cleanup(func() {
@@ -393,5 +399,44 @@ func TestAPICreateIsAsync(t *testing.T) {
 			t.Errorf("after delete GET %s = %v %v", u, resp.StatusCode, err)
 		}
 		resp.Body.Close()
+	}
+}
+
+// The same binary on an external NATS (over TCP) and an S3 store (a real
+// MinIO process) instead of the embedded defaults.
+func TestExternalNATSAndS3Store(t *testing.T) {
+	t.Parallel()
+	ns, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	minio := miniotest.Start(t)
+	base := startAll(t, func(c *app.Config) {
+		c.NATSURL = ns.ClientURL()
+		c.StoreURL = minio.URL("hlsd-e2e")
+	})
+	clip := generate(t, "s3.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine", "-t", "7", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
+	status, body, _ := upload(t, base+"/upload", clip)
+	if status != http.StatusOK || masterURLRe.FindStringSubmatch(strings.TrimSpace(body)) == nil {
+		t.Fatalf("upload through external NATS and S3: %d %q", status, body)
+	}
+	master := strings.TrimSpace(body)
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", master, "-map", "0", "-f", "null", "-").CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("ffmpeg decoding the master: %v\n%s", err, out)
+	}
+	// Range requests reach through to S3.
+	seg := strings.TrimSuffix(master, "master.m3u8") + "360p/seg_00000.ts"
+	req, _ := http.NewRequest("GET", seg, nil)
+	req.Header.Set("Range", "bytes=188-375")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent || len(b) != 188 || b[0] != 0x47 {
+		t.Fatalf("range on an S3-backed segment: %d, %d bytes", resp.StatusCode, len(b))
 	}
 }
