@@ -1,0 +1,755 @@
+// Package mpegts cuts an MPEG transport stream (as written by ffmpeg's mpegts
+// muxer: one program with an H.264 and/or an AAC ADTS stream) into HLS media
+// segments, in a single streaming pass and without external tools.
+//
+// Segments start at IDR access units (or at audio PES starts for audio-only
+// streams) chosen on a fixed time grid, so renditions encoded with the same
+// keyframe times are cut at the same times. Each segment starts with a PAT and
+// a PMT so it can be decoded on its own; every other packet is copied
+// unchanged, so the concatenated segments carry the original elementary
+// streams.
+package mpegts
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// Sentinel errors; SplitTS wraps them with context, test with errors.Is.
+var (
+	// ErrNotTransportStream: the input is empty or not made of 188-byte
+	// packets starting with the 0x47 sync byte.
+	ErrNotTransportStream = errors.New("not an MPEG transport stream")
+	// ErrTruncated: the input ends inside a packet.
+	ErrTruncated = errors.New("truncated packet")
+	// ErrNoPAT: no valid program association table was found.
+	ErrNoPAT = errors.New("no program association table")
+	// ErrNoPMT: the PAT names a PMT PID, but no valid PMT was found there.
+	ErrNoPMT = errors.New("no program map table")
+	// ErrNoMedia: the PMT lists neither an H.264 (0x1b) nor an AAC ADTS (0x0f) stream.
+	ErrNoMedia = errors.New("no H.264 or AAC stream")
+	// ErrNoKeyframe: the streams exist but no segment could start: no IDR
+	// access unit (or, audio-only, no audio PES) with a PTS.
+	ErrNoKeyframe = errors.New("no keyframe to start a segment")
+	// ErrSegmentTooLarge: a segment (with its look-back) exceeded
+	// Options.MaxSegmentSize, e.g. a video without keyframes.
+	ErrSegmentTooLarge = errors.New("segment too large")
+	// ErrInvalidOptions: Options are out of range.
+	ErrInvalidOptions = errors.New("invalid options")
+)
+
+const (
+	// DefaultMaxSegmentSize is the buffering limit used when
+	// Options.MaxSegmentSize is 0.
+	DefaultMaxSegmentSize = 512 << 20
+	// MaxTargetDuration bounds Options.TargetDuration so that grid
+	// arithmetic cannot overflow.
+	MaxTargetDuration = 24 * time.Hour
+
+	readBufferSize = 256 << 10
+	minBufferSize  = 256 << 10 // initial segment buffer capacity
+
+	// Grid arithmetic is exact in integers: a PTS tick (1/90000 s) is
+	// ticksScale units and a nanosecond is nanosScale units.
+	ticksScale = 100000
+	nanosScale = 9
+	// maxRelTicks ignores cut candidates absurdly far from the first PTS
+	// (about 127 days), which only garbage produces, keeping the scaled
+	// values far from int64 overflow.
+	maxRelTicks = 1 << 40
+)
+
+// Options controls where SplitTS cuts.
+type Options struct {
+	TargetDuration time.Duration // e.g. 6*time.Second; must be > 0 and <= MaxTargetDuration
+	// MaxSegmentSize bounds the bytes buffered for one segment plus its
+	// look-back GOP; 0 means DefaultMaxSegmentSize.
+	MaxSegmentSize int64
+}
+
+// Segment describes one cut, handed to the emit callback with its bytes.
+type Segment struct {
+	Index int // 0-based
+	// Start is in seconds since the first presentation timestamp of the
+	// main stream (video if present, else audio), unwrapped from 33 bits:
+	// the PTS of the segment's first keyframe (or audio PES) minus that of
+	// segment 0, so segment 0 starts at 0.
+	Start float64
+	// Duration is in seconds, from PTS: the next segment's Start minus this
+	// Start. For the last segment it runs to the end of the main stream:
+	// its largest PTS plus one frame (the most common step between sorted
+	// PTS values), or for audio-only the end of the last PES's ADTS frames.
+	Duration float64
+	Size     int64 // len(data)
+	// KeyframeEnd is the byte offset in data where the segment's first
+	// keyframe (IDR access unit) ends: the offset of the first packet of the
+	// next video PES (len(data) if there is none). 0 for audio-only.
+	KeyframeEnd int64
+}
+
+// Info describes the stream, found while splitting.
+type Info struct {
+	VideoCodec    string  // RFC 6381 string from the first SPS, e.g. "avc1.64001f"; "" if no video
+	AudioCodec    string  // "mp4a.40.N" with N = ADTS profile + 1; "" if no audio
+	Width, Height int     // cropped picture size from the SPS; 0 if no video
+	SampleRate    int     // Hz, from the first ADTS header; 0 if no audio
+	Duration      float64 // total seconds (sum of segment durations)
+	Segments      int
+}
+
+// SplitTS reads a transport stream from r (as a stream: it never holds more
+// than the current segment plus one GOP in memory) and cuts it into
+// segments, calling emit for each in order. data is only valid during the
+// call. A nil emit only gathers Info.
+//
+// Segments start at IDR access units (audio-only: at audio PES starts). The
+// k-th cut is the candidate nearest to k*TargetDuration after the first PTS
+// (ties go to the later one); the next cut then aims at the first multiple
+// of TargetDuration after the cut. So renditions with the same keyframe
+// times get the same cuts.
+//
+// Packets before the first cut point (other than PAT/PMT, which are used as
+// the segment headers) are dropped: ffmpeg output starts with an IDR, so this
+// normally drops nothing but a leading SDT.
+//
+// Timestamps must increase apart from 33-bit wraparound and frame
+// reordering; after a backwards jump (a splice) no keyframe qualifies until
+// the timeline catches up, and the segment grows until MaxSegmentSize.
+//
+// On error, Info holds what was found so far; segments already emitted stay
+// valid, and a partial last segment is not emitted.
+func SplitTS(r io.Reader, opts Options, emit func(seg Segment, data []byte) error) (Info, error) {
+	if opts.TargetDuration <= 0 || opts.TargetDuration > MaxTargetDuration {
+		return Info{}, fmt.Errorf("mpegts: TargetDuration %v must be in (0, %v]: %w", opts.TargetDuration, MaxTargetDuration, ErrInvalidOptions)
+	}
+	if opts.MaxSegmentSize < 0 {
+		return Info{}, fmt.Errorf("mpegts: MaxSegmentSize %d is negative: %w", opts.MaxSegmentSize, ErrInvalidOptions)
+	}
+	s := &splitter{
+		emit:    emit,
+		br:      bufio.NewReaderSize(r, readBufferSize),
+		step:    int64(opts.TargetDuration) * nanosScale,
+		maxSize: opts.MaxSegmentSize,
+		cc:      make(map[uint16]uint8, 2),
+		k:       1,
+	}
+	if s.maxSize == 0 {
+		s.maxSize = DefaultMaxSegmentSize
+	}
+	s.video.video = true
+	s.stats.hist = make(map[int64]int, 4)
+	err := s.run()
+	s.info.Segments = s.index
+	return s.info, err
+}
+
+// esStream is the parsing state of one elementary stream PID.
+type esStream struct {
+	pid     uint16
+	present bool
+	video   bool
+
+	inPES    bool // inside a PES whose header is valid (so far)
+	hdr      pesHeader
+	pts, dts int64 // unwrapped
+	hasPTS   bool
+	off      int  // offset in splitter.cur of the PES's first packet, -1 if not buffered
+	reported bool // the keyframe decision for this PES has been made
+
+	nal  nalScanner  // video
+	adts adtsScanner // audio
+}
+
+// candidate is a possible cut point in the current segment buffer.
+type candidate struct {
+	off   int   // offset of the keyframe PES's first packet in splitter.cur
+	t     int64 // PTS ticks since origin
+	kfEnd int   // offset where its keyframe AU ends, -1 until known
+	valid bool
+}
+
+// Which keyframe is waiting for the next video PES start to learn where its
+// access unit ends.
+const (
+	kfNone = iota
+	kfSeg  // the current segment's first keyframe
+	kfPrev // the look-back candidate
+)
+
+// deltaStats finds the most common positive difference between consecutive
+// sorted PTS values without keeping them all: values are sorted in small
+// chunks, which is exact except for a reordered frame straddling a chunk
+// boundary; the mode is unaffected by such rare outliers.
+type deltaStats struct {
+	chunk    []int64
+	last     int64
+	haveLast bool
+	hist     map[int64]int
+}
+
+const deltaChunk = 64
+
+func (d *deltaStats) add(v int64) {
+	d.chunk = append(d.chunk, v)
+	if len(d.chunk) >= deltaChunk {
+		d.flush()
+	}
+}
+
+func (d *deltaStats) flush() {
+	slices.Sort(d.chunk)
+	for _, v := range d.chunk {
+		if d.haveLast {
+			if dd := v - d.last; dd > 0 {
+				d.hist[dd]++
+			}
+		}
+		d.last, d.haveLast = v, true
+	}
+	d.chunk = d.chunk[:0]
+}
+
+// mode returns the most common delta (the smallest on ties), 0 if none.
+func (d *deltaStats) mode() int64 {
+	d.flush()
+	var best int64
+	n := 0
+	for v, c := range d.hist {
+		if c > n || c == n && v < best {
+			best, n = v, c
+		}
+	}
+	return best
+}
+
+type splitter struct {
+	emit    func(Segment, []byte) error
+	br      *bufio.Reader
+	pkt     [PacketSize]byte
+	offset  int64 // input offset of pkt
+	step    int64 // TargetDuration in scaled units
+	maxSize int64
+	info    Info
+
+	// PSI.
+	pat, pmt         sectionBuffer
+	patPkts, pmtPkts []byte // latest complete PAT/PMT packets: segment headers
+	havePAT, havePMT bool
+	pmtPID           uint16
+	cc               map[uint16]uint8 // next output continuity counter of PSI PIDs
+
+	video, audio esStream
+	mainVideo    bool // cut on video keyframes (else on audio PES starts)
+
+	haveSPS    bool
+	haveADTS   bool
+	sampleRate int
+	rbsp       []byte // SPS parsing scratch
+
+	unwrap  unwrapper
+	stats   deltaStats // main stream PTS deltas
+	maxPTS  int64      // unwrapped, main stream
+	havePTS bool
+	// audioEnd is the unwrapped end of the last complete audio PES (PTS +
+	// its ADTS samples), in ticks; audio-only.
+	audioEnd     float64
+	haveAudioEnd bool
+
+	// Current segment. cur holds the PAT/PMT header followed by the
+	// segment's packets, then (after the look-back candidate) the packets
+	// of the next segment so far.
+	cur, spare []byte
+	psiOffs    []int // offsets in cur of PAT/PMT packets, whose CC we rewrite
+	psiSpare   []int
+	started    bool
+	origin     int64 // unwrapped PTS of the first segment
+	index      int
+	k          int64 // next grid boundary is k*TargetDuration
+	segStart   int64 // ticks since origin
+	segKfEnd   int   // offset in cur where the first keyframe ends, -1 unknown
+	prev       candidate
+	kfPending  int
+	totalTicks int64
+}
+
+func (s *splitter) run() error {
+	for {
+		if n, err := io.ReadFull(s.br, s.pkt[:]); err != nil {
+			switch {
+			case err == io.EOF && s.offset == 0:
+				return fmt.Errorf("mpegts: empty input: %w", ErrNotTransportStream)
+			case err == io.EOF:
+				return s.finish()
+			case s.offset == 0 && n > 0 && s.pkt[0] != syncByte:
+				return fmt.Errorf("mpegts: no sync byte at offset 0 (found %#02x) in %d bytes of input: %w", s.pkt[0], n, ErrNotTransportStream)
+			case errors.Is(err, io.ErrUnexpectedEOF):
+				return fmt.Errorf("mpegts: input ends inside the packet at offset %d: %w (%w)", s.offset, ErrTruncated, err)
+			default:
+				return fmt.Errorf("mpegts: read at offset %d: %w", s.offset, err)
+			}
+		}
+		if s.pkt[0] != syncByte {
+			if s.offset == 0 {
+				return fmt.Errorf("mpegts: no sync byte at offset 0 (found %#02x): %w", s.pkt[0], ErrNotTransportStream)
+			}
+			return fmt.Errorf("mpegts: lost sync at offset %d (found %#02x): %w", s.offset, s.pkt[0], ErrNotTransportStream)
+		}
+		if err := s.packet(); err != nil {
+			return err
+		}
+		s.offset += PacketSize
+	}
+}
+
+// packet handles the packet in s.pkt.
+func (s *splitter) packet() error {
+	p := s.pkt[:]
+	pid := packetPID(p)
+	if p[1]&0x80 != 0 { // transport_error_indicator: don't parse it, just pass it on
+		return s.appendPacket(pid == pidPAT || s.havePAT && pid == s.pmtPID)
+	}
+	pusi := p[1]&0x40 != 0
+	payload := packetPayload(p)
+	switch {
+	case pid == pidPAT:
+		s.handlePAT(payload, pusi)
+		return s.appendPacket(true)
+	case s.havePAT && pid == s.pmtPID:
+		if err := s.handlePMT(payload, pusi); err != nil {
+			return err
+		}
+		return s.appendPacket(true)
+	case s.video.present && pid == s.video.pid:
+		return s.handleES(&s.video, payload, pusi)
+	case s.audio.present && pid == s.audio.pid:
+		return s.handleES(&s.audio, payload, pusi)
+	default:
+		return s.appendPacket(false)
+	}
+}
+
+// appendPacket adds s.pkt to the current segment buffer. Until a PMT is
+// known there is no header to put in front of it, so it is dropped.
+func (s *splitter) appendPacket(psi bool) error {
+	if !s.havePMT {
+		return nil
+	}
+	if psi {
+		s.psiOffs = append(s.psiOffs, len(s.cur))
+	}
+	if cap(s.cur)-len(s.cur) < PacketSize {
+		// Double rather than let append grow large slices by 1.25x: each
+		// growth copies the whole segment so far.
+		s.cur = slices.Grow(s.cur, max(cap(s.cur), minBufferSize))
+	}
+	s.cur = append(s.cur, s.pkt[:]...)
+	if int64(len(s.cur)) > s.maxSize {
+		return fmt.Errorf("mpegts: segment %d exceeds %d bytes at input offset %d: %w", s.index, s.maxSize, s.offset, ErrSegmentTooLarge)
+	}
+	return nil
+}
+
+func (s *splitter) handlePAT(payload []byte, pusi bool) {
+	if payload == nil {
+		return
+	}
+	sec, ok := s.pat.feed(s.pkt[:], payload, pusi)
+	if !ok {
+		return
+	}
+	pmtPID, ok := parsePAT(sec)
+	if !ok {
+		return
+	}
+	s.patPkts = append(s.patPkts[:0], s.pat.packets...)
+	s.havePAT, s.pmtPID = true, pmtPID
+}
+
+func (s *splitter) handlePMT(payload []byte, pusi bool) error {
+	if payload == nil {
+		return nil
+	}
+	sec, ok := s.pmt.feed(s.pkt[:], payload, pusi)
+	if !ok {
+		return nil
+	}
+	info, ok := parsePMT(sec, s.pmtPID)
+	if !ok {
+		return nil
+	}
+	if !info.hasVideo && !info.hasAudio {
+		return fmt.Errorf("mpegts: PMT on PID %#x at offset %d: %w", s.pmtPID, s.offset, ErrNoMedia)
+	}
+	s.pmtPkts = append(s.pmtPkts[:0], s.pmt.packets...)
+	setStream(&s.video, info.videoPID, info.hasVideo)
+	setStream(&s.audio, info.audioPID, info.hasAudio)
+	if !s.started {
+		s.mainVideo = info.hasVideo
+	}
+	if !s.havePMT {
+		s.havePMT = true
+		s.rebase(len(s.cur)) // start the buffer with the header
+	}
+	return nil
+}
+
+// setStream points st at pid, resetting it if the PID changed.
+func setStream(st *esStream, pid uint16, present bool) {
+	if st.present == present && st.pid == pid {
+		return
+	}
+	st.pid, st.present = pid, present
+	st.inPES, st.hasPTS, st.off = false, false, -1
+}
+
+func (s *splitter) handleES(st *esStream, payload []byte, pusi bool) error {
+	isMain := st.video == s.mainVideo
+	if !st.video && !isMain && s.haveADTS {
+		// Audio alongside video: only its codec matters, and we have it.
+		return s.appendPacket(false)
+	}
+	if pusi {
+		s.endPES(st)
+		if st.video {
+			s.resolveKeyframeEnd()
+		}
+		if isMain && !s.started {
+			s.rebase(len(s.cur)) // drop what came before this PES
+		}
+		st.inPES, st.hasPTS, st.reported = true, false, false
+		st.off = len(s.cur)
+		st.hdr.reset()
+		if st.video {
+			st.nal.reset(!s.haveSPS)
+		} else {
+			st.adts.reset()
+		}
+	}
+	if err := s.appendPacket(false); err != nil {
+		return err
+	}
+	if !st.inPES || len(payload) == 0 {
+		return nil
+	}
+	b := payload
+	if !st.hdr.done {
+		b = st.hdr.feed(b)
+		if !st.hdr.done {
+			if st.hdr.bad {
+				st.inPES = false
+			}
+			return nil
+		}
+		if err := s.onPESHeader(st, isMain); err != nil {
+			return err
+		}
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	if !st.video {
+		st.adts.feed(b)
+		if st.adts.first && !s.haveADTS {
+			s.haveADTS = true
+			s.sampleRate = st.adts.info.sampleRate
+			s.info.AudioCodec = st.adts.info.codec()
+			s.info.SampleRate = s.sampleRate
+		}
+		return nil
+	}
+	if !st.nal.busy() {
+		return nil
+	}
+	st.nal.feed(b)
+	if st.nal.spsReady && !s.haveSPS {
+		s.useSPS(st)
+	}
+	if st.nal.done && !st.reported {
+		st.reported = true
+		if st.nal.idr && isMain && st.hasPTS {
+			return s.onCandidate(st.off, st.pts)
+		}
+	}
+	return nil
+}
+
+// onPESHeader records the timestamps of a PES whose header is complete.
+func (s *splitter) onPESHeader(st *esStream, isMain bool) error {
+	pts, dts, hasPTS, hasDTS := st.hdr.timestamps()
+	if !hasPTS {
+		return nil
+	}
+	st.pts, st.hasPTS = s.unwrap.unwrap(pts), true
+	st.dts = st.pts
+	if hasDTS {
+		st.dts = s.unwrap.unwrap(dts)
+	}
+	if !isMain {
+		return nil
+	}
+	s.stats.add(st.pts)
+	if !s.havePTS || st.pts > s.maxPTS {
+		s.maxPTS, s.havePTS = st.pts, true
+	}
+	if !st.video {
+		// Audio-only: every audio PES start is a cut candidate.
+		return s.onCandidate(st.off, st.pts)
+	}
+	return nil
+}
+
+// endPES finishes the PES in progress on st, if any.
+func (s *splitter) endPES(st *esStream) {
+	if !st.inPES {
+		return
+	}
+	st.inPES = false
+	if st.video {
+		st.nal.finish()
+		if st.nal.spsReady && !s.haveSPS {
+			s.useSPS(st)
+		}
+		return
+	}
+	if st.video == s.mainVideo && st.hasPTS && st.adts.samples > 0 && s.sampleRate > 0 {
+		end := float64(st.pts) + float64(st.adts.samples)*clockRate/float64(s.sampleRate)
+		if !s.haveAudioEnd || end > s.audioEnd {
+			s.audioEnd, s.haveAudioEnd = end, true
+		}
+	}
+}
+
+// useSPS parses the SPS captured on st; on failure the next SPS is tried.
+func (s *splitter) useSPS(st *esStream) {
+	sps, err := parseSPS(st.nal.sps, s.rbsp)
+	st.nal.spsReady = false
+	st.nal.sps = st.nal.sps[:0]
+	if err != nil {
+		return
+	}
+	s.haveSPS = true
+	st.nal.wantSPS = false
+	s.info.VideoCodec = sps.codec()
+	s.info.Width, s.info.Height = sps.width, sps.height
+}
+
+// resolveKeyframeEnd is called at each video PES start, before its first
+// packet is buffered: that packet ends the keyframe waiting for it.
+func (s *splitter) resolveKeyframeEnd() {
+	switch s.kfPending {
+	case kfSeg:
+		if s.segKfEnd < 0 {
+			s.segKfEnd = len(s.cur)
+		}
+	case kfPrev:
+		if s.prev.valid && s.prev.kfEnd < 0 {
+			s.prev.kfEnd = len(s.cur)
+		}
+	}
+	s.kfPending = kfNone
+}
+
+// onCandidate is called for each possible segment start: a keyframe PES whose
+// first packet is at off in cur, with unwrapped PTS pts.
+func (s *splitter) onCandidate(off int, pts int64) error {
+	if off < 0 || off > len(s.cur) || off%PacketSize != 0 {
+		return nil // its first packet is not (or no longer) buffered
+	}
+	if !s.started {
+		s.started, s.origin = true, pts
+		s.rebase(off)
+		s.segKfEnd, s.prev.valid = -1, false
+		if s.mainVideo {
+			s.kfPending = kfSeg
+		}
+		return nil
+	}
+	t := pts - s.origin
+	if t < -maxRelTicks || t > maxRelTicks {
+		return nil
+	}
+	for {
+		boundary := s.k * s.step
+		ts := t * ticksScale
+		if ts < boundary {
+			// Not there yet: remember it as the look-back candidate.
+			if t > s.segStart {
+				s.prev = candidate{off: off, t: t, kfEnd: -1, valid: true}
+				if s.mainVideo {
+					s.kfPending = kfPrev
+				}
+			}
+			return nil
+		}
+		if p := s.prev; p.valid && boundary-p.t*ticksScale < ts-boundary {
+			// The previous candidate is strictly nearer the boundary: cut
+			// there; this candidate then belongs to the next segment and is
+			// considered again against the next boundary.
+			s.prev.valid = false
+			delta, err := s.cut(p.off, p.t, p.kfEnd)
+			if err != nil {
+				return err
+			}
+			off += delta
+			s.kfPending = kfNone
+			if s.segKfEnd < 0 && s.mainVideo {
+				s.kfPending = kfSeg
+			}
+			continue
+		}
+		s.prev.valid = false
+		if _, err := s.cut(off, t, -1); err != nil {
+			return err
+		}
+		if s.mainVideo {
+			s.kfPending = kfSeg
+		}
+		return nil
+	}
+}
+
+// cut emits cur[:off] as a segment ending at t (ticks since origin) and makes
+// the rest of cur the start of the next segment, whose first keyframe ends
+// at kfEnd (-1 if unknown). It returns how far offsets in cur moved.
+func (s *splitter) cut(off int, t int64, kfEnd int) (int, error) {
+	if err := s.emitSegment(off, float64(t-s.segStart)); err != nil {
+		return 0, err
+	}
+	s.totalTicks += t - s.segStart
+	delta := s.rebase(off)
+	s.segStart = t
+	s.segKfEnd = -1
+	if kfEnd >= 0 {
+		s.segKfEnd = kfEnd + delta
+	}
+	// This cut served boundary k; the next one is the first boundary after
+	// t. (Only advancing "until k*T > t" would let a look-back cut just
+	// before k*T serve boundary k twice and leave a short segment.)
+	s.k = max(s.k+1, t*ticksScale/s.step+1)
+	return delta, nil
+}
+
+// emitSegment hands cur[:off] to the callback as the segment s.index.
+func (s *splitter) emitSegment(off int, durTicks float64) error {
+	data := s.cur[:off]
+	// Give the PAT/PMT packets (header copies and in-stream ones) output
+	// continuity counters that run on across segments.
+	for _, o := range s.psiOffs {
+		if o >= off {
+			break
+		}
+		p := data[o : o+PacketSize]
+		if !hasPayload(p) {
+			continue
+		}
+		pid := packetPID(p)
+		c := s.cc[pid]
+		setCC(p, c)
+		s.cc[pid] = (c + 1) & 0x0f
+	}
+	seg := Segment{
+		Index:    s.index,
+		Start:    float64(s.segStart) / clockRate,
+		Duration: durTicks / clockRate,
+		Size:     int64(off),
+	}
+	if s.mainVideo {
+		seg.KeyframeEnd = int64(off)
+		if s.segKfEnd >= 0 && s.segKfEnd < off {
+			seg.KeyframeEnd = int64(s.segKfEnd)
+		}
+	}
+	s.index++
+	if s.emit == nil {
+		return nil
+	}
+	if err := s.emit(seg, data); err != nil {
+		return fmt.Errorf("mpegts: emit segment %d: %w", seg.Index, err)
+	}
+	return nil
+}
+
+// rebase drops cur[:off] and puts the latest PAT/PMT in front of the rest,
+// fixing up every stored offset. It returns the offset delta.
+func (s *splitter) rebase(off int) int {
+	hdrLen := len(s.patPkts) + len(s.pmtPkts)
+	n := append(s.spare[:0], s.patPkts...)
+	n = append(n, s.pmtPkts...)
+	n = append(n, s.cur[off:]...)
+	s.cur, s.spare = n, s.cur
+
+	delta := hdrLen - off
+	ps := s.psiSpare[:0]
+	for o := 0; o < hdrLen; o += PacketSize {
+		ps = append(ps, o)
+	}
+	for _, o := range s.psiOffs {
+		if o >= off {
+			ps = append(ps, o+delta)
+		}
+	}
+	s.psiOffs, s.psiSpare = ps, s.psiOffs
+
+	shift := func(o int) int {
+		if o < off {
+			return -1
+		}
+		return o + delta
+	}
+	s.video.off = shift(s.video.off)
+	s.audio.off = shift(s.audio.off)
+	s.segKfEnd = shift(s.segKfEnd)
+	if s.prev.valid {
+		s.prev.off = shift(s.prev.off)
+		s.prev.kfEnd = shift(s.prev.kfEnd)
+		if s.prev.off < 0 {
+			s.prev.valid = false
+		}
+	}
+	return delta
+}
+
+// finish handles the end of input: it emits the last segment.
+func (s *splitter) finish() error {
+	switch {
+	case !s.havePAT:
+		return fmt.Errorf("mpegts: %d packets read: %w", s.offset/PacketSize, ErrNoPAT)
+	case !s.havePMT:
+		return fmt.Errorf("mpegts: PMT PID %#x: %w", s.pmtPID, ErrNoPMT)
+	case !s.started && s.mainVideo:
+		return fmt.Errorf("mpegts: video PID %#x has no IDR access unit with a PTS: %w", s.video.pid, ErrNoKeyframe)
+	case !s.started:
+		return fmt.Errorf("mpegts: audio PID %#x has no PES with a PTS: %w", s.audio.pid, ErrNoKeyframe)
+	}
+	s.endPES(&s.video)
+	s.endPES(&s.audio)
+	dur := s.streamEnd() - float64(s.segStart)
+	if !(dur > 0) { // also catches NaN
+		dur = 0
+	}
+	if err := s.emitSegment(len(s.cur), dur); err != nil {
+		return err
+	}
+	s.info.Duration = (float64(s.totalTicks) + dur) / clockRate
+	return nil
+}
+
+// streamEnd returns the end of the main stream in ticks since origin: the
+// last PTS plus one frame, or for audio the end of the last PES's samples.
+func (s *splitter) streamEnd() float64 {
+	maxRel := float64(s.maxPTS - s.origin)
+	frame := float64(s.stats.mode())
+	if !s.mainVideo {
+		if s.haveAudioEnd {
+			return s.audioEnd - float64(s.origin)
+		}
+		if s.sampleRate > 0 {
+			frame = samplesPerAACBlock * clockRate / float64(s.sampleRate)
+		}
+	}
+	return maxRel + frame
+}
