@@ -288,7 +288,8 @@ func checkVariant(t *testing.T, master string, v *m3u8.Variant, srcDuration floa
 
 func TestBadUploadsThenGoodOne(t *testing.T) {
 	t.Parallel()
-	base := startAll(t)
+	const maxUpload = 4 << 20
+	base := startAll(t, func(c *app.Config) { c.MaxUploadBytes = maxUpload })
 	dir := t.TempDir()
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
@@ -305,6 +306,7 @@ func TestBadUploadsThenGoodOne(t *testing.T) {
 		{"text file", write("notes.mp4", []byte("these are my notes, not a video\n")), http.StatusUnsupportedMediaType, "not a video or audio format"},
 		{"random bytes", write("noise.avi", bytes.Repeat([]byte{0x13, 0x37, 0xc0, 0xde}, 4096)), http.StatusUnsupportedMediaType, "not a video or audio format"},
 		{"empty file", write("empty.mp4", nil), http.StatusBadRequest, "empty"},
+		{"too large", write("big.mp4", make([]byte, maxUpload+1)), http.StatusRequestEntityTooLarge, "larger than the 4 MiB upload limit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body, _ := upload(t, base+"/upload", tc.path)
@@ -313,6 +315,18 @@ func TestBadUploadsThenGoodOne(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("not multipart", func(t *testing.T) {
+		resp, err := http.Post(base+"/upload", "application/octet-stream", strings.NewReader("raw bytes"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "multipart/form-data") {
+			t.Fatalf("got %d %q", resp.StatusCode, b)
+		}
+	})
 
 	t.Run("no upload field", func(t *testing.T) {
 		resp, err := http.Post(base+"/upload", "multipart/form-data; boundary=x", strings.NewReader("--x\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nhi\r\n--x--\r\n"))

@@ -84,7 +84,7 @@ func (d Deps) encode(ctx context.Context, job jobs.EncodeJob) error {
 	probe, err := ffmpeg.Probe(ctx, src, d.Limits)
 	var pe *ffmpeg.ProbeError
 	if errors.As(err, &pe) {
-		return jobs.Permanent(pe.Code, pe.Reason+".", err)
+		return jobs.Permanent(pe.Code, pe.Reason+".", pe.Err)
 	}
 	if err != nil {
 		return err
