@@ -11,7 +11,7 @@ TOOLS_DIR     ?= $(HOME)/.cache/hlsd/tools
 MINIO_BIN     := $(TOOLS_DIR)/minio-$(MINIO_VERSION)/minio
 FUZZTIME      ?= 20s
 
-.PHONY: run build test check-go ffmpeg minio lint fuzz clean
+.PHONY: run build test check-go ffmpeg minio browser lint fuzz clean
 
 run: check-go ffmpeg build
 	./bin/hlsd all
@@ -19,7 +19,7 @@ run: check-go ffmpeg build
 build: check-go
 	$(GO) build -o bin/hlsd ./cmd/hlsd
 
-test: check-go ffmpeg minio lint
+test: check-go ffmpeg minio browser lint
 	HLSD_REQUIRE_MINIO=1 HLSD_MINIO_BIN=$(MINIO_BIN) $(GO) test -race -timeout 25m $(MODULES)
 	$(MAKE) fuzz
 
@@ -48,6 +48,21 @@ ffmpeg:
 	  fi; \
 	fi
 	@ffmpeg -hide_banner -encoders 2>/dev/null | grep -q libx264 || { echo "ffmpeg lacks the libx264 encoder: install a build with it (Debian's ffmpeg package has it)." >&2; exit 1; }
+
+# Debian's chromium and the pinned npm packages for the hls.js playback test.
+# If they cannot be installed the test skips and says why; nothing else fails.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing chromium and Node.js from Debian's packages for the browser test..."; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium $$(command -v npm >/dev/null || echo nodejs npm) >/dev/null 2>&1 \
+	      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium $$(command -v npm >/dev/null || echo nodejs npm) >/dev/null; } \
+	      || echo "Could not install chromium: the browser test will be skipped."; \
+	  else echo "chromium or npm is missing and cannot be installed here: the browser test will be skipped."; fi; \
+	fi
+	@if command -v npm >/dev/null 2>&1 && [ ! -d test/browser/node_modules/hls.js ]; then \
+	  (cd test/browser && npm ci --silent --no-audit --no-fund) || echo "npm ci failed: the browser test will be skipped."; \
+	fi
 
 minio: $(MINIO_BIN)
 $(MINIO_BIN):

@@ -1,0 +1,72 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// browserDir holds the Node side of the browser test (test/browser).
+const browserDir = "../../test/browser"
+
+// TestPlaysInHLSJS plays our output the way viewers will: hls.js in headless
+// Chromium, every level in turn, then a seek to the end. `make test` installs
+// Debian's chromium and the pinned npm packages; where they cannot be
+// installed the test says so and skips.
+func TestPlaysInHLSJS(t *testing.T) {
+	t.Parallel()
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("Chromium is not installed at %s (make test installs Debian's chromium; set CHROMIUM to use another)", chromium)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("Node.js is not installed (make test installs it with Debian's nodejs package)")
+	}
+	if _, err := os.Stat(filepath.Join(browserDir, "node_modules", "hls.js")); err != nil {
+		t.Skipf("npm packages missing: run `npm ci` in test/browser (make test does)")
+	}
+
+	base := startAll(t)
+	var masters []string
+	for _, clip := range []string{
+		// Three renditions with audio, at 29.97 fps.
+		generate(t, "abr.mp4", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30000/1001", "-f", "lavfi", "-i", "sine=sample_rate=44100",
+			"-t", "9", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"),
+		// Audio only.
+		generate(t, "audio.m4a", "-f", "lavfi", "-i", "sine=frequency=330", "-t", "5", "-c:a", "aac"),
+	} {
+		status, body, _ := upload(t, base+"/upload", clip)
+		if status != http.StatusOK {
+			t.Fatalf("upload %s: %d %s", filepath.Base(clip), status, body)
+		}
+		masters = append(masters, strings.TrimSpace(body))
+	}
+
+	page := httptest.NewServer(http.FileServer(http.Dir(browserDir)))
+	defer page.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{"play.js", page.URL + "/page.html"}, masters...)...)
+	cmd.Dir = browserDir
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	out, err := cmd.CombinedOutput()
+	t.Logf("hls.js report:\n%s", out)
+	if err != nil {
+		t.Fatalf("hls.js did not play everything: %v", err)
+	}
+	if n := strings.Count(string(out), `"ok":true`); n != len(masters) {
+		t.Fatalf("%d of %d streams played", n, len(masters))
+	}
+	if !strings.Contains(string(out), `"switched":[`) || !strings.Contains(string(out), "1280x720") {
+		t.Fatal("the report lacks the level switches")
+	}
+}
