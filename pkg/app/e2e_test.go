@@ -307,6 +307,8 @@ func TestBadUploadsThenGoodOne(t *testing.T) {
 		{"random bytes", write("noise.avi", bytes.Repeat([]byte{0x13, 0x37, 0xc0, 0xde}, 4096)), http.StatusUnsupportedMediaType, "not a video or audio format"},
 		{"empty file", write("empty.mp4", nil), http.StatusBadRequest, "empty"},
 		{"too large", write("big.mp4", make([]byte, maxUpload+1)), http.StatusRequestEntityTooLarge, "larger than the 4 MiB upload limit"},
+		{"no video and no audio", generate(t, "subs.mkv", "-f", "srt", "-i", write("s.srt", []byte("1\n00:00:00,000 --> 00:00:02,000\nhello\n")), "-c:s", "srt"),
+			http.StatusUnprocessableEntity, "no video or audio track"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body, _ := upload(t, base+"/upload", tc.path)
@@ -367,7 +369,7 @@ func TestBadUploadsThenGoodOne(t *testing.T) {
 		}
 	}
 	if failed != 2 || ready != 1 {
-		t.Errorf("API lists %d failed and %d ready videos, want 2 and 1: %s", failed, ready, lb)
+		t.Errorf("API lists %d unsupported-format failures and %d ready videos, want 2 and 1: %s", failed, ready, lb)
 	}
 }
 
