@@ -20,6 +20,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/metrics"
 	"github.com/hlsd/hlsd/pkg/natsembed"
 	"github.com/hlsd/hlsd/pkg/profiles"
 	"github.com/hlsd/hlsd/pkg/store"
@@ -105,13 +106,16 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		return err
 	}
 
+	m := metrics.New()
+	m.RegisterQueueDepth(bus)
+
 	g, gctx := errgroup.WithContext(ctx)
 	if target.runs(Encoder) {
 		g.Go(func() error {
 			return encoder.Run(gctx, encoder.Deps{
 				Bus: bus, Store: st, Limits: cfg.Limits, WorkDir: filepath.Join(cfg.DataDir, "scratch"),
 				Concurrency: cfg.EncoderWorkers, MinTimeout: cfg.EncodeMinTimeout, TimeoutPerSecond: 10 * time.Second,
-				ShutdownGrace: cfg.ShutdownGrace, Log: log,
+				ShutdownGrace: cfg.ShutdownGrace, Log: log, Observe: m.ObserveJob, Speed: m.ObserveSpeed,
 			})
 		})
 	}
@@ -119,11 +123,13 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		g.Go(func() error {
 			return segmenter.Run(gctx, segmenter.Deps{
 				Bus: bus, Store: st, Concurrency: cfg.SegmenterWorkers, ShutdownGrace: cfg.ShutdownGrace, Log: log,
+				Observe: m.ObserveJob,
 			})
 		})
 	}
 
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := ready(r.Context(), nc, st); err != nil {
@@ -138,13 +144,14 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 	if target.runs(Gateway) {
 		mux.Handle("/", gateway.Handler(gateway.Deps{
 			Bus: bus, Store: st, Profiles: prof, MaxUploadBytes: cfg.MaxUploadBytes, ContentURL: cfg.ContentURL, Log: log,
+			UploadedBytes: m.AddUploaded,
 		}))
 	}
 	listen := cfg.Listen
 	if listen == "" {
 		listen = DefaultListen[target]
 	}
-	g.Go(func() error { return serveHTTP(gctx, listen, mux, cfg, log) })
+	g.Go(func() error { return serveHTTP(gctx, listen, m.Instrument(string(target), mux), cfg, log) })
 	return g.Wait()
 }
 

@@ -193,6 +193,25 @@ func TestUploadToPlayableHLS(t *testing.T) {
 		t.Errorf("ffmpeg decoding the master: %v\n%s", err, out)
 	}
 
+	// The metrics moved.
+	metrics, _ := get(t, base+"/metrics")
+	for _, re := range []string{
+		`hlsd_jobs_total\{outcome="succeeded",stage="encode"\} 1\n`,
+		`hlsd_jobs_total\{outcome="succeeded",stage="segment"\} 2\n`,
+		`hlsd_job_duration_seconds_count\{outcome="succeeded",stage="encode"\} 1\n`,
+		`hlsd_ffmpeg_speed_ratio_count 1\n`,
+		`hlsd_uploaded_bytes_total [1-9][0-9.e+]*\n`,
+		`hlsd_served_bytes_total [1-9][0-9.e+]*\n`,
+		`hlsd_http_requests_total\{code="200",route="/upload",service="all"\} 1\n`,
+		`hlsd_http_requests_total\{code="20[06]",route="/streams/\{segment\}",service="all"\} [1-9]`,
+		`hlsd_http_request_duration_seconds_bucket\{route="/streams/\{playlist\}",service="all",le="\+Inf"\} [1-9]`,
+		`hlsd_queue_pending_jobs\{stage="encode"\} 0\n`,
+	} {
+		if !regexp.MustCompile(re).Match(metrics) {
+			t.Errorf("/metrics lacks %s", re)
+		}
+	}
+
 	// The API tells the same story.
 	ab, _ := get(t, base+"/api/videos/"+id)
 	var v struct {

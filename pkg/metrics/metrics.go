@@ -1,0 +1,163 @@
+// Package metrics holds hlsd's Prometheus metrics: HTTP traffic per service
+// and route, jobs per stage and outcome, encode speed, queue depth, bytes in
+// and out. Every process registers them in its own registry and serves it at
+// /metrics.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hlsd/hlsd/pkg/jobs"
+)
+
+// Metrics is one process's set.
+type Metrics struct {
+	Registry      *prometheus.Registry
+	httpRequests  *prometheus.CounterVec
+	httpDuration  *prometheus.HistogramVec
+	jobs          *prometheus.CounterVec
+	redelivered   *prometheus.CounterVec
+	jobDuration   *prometheus.HistogramVec
+	ffmpegSpeed   prometheus.Histogram
+	uploadedBytes prometheus.Counter
+	servedBytes   prometheus.Counter
+}
+
+// New registers every metric in a fresh registry, with Go and process collectors.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: r,
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hlsd_http_requests_total", Help: "HTTP requests by service, route and status code.",
+		}, []string{"service", "route", "code"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hlsd_http_request_duration_seconds", Help: "HTTP request latency by service and route.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 120, 600},
+		}, []string{"service", "route"}),
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hlsd_jobs_total", Help: "Jobs handled by stage and outcome (succeeded, retried, failed, skipped).",
+		}, []string{"stage", "outcome"}),
+		redelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hlsd_jobs_redelivered_total", Help: "Jobs handled on a second or later delivery, by stage.",
+		}, []string{"stage"}),
+		jobDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hlsd_job_duration_seconds", Help: "Time spent on one job by stage and outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 14), // 10 ms … ~10 h
+		}, []string{"stage", "outcome"}),
+		ffmpegSpeed: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "hlsd_ffmpeg_speed_ratio", Help: "Seconds of media encoded per second of wall time (x real time).",
+			Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32},
+		}),
+		uploadedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hlsd_uploaded_bytes_total", Help: "Bytes of uploaded sources stored.",
+		}),
+		servedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hlsd_served_bytes_total", Help: "Bytes of playlists and segments sent to players.",
+		}),
+	}
+	r.MustRegister(m.httpRequests, m.httpDuration, m.jobs, m.redelivered, m.jobDuration, m.ffmpegSpeed, m.uploadedBytes, m.servedBytes)
+	return m
+}
+
+// Handler serves the registry at /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// ObserveJob matches jobs.Worker.Observe.
+func (m *Metrics) ObserveJob(stage string, o jobs.Outcome, d time.Duration, redelivered bool) {
+	m.jobs.WithLabelValues(stage, string(o)).Inc()
+	m.jobDuration.WithLabelValues(stage, string(o)).Observe(d.Seconds())
+	if redelivered {
+		m.redelivered.WithLabelValues(stage).Inc()
+	}
+}
+
+// ObserveSpeed records one encode's speed.
+func (m *Metrics) ObserveSpeed(x float64) { m.ffmpegSpeed.Observe(x) }
+
+// AddUploaded counts stored upload bytes.
+func (m *Metrics) AddUploaded(n int64) { m.uploadedBytes.Add(float64(n)) }
+
+// RegisterQueueDepth reports, at each scrape, the jobs waiting or in flight
+// for a stage's consumer.
+func (m *Metrics) RegisterQueueDepth(bus *jobs.Bus) {
+	depth := func(stage string, pending func(context.Context) (uint64, error)) {
+		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hlsd_queue_pending_jobs", Help: "Jobs waiting or in flight per stage (the number to autoscale workers on).",
+			ConstLabels: prometheus.Labels{"stage": stage},
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			n, err := pending(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		}))
+	}
+	depth("encode", func(ctx context.Context) (uint64, error) { return jobs.Pending(ctx, bus.Encoder) })
+	depth("segment", func(ctx context.Context) (uint64, error) { return jobs.Pending(ctx, bus.Segmenter) })
+}
+
+// Instrument counts requests, latency and (for the content service) bytes
+// sent. Routes are coarse labels, so ids in paths never become label values.
+func (m *Metrics) Instrument(service string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		route := Route(r.URL.Path)
+		m.httpRequests.WithLabelValues(service, route, strconv.Itoa(rec.code)).Inc()
+		m.httpDuration.WithLabelValues(service, route).Observe(time.Since(start).Seconds())
+		if strings.HasPrefix(route, "/streams/") {
+			m.servedBytes.Add(float64(rec.bytes))
+		}
+	})
+}
+
+// Route maps a path to a low-cardinality label.
+func Route(path string) string {
+	switch {
+	case path == "/" || path == "/upload" || path == "/api/videos" || path == "/metrics" || path == "/healthz" || path == "/readyz":
+		return path
+	case strings.HasPrefix(path, "/api/videos/"):
+		return "/api/videos/{id}"
+	case strings.HasPrefix(path, "/streams/") && strings.HasSuffix(path, ".m3u8"):
+		return "/streams/{playlist}"
+	case strings.HasPrefix(path, "/streams/") && strings.HasSuffix(path, ".ts"):
+		return "/streams/{segment}"
+	default:
+		return "other"
+	}
+}
+
+type recorder struct {
+	http.ResponseWriter
+	code  int
+	bytes int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer (flushes for SSE).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
