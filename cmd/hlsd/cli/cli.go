@@ -101,6 +101,8 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	fs.IntVar(&cfg.Limits.MaxStreams, "max-streams", cfg.Limits.MaxStreams, "most streams (tracks) in an accepted source")
 	fs.DurationVar(&cfg.EncodeMinTimeout, "encode-timeout", 10*time.Minute, "time limit of an encode, plus 10s per second of media")
 	fs.IntVar(&cfg.Jobs.MaxDeliver, "max-attempts", cfg.Jobs.MaxDeliver, "attempts per job before the video is marked failed")
+	fs.DurationVar(&cfg.Jobs.AckWait, "job-ack-wait", cfg.Jobs.AckWait, "silence after which a worker's job goes to another worker (workers heartbeat well within it)")
+	fs.Var(&durationList{&cfg.Jobs.BackOff}, "job-backoff", "comma-separated waits before the 2nd, 3rd… attempt of a job")
 	fs.StringVar(&lc.level, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&lc.format, "log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -137,9 +139,39 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 		return cfg, lc, fmt.Errorf("--encoder-workers and --segmenter-workers must be at least 1")
 	}
 	if cfg.Jobs.MaxDeliver <= len(cfg.Jobs.BackOff) {
-		return cfg, lc, fmt.Errorf("--max-attempts must be more than %d", len(cfg.Jobs.BackOff))
+		return cfg, lc, fmt.Errorf("--max-attempts (%d) must be more than the number of --job-backoff steps (%d)", cfg.Jobs.MaxDeliver, len(cfg.Jobs.BackOff))
+	}
+	if cfg.Jobs.AckWait < time.Second {
+		return cfg, lc, fmt.Errorf("--job-ack-wait must be at least 1s")
 	}
 	return cfg, lc, nil
+}
+
+// durationList is a flag of comma-separated durations.
+type durationList struct{ p *[]time.Duration }
+
+func (d *durationList) String() string {
+	if d == nil || d.p == nil {
+		return ""
+	}
+	parts := make([]string, len(*d.p))
+	for i, v := range *d.p {
+		parts[i] = v.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (d *durationList) Set(s string) error {
+	var out []time.Duration
+	for _, f := range strings.Split(s, ",") {
+		v, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			return fmt.Errorf("%q is not a list of positive durations like 30s,1m", s)
+		}
+		out = append(out, v)
+	}
+	*d.p = out
+	return nil
 }
 
 // EnvName is the environment variable behind a flag: --max-upload-size → HLSD_MAX_UPLOAD_SIZE.

@@ -17,11 +17,12 @@ func env(m map[string]string) func(string) (string, bool) {
 func TestFlagsWinOverEnvironment(t *testing.T) {
 	cfg, _, err := Parse(app.All, []string{"--listen", "127.0.0.1:9999"}, env(map[string]string{
 		"HLSD_LISTEN": ":1", "HLSD_DATA_DIR": "/srv/hlsd", "HLSD_MAX_UPLOAD_SIZE": "2GiB", "HLSD_SHUTDOWN_GRACE": "5s",
+		"HLSD_JOB_BACKOFF": "1s, 2s",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != "127.0.0.1:9999" || cfg.DataDir != "/srv/hlsd" || cfg.MaxUploadBytes != 2<<30 || cfg.ShutdownGrace != 5*time.Second {
+	if cfg.Listen != "127.0.0.1:9999" || cfg.DataDir != "/srv/hlsd" || cfg.MaxUploadBytes != 2<<30 || cfg.ShutdownGrace != 5*time.Second || len(cfg.Jobs.BackOff) != 2 || cfg.Jobs.BackOff[1] != 2*time.Second {
 		t.Fatalf("%+v", cfg)
 	}
 }
@@ -46,6 +47,8 @@ func TestBadValuesAreNamed(t *testing.T) {
 		{[]string{"--encoder-workers", "0"}, nil, "--encoder-workers"},
 		{[]string{"--max-attempts", "2"}, nil, "--max-attempts"},
 		{[]string{"extra"}, nil, "extra"},
+		{[]string{"--job-backoff", "1s,soon"}, nil, "job-backoff"},
+		{[]string{"--job-backoff", "1s,1s,1s,1s,1s"}, nil, "--job-backoff"},
 	} {
 		_, _, err := Parse(app.All, tc.args, env(tc.env), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
