@@ -9,9 +9,11 @@ MODULES  = $(shell $(GO) list -m -f '{{.Path}}/...')
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 TOOLS_DIR     ?= $(HOME)/.cache/hlsd/tools
 MINIO_BIN     := $(TOOLS_DIR)/minio-$(MINIO_VERSION)/minio
+NATS_VERSION  := v2.12.15
+NATS_BIN      := $(TOOLS_DIR)/nats-server-$(NATS_VERSION)/nats-server
 FUZZTIME      ?= 20s
 
-.PHONY: run build test check-go ffmpeg minio browser lint fuzz clean
+.PHONY: run build test check-go ffmpeg minio nats-server browser lint fuzz clean
 
 run: check-go ffmpeg build
 	./bin/hlsd all
@@ -19,8 +21,8 @@ run: check-go ffmpeg build
 build: check-go
 	$(GO) build -o bin/hlsd ./cmd/hlsd
 
-test: check-go ffmpeg minio browser lint
-	HLSD_REQUIRE_MINIO=1 HLSD_MINIO_BIN=$(MINIO_BIN) $(GO) test -race -timeout 25m $(MODULES)
+test: check-go ffmpeg minio nats-server browser lint
+	HLSD_REQUIRE_TEST_SERVERS=1 HLSD_MINIO_BIN=$(MINIO_BIN) HLSD_NATS_SERVER_BIN=$(NATS_BIN) $(GO) test -race -timeout 25m $(MODULES)
 	$(MAKE) fuzz
 
 lint:
@@ -68,6 +70,11 @@ minio: $(MINIO_BIN)
 $(MINIO_BIN):
 	@echo "Building the pinned MinIO server for the S3 tests (about 6 minutes the first time, cached after)..."
 	GOBIN=$(dir $(MINIO_BIN)) $(GO) install github.com/minio/minio@$(MINIO_VERSION)
+
+nats-server: $(NATS_BIN)
+$(NATS_BIN):
+	@echo "Building the pinned nats-server for the distributed tests..."
+	GOBIN=$(dir $(NATS_BIN)) $(GO) install github.com/nats-io/nats-server/v2@$(NATS_VERSION)
 
 clean:
 	rm -rf bin

@@ -21,6 +21,7 @@ type Server struct {
 	SecretKey string
 	cmd       *exec.Cmd
 	dir       string
+	bin       string
 }
 
 // Binary finds the minio executable: $HLSD_MINIO_BIN, PATH, or GOPATH/bin.
@@ -50,35 +51,38 @@ func trim(b []byte) []byte {
 
 // Start runs MinIO on a free loopback port with a fresh data directory and
 // stops it when the test ends. Without a binary the test fails under
-// HLSD_REQUIRE_MINIO=1 (as `make test` sets) and is skipped otherwise.
+// HLSD_REQUIRE_TEST_SERVERS=1 (as `make test` sets) and is skipped otherwise.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
-		if os.Getenv("HLSD_REQUIRE_MINIO") == "1" {
+		if os.Getenv("HLSD_REQUIRE_TEST_SERVERS") == "1" {
 			t.Fatal(err)
 		}
 		t.Skip(err)
 	}
-	s := &Server{AccessKey: "hlsdtest", SecretKey: "hlsdtest-secret", dir: t.TempDir()}
-	if err := s.start(bin); err != nil {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{AccessKey: "hlsdtest", SecretKey: "hlsdtest-secret", dir: t.TempDir(), bin: bin, Endpoint: ln.Addr().String()}
+	ln.Close()
+	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
 	return s
 }
 
-func (s *Server) start(bin string) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	s.Endpoint = ln.Addr().String()
-	ln.Close()
-	s.cmd = exec.Command(bin, "server", "--quiet", "--address", s.Endpoint, "--console-address", "127.0.0.1:0", s.dir)
+// Resume starts a stopped server again on the same address and data, as
+// after an outage.
+func (s *Server) Resume() error { return s.start() }
+
+func (s *Server) start() error {
+	s.cmd = exec.Command(s.bin, "server", "--quiet", "--address", s.Endpoint, "--console-address", "127.0.0.1:0", s.dir)
 	s.cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1")
-	logf, err := os.Create(filepath.Join(s.dir, "..", "minio.log"))
+	logf, err := os.OpenFile(filepath.Join(s.dir, "..", "minio.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err == nil {
 		s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	}
@@ -105,7 +109,7 @@ func (s *Server) URL(bucket string) string {
 	return fmt.Sprintf("s3://%s:%s@%s/%s?secure=false", s.AccessKey, s.SecretKey, s.Endpoint, bucket)
 }
 
-// Stop kills the server.
+// Stop kills the server (it can be resumed).
 func (s *Server) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Kill()

@@ -1,0 +1,383 @@
+// Package distributed runs hlsd as it runs in production: every service its
+// own process, a real nats-server and a real MinIO, and then breaks things —
+// kills workers, restarts the broker, takes the store away — asserting that
+// every video still ends ready and correct, or failed with a reason.
+package distributed
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/testutil/miniotest"
+)
+
+var hlsdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hlsd-distributed-")
+	if err != nil {
+		panic(err)
+	}
+	hlsdBin = filepath.Join(dir, "hlsd")
+	if out, err := exec.Command("go", "build", "-o", hlsdBin, "../../cmd/hlsd").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building hlsd: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func natsServerBin(t *testing.T) string {
+	if p := os.Getenv("HLSD_NATS_SERVER_BIN"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("nats-server"); err == nil {
+		return p
+	}
+	gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+	p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "nats-server")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	msg := "no nats-server binary: run `make test` (it builds the pinned one) or set HLSD_NATS_SERVER_BIN"
+	if os.Getenv("HLSD_REQUIRE_TEST_SERVERS") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// proc is one OS process of the cluster, in its own process group so that
+// kill -9 takes its ffmpeg children with it, as losing a machine would.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	args []string
+	env  []string
+}
+
+func (c *cluster) start(name string, bin string, args []string, env []string) *proc {
+	p := &proc{name: name, log: filepath.Join(c.dir, name+".log"), args: args, env: env}
+	p.run(c.t, bin)
+	c.procs = append(c.procs, p)
+	return p
+}
+
+func (p *proc) run(t *testing.T, bin string) {
+	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(bin, p.args...)
+	p.cmd.Env = append(os.Environ(), p.env...)
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", p.name, err)
+	}
+}
+
+func (p *proc) kill() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	_ = p.cmd.Wait()
+	p.cmd = nil
+}
+
+// stop asks politely (SIGTERM) and waits.
+func (p *proc) stop(t *testing.T) {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Errorf("%s did not stop within 30s of SIGTERM", p.name)
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+	p.cmd = nil
+}
+
+// hasFFmpegChild reports whether the process is running ffmpeg right now.
+func (p *proc) hasFFmpegChild() bool {
+	if p.cmd == nil {
+		return false
+	}
+	out, _ := exec.Command("pgrep", "-P", strconv.Itoa(p.cmd.Process.Pid), "ffmpeg").Output()
+	return len(bytes.TrimSpace(out)) > 0
+}
+
+type cluster struct {
+	t          *testing.T
+	dir        string
+	natsBin    string
+	nats       *proc
+	natsURL    string
+	minio      *miniotest.Server
+	gateway    string // base URL
+	content    string
+	encoders   []*proc
+	segmenters []*proc
+	procs      []*proc
+	env        []string
+}
+
+// newCluster starts nats-server, MinIO, a gateway, a content service and
+// the given numbers of encoders and segmenters, and waits until all are ready.
+func newCluster(t *testing.T, encoders, segmenters int) *cluster {
+	for _, tool := range []string{"ffmpeg", "ffprobe", "pgrep"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed: run `make test`, which installs it", tool)
+		}
+	}
+	c := &cluster{t: t, dir: t.TempDir(), natsBin: natsServerBin(t)}
+	t.Cleanup(func() {
+		for _, p := range c.procs {
+			p.kill()
+		}
+		if t.Failed() {
+			c.dumpLogs()
+		}
+	})
+	natsPort := freePort(t)
+	c.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	c.nats = c.start("nats-server", c.natsBin, []string{"-js", "-sd", filepath.Join(c.dir, "nats"), "-a", "127.0.0.1", "-p", strconv.Itoa(natsPort)}, nil)
+	c.minio = miniotest.Start(t)
+
+	profiles, _ := filepath.Abs("../../profiles.json")
+	c.env = []string{
+		"HLSD_NATS_URL=" + c.natsURL,
+		"HLSD_STORE=" + c.minio.URL("hlsd"),
+		"HLSD_PROFILES=" + profiles,
+		"HLSD_JOB_ACK_WAIT=3s",
+		"HLSD_JOB_BACKOFF=1s,2s,4s,8s,10s",
+		"HLSD_MAX_ATTEMPTS=6",
+		"HLSD_SHUTDOWN_GRACE=5s",
+	}
+	gwPort, ctPort := freePort(t), freePort(t)
+	c.gateway = fmt.Sprintf("http://127.0.0.1:%d", gwPort)
+	c.content = fmt.Sprintf("http://127.0.0.1:%d", ctPort)
+	c.service("gateway", gwPort, "HLSD_CONTENT_URL="+c.content)
+	c.service("content", ctPort)
+	for i := 0; i < encoders; i++ {
+		c.encoders = append(c.encoders, c.service(fmt.Sprintf("encoder-%d", i+1), freePort(t)))
+	}
+	for i := 0; i < segmenters; i++ {
+		c.segmenters = append(c.segmenters, c.service(fmt.Sprintf("segmenter-%d", i+1), freePort(t)))
+	}
+	return c
+}
+
+// service starts one hlsd target (named by the prefix of name) and waits for /readyz.
+func (c *cluster) service(name string, port int, extraEnv ...string) *proc {
+	target, _, _ := strings.Cut(name, "-")
+	env := append(append([]string{
+		fmt.Sprintf("HLSD_LISTEN=127.0.0.1:%d", port),
+		"HLSD_DATA_DIR=" + filepath.Join(c.dir, name),
+	}, c.env...), extraEnv...)
+	p := c.start(name, hlsdBin, []string{target}, env)
+	c.waitReady(name, fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
+	p.env = append(p.env, fmt.Sprintf("HLSD_ADMIN=http://127.0.0.1:%d", port))
+	return p
+}
+
+func (p *proc) adminURL() string {
+	for _, e := range p.env {
+		if v, ok := strings.CutPrefix(e, "HLSD_ADMIN="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func (c *cluster) waitReady(name, url string) {
+	c.t.Helper()
+	waitFor(c.t, name+" to be ready", time.Minute, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// restartNATS stops the broker and starts it again on the same port and data.
+func (c *cluster) restartNATS(down time.Duration) {
+	c.nats.stop(c.t)
+	time.Sleep(down) // the outage itself
+	c.nats.run(c.t, c.natsBin)
+}
+
+func (c *cluster) dumpLogs() {
+	for _, p := range c.procs {
+		b, _ := os.ReadFile(p.log)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		c.t.Logf("---- %s (last lines) ----\n%s", p.name, strings.Join(lines, "\n"))
+	}
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// clip makes a test video with ffmpeg's lavfi sources.
+func clip(t *testing.T, name string, seconds float64, size string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name)
+	args := []string{"-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=25",
+		"-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", strconv.FormatFloat(seconds, 'f', 2, 64),
+		"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", out}
+	if b, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
+		t.Fatalf("generate %s: %v\n%s", name, err, b)
+	}
+	return out
+}
+
+// post uploads a file as multipart field "upload".
+func post(t *testing.T, url, path string) (int, string) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		part, err := mw.CreateFormFile("upload", filepath.Base(path))
+		if err == nil {
+			var f *os.File
+			if f, err = os.Open(path); err == nil {
+				_, err = io.Copy(part, f)
+				f.Close()
+			}
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("POST %s: %v", url, err)
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// create uploads through the JSON API and returns the video id at once.
+func (c *cluster) create(t *testing.T, path string) string {
+	status, body := post(t, c.gateway+"/api/videos", path)
+	var v struct{ ID string }
+	if status != http.StatusAccepted || json.Unmarshal([]byte(body), &v) != nil {
+		t.Fatalf("POST /api/videos = %d %s", status, body)
+	}
+	return v.ID
+}
+
+// video reads a video's state; ok is false while the gateway cannot answer.
+func (c *cluster) video(id string) (jobs.Video, bool) {
+	resp, err := http.Get(c.gateway + "/api/videos/" + id)
+	if err != nil {
+		return jobs.Video{}, false
+	}
+	defer resp.Body.Close()
+	var v jobs.Video
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&v) != nil {
+		return jobs.Video{}, false
+	}
+	return v, true
+}
+
+// waitState waits until the video reaches a final state and returns it.
+func (c *cluster) waitFinal(t *testing.T, id string, d time.Duration) jobs.Video {
+	t.Helper()
+	var v jobs.Video
+	waitFor(t, "video "+id+" to finish", d, func() bool {
+		var ok bool
+		v, ok = c.video(id)
+		return ok && v.State.Final()
+	})
+	return v
+}
+
+// checkPlayable asserts ffmpeg decodes the whole master cleanly and it lasts want seconds.
+func (c *cluster) checkPlayable(t *testing.T, id string, want float64) {
+	t.Helper()
+	master := c.content + "/streams/" + id + "/master.m3u8"
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", master, "-map", "0", "-f", "null", "-").CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("video %s: ffmpeg decoding the master: %v\n%s", id, err, out)
+	}
+	d, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", master).Output()
+	got, _ := strconv.ParseFloat(strings.TrimSpace(string(d)), 64)
+	if err != nil || math.Abs(got-want) > 0.3 {
+		t.Errorf("video %s lasts %g s (%v), its source %g s", id, got, err, want)
+	}
+}
+
+// metric reads one sample from a process's /metrics (0 if absent).
+func metric(t *testing.T, p *proc, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(p.adminURL() + "/metrics")
+	if err != nil {
+		t.Fatalf("%s /metrics: %v", p.name, err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(series) + ` ([0-9.e+-]+)$`)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			v, _ := strconv.ParseFloat(m[1], 64)
+			return v
+		}
+	}
+	return 0
+}
