@@ -1,0 +1,99 @@
+package app_test
+
+import (
+	"bytes"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hlsd/hlsd/pkg/app"
+)
+
+// Uploads crafted to make ffmpeg fetch URLs or read local files, or to
+// exhaust it, must end in a 4xx with a reason — and reach nothing.
+func TestHostileUploads(t *testing.T) {
+	t.Parallel()
+	// A listener standing in for an internal service an attacker would like
+	// ffmpeg to call.
+	var hits atomic.Int32
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trap := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })}
+	go trap.Serve(ln)
+	defer trap.Close()
+	internal := "http://" + ln.Addr().String()
+
+	dataDir := t.TempDir()
+	base := startAll(t, func(c *app.Config) { c.DataDir = dataDir })
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	whole := generate(t, "whole.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast")
+	wholeFast := generate(t, "fast.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-movflags", "+faststart")
+	truncate := func(name, src string) string {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return write(name, b[:len(b)/2])
+	}
+	for _, tc := range []struct {
+		name, path string
+		statuses   []int
+	}{
+		{"hls playlist disguised as mp4", write("evil.mp4", []byte(
+			"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:///etc/passwd\n#EXTINF:10,\n"+internal+"/segment.ts\n#EXT-X-ENDLIST\n")), []int{415}},
+		{"hls playlist disguised as avi", write("evil.avi", []byte(
+			"#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:1.0,\n"+internal+"/x.ts\n#EXTINF:1.0,\n/etc/passwd\n")), []int{415}},
+		{"concat list disguised as mp4", write("concat.mp4", []byte(
+			"ffconcat version 1.0\nfile '/etc/passwd'\nfile '"+internal+"/clip.mp4'\n")), []int{415}},
+		{"subfile/data URL playlist", write("data.mkv", []byte(
+			"#EXTM3U\n#EXTINF:1,\nsubfile,,start,0,end,0,,:/etc/passwd\n#EXTINF:1,\ndata:video/mp2t;base64,R0dHRw==\n")), []int{415}},
+		{"dimension bomb", generate(t, "bomb.mkv", "-f", "lavfi", "-i", "color=size=8000x8000:rate=1", "-frames:v", "1", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "51"), []int{422}},
+		{"truncated mp4 (index at the end)", truncate("trunc.mp4", whole), []int{415, 422}},
+		{"truncated mp4 (index first)", truncate("truncfast.mp4", wholeFast), []int{200, 415, 422}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body, _ := upload(t, base+"/upload", tc.path)
+			ok := false
+			for _, s := range tc.statuses {
+				ok = ok || status == s
+			}
+			if !ok || (status >= 400 && (strings.TrimSpace(body) == "" || strings.Contains(body, dataDir))) {
+				t.Fatalf("got %d %q, want one of %v with a reason that names no server path", status, body, tc.statuses)
+			}
+		})
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("ffmpeg made %d requests to an internal address", n)
+	}
+	// Nothing hlsd published contains the local file it was pointed at.
+	passwd, _ := os.ReadFile("/etc/passwd")
+	first := bytes.SplitN(passwd, []byte("\n"), 2)[0]
+	_ = filepath.WalkDir(filepath.Join(dataDir, "store", "streams"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if b, _ := os.ReadFile(p); len(first) > 0 && bytes.Contains(b, first) {
+			t.Errorf("%s contains /etc/passwd", p)
+		}
+		return nil
+	})
+	// And the server keeps serving.
+	status, body, _ := upload(t, base+"/upload", whole)
+	if status != http.StatusOK {
+		t.Fatalf("good upload after hostile ones: %d %q", status, body)
+	}
+}
