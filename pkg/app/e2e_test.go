@@ -8,11 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"mime/multipart"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,6 +22,7 @@ import (
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/natsembed"
+	"github.com/hlsd/hlsd/pkg/testutil"
 	"github.com/hlsd/hlsd/pkg/testutil/miniotest"
 )
 
@@ -32,11 +30,7 @@ import (
 // base URL; opts may change the configuration first.
 func startAll(t *testing.T, opts ...func(*app.Config)) string {
 	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed: run `make test`, which installs it", tool)
-		}
-	}
+	testutil.RequireTools(t, "ffmpeg", "ffprobe")
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
@@ -80,47 +74,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func generate(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), name)
-	cmd := exec.Command("ffmpeg", append(append([]string{"-v", "error", "-y"}, args...), out)...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("generate %s: %v\n%s", name, err, b)
-	}
-	return out
+// upload streams a file to url as multipart field "upload", as curl -F does.
+func upload(t *testing.T, url, path string) (int, string, http.Header) {
+	status, body, hdr := testutil.Upload(t, url, path)
+	return status, string(body), hdr
 }
 
-// upload streams a file to POST path as multipart field "upload", as curl -F does.
-func upload(t *testing.T, url, path string) (int, string, http.Header) {
-	t.Helper()
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		part, err := mw.CreateFormFile("upload", filepath.Base(path))
-		if err == nil {
-			var f *os.File
-			if f, err = os.Open(path); err == nil {
-				_, err = io.Copy(part, f)
-				f.Close()
-			}
-		}
-		if err == nil {
-			err = mw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
-	req, _ := http.NewRequest(http.MethodPost, url, pr)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
-	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
-}
+var generate = testutil.Generate
 
 func get(t *testing.T, url string) ([]byte, http.Header) {
 	t.Helper()
@@ -310,13 +270,7 @@ func TestBadUploadsThenGoodOne(t *testing.T) {
 	const maxUpload = 4 << 20
 	base := startAll(t, func(c *app.Config) { c.MaxUploadBytes = maxUpload })
 	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, b []byte) string { return testutil.WriteFile(t, dir, name, b) }
 	for _, tc := range []struct {
 		name, path string
 		status     int

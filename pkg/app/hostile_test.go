@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/pkg/testutil"
 )
 
 // Uploads crafted to make ffmpeg fetch URLs or read local files, or to
@@ -33,13 +34,7 @@ func TestHostileUploads(t *testing.T) {
 	dataDir := t.TempDir()
 	base := startAll(t, func(c *app.Config) { c.DataDir = dataDir })
 	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, b []byte) string { return testutil.WriteFile(t, dir, name, b) }
 	whole := generate(t, "whole.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast")
 	wholeFast := generate(t, "fast.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-movflags", "+faststart")
 	truncate := func(name, src string) string {

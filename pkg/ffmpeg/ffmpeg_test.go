@@ -3,7 +3,6 @@ package ffmpeg
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -12,27 +11,12 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/profiles"
+	"github.com/hlsd/hlsd/pkg/testutil"
 )
 
-func needFFmpeg(t *testing.T) {
-	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed: run `make test`, which installs it", tool)
-		}
-	}
-}
+func needFFmpeg(t *testing.T) { testutil.RequireTools(t, "ffmpeg", "ffprobe") }
 
-// generate makes a test clip with ffmpeg's lavfi sources.
-func generate(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), name)
-	cmd := exec.Command("ffmpeg", append(append([]string{"-v", "error", "-y"}, args...), out)...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("generate %s: %v\n%s", name, err, b)
-	}
-	return out
-}
+var generate = testutil.Generate
 
 func TestProbe(t *testing.T) {
 	needFFmpeg(t)
@@ -80,13 +64,7 @@ func TestProbeRejects(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return testutil.WriteFile(t, dir, name, []byte(body)) }
 	subtitleOnly := generate(t, "subs.mkv", "-f", "lavfi", "-i", "sine", "-t", "1", "-f", "srt", "-i", write("s.srt", "1\n00:00:00,000 --> 00:00:01,000\nhi\n"), "-map", "1", "-c:s", "srt")
 	for _, tc := range []struct {
 		name, path, code string

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hlsd/hlsd/pkg/natsembed"
+	"github.com/hlsd/hlsd/pkg/testutil"
 )
 
 // newBus starts a real embedded JetStream server for one test.
@@ -44,17 +45,7 @@ func fastConfig() Config {
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+var waitFor = testutil.WaitFor
 
 func TestSetupIsIdempotent(t *testing.T) {
 	bus := newBus(t, DefaultConfig())

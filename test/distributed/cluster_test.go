@@ -7,12 +7,9 @@ package distributed
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -26,6 +23,7 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/testutil"
 	"github.com/hlsd/hlsd/pkg/testutil/miniotest"
 )
 
@@ -160,11 +158,7 @@ type cluster struct {
 // newCluster starts nats-server, MinIO, a gateway, a content service and
 // the given numbers of encoders and segmenters, and waits until all are ready.
 func newCluster(t *testing.T, encoders, segmenters int) *cluster {
-	for _, tool := range []string{"ffmpeg", "ffprobe", "pgrep"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed: run `make test`, which installs it", tool)
-		}
-	}
+	testutil.RequireTools(t, "ffmpeg", "ffprobe", "pgrep")
 	c := &cluster{t: t, dir: t.TempDir(), natsBin: natsServerBin(t)}
 	t.Cleanup(func() {
 		for _, p := range c.procs {
@@ -255,61 +249,20 @@ func (c *cluster) dumpLogs() {
 	}
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
+var waitFor = testutil.WaitFor
 
 // clip makes a test video with ffmpeg's lavfi sources.
 func clip(t *testing.T, name string, seconds float64, size string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), name)
-	args := []string{"-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=25",
+	return testutil.Generate(t, name, "-f", "lavfi", "-i", "testsrc2=size="+size+":rate=25",
 		"-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", strconv.FormatFloat(seconds, 'f', 2, 64),
-		"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", out}
-	if b, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
-		t.Fatalf("generate %s: %v\n%s", name, err, b)
-	}
-	return out
+		"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
 }
 
 // post uploads a file as multipart field "upload".
 func post(t *testing.T, url, path string) (int, string) {
-	t.Helper()
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		part, err := mw.CreateFormFile("upload", filepath.Base(path))
-		if err == nil {
-			var f *os.File
-			if f, err = os.Open(path); err == nil {
-				_, err = io.Copy(part, f)
-				f.Close()
-			}
-		}
-		if err == nil {
-			err = mw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, pr)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Errorf("POST %s: %v", url, err)
-		return 0, ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, strings.TrimSpace(string(b))
+	status, body, _ := testutil.Upload(t, url, path)
+	return status, strings.TrimSpace(string(body))
 }
 
 // create uploads through the JSON API and returns the video id at once.
