@@ -106,7 +106,11 @@ func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 	if err != nil {
 		return err
 	}
-	if video.State == jobs.StateSegmenting && video.AllRenditionsDone() {
+	// Not only in "segmenting": a redelivered encode job may have set the
+	// state back to "encoding" while its earlier segment jobs finished; its
+	// own re-published segment jobs are then dropped as duplicates, so the
+	// last segmenter to finish must publish whatever the state says.
+	if !video.State.Final() && video.AllRenditionsDone() {
 		return d.publish(ctx, log, video)
 	}
 	return nil

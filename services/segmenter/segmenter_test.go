@@ -1,0 +1,129 @@
+package segmenter
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/natsembed"
+	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/pkg/testutil"
+)
+
+func setup(t *testing.T) Deps {
+	t.Helper()
+	testutil.RequireTools(t, "ffmpeg")
+	ns, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := ns.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close(); ns.Shutdown() })
+	js, _ := jetstream.New(nc)
+	bus, err := jobs.Setup(context.Background(), js, jobs.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Deps{Bus: bus, Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+// putTS stores an encoder-like rendition stream for video id.
+func putTS(t *testing.T, d Deps, id, rendition string) string {
+	ts := testutil.Generate(t, rendition+".ts", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine",
+		"-t", "8", "-c:v", "libx264", "-preset", "ultrafast", "-force_key_frames", "expr:gte(t,n_forced*2)", "-c:a", "aac", "-shortest", "-f", "mpegts")
+	f, err := os.Open(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	key := jobs.WorkKey(id, rendition, 0)
+	if err := d.Store.Put(context.Background(), key, f, -1); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+func TestLastRenditionPublishesMasterLast(t *testing.T) {
+	d := setup(t)
+	ctx := context.Background()
+	id := jobs.NewVideoID()
+	if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateSegmenting,
+		Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25}, {Name: "b", Width: 320, Height: 180, FrameRate: 25}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"a", "b"} {
+		key := putTS(t, d, id, name)
+		if err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: name, Key: key, SegmentDuration: 6}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := d.Store.Stat(ctx, jobs.MasterKey(id))
+		v, _ := d.Bus.Videos.Get(ctx, id)
+		if i == 0 && (err == nil || v.State != jobs.StateSegmenting) {
+			t.Fatalf("after the first of two renditions: master exists=%v, state %s", err == nil, v.State)
+		}
+		if i == 1 && (err != nil || v.State != jobs.StateReady || v.Progress != 1) {
+			t.Fatalf("after the last rendition: master err=%v, state %s, progress %g", err, v.State, v.Progress)
+		}
+	}
+	// Intermediate streams are gone once the video is ready.
+	var left []string
+	_ = d.Store.List(ctx, "work/"+id+"/", func(i store.Info) error { left = append(left, i.Key); return nil })
+	if len(left) != 0 {
+		t.Fatalf("work files left: %v", left)
+	}
+}
+
+// A redelivered encode job can put the state back to "encoding" while its
+// first segment jobs finish; the last of them must still publish.
+func TestPublishesEvenIfStateSaysEncoding(t *testing.T) {
+	d := setup(t)
+	ctx := context.Background()
+	id := jobs.NewVideoID()
+	if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateEncoding,
+		Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25}}}); err != nil {
+		t.Fatal(err)
+	}
+	key := putTS(t, d, id, "a")
+	if err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "a", Key: key, SegmentDuration: 6}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := d.Bus.Videos.Get(ctx, id)
+	if v.State != jobs.StateReady {
+		t.Fatalf("state %s, want ready", v.State)
+	}
+	rc, err := d.Store.Get(ctx, jobs.MediaPlaylistKey(id, "a"), 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if !strings.Contains(string(b), "#EXT-X-ENDLIST") || strings.Count(string(b), "#EXTINF:") != 2 {
+		t.Fatalf("media playlist:\n%s", b)
+	}
+}
+
+func TestUnknownRenditionFails(t *testing.T) {
+	d := setup(t)
+	ctx := context.Background()
+	id := jobs.NewVideoID()
+	if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateSegmenting, Renditions: []jobs.Rendition{{Name: "a"}}}); err != nil {
+		t.Fatal(err)
+	}
+	key := putTS(t, d, id, "zzz")
+	if err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "zzz", Key: key, SegmentDuration: 6}); err == nil {
+		t.Fatal("a rendition outside the plan was accepted")
+	}
+}
