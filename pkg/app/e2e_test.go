@@ -156,6 +156,8 @@ func TestUploadToPlayableHLS(t *testing.T) {
 	// The metrics moved.
 	metrics, _ := get(t, base+"/metrics")
 	for _, re := range []string{
+		`hlsd_jobs_started_total\{stage="encode"\} 1\n`,
+		`hlsd_jobs_started_total\{stage="segment"\} 2\n`,
 		`hlsd_jobs_total\{outcome="succeeded",stage="encode"\} 1\n`,
 		`hlsd_jobs_total\{outcome="succeeded",stage="segment"\} 2\n`,
 		`hlsd_job_duration_seconds_count\{outcome="succeeded",stage="encode"\} 1\n`,

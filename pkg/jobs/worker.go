@@ -45,6 +45,8 @@ type Attempt struct {
 type Outcome string
 
 const (
+	// OutcomeStarted is reported when a job begins, before its real outcome.
+	OutcomeStarted   Outcome = "started"
 	OutcomeSucceeded Outcome = "succeeded"
 	OutcomeRetried   Outcome = "retried"
 	OutcomeFailed    Outcome = "failed"
@@ -161,6 +163,7 @@ func (w *Worker[T]) process(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 
+	observe(OutcomeStarted)
 	stop := w.heartbeat(msg)
 	err = w.Handle(ctx, job, attempt)
 	stop()

@@ -24,6 +24,7 @@ type Metrics struct {
 	httpRequests  *prometheus.CounterVec
 	httpDuration  *prometheus.HistogramVec
 	jobs          *prometheus.CounterVec
+	started       *prometheus.CounterVec
 	redelivered   *prometheus.CounterVec
 	jobDuration   *prometheus.HistogramVec
 	ffmpegSpeed   prometheus.Histogram
@@ -45,8 +46,11 @@ func New() *Metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 120, 600},
 		}, []string{"service", "route"}),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hlsd_jobs_total", Help: "Jobs handled by stage and outcome (succeeded, retried, failed, skipped).",
+			Name: "hlsd_jobs_total", Help: "Jobs finished by stage and outcome (succeeded, retried, failed, skipped).",
 		}, []string{"stage", "outcome"}),
+		started: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hlsd_jobs_started_total", Help: "Jobs begun by stage (started minus finished outcomes is what is in flight).",
+		}, []string{"stage"}),
 		redelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hlsd_jobs_redelivered_total", Help: "Jobs handled on a second or later delivery, by stage.",
 		}, []string{"stage"}),
@@ -65,7 +69,7 @@ func New() *Metrics {
 			Name: "hlsd_served_bytes_total", Help: "Bytes of playlists and segments sent to players.",
 		}),
 	}
-	r.MustRegister(m.httpRequests, m.httpDuration, m.jobs, m.redelivered, m.jobDuration, m.ffmpegSpeed, m.uploadedBytes, m.servedBytes)
+	r.MustRegister(m.httpRequests, m.httpDuration, m.jobs, m.started, m.redelivered, m.jobDuration, m.ffmpegSpeed, m.uploadedBytes, m.servedBytes)
 	return m
 }
 
@@ -76,6 +80,10 @@ func (m *Metrics) Handler() http.Handler {
 
 // ObserveJob matches jobs.Worker.Observe.
 func (m *Metrics) ObserveJob(stage string, o jobs.Outcome, d time.Duration, redelivered bool) {
+	if o == jobs.OutcomeStarted {
+		m.started.WithLabelValues(stage).Inc()
+		return
+	}
 	m.jobs.WithLabelValues(stage, string(o)).Inc()
 	m.jobDuration.WithLabelValues(stage, string(o)).Observe(d.Seconds())
 	if redelivered {

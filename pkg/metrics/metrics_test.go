@@ -32,6 +32,7 @@ func TestCountersMove(t *testing.T) {
 		_, _ = w.Write(make([]byte, 1000))
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/streams/x/360p/seg_00000.ts", nil))
+	m.ObserveJob("encode", jobs.OutcomeStarted, 0, true)
 	m.ObserveJob("encode", jobs.OutcomeRetried, time.Second, true)
 	m.AddUploaded(42)
 	rec := httptest.NewRecorder()
@@ -42,6 +43,7 @@ func TestCountersMove(t *testing.T) {
 		`hlsd_served_bytes_total 1000`,
 		`hlsd_jobs_total{outcome="retried",stage="encode"} 1`,
 		`hlsd_jobs_redelivered_total{stage="encode"} 1`,
+		`hlsd_jobs_started_total{stage="encode"} 1`,
 		`hlsd_uploaded_bytes_total 42`,
 		`go_goroutines`,
 	} {
