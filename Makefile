@@ -33,6 +33,7 @@ lint:
 # Each fuzz target runs briefly in CI; longer runs: make fuzz FUZZTIME=10m
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitTS$$' -fuzztime $(FUZZTIME) ./pkg/mpegts
+	$(GO) test -run '^$$' -fuzz '^FuzzUpload$$' -fuzztime $(FUZZTIME) ./services/gateway
 
 check-go:
 	@command -v $(GO) >/dev/null 2>&1 || { echo "Go is missing: install Go 1.26 or newer from https://go.dev/dl and put it on PATH." >&2; exit 1; }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -48,8 +49,11 @@ var Targets = []Target{All, Gateway, Encoder, Segmenter, Content}
 func (t Target) runs(s Target) bool { return t == All || t == s }
 
 // DefaultListen is each target's HTTP address; the workers serve only
-// health checks there.
-var DefaultListen = map[Target]string{All: ":4444", Gateway: ":4444", Content: ":4445", Encoder: ":4446", Segmenter: ":4447"}
+// health checks there. `hlsd all` is the development target and listens on
+// loopback, where it may run without API tokens; `hlsd gateway` is deployed
+// behind a port mapping or a Service, so it listens everywhere and needs
+// tokens (see CheckAPIAuth).
+var DefaultListen = map[Target]string{All: "127.0.0.1:4444", Gateway: ":4444", Content: ":4445", Encoder: ":4446", Segmenter: ":4447"}
 
 // Config is everything a process can be told.
 type Config struct {
@@ -67,7 +71,14 @@ type Config struct {
 	Limits           ffmpeg.Limits
 	EncodeMinTimeout time.Duration
 	Jobs             jobs.Config
-	Log              *slog.Logger
+	// APITokens are the bearer tokens the gateway accepts for uploads and
+	// /api. Empty leaves them open, which CheckAPIAuth allows only on a
+	// loopback address or with InsecureOpenAPI.
+	APITokens []string
+	// InsecureOpenAPI serves an open API on any address, for deployments
+	// where an authenticating proxy stands in front of the gateway.
+	InsecureOpenAPI bool
+	Log             *slog.Logger
 	// Ready, if set, is called with the HTTP address once the process serves.
 	Ready func(addr string)
 }
@@ -75,8 +86,23 @@ type Config struct {
 // Run starts target and blocks until ctx ends and everything has stopped.
 func Run(ctx context.Context, target Target, cfg Config) error {
 	log := cfg.Log.With("target", string(target))
+	listen := cfg.Listen
+	if listen == "" {
+		listen = DefaultListen[target]
+	}
+	if err := CheckAPIAuth(target, listen, cfg.APITokens, cfg.InsecureOpenAPI); err != nil {
+		return err
+	}
 	var prof profiles.Profiles
 	if target.runs(Gateway) {
+		switch {
+		case len(cfg.APITokens) > 0:
+			log.Info("API tokens required for uploads and /api", "tokens", len(cfg.APITokens))
+		case cfg.InsecureOpenAPI:
+			log.Warn("the upload API is open to anyone who reaches " + listen + " (--insecure-open-api): keep an authenticating proxy in front of it")
+		default:
+			log.Warn("no API tokens: uploads and /api are open to anyone on this machine; set HLSD_API_TOKENS before listening beyond loopback")
+		}
 		p, err := profiles.Load(cfg.ProfilesPath)
 		if err != nil {
 			return err // names the field that is wrong
@@ -144,15 +170,39 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 	if target.runs(Gateway) {
 		mux.Handle("/", gateway.Handler(gateway.Deps{
 			Bus: bus, Store: st, Profiles: prof, MaxUploadBytes: cfg.MaxUploadBytes, ContentURL: cfg.ContentURL, Log: log,
-			UploadedBytes: m.AddUploaded,
+			UploadedBytes: m.AddUploaded, APITokens: cfg.APITokens,
 		}))
-	}
-	listen := cfg.Listen
-	if listen == "" {
-		listen = DefaultListen[target]
 	}
 	g.Go(func() error { return serveHTTP(gctx, listen, m.Instrument(string(target), mux), cfg, log) })
 	return g.Wait()
+}
+
+// CheckAPIAuth refuses to serve the gateway's API without tokens on an
+// address other machines can reach: a non-loopback address, or every
+// interface (":4444", "0.0.0.0:4444", "[::]:4444"). insecureOpen lifts the
+// rule for deployments behind an authenticating proxy. Targets without the
+// gateway serve no API and always pass.
+func CheckAPIAuth(target Target, listen string, tokens []string, insecureOpen bool) error {
+	if !target.runs(Gateway) || len(tokens) > 0 || insecureOpen || IsLoopback(listen) {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on %s without API tokens: set HLSD_API_TOKENS or --api-tokens-file, or listen on 127.0.0.1 for development", listen)
+}
+
+// IsLoopback tells whether a listen address accepts connections from this
+// machine only: a host in 127.0.0.0/8, ::1 or "localhost". An empty host
+// (":4444") means every interface, and a host name other than localhost may
+// resolve anywhere, so both count as reachable from outside.
+func IsLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func serveHTTP(ctx context.Context, addr string, h http.Handler, cfg Config, log *slog.Logger) error {

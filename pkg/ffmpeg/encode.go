@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -33,19 +34,58 @@ type EncodeSpec struct {
 	Progress func(fraction float64)
 }
 
-// OutputFrameRate is the frame rate every rendition gets: the source's, capped.
-// It returns ffmpeg's notation (exact for 29.97) and the value.
+// standardRates are the frame rates outputs may have, in ffmpeg's notation.
+// Variable or odd source rates (a phone's 15.865 average) snap to the
+// nearest: such rates cannot be written exactly in 90 kHz timestamps, so
+// players (and FRAME-RATE checks) would see a rate other than the declared one.
+var standardRates = []string{"5", "6", "8", "10", "12", "25/2", "15", "24000/1001", "24", "25",
+	"30000/1001", "30", "48", "50", "60000/1001", "60"}
+
+// OutputFrameRate is the frame rate every rendition gets: the standard rate
+// nearest the source's average, capped at max. It returns ffmpeg's notation
+// (exact for 29.97) and the value.
 func OutputFrameRate(v *VideoStream, max float64) (string, float64) {
-	if v.FrameRate <= 0 {
-		return "30", 30
+	src := v.FrameRate
+	if src <= 0 {
+		src = 30
 	}
-	if v.FrameRate > max {
+	best, bestRate := "", 0.0
+	for _, r := range standardRates {
+		f := parseRate(r)
+		if f > max {
+			continue
+		}
+		// Nearest by ratio, so 15.865 snaps to 15 and 27 to 25.
+		if best == "" || math.Abs(math.Log(f/src)) < math.Abs(math.Log(bestRate/src)) {
+			best, bestRate = r, f
+		}
+	}
+	if best == "" { // a cap below every standard rate
 		return strconv.FormatFloat(max, 'f', -1, 64), max
 	}
-	if v.RateExpr != "" && parseRate(v.RateExpr) == v.FrameRate {
-		return v.RateExpr, v.FrameRate
+	return best, bestRate
+}
+
+// yuvMatrices maps the YCbCr matrices ffprobe reports that hlsd passes on to
+// the scale filter's name for them.
+var yuvMatrices = map[string]string{
+	"bt709": "bt709", "bt470bg": "bt601", "smpte170m": "bt601", "smpte240m": "smpte240m", "fcc": "fcc", "bt2020nc": "bt2020",
+}
+
+// OutputMatrix is the YCbCr matrix of every rendition: the source's own when
+// it names one, otherwise what players assume for an untagged picture of its
+// size (BT.709 from 1280x720 up, BT.601 below), the same for every rendition.
+// It returns the name for the encoder (-colorspace) and for the scale filter.
+// The renditions must name it: x264 writes no colour description without
+// one, and without that the stream cannot say it is limited range either.
+func OutputMatrix(v *VideoStream) (tag, scaler string) {
+	if sc, ok := yuvMatrices[v.ColorSpace]; ok {
+		return v.ColorSpace, sc
 	}
-	return strconv.FormatFloat(v.FrameRate, 'f', -1, 64), v.FrameRate
+	if v.Width >= 1280 || v.Height >= 720 {
+		return "bt709", "bt709"
+	}
+	return "smpte170m", "bt601"
 }
 
 // Args builds the ffmpeg command line.
@@ -87,9 +127,13 @@ func (s EncodeSpec) Args() []string {
 	for i := range s.Outputs {
 		fmt.Fprintf(&g, "[s%d]", i)
 	}
+	// out_range=tv: full-range (yuvj) sources become the limited range players
+	// expect. The matrix stays the source's (in and out the same, so YCbCr
+	// sources keep their samples); RGB sources are converted with it.
+	matrix, scalerMatrix := OutputMatrix(v)
 	for i, o := range s.Outputs {
-		// out_range=tv: full-range (yuvj) sources become the limited range players expect.
-		fmt.Fprintf(&g, ";[s%d]scale=%d:%d:flags=bicubic:out_range=tv,format=yuv420p,setsar=1[v%d]", i, o.Width, o.Height, i)
+		fmt.Fprintf(&g, ";[s%d]scale=%d:%d:flags=bicubic:in_color_matrix=%s:out_color_matrix=%[4]s:out_range=tv,format=yuv420p,setsar=1[v%d]",
+			i, o.Width, o.Height, scalerMatrix, i)
 	}
 	args = append(args, "-filter_complex", g.String())
 
@@ -109,6 +153,9 @@ func (s EncodeSpec) Args() []string {
 			"-sc_threshold", "0", "-forced-idr", "1",
 			"-x264-params", "open_gop=0",
 			"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", kf),
+			// Said in the VUI, so players need not guess (x264 writes the
+			// range only along with a colour description).
+			"-colorspace", matrix, "-color_range", "tv",
 		)
 		args = append(args, audio...)
 		args = append(args, "-f", "mpegts", "file:"+o.Path)

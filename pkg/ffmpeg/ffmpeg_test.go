@@ -165,3 +165,113 @@ func TestEncodeTimeout(t *testing.T) {
 		t.Fatalf("got %v, want ErrTimeout", err)
 	}
 }
+
+// Renditions say they are limited range, with the matrix that goes with it,
+// also when the source does not: x264 writes no range without a colour
+// description, so an untagged full-range (yuvj420p) source used to give
+// untagged output that players had to guess about.
+func TestEncodeSignalsColour(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	prof, err := profiles.Load("../../profiles.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof.Video.Preset = "ultrafast"
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantSrc string // pix_fmt/color_range/color_space of the source
+		wantOut string
+	}{
+		{"untagged full range", []string{"-pix_fmt", "yuvj420p"}, "yuvj420p/pc/", "yuv420p/tv/smpte170m"},
+		{"tagged BT.709 limited range", []string{"-pix_fmt", "yuv420p", "-colorspace", "bt709", "-color_range", "tv"}, "yuv420p/tv/bt709", "yuv420p/tv/bt709"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := generate(t, "src.mp4", append([]string{"-f", "lavfi", "-i", "color=black:size=320x180:rate=25",
+				"-vf", "drawbox=x=0:y=0:w=160:h=90:color=white:t=fill", "-t", "1", "-c:v", "libx264", "-preset", "ultrafast"}, tc.args...)...)
+			if got := colourOf(t, src); got != tc.wantSrc {
+				t.Fatalf("test source is %s, want %s", got, tc.wantSrc)
+			}
+			probe, err := Probe(context.Background(), src, DefaultLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "a.ts")
+			err = Encode(context.Background(), EncodeSpec{Input: src, Source: probe, Profiles: prof,
+				Outputs: []Output{{Name: "a", Width: 320, Height: 180, VideoKbps: 300, MaxrateKbps: 330, BufsizeKbps: 600, Path: out}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := colourOf(t, out); got != tc.wantOut {
+				t.Errorf("output is %s, want %s", got, tc.wantOut)
+			}
+			y, err := exec.Command("ffmpeg", "-v", "error", "-i", out, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-").Output()
+			if err != nil || len(y) < 320*180 {
+				t.Fatalf("decoding the output: %v", err)
+			}
+			// Limited range samples: white 235, black 16.
+			if w, b := y[45*320+80], y[135*320+240]; w < 232 || w > 238 || b < 13 || b > 19 {
+				t.Errorf("output luma white %d black %d, want 235 and 16", w, b)
+			}
+		})
+	}
+}
+
+func colourOf(t *testing.T, path string) string {
+	t.Helper()
+	b, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=pix_fmt,color_range,color_space", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", path, err)
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n") // a transport stream lists it again under its program
+	return strings.ReplaceAll(strings.ReplaceAll(first, "unknown", ""), ",", "/")
+}
+
+func TestOutputMatrix(t *testing.T) {
+	for _, tc := range []struct {
+		space       string
+		w, h        int
+		tag, scaler string
+	}{
+		{"bt709", 320, 180, "bt709", "bt709"},         // the source's own, whatever its size
+		{"bt470bg", 1920, 1080, "bt470bg", "bt601"},   // likewise
+		{"smpte170m", 640, 480, "smpte170m", "bt601"}, //
+		{"", 1920, 1080, "bt709", "bt709"},            // untagged HD: what players assume
+		{"unknown", 720, 1280, "bt709", "bt709"},      // portrait HD
+		{"unknown", 640, 360, "smpte170m", "bt601"},   // untagged SD
+		{"gbr", 640, 360, "smpte170m", "bt601"},       // RGB: converted with the size's matrix
+		{"ycgco", 1280, 720, "bt709", "bt709"},        // not a matrix hlsd passes on
+	} {
+		tag, scaler := OutputMatrix(&VideoStream{ColorSpace: tc.space, Width: tc.w, Height: tc.h})
+		if tag != tc.tag || scaler != tc.scaler {
+			t.Errorf("%q %dx%d: got %s/%s, want %s/%s", tc.space, tc.w, tc.h, tag, scaler, tc.tag, tc.scaler)
+		}
+	}
+}
+
+func TestOutputFrameRate(t *testing.T) {
+	for _, tc := range []struct {
+		src, max float64
+		want     string
+	}{
+		{30, 60, "30"},
+		{30000.0 / 1001, 60, "30000/1001"},
+		{29.97, 60, "30000/1001"}, // 2997/100 from a sloppy muxer
+		{12.5, 60, "25/2"},
+		{10, 60, "10"},
+		{15.865, 60, "15"}, // a variable-rate phone clip's average
+		{27, 60, "25"},
+		{120, 60, "60"},
+		{59.94, 30, "30"},
+		{1, 60, "5"},
+		{0, 60, "30"}, // unknown
+		{30, 4, "4"},  // a cap below every standard rate
+	} {
+		got, f := OutputFrameRate(&VideoStream{FrameRate: tc.src}, tc.max)
+		if got != tc.want || f != parseRate(tc.want) {
+			t.Errorf("OutputFrameRate(%g, max %g) = %s (%g), want %s", tc.src, tc.max, got, f, tc.want)
+		}
+	}
+}

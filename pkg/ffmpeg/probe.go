@@ -52,6 +52,7 @@ type VideoStream struct {
 	FrameRate     float64 // average frames per second
 	RateExpr      string  // the same as ffmpeg writes it ("30000/1001"), for exact filters
 	PixFmt        string
+	ColorSpace    string // YCbCr matrix as ffprobe names it ("bt709"); "" or "unknown" if untagged
 	Rotation      int
 }
 
@@ -96,6 +97,7 @@ type probeJSON struct {
 		Height       int    `json:"height"`
 		SAR          string `json:"sample_aspect_ratio"`
 		PixFmt       string `json:"pix_fmt"`
+		ColorSpace   string `json:"color_space"`
 		AvgFrameRate string `json:"avg_frame_rate"`
 		RFrameRate   string `json:"r_frame_rate"`
 		Channels     int    `json:"channels"`
@@ -148,7 +150,7 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 	for _, s := range pj.Streams {
 		switch {
 		case s.CodecType == "video" && src.Video == nil && s.Disposition.AttachedPic == 0 && s.Width > 0 && s.Height > 0:
-			v := &VideoStream{Index: s.Index, Codec: s.CodecName, Width: s.Width, Height: s.Height, PixFmt: s.PixFmt}
+			v := &VideoStream{Index: s.Index, Codec: s.CodecName, Width: s.Width, Height: s.Height, PixFmt: s.PixFmt, ColorSpace: s.ColorSpace}
 			v.FrameRate, v.RateExpr = parseRate(s.AvgFrameRate), s.AvgFrameRate
 			if v.FrameRate <= 0 || v.FrameRate > 1000 {
 				v.FrameRate, v.RateExpr = parseRate(s.RFrameRate), s.RFrameRate

@@ -84,6 +84,14 @@ func MediaPlaylistKey(id, rendition string) string {
 	return StreamPrefix(id) + rendition + "/index.m3u8"
 }
 
+// IFramePlaylistKey is a video rendition's I-frame playlist.
+func IFramePlaylistKey(id, rendition string) string {
+	return StreamPrefix(id) + rendition + "/" + IFramePlaylistName
+}
+
+// IFramePlaylistName is the I-frame playlist's file name in its rendition's directory.
+const IFramePlaylistName = "iframes.m3u8"
+
 // SegmentKey is one media segment.
 func SegmentKey(id, rendition string, n int) string {
 	return fmt.Sprintf("%s%s/%s", StreamPrefix(id), rendition, SegmentName(n))
@@ -161,6 +169,9 @@ type Rendition struct {
 	AverageBandwidth int     `json:"average_bandwidth,omitempty"`
 	Segments         int     `json:"segments,omitempty"`
 	Duration         float64 `json:"duration,omitempty"`
+	// The I-frame playlist's bit rates; 0 when it has none (audio-only).
+	IFrameBandwidth        int `json:"iframe_bandwidth,omitempty"`
+	IFrameAverageBandwidth int `json:"iframe_average_bandwidth,omitempty"`
 }
 
 // Video is the state of one upload, the value stored in BucketVideos under its id.

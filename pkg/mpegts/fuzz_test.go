@@ -9,7 +9,8 @@ import (
 )
 
 // FuzzSplitTS feeds arbitrary bytes to SplitTS: it must never panic, and
-// whatever it emits must be well-formed packets.
+// whatever it emits must be well-formed packets, with keyframe ranges inside
+// the data and in order.
 //
 // testdata/small.ts is 1 s of 160x90 H.264 + AAC from ffmpeg, keyframes
 // every 0.5 s:
@@ -30,6 +31,7 @@ func FuzzSplitTS(f *testing.F) {
 	f.Add(synthStream(synthOpts{frames: 20, keyframe: every(5), audio: 3}), uint16(100))
 	f.Add(synthStream(synthOpts{frames: 12, keyframe: every(3), firstLimit: 7, startPTS: ptsWrap - 3000}), uint16(50))
 	f.Add(synthStream(synthOpts{audio: 10}), uint16(100))
+	f.Add(synthStream(synthOpts{frames: 60, keyframe: func(i int) bool { return i%30 == 0 || i%30 == 13 || i == 44 }, audio: 5, splitPMT: 20}), uint16(900))
 	f.Add(synthStream(synthOpts{frames: 3})[:2*PacketSize], uint16(1000))
 	f.Add([]byte{syncByte}, uint16(6000))
 	f.Add(bytes.Repeat([]byte{syncByte, 0x1f, 0xff, 0x10}, 47), uint16(6000))
@@ -50,6 +52,32 @@ func FuzzSplitTS(f *testing.F) {
 			}
 			if !(seg.Duration >= 0) || math.IsInf(seg.Duration, 0) || math.IsNaN(seg.Start) {
 				t.Fatalf("segment %d: Start %v Duration %v", seg.Index, seg.Start, seg.Duration)
+			}
+			if seg.HeaderSize < 2*PacketSize || seg.HeaderSize%PacketSize != 0 || seg.HeaderSize >= seg.Size {
+				t.Fatalf("segment %d: HeaderSize %d (Size %d)", seg.Index, seg.HeaderSize, seg.Size)
+			}
+			// Keyframes: none for audio-only (KeyframeEnd 0); for video the
+			// first starts the segment, and all are whole packets in data,
+			// in order, without overlap.
+			if len(seg.Keyframes) == 0 {
+				if seg.Keyframes != nil || seg.KeyframeEnd != 0 {
+					t.Fatalf("segment %d: Keyframes %v, KeyframeEnd %d", seg.Index, seg.Keyframes, seg.KeyframeEnd)
+				}
+				return nil
+			}
+			if k := seg.Keyframes[0]; k.Offset != seg.HeaderSize || k.Offset+k.Size != seg.KeyframeEnd || k.Time != seg.Start {
+				t.Fatalf("segment %d: first keyframe %+v, HeaderSize %d, KeyframeEnd %d, Start %v", seg.Index, k, seg.HeaderSize, seg.KeyframeEnd, seg.Start)
+			}
+			end := int64(0)
+			for i, k := range seg.Keyframes {
+				if k.Offset < end || k.Size <= 0 || k.Offset%PacketSize != 0 || k.Size%PacketSize != 0 ||
+					k.Offset+k.Size > seg.Size || math.IsNaN(k.Time) || math.IsInf(k.Time, 0) {
+					t.Fatalf("segment %d keyframe %d: %+v after %d, Size %d", seg.Index, i, k, end, seg.Size)
+				}
+				if d[k.Offset+1]&0x40 == 0 { // (the video PID may change with a new PMT)
+					t.Fatalf("segment %d keyframe %d: %+v is not at a PES start", seg.Index, i, k)
+				}
+				end = k.Offset + k.Size
 			}
 			return nil
 		})

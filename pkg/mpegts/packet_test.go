@@ -168,6 +168,7 @@ func TestSplitSynthetic(t *testing.T) {
 			}
 			checkContinuity(t, c.data)
 			checkPassThrough(t, in, c.data)
+			checkKeyframes(t, in, c, synthVideoPID, video)
 			if video && (c.info.Width != 320 || c.info.Height != 180 || c.info.VideoCodec != "avc1.42c01e") {
 				t.Errorf("info = %+v, want 320x180 avc1.42c01e", c.info)
 			}

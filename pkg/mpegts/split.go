@@ -89,6 +89,34 @@ type Segment struct {
 	// keyframe (IDR access unit) ends: the offset of the first packet of the
 	// next video PES (len(data) if there is none). 0 for audio-only.
 	KeyframeEnd int64
+	// HeaderSize is the length of the PAT/PMT packets at the start of data
+	// (the segment header SplitTS puts in front of every segment).
+	HeaderSize int64
+	// Keyframes lists the IDR access units in the segment, in order (nil for
+	// audio-only): Offset of the keyframe PES's first packet in data, Size up
+	// to the first packet of the next video PES (or the end of data), and
+	// Time, its PTS in seconds since the first PTS of the stream (the same
+	// clock as Segment.Start). Keyframes[0] is the one the segment starts
+	// with: Offset == HeaderSize, Size == KeyframeEnd-HeaderSize and Time ==
+	// Start.
+	//
+	// These are the IDRs of the main video stream that SplitTS considers as
+	// cut points: those with a PTS, whose PES starts in the segment. The
+	// ranges are packet-aligned, ordered and do not overlap; Times increase
+	// as long as the stream's timestamps do (see SplitTS). Together with
+	// data[:HeaderSize] as the initialization section, each range can be
+	// decoded on its own, which is what an I-frame playlist
+	// (EXT-X-I-FRAMES-ONLY) refers to.
+	//
+	// The slice is freshly allocated for each segment: unlike data, the
+	// callback may keep it.
+	Keyframes []Keyframe
+}
+
+// Keyframe is an IDR access unit in a segment's data; see Segment.Keyframes.
+type Keyframe struct {
+	Offset, Size int64   // byte range in the segment data, whole packets
+	Time         float64 // PTS in seconds since the first PTS of the stream
 }
 
 // Info describes the stream, found while splitting.
@@ -104,7 +132,7 @@ type Info struct {
 // SplitTS reads a transport stream from r (as a stream: it never holds more
 // than the current segment plus one GOP in memory) and cuts it into
 // segments, calling emit for each in order. data is only valid during the
-// call. A nil emit only gathers Info.
+// call (seg.Keyframes may be kept). A nil emit only gathers Info.
 //
 // Segments start at IDR access units (audio-only: at audio PES starts). The
 // k-th cut is the candidate nearest to k*TargetDuration after the first PTS
@@ -135,6 +163,7 @@ func SplitTS(r io.Reader, opts Options, emit func(seg Segment, data []byte) erro
 		step:    int64(opts.TargetDuration) * nanosScale,
 		maxSize: opts.MaxSegmentSize,
 		cc:      make(map[uint16]uint8, 2),
+		kfs:     make([]keyframe, 0, 16),
 		k:       1,
 	}
 	if s.maxSize == 0 {
@@ -168,17 +197,15 @@ type esStream struct {
 type candidate struct {
 	off   int   // offset of the keyframe PES's first packet in splitter.cur
 	t     int64 // PTS ticks since origin
-	kfEnd int   // offset where its keyframe AU ends, -1 until known
 	valid bool
 }
 
-// Which keyframe is waiting for the next video PES start to learn where its
-// access unit ends.
-const (
-	kfNone = iota
-	kfSeg  // the current segment's first keyframe
-	kfPrev // the look-back candidate
-)
+// keyframe is an IDR access unit of the main video stream in splitter.cur.
+type keyframe struct {
+	off int   // offset of its PES's first packet
+	end int   // offset of the first packet of the next video PES, -1 until known
+	t   int64 // PTS ticks since origin
+}
 
 // deltaStats finds the most common positive difference between consecutive
 // sorted PTS values without keeping them all: values are sorted in small
@@ -263,16 +290,18 @@ type splitter struct {
 	// segment's packets, then (after the look-back candidate) the packets
 	// of the next segment so far.
 	cur, spare []byte
+	hdrLen     int   // length of the PAT/PMT header at the start of cur
 	psiOffs    []int // offsets in cur of PAT/PMT packets, whose CC we rewrite
 	psiSpare   []int
+	// kfs are the keyframes in cur, in order (video only). The first one
+	// starts the segment; only the last one can still wait for its end.
+	kfs        []keyframe
 	started    bool
 	origin     int64 // unwrapped PTS of the first segment
 	index      int
 	k          int64 // next grid boundary is k*TargetDuration
 	segStart   int64 // ticks since origin
-	segKfEnd   int   // offset in cur where the first keyframe ends, -1 unknown
 	prev       candidate
-	kfPending  int
 	totalTicks int64
 }
 
@@ -540,17 +569,9 @@ func (s *splitter) useSPS(st *esStream) {
 // resolveKeyframeEnd is called at each video PES start, before its first
 // packet is buffered: that packet ends the keyframe waiting for it.
 func (s *splitter) resolveKeyframeEnd() {
-	switch s.kfPending {
-	case kfSeg:
-		if s.segKfEnd < 0 {
-			s.segKfEnd = len(s.cur)
-		}
-	case kfPrev:
-		if s.prev.valid && s.prev.kfEnd < 0 {
-			s.prev.kfEnd = len(s.cur)
-		}
+	if n := len(s.kfs); n > 0 && s.kfs[n-1].end < 0 {
+		s.kfs[n-1].end = len(s.cur)
 	}
-	s.kfPending = kfNone
 }
 
 // onCandidate is called for each possible segment start: a keyframe PES whose
@@ -562,9 +583,9 @@ func (s *splitter) onCandidate(off int, pts int64) error {
 	if !s.started {
 		s.started, s.origin = true, pts
 		s.rebase(off)
-		s.segKfEnd, s.prev.valid = -1, false
+		s.prev.valid = false
 		if s.mainVideo {
-			s.kfPending = kfSeg
+			s.kfs = append(s.kfs[:0], keyframe{off: s.hdrLen, end: -1})
 		}
 		return nil
 	}
@@ -572,16 +593,19 @@ func (s *splitter) onCandidate(off int, pts int64) error {
 	if t < -maxRelTicks || t > maxRelTicks {
 		return nil
 	}
+	if s.mainVideo {
+		// Every keyframe goes on the list, whether or not it is a cut
+		// candidate against the current boundary; cuts split the list at
+		// their offset.
+		s.kfs = append(s.kfs, keyframe{off: off, end: -1, t: t})
+	}
 	for {
 		boundary := s.k * s.step
 		ts := t * ticksScale
 		if ts < boundary {
 			// Not there yet: remember it as the look-back candidate.
 			if t > s.segStart {
-				s.prev = candidate{off: off, t: t, kfEnd: -1, valid: true}
-				if s.mainVideo {
-					s.kfPending = kfPrev
-				}
+				s.prev = candidate{off: off, t: t, valid: true}
 			}
 			return nil
 		}
@@ -590,42 +614,29 @@ func (s *splitter) onCandidate(off int, pts int64) error {
 			// there; this candidate then belongs to the next segment and is
 			// considered again against the next boundary.
 			s.prev.valid = false
-			delta, err := s.cut(p.off, p.t, p.kfEnd)
+			delta, err := s.cut(p.off, p.t)
 			if err != nil {
 				return err
 			}
 			off += delta
-			s.kfPending = kfNone
-			if s.segKfEnd < 0 && s.mainVideo {
-				s.kfPending = kfSeg
-			}
 			continue
 		}
 		s.prev.valid = false
-		if _, err := s.cut(off, t, -1); err != nil {
-			return err
-		}
-		if s.mainVideo {
-			s.kfPending = kfSeg
-		}
-		return nil
+		_, err := s.cut(off, t)
+		return err
 	}
 }
 
 // cut emits cur[:off] as a segment ending at t (ticks since origin) and makes
-// the rest of cur the start of the next segment, whose first keyframe ends
-// at kfEnd (-1 if unknown). It returns how far offsets in cur moved.
-func (s *splitter) cut(off int, t int64, kfEnd int) (int, error) {
+// the rest of cur the start of the next segment. It returns how far offsets
+// in cur moved.
+func (s *splitter) cut(off int, t int64) (int, error) {
 	if err := s.emitSegment(off, float64(t-s.segStart)); err != nil {
 		return 0, err
 	}
 	s.totalTicks += t - s.segStart
 	delta := s.rebase(off)
 	s.segStart = t
-	s.segKfEnd = -1
-	if kfEnd >= 0 {
-		s.segKfEnd = kfEnd + delta
-	}
 	// This cut served boundary k; the next one is the first boundary after
 	// t. (Only advancing "until k*T > t" would let a look-back cut just
 	// before k*T serve boundary k twice and leave a short segment.)
@@ -652,20 +663,35 @@ func (s *splitter) emitSegment(off int, durTicks float64) error {
 		s.cc[pid] = (c + 1) & 0x0f
 	}
 	seg := Segment{
-		Index:    s.index,
-		Start:    float64(s.segStart) / clockRate,
-		Duration: durTicks / clockRate,
-		Size:     int64(off),
-	}
-	if s.mainVideo {
-		seg.KeyframeEnd = int64(off)
-		if s.segKfEnd >= 0 && s.segKfEnd < off {
-			seg.KeyframeEnd = int64(s.segKfEnd)
-		}
+		Index:      s.index,
+		Start:      float64(s.segStart) / clockRate,
+		Duration:   durTicks / clockRate,
+		Size:       int64(off),
+		HeaderSize: int64(s.hdrLen),
 	}
 	s.index++
 	if s.emit == nil {
 		return nil
+	}
+	if s.mainVideo {
+		seg.KeyframeEnd = int64(off)
+		n := 0
+		for n < len(s.kfs) && s.kfs[n].off < off {
+			n++
+		}
+		if n > 0 {
+			// A fresh slice per segment, so the callback may keep it.
+			kfs := make([]Keyframe, n)
+			for i, k := range s.kfs[:n] {
+				end := k.end
+				if end < 0 || end > off {
+					end = off // no further video PES in this segment
+				}
+				kfs[i] = Keyframe{Offset: int64(k.off), Size: int64(end - k.off), Time: float64(k.t) / clockRate}
+			}
+			seg.Keyframes = kfs
+			seg.KeyframeEnd = kfs[0].Offset + kfs[0].Size
+		}
 	}
 	if err := s.emit(seg, data); err != nil {
 		return fmt.Errorf("mpegts: emit segment %d: %w", seg.Index, err)
@@ -702,14 +728,27 @@ func (s *splitter) rebase(off int) int {
 	}
 	s.video.off = shift(s.video.off)
 	s.audio.off = shift(s.audio.off)
-	s.segKfEnd = shift(s.segKfEnd)
 	if s.prev.valid {
 		s.prev.off = shift(s.prev.off)
-		s.prev.kfEnd = shift(s.prev.kfEnd)
 		if s.prev.off < 0 {
 			s.prev.valid = false
 		}
 	}
+	// Keyframes are in offset order: drop those before off, shift the rest
+	// (their ends lie after their starts, so they stay buffered too).
+	i := 0
+	for i < len(s.kfs) && s.kfs[i].off < off {
+		i++
+	}
+	kfs := s.kfs[:copy(s.kfs, s.kfs[i:])]
+	for j := range kfs {
+		kfs[j].off += delta
+		if kfs[j].end >= 0 {
+			kfs[j].end += delta
+		}
+	}
+	s.kfs = kfs
+	s.hdrLen = hdrLen
 	return delta
 }
 

@@ -317,6 +317,11 @@ func TestSplitTSMedia(t *testing.T) {
 		// PTS starts at 95443 s, 0.72 s before the 33-bit wrap.
 		{"wrap", avArgs("320x180", "30", "20", "-output_ts_offset", "95443", "-muxdelay", "0", "-muxpreload", "0"),
 			6 * time.Second, []float64{6, 6, 6, 2}, true},
+		// Irregular keyframes: the cut at 5.5 looks back from 7, so 7 and
+		// 11 go to the second segment.
+		{"lookback", slices.Concat(videoIn("320x180", "30"), audioIn, []string{"-t", "20", "-c:v", "libx264",
+			"-preset", "ultrafast", "-g", "600", "-x264-params", "scenecut=0:open_gop=0",
+			"-force_key_frames", "0,2.5,5,5.5,7,11,13,17.9"}, aac), 6 * time.Second, []float64{5.5, 7.5, 7}, true},
 		// High profile with B-frames: PTS out of decode order.
 		{"high bframes", slices.Concat(videoIn("320x180", "30"), audioIn, []string{"-t", "20", "-c:v", "libx264",
 			"-preset", "veryfast", "-profile:v", "high", "-g", "600", "-x264-params", "scenecut=0:open_gop=0",
@@ -344,8 +349,14 @@ func TestSplitTSMedia(t *testing.T) {
 			}
 			checkContinuity(t, c.data)
 			checkPassThrough(t, in, c.data)
+			_, vpid, _, _, _ := tsPIDs(t, c.data[0])
+			checkKeyframes(t, in, c, vpid, tt.video)
 			checkInfo(t, path, c.info)
 			checkWithFFmpeg(t, c, tt.video)
+			if tt.video {
+				checkKeyframeTimes(t, path, c)
+				checkKeyframesDecode(t, c, firstKeyPTS(t, path))
+			}
 		})
 	}
 }

@@ -72,6 +72,14 @@ func (w *tsWriter) psi(pid uint16, section []byte) {
 	w.packet(pid, true, payload, 0)
 }
 
+// psiSplit writes a section on pid over two packets, the first carrying
+// the pointer_field and first-1 section bytes.
+func (w *tsWriter) psiSplit(pid uint16, section []byte, first int) {
+	payload := append([]byte{0}, section...)
+	n := w.packet(pid, true, payload, first)
+	w.packet(pid, false, payload[n:], 0)
+}
+
 // pes writes one PES; firstLimit caps the payload bytes of its first packet
 // (to split the PES header or a start code across packets), 0 for no cap.
 func (w *tsWriter) pes(pid uint16, streamID byte, pts int64, es []byte, firstLimit int) {
@@ -251,6 +259,7 @@ type synthOpts struct {
 	startPTS   int64
 	firstLimit int // cap on the first packet payload of each video PES
 	sps        []byte
+	splitPMT   int // if > 0, write the PMT over two packets, this many payload bytes in the first
 }
 
 // synthStream muxes video and audio in PTS order with PAT/PMT up front and
@@ -269,7 +278,11 @@ func synthStream(o synthOpts) []byte {
 	}
 	writePSI := func() {
 		w.psi(pidPAT, patSection(synthPMTPID))
-		w.psi(synthPMTPID, pmtSection(pcr, streams...))
+		if o.splitPMT > 0 {
+			w.psiSplit(synthPMTPID, pmtSection(pcr, streams...), o.splitPMT)
+		} else {
+			w.psi(synthPMTPID, pmtSection(pcr, streams...))
+		}
 	}
 	writePSI()
 	sps := o.sps

@@ -40,8 +40,24 @@ func (independentSegments) Encode() *bytes.Buffer {
 func (independentSegments) String() string                          { return "#EXT-X-INDEPENDENT-SEGMENTS" }
 func (t independentSegments) Decode(string) (m3u8.CustomTag, error) { return t, nil }
 
-// Media renders a finished (VOD) media playlist.
-func Media(segs []Segment) ([]byte, error) {
+// mapTag is EXT-X-INDEPENDENT-SEGMENTS followed by an EXT-X-MAP with a
+// quoted BYTERANGE (grafov leaves it unquoted, which RFC 8216 4.3.2.5 does
+// not allow). One tag for both: grafov keeps custom tags in a map, and two
+// would come out in random order, so a rewritten playlist would differ.
+type mapTag struct{ f IFrame }
+
+func (m mapTag) TagName() string { return "#EXT-X-INDEPENDENT-SEGMENTS" }
+func (m mapTag) String() string {
+	return fmt.Sprintf("#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"%s\",BYTERANGE=\"%d@%d\"", m.f.URI, m.f.Size, m.f.Offset)
+}
+func (m mapTag) Encode() *bytes.Buffer                 { return bytes.NewBufferString(m.String()) }
+func (m mapTag) Decode(string) (m3u8.CustomTag, error) { return m, nil }
+
+// Media renders a finished (VOD) media playlist. Its target duration is
+// target (the configured segment duration), raised if a segment needs it:
+// so a video shorter than one target still says the same target as every
+// other (Apple's authoring spec wants 6 s throughout).
+func Media(segs []Segment, target int) ([]byte, error) {
 	if len(segs) == 0 {
 		return nil, fmt.Errorf("playlist: no segments")
 	}
@@ -60,10 +76,22 @@ func Media(segs []Segment) ([]byte, error) {
 			return nil, fmt.Errorf("playlist: %w", err)
 		}
 	}
-	// grafov ceils the target; RFC 8216 wants the rounded maximum.
-	p.TargetDuration = float64(TargetDuration(segs))
+	// grafov ceils the target; RFC 8216 wants at least the rounded maximum.
+	p.TargetDuration = float64(max(target, TargetDuration(segs)))
 	p.Close()
 	return p.Encode().Bytes(), nil
+}
+
+// Written is a duration as an EXTINF of ours shows it: grafov/m3u8 prints
+// three decimals of a float32. Bit rates are computed from this value, so
+// a player (or checker) dividing a segment's size by its EXTINF never finds
+// more than the BANDWIDTH we declare.
+func Written(d float64) float64 {
+	w, err := strconv.ParseFloat(strconv.FormatFloat(d, 'f', 3, 32), 64)
+	if err != nil {
+		return d
+	}
+	return w
 }
 
 // Bandwidth measures a rendition as Apple's authoring spec defines it: the
@@ -72,13 +100,14 @@ func Media(segs []Segment) ([]byte, error) {
 func Bandwidth(segs []Segment) (peak, average int) {
 	var bits, dur float64
 	for _, s := range segs {
-		if s.Duration <= 0 {
+		d := Written(s.Duration)
+		if d <= 0 {
 			continue
 		}
 		b := float64(s.Size) * 8
-		peak = max(peak, int(math.Ceil(b/s.Duration)))
+		peak = max(peak, int(math.Ceil(b/d)))
 		bits += b
-		dur += s.Duration
+		dur += d
 	}
 	if dur > 0 {
 		average = int(math.Ceil(bits / dur))
@@ -94,6 +123,15 @@ type Variant struct {
 	Codecs           string // "avc1.64001f,mp4a.40.2"
 	Width, Height    int    // 0 for audio-only
 	FrameRate        float64
+	// The rendition's I-frame playlist, if it has one (video only).
+	IFrames *IFrameVariant
+}
+
+// IFrameVariant is a rendition's I-frame playlist as the master lists it.
+type IFrameVariant struct {
+	URI                         string
+	Bandwidth, AverageBandwidth int
+	Codecs                      string // the video codec only
 }
 
 // Master renders the master playlist. Variants are listed with the one a
@@ -124,7 +162,74 @@ func Master(vs []Variant) ([]byte, error) {
 		}
 		p.Append(v.URI, nil, params)
 	}
+	// EXT-X-I-FRAME-STREAM-INF lines follow, in the same order.
+	for _, v := range ordered {
+		if v.IFrames == nil {
+			continue
+		}
+		if v.IFrames.Bandwidth <= 0 || v.IFrames.Codecs == "" || v.Width <= 0 {
+			return nil, fmt.Errorf("playlist: I-frame variant %s lacks BANDWIDTH, CODECS or RESOLUTION", v.IFrames.URI)
+		}
+		p.Append(v.IFrames.URI, nil, m3u8.VariantParams{
+			ProgramId:        1,
+			Iframe:           true,
+			Bandwidth:        uint32(v.IFrames.Bandwidth),
+			AverageBandwidth: uint32(v.IFrames.AverageBandwidth),
+			Codecs:           v.IFrames.Codecs,
+			Resolution:       strconv.Itoa(v.Width) + "x" + strconv.Itoa(v.Height),
+		})
+	}
 	return p.Encode().Bytes(), nil
+}
+
+// IFrame is one keyframe of a rendition: a byte range of a segment.
+type IFrame struct {
+	URI          string  // the segment holding it
+	Offset, Size int64   // its bytes in the segment
+	Duration     float64 // until the next keyframe (or the end of the video)
+}
+
+// IFrames renders an I-frame playlist (RFC 8216 4.3.3.6). header names the
+// MPEG-TS header (PAT/PMT) that must precede any of the ranges, as an
+// EXT-X-MAP; every segment of ours starts with the same one.
+func IFrames(frames []IFrame, header IFrame) ([]byte, error) {
+	if len(frames) == 0 {
+		return nil, fmt.Errorf("playlist: no I-frames")
+	}
+	p, err := m3u8.NewMediaPlaylist(0, uint(len(frames)))
+	if err != nil {
+		return nil, fmt.Errorf("playlist: %w", err)
+	}
+	p.SetIframeOnly()
+	p.SetCustomTag(mapTag{header})
+	p.SetVersion(5) // a map in an I-frame playlist needs version 5
+	p.MediaType = m3u8.VOD
+	segs := make([]Segment, 0, len(frames))
+	for _, f := range frames {
+		if f.Duration <= 0 || f.Size <= 0 {
+			return nil, fmt.Errorf("playlist: I-frame at %s@%d has duration %g, size %d", f.URI, f.Offset, f.Duration, f.Size)
+		}
+		if err := p.Append(f.URI, f.Duration, ""); err != nil {
+			return nil, fmt.Errorf("playlist: %w", err)
+		}
+		if err := p.SetRange(f.Size, f.Offset); err != nil {
+			return nil, fmt.Errorf("playlist: %w", err)
+		}
+		segs = append(segs, Segment{URI: f.URI, Duration: f.Duration, Size: f.Size})
+	}
+	p.TargetDuration = float64(TargetDuration(segs))
+	p.Close()
+	return p.Encode().Bytes(), nil
+}
+
+// IFrameBandwidth measures an I-frame playlist like Bandwidth does a
+// rendition: each I-frame's bytes over its duration.
+func IFrameBandwidth(frames []IFrame) (peak, average int) {
+	segs := make([]Segment, len(frames))
+	for i, f := range frames {
+		segs[i] = Segment{URI: f.URI, Duration: f.Duration, Size: f.Size}
+	}
+	return Bandwidth(segs)
 }
 
 func startFirst(vs []Variant) []Variant {

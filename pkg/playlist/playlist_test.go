@@ -10,7 +10,7 @@ import (
 
 func TestMedia(t *testing.T) {
 	segs := []Segment{{"seg_00000.ts", 6.006, 100}, {"seg_00001.ts", 6.006, 100}, {"seg_00002.ts", 2.4, 40}}
-	b, err := Media(segs)
+	b, err := Media(segs, 6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,10 +48,10 @@ func TestTargetDurationRounds(t *testing.T) {
 }
 
 func TestMediaRejectsEmpty(t *testing.T) {
-	if _, err := Media(nil); err == nil {
+	if _, err := Media(nil, 6); err == nil {
 		t.Fatal("empty playlist accepted")
 	}
-	if _, err := Media([]Segment{{"a.ts", 0, 1}}); err == nil {
+	if _, err := Media([]Segment{{"a.ts", 0, 1}}, 6); err == nil {
 		t.Fatal("zero-length segment accepted")
 	}
 }
@@ -65,10 +65,10 @@ func TestBandwidth(t *testing.T) {
 
 func TestMaster(t *testing.T) {
 	b, err := Master([]Variant{
-		{"1080p/index.m3u8", 6_800_000, 6_100_000, "avc1.640028,mp4a.40.2", 1920, 1080, 30},
-		{"360p/index.m3u8", 900_000, 800_000, "avc1.64001e,mp4a.40.2", 640, 360, 30},
-		{"540p/index.m3u8", 2_300_000, 2_100_000, "avc1.64001f,mp4a.40.2", 960, 540, 30},
-		{"720p/index.m3u8", 3_500_000, 3_100_000, "avc1.64001f,mp4a.40.2", 1280, 720, 29.97002997},
+		{URI: "1080p/index.m3u8", Bandwidth: 6_800_000, AverageBandwidth: 6_100_000, Codecs: "avc1.640028,mp4a.40.2", Width: 1920, Height: 1080, FrameRate: 30},
+		{URI: "360p/index.m3u8", Bandwidth: 900_000, AverageBandwidth: 800_000, Codecs: "avc1.64001e,mp4a.40.2", Width: 640, Height: 360, FrameRate: 30},
+		{URI: "540p/index.m3u8", Bandwidth: 2_300_000, AverageBandwidth: 2_100_000, Codecs: "avc1.64001f,mp4a.40.2", Width: 960, Height: 540, FrameRate: 30},
+		{URI: "720p/index.m3u8", Bandwidth: 3_500_000, AverageBandwidth: 3_100_000, Codecs: "avc1.64001f,mp4a.40.2", Width: 1280, Height: 720, FrameRate: 29.97002997},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -104,5 +104,84 @@ func TestMasterAudioOnly(t *testing.T) {
 	}
 	if strings.Contains(string(b), "RESOLUTION") || strings.Contains(string(b), "FRAME-RATE") {
 		t.Fatalf("audio-only variant has video attributes:\n%s", b)
+	}
+}
+
+func TestIFrames(t *testing.T) {
+	frames := []IFrame{
+		{URI: "seg_00000.ts", Offset: 376, Size: 40_000, Duration: 2},
+		{URI: "seg_00000.ts", Offset: 300_000, Size: 30_000, Duration: 2},
+		{URI: "seg_00001.ts", Offset: 376, Size: 50_000, Duration: 1.5},
+	}
+	b, err := IFrames(frames, IFrame{URI: "seg_00000.ts", Size: 376})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `#EXTM3U
+#EXT-X-VERSION:5
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-MAP:URI="seg_00000.ts",BYTERANGE="376@0"
+#EXT-X-PLAYLIST-TYPE:VOD
+#EXT-X-MEDIA-SEQUENCE:0
+#EXT-X-TARGETDURATION:2
+#EXT-X-I-FRAMES-ONLY
+#EXT-X-BYTERANGE:40000@376
+#EXTINF:2.000,
+seg_00000.ts
+#EXT-X-BYTERANGE:30000@300000
+#EXTINF:2.000,
+seg_00000.ts
+#EXT-X-BYTERANGE:50000@376
+#EXTINF:1.500,
+seg_00001.ts
+#EXT-X-ENDLIST
+`
+	if string(b) != want {
+		t.Errorf("got\n%s\nwant\n%s", b, want)
+	}
+	pl, typ, err := m3u8.Decode(*bytes.NewBuffer(b), true)
+	if err != nil || typ != m3u8.MEDIA || !pl.(*m3u8.MediaPlaylist).Iframe {
+		t.Fatalf("does not parse back strictly as an I-frame playlist: %v", err)
+	}
+	peak, avg := IFrameBandwidth(frames)
+	if peak != 266_667 || avg != 174_546 { // ceil(400000/1.5), ceil(960000/5.5)
+		t.Errorf("peak %d average %d, want 266667 174546", peak, avg)
+	}
+	if _, err := IFrames([]IFrame{{URI: "a", Size: 0, Duration: 1}}, IFrame{URI: "a", Size: 376}); err == nil {
+		t.Error("an empty I-frame was accepted")
+	}
+}
+
+func TestMasterListsIFrameStreams(t *testing.T) {
+	b, err := Master([]Variant{{
+		URI: "360p/index.m3u8", Bandwidth: 900_000, AverageBandwidth: 800_000, Codecs: "avc1.64001e,mp4a.40.2",
+		Width: 640, Height: 360, FrameRate: 30,
+		IFrames: &IFrameVariant{URI: "360p/iframes.m3u8", Bandwidth: 200_000, AverageBandwidth: 150_000, Codecs: "avc1.64001e"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `#EXT-X-I-FRAME-STREAM-INF:PROGRAM-ID=1,BANDWIDTH=200000,AVERAGE-BANDWIDTH=150000,CODECS="avc1.64001e",RESOLUTION=640x360,URI="360p/iframes.m3u8"` + "\n"
+	if !strings.Contains(string(b), want) {
+		t.Errorf("master lacks %s:\n%s", want, b)
+	}
+}
+
+func TestBandwidthUsesWrittenDurations(t *testing.T) {
+	// 6.0004 s is written as 6.000: the peak must be computed from 6.000.
+	peak, _ := Bandwidth([]Segment{{URI: "a", Duration: 6.0004, Size: 750_000}})
+	if peak != 1_000_000 {
+		t.Errorf("peak %d, want 1000000", peak)
+	}
+}
+
+func TestMediaKeepsTheTargetForShortVideos(t *testing.T) {
+	b, err := Media([]Segment{{URI: "seg_00000.ts", Duration: 2.5, Size: 100}}, 6)
+	if err != nil || !strings.Contains(string(b), "#EXT-X-TARGETDURATION:6\n") {
+		t.Errorf("a 2.5 s video: %v\n%s", err, b)
+	}
+	b, err = Media([]Segment{{URI: "seg_00000.ts", Duration: 7.6, Size: 100}}, 6)
+	if err != nil || !strings.Contains(string(b), "#EXT-X-TARGETDURATION:8\n") {
+		t.Errorf("a 7.6 s segment must raise the target to 8: %v\n%s", err, b)
 	}
 }

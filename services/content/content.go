@@ -2,21 +2,31 @@
 // from the object store, with the headers players and CDNs rely on: exact
 // MIME types, byte ranges, ETags, CORS, cache lifetimes and gzip for playlists.
 // Nothing outside a video's streams/{id}/ prefix is reachable.
+//
+// With a playback.Signer in Deps, every request under /streams/{id}/ needs a
+// valid token for that id in the query parameter "token" (403 otherwise), and
+// the playlists served carry the request's token on every child URI.
 package content
 
 import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/playback"
 	"github.com/hlsd/hlsd/pkg/store"
 )
 
@@ -24,6 +34,11 @@ import (
 type Deps struct {
 	Store store.Store
 	Log   *slog.Logger
+	// Signer, if set, makes playback need signed URLs; nil serves every
+	// stream to anyone who knows its id.
+	Signer *playback.Signer
+	// Now is the clock tokens are checked against; nil means time.Now.
+	Now func() time.Time
 }
 
 // Prefix is where everything this service serves lives.
@@ -38,7 +53,17 @@ const (
 const (
 	cacheSegment  = "public, max-age=31536000, immutable" // never rewritten with other bytes
 	cachePlaylist = "public, max-age=86400"               // only complete VOD playlists are published
+	ageSegment    = 31536000
+	agePlaylist   = 86400
 	maxPlaylist   = 8 << 20
+)
+
+// Client-facing sentences. They never carry error text, keys or paths.
+const (
+	msgNotFound    = "Not found."
+	msgUnavailable = "The stream is temporarily unavailable."
+	msgNoToken     = "This stream needs a valid playback token."
+	msgExpired     = "This playback link has expired."
 )
 
 var (
@@ -59,6 +84,7 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
+		// Preflights carry no credentials and reveal nothing: never signed.
 		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
 		h.Set("Access-Control-Allow-Headers", "Range, If-None-Match, If-Modified-Since")
 		h.Set("Access-Control-Max-Age", "86400")
@@ -66,47 +92,171 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 		h.Set("Allow", "GET, HEAD, OPTIONS")
-		http.Error(w, "Only GET and HEAD are allowed here.", http.StatusMethodNotAllowed)
+		fail(w, http.StatusMethodNotAllowed, "Only GET and HEAD are allowed here.")
 		return
 	}
-	key, ok := ObjectKey(r.URL.EscapedPath())
+	escaped := r.URL.EscapedPath()
+	var token string
+	var expires time.Time
+	if d.Signer != nil {
+		// Checked before the path's shape and before the store is asked, so
+		// everything under /streams/{id}/ (today's files and any added later)
+		// needs the token, and a request without one learns nothing — not
+		// even whether the video exists.
+		id, ok := videoIDOf(escaped)
+		if !ok {
+			fail(w, http.StatusNotFound, msgNotFound)
+			return
+		}
+		if token, expires, ok = d.authorize(w, r, id); !ok {
+			return
+		}
+	}
+	key, ok := ObjectKey(escaped)
 	if !ok {
-		http.Error(w, "Not found.", http.StatusNotFound)
+		fail(w, http.StatusNotFound, msgNotFound)
 		return
 	}
 	info, err := d.Store.Stat(r.Context(), key)
-	if errors.Is(err, store.ErrNotFound) {
-		http.Error(w, "Not found.", http.StatusNotFound)
-		return
-	}
 	if err != nil {
-		d.Log.Error("stat failed", "key", key, "err", err)
-		http.Error(w, "The stream is temporarily unavailable.", http.StatusServiceUnavailable)
+		d.storeError(w, key, err)
 		return
 	}
 	h.Set("ETag", info.ETag)
 	if strings.HasSuffix(key, ".m3u8") {
 		h.Set("Content-Type", TypePlaylist)
-		h.Set("Cache-Control", cachePlaylist)
-		d.servePlaylist(w, r, key, info)
+		h.Set("Cache-Control", d.cacheControl(cachePlaylist, agePlaylist, "", token, expires))
+		d.servePlaylist(w, r, key, info, token)
 		return
 	}
 	h.Set("Content-Type", TypeSegment)
-	h.Set("Cache-Control", cacheSegment)
-	serveObject(w, r, d.Store, key, info)
+	h.Set("Cache-Control", d.cacheControl(cacheSegment, ageSegment, ", immutable", token, expires))
+	d.serveObject(w, r, key, info)
+}
+
+// authorize checks the request's token for video id. It answers 403 itself
+// and reports false when the token is missing, repeated or not valid.
+func (d Deps) authorize(w http.ResponseWriter, r *http.Request, id string) (string, time.Time, bool) {
+	q, _ := url.ParseQuery(r.URL.RawQuery) // malformed pairs are dropped
+	tokens := q[playback.TokenParam]
+	err := playback.ErrMalformed
+	var expires time.Time
+	if len(tokens) == 1 { // two tokens: which one would a cache key on? Neither.
+		expires, err = d.Signer.VerifyExpiry(id, tokens[0], d.now())
+	}
+	if err == nil {
+		return tokens[0], expires, true
+	}
+	d.log().Debug("playback token refused", "video", id, "tokens", len(tokens), "reason", err)
+	msg := msgNoToken
+	if errors.Is(err, playback.ErrExpired) {
+		msg = msgExpired // only said of genuine tokens: Verify checks the signature first
+	}
+	fail(w, http.StatusForbidden, msg)
+	return "", time.Time{}, false
+}
+
+// cacheControl is public for open streams. For signed requests it is
+//
+//	private, max-age=min(seconds the token has left, the usual lifetime)
+//
+// private because the token is the access check and only the origin makes it:
+// a shared cache (CDN, proxy) would hand its copy to anyone holding the URL
+// for as long as the copy is fresh, and keep doing so after the token has
+// expired; and capped so the player's own cache forgets the response when
+// the token dies. A CDN meant to cache signed streams must verify tokens at
+// its edge. ETags, 304s and ranges work as for open streams.
+func (d Deps) cacheControl(open string, age int, extra, token string, expires time.Time) string {
+	if token == "" {
+		return open
+	}
+	if left := int(expires.Sub(d.now()) / time.Second); left < age {
+		age = max(left, 0)
+	}
+	return "private, max-age=" + strconv.Itoa(age) + extra
+}
+
+func (d Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d Deps) log() *slog.Logger {
+	if d.Log != nil {
+		return d.Log
+	}
+	return slog.Default()
+}
+
+// fail answers an error with one fixed sentence. Headers set for the object
+// (ETag, cache lifetimes) are dropped: an error must not be cached as if it
+// were the stream.
+func fail(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	for _, k := range []string{"ETag", "Last-Modified", "Content-Encoding", "Content-Range", "Vary"} {
+		h.Del(k)
+	}
+	h.Set("Cache-Control", "no-store")
+	http.Error(w, msg, status)
+}
+
+// storeError answers a failed store call: 404 for a missing object, else a
+// 503 whose body says nothing of the store (the details go to the log).
+func (d Deps) storeError(w http.ResponseWriter, key string, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		fail(w, http.StatusNotFound, msgNotFound)
+		return
+	}
+	d.log().Error("store failed", "key", key, "err", err)
+	fail(w, http.StatusServiceUnavailable, msgUnavailable)
 }
 
 // serveObject answers with the object's identity bytes, honouring Range and
 // conditional headers.
-func serveObject(w http.ResponseWriter, r *http.Request, s store.Store, key string, info store.Info) {
-	or := &objectReader{ctx: r.Context(), s: s, key: key, size: info.Size}
+func (d Deps) serveObject(w http.ResponseWriter, r *http.Request, key string, info store.Info) {
+	or := &objectReader{ctx: r.Context(), s: d.Store, key: key, size: info.Size}
 	defer or.close() // ServeContent does not close what it reads
+	if r.Method == http.MethodGet && !conditionalOrRanged(r) {
+		// The whole object will be read: open it now, so a store failure is a
+		// 503 rather than a 200 cut short after its headers.
+		rc, err := d.Store.Get(r.Context(), key, 0, -1)
+		if err != nil {
+			d.storeError(w, key, err)
+			return
+		}
+		or.rc = rc
+	}
 	http.ServeContent(w, r, "", info.ModTime, or)
 }
 
+func conditionalOrRanged(r *http.Request) bool {
+	for _, k := range []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"} {
+		if r.Header.Get(k) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// videoIDOf returns the id in /streams/{id}/..., if the first segment is one.
+func videoIDOf(escapedPath string) (string, bool) {
+	rest, ok := strings.CutPrefix(escapedPath, Prefix)
+	if !ok {
+		return "", false
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	return id, jobs.ValidVideoID(id)
+}
+
 // ObjectKey maps a request path (still escaped) to a store key, or reports
-// false. Only the exact shapes hlsd publishes are accepted, so no encoding
-// trick (%2e%2e, %2f, backslashes, NUL, doubled slashes) can name anything else.
+// false. Only the exact shapes hlsd publishes are accepted — master.m3u8,
+// {rendition}/index.m3u8, {rendition}/iframes.m3u8, {rendition}/seg_NNNNN.ts,
+// with a 24-character id from jobs.NewVideoID and a rendition name as
+// profiles.json allows — so no encoding trick (%2e%2e, %2f, %252f,
+// backslashes, NUL, overlong UTF-8, doubled slashes, ";" parameters, trailing
+// dots) can name anything else, and a directory is never a file.
 func ObjectKey(escapedPath string) (string, bool) {
 	rest, ok := strings.CutPrefix(escapedPath, Prefix)
 	if !ok || strings.ContainsAny(rest, `%\`) {
@@ -122,46 +272,98 @@ func ObjectKey(escapedPath string) (string, bool) {
 	return "", false
 }
 
-func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, info store.Info) {
+// servePlaylist serves a playlist as stored, or — for a signed request or a
+// client taking gzip — as a new representation built in memory: rewritten so
+// every child URI carries the request's token, then maybe compressed. Each
+// representation has its own ETag, derived from the stored one, so a 304 is
+// answered without reading the store.
+func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, info store.Info, token string) {
+	h := w.Header()
+	h.Add("Vary", "Accept-Encoding")
 	gz := acceptsGzip(r)
-	w.Header().Add("Vary", "Accept-Encoding")
-	if !gz {
-		serveObject(w, r, d.Store, key, info)
+	if token == "" && !gz {
+		d.serveObject(w, r, key, info)
 		return
 	}
-	// The gzip form is another representation, so it gets its own ETag.
-	etag := strings.TrimSuffix(info.ETag, `"`) + `-gz"`
-	w.Header().Set("ETag", etag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == etag || inm == "*") {
+	etag := info.ETag
+	if token != "" {
+		sum := sha256.Sum256([]byte(token))
+		etag = etagWith(etag, "t"+hex.EncodeToString(sum[:6]))
+	}
+	if gz {
+		etag = etagWith(etag, "gz")
+	}
+	h.Set("ETag", etag)
+	if etagMatch(r.Header.Get("If-None-Match"), etag) {
+		h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	if info.Size > maxPlaylist {
-		http.Error(w, "Playlist too large.", http.StatusInternalServerError)
+		d.log().Error("playlist too large", "key", key, "size", info.Size)
+		fail(w, http.StatusInternalServerError, msgUnavailable)
 		return
 	}
-	rc, err := d.Store.Get(r.Context(), key, 0, -1)
+	body, err := d.readAll(r.Context(), key)
 	if err != nil {
-		d.Log.Error("read failed", "key", key, "err", err)
-		http.Error(w, "The stream is temporarily unavailable.", http.StatusServiceUnavailable)
+		d.storeError(w, key, err)
 		return
 	}
-	defer rc.Close()
+	if token != "" {
+		if body, err = playback.RewritePlaylist(body, token); err != nil {
+			d.log().Error("playlist rewrite failed", "key", key, "err", err)
+			fail(w, http.StatusInternalServerError, msgUnavailable)
+			return
+		}
+	}
+	if !gz {
+		http.ServeContent(w, r, "", info.ModTime, bytes.NewReader(body)) // Range, HEAD
+		return
+	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	if _, err := io.Copy(zw, io.LimitReader(rc, maxPlaylist)); err != nil {
-		d.Log.Error("read failed", "key", key, "err", err)
-		http.Error(w, "The stream is temporarily unavailable.", http.StatusServiceUnavailable)
-		return
-	}
-	zw.Close()
-	w.Header().Set("Content-Encoding", "gzip")
-	w.Header().Set("Content-Length", fmt.Sprint(buf.Len()))
-	w.Header().Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+	_, _ = zw.Write(body)
+	_ = zw.Close()
+	h.Set("Content-Encoding", "gzip")
+	h.Set("Content-Length", fmt.Sprint(buf.Len()))
+	h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
 	if r.Method == http.MethodHead {
 		return
 	}
 	_, _ = w.Write(buf.Bytes())
+}
+
+func (d Deps) readAll(ctx context.Context, key string) ([]byte, error) {
+	rc, err := d.Store.Get(ctx, key, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxPlaylist+1))
+	if err == nil && len(b) > maxPlaylist {
+		err = errors.New("playlist grew past the size limit while being read")
+	}
+	return b, err
+}
+
+// etagWith derives the ETag of another representation of the same bytes.
+func etagWith(etag, suffix string) string {
+	return strings.TrimSuffix(etag, `"`) + "-" + suffix + `"`
+}
+
+// etagMatch is If-None-Match's weak comparison against one ETag.
+func etagMatch(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	etag = strings.TrimPrefix(etag, "W/")
+	for _, c := range strings.Split(header, ",") {
+		c = strings.TrimSpace(c)
+		if c == "*" || strings.TrimPrefix(c, "W/") == etag {
+			return true
+		}
+	}
+	return false
 }
 
 func acceptsGzip(r *http.Request) bool {

@@ -38,6 +38,10 @@ func setup(t *testing.T) (*httptest.Server, []byte) {
 	return srv, seg
 }
 
+// rawTransport neither asks for gzip nor undoes it behind the test's back
+// (http.DefaultTransport does both when a request has no Accept-Encoding).
+var rawTransport = &http.Transport{DisableCompression: true}
+
 func do(t *testing.T, method, url string, hdr map[string]string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
@@ -48,7 +52,7 @@ func do(t *testing.T, method, url string, hdr map[string]string) (*http.Response
 		req.Header.Set(k, v)
 	}
 	// Raw transport: no transparent gzip, no path cleaning.
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	resp, err := rawTransport.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 // Package gateway is hlsd's front door: the upload form, the seed-compatible
 // POST /upload (which answers the master playlist URL once the video is
-// ready), and the JSON API under /api/videos.
+// ready), and the JSON API under /api/videos. Uploads and the API take a
+// bearer token when tokens are configured; the form page stays public.
 package gateway
 
 import (
@@ -33,6 +34,10 @@ type Deps struct {
 	Log        *slog.Logger
 	// UploadedBytes, if set, counts bytes received.
 	UploadedBytes func(n int64)
+	// APITokens, if any, are the bearer tokens POST /upload and every
+	// /api/videos route require. None leaves them open: the caller decides
+	// whether that is safe (pkg/app allows it on loopback only).
+	APITokens []string
 }
 
 //go:embed index.html
@@ -45,11 +50,12 @@ func Handler(d Deps) http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write(indexHTML)
 	})
-	mux.HandleFunc("POST /upload", d.upload)
-	mux.HandleFunc("POST /api/videos", d.create)
-	mux.HandleFunc("GET /api/videos", d.list)
-	mux.HandleFunc("GET /api/videos/{id}", d.get)
-	mux.HandleFunc("DELETE /api/videos/{id}", d.delete)
+	g := guard{tokens: newTokenSet(d.APITokens), log: d.Log}
+	mux.Handle("POST /upload", g.require(false, d.upload))
+	mux.Handle("POST /api/videos", g.require(true, d.create))
+	mux.Handle("GET /api/videos", g.require(true, d.list))
+	mux.Handle("GET /api/videos/{id}", g.require(true, d.get))
+	mux.Handle("DELETE /api/videos/{id}", g.require(true, d.delete))
 	return mux
 }
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -52,13 +53,29 @@ func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 	defer rc.Close()
 
 	var segs []playlist.Segment
+	var iframes []playlist.IFrame
+	var header playlist.IFrame // the PAT/PMT every segment starts with
 	info, err := mpegts.SplitTS(bufio.NewReaderSize(storeReader{rc}, 1<<20),
 		mpegts.Options{TargetDuration: time.Duration(job.SegmentDuration * float64(time.Second))},
 		func(seg mpegts.Segment, data []byte) error {
 			if err := d.Store.Put(ctx, jobs.SegmentKey(id, name, seg.Index), bytes.NewReader(data), int64(len(data))); err != nil {
 				return fmt.Errorf("%w: %w", errStore, err)
 			}
-			segs = append(segs, playlist.Segment{URI: jobs.SegmentName(seg.Index), Duration: seg.Duration, Size: seg.Size})
+			uri := jobs.SegmentName(seg.Index)
+			segs = append(segs, playlist.Segment{URI: uri, Duration: seg.Duration, Size: seg.Size})
+			if seg.Index == 0 {
+				header = playlist.IFrame{URI: uri, Size: seg.HeaderSize}
+			}
+			for i, kf := range seg.Keyframes {
+				// Each I-frame lasts until the next one, the last until the segment's end.
+				end := seg.Start + seg.Duration
+				if i+1 < len(seg.Keyframes) {
+					end = seg.Keyframes[i+1].Time
+				}
+				if end > kf.Time { // after a timestamp splice an IDR may not move time on: leave it out
+					iframes = append(iframes, playlist.IFrame{URI: uri, Offset: kf.Offset, Size: kf.Size, Duration: end - kf.Time})
+				}
+			}
 			return nil
 		})
 	if err != nil {
@@ -68,12 +85,24 @@ func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 		// Our own encoder wrote this stream; if it cannot be cut, retrying won't help.
 		return jobs.Permanent(jobs.CodeInternal, "The encoded video could not be segmented; the error was logged.", err)
 	}
-	body, err := playlist.Media(segs)
+	body, err := playlist.Media(segs, int(math.Round(job.SegmentDuration)))
 	if err != nil {
 		return jobs.Permanent(jobs.CodeInternal, "The encoded video produced no segments.", err)
 	}
 	if err := d.Store.Put(ctx, jobs.MediaPlaylistKey(id, name), bytes.NewReader(body), int64(len(body))); err != nil {
 		return err
+	}
+	// Trick play: an I-frame playlist for video renditions (RFC 8216 4.3.3.6).
+	var iPeak, iAvg int
+	if len(iframes) > 0 {
+		body, err := playlist.IFrames(iframes, header)
+		if err != nil {
+			return jobs.Permanent(jobs.CodeInternal, "The I-frame playlist could not be written; the error was logged.", err)
+		}
+		if err := d.Store.Put(ctx, jobs.IFramePlaylistKey(id, name), bytes.NewReader(body), int64(len(body))); err != nil {
+			return err
+		}
+		iPeak, iAvg = playlist.IFrameBandwidth(iframes)
 	}
 	peak, avg := playlist.Bandwidth(segs)
 	log.Info("rendition segmented", "segments", len(segs), "duration", info.Duration, "codecs", codecs(info), "peak_bps", peak)
@@ -89,6 +118,7 @@ func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 				found = true
 				r.Done, r.Codecs, r.Bandwidth, r.AverageBandwidth = true, codecs(info), peak, avg
 				r.Segments, r.Duration = len(segs), info.Duration
+				r.IFrameBandwidth, r.IFrameAverageBandwidth = iPeak, iAvg
 				if info.Width > 0 { // the bitstream is the truth
 					r.Width, r.Height = info.Width, info.Height
 				}
@@ -122,10 +152,18 @@ func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 func (d Deps) publish(ctx context.Context, log *slog.Logger, v jobs.Video) error {
 	variants := make([]playlist.Variant, 0, len(v.Renditions))
 	for _, r := range v.Renditions {
-		variants = append(variants, playlist.Variant{
+		pv := playlist.Variant{
 			URI: r.Name + "/index.m3u8", Bandwidth: r.Bandwidth, AverageBandwidth: r.AverageBandwidth,
 			Codecs: r.Codecs, Width: r.Width, Height: r.Height, FrameRate: r.FrameRate,
-		})
+		}
+		if r.IFrameBandwidth > 0 {
+			video, _, _ := strings.Cut(r.Codecs, ",") // the video codec comes first
+			pv.IFrames = &playlist.IFrameVariant{
+				URI: r.Name + "/" + jobs.IFramePlaylistName, Bandwidth: r.IFrameBandwidth,
+				AverageBandwidth: r.IFrameAverageBandwidth, Codecs: video,
+			}
+		}
+		variants = append(variants, pv)
 	}
 	body, err := playlist.Master(variants)
 	if err != nil {

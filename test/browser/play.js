@@ -28,13 +28,13 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
     let ok = true;
     let note = '';
     try {
-      await playsPast(1);
+      await playsPast(3); // several seconds of real playback first
       const levels = await page.evaluate(() => hls.levels.length);
       for (let i = 0; i < levels; i++) {
         await page.evaluate(i => { hls.currentLevel = i; }, i);
         await page.waitForFunction(i => window.report.switched.includes(i) || window.report.fatal, i);
         const now = await page.evaluate(() => document.getElementById('v').currentTime);
-        await playsPast(now + 0.5);
+        await playsPast(now + 1);
       }
       const duration = await page.evaluate(() => document.getElementById('v').duration);
       await page.evaluate(d => { document.getElementById('v').currentTime = Math.max(0, d - 2); }, duration);

@@ -29,12 +29,18 @@ Usage:
   hlsd segmenter  segment worker
   hlsd content    serves /streams/...
 
+  hlsd check URL  checks a published master playlist against RFC 8216 and
+                  Apple's HLS authoring spec (see "hlsd check -h")
+
 Every flag can also be set by the environment variable shown with it.
 Run "hlsd TARGET -h" for the flags.
 `
 
 // Main runs hlsd with args (without the program name) and returns the exit code.
 func Main(args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "check" {
+		return Check(args[1:], os.Stdout, stderr)
+	}
 	if len(args) == 0 || !slices.Contains(app.Targets, app.Target(args[0])) {
 		fmt.Fprint(stderr, usage)
 		if len(args) > 0 && args[0] != "-h" && args[0] != "--help" && args[0] != "help" {
@@ -80,7 +86,7 @@ type logConfig struct{ level, format string }
 func Parse(target app.Target, args []string, lookupEnv func(string) (string, bool), out io.Writer) (app.Config, logConfig, error) {
 	cfg := app.Config{Limits: ffmpeg.DefaultLimits(), Jobs: jobs.DefaultConfig()}
 	var lc logConfig
-	var maxUpload string
+	var maxUpload, apiTokens, apiTokensFile string
 	fs := flag.NewFlagSet("hlsd "+string(target), flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.Listen, "listen", app.DefaultListen[target], "HTTP listen address")
@@ -103,6 +109,9 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	fs.IntVar(&cfg.Jobs.MaxDeliver, "max-attempts", cfg.Jobs.MaxDeliver, "attempts per job before the video is marked failed")
 	fs.DurationVar(&cfg.Jobs.AckWait, "job-ack-wait", cfg.Jobs.AckWait, "silence after which a worker's job goes to another worker (workers heartbeat well within it)")
 	fs.Var(&durationList{&cfg.Jobs.BackOff}, "job-backoff", "comma-separated waits before the 2nd, 3rd… attempt of a job")
+	fs.StringVar(&apiTokens, "api-tokens", "", "comma-separated bearer tokens for uploads and /api (16+ characters each)")
+	fs.StringVar(&apiTokensFile, "api-tokens-file", "", "file of bearer tokens, one per line; lines starting with # and blank lines are ignored")
+	fs.BoolVar(&cfg.InsecureOpenAPI, "insecure-open-api", false, "serve uploads and /api without tokens on any address (only behind an authenticating proxy)")
 	fs.StringVar(&lc.level, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&lc.format, "log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -135,6 +144,16 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 		return cfg, lc, fmt.Errorf("--max-upload-size: %w", err)
 	}
 	cfg.MaxUploadBytes = n
+	if cfg.APITokens, err = LoadAPITokens(apiTokens, apiTokensFile); err != nil {
+		return cfg, lc, err
+	}
+	listen := cfg.Listen
+	if listen == "" {
+		listen = app.DefaultListen[target]
+	}
+	if err := app.CheckAPIAuth(target, listen, cfg.APITokens, cfg.InsecureOpenAPI); err != nil {
+		return cfg, lc, err
+	}
 	if cfg.EncoderWorkers < 1 || cfg.SegmenterWorkers < 1 {
 		return cfg, lc, fmt.Errorf("--encoder-workers and --segmenter-workers must be at least 1")
 	}
@@ -145,6 +164,64 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 		return cfg, lc, fmt.Errorf("--job-ack-wait must be at least 1s")
 	}
 	return cfg, lc, nil
+}
+
+// MinTokenLength is the shortest API token accepted.
+const MinTokenLength = 16
+
+// LoadAPITokens gathers the API tokens of --api-tokens (comma-separated) and
+// --api-tokens-file (one per line, # comment lines and blank lines ignored).
+// A token shorter than MinTokenLength, or with a character other than
+// visible ASCII, stops start-up with a sentence that names where it is but
+// never shows it.
+func LoadAPITokens(list, file string) ([]string, error) {
+	var tokens []string
+	add := func(tok, where string) error {
+		for _, c := range []byte(tok) {
+			if c <= ' ' || c > '~' || c == ',' {
+				return fmt.Errorf("the API token %s holds a space, comma, control or non-ASCII character; use letters, digits and punctuation (generate one with: openssl rand -hex 32)", where)
+			}
+		}
+		if len(tok) < MinTokenLength {
+			return fmt.Errorf("the API token %s is %d characters long; tokens must have at least %d (generate one with: openssl rand -hex 32)", where, len(tok), MinTokenLength)
+		}
+		if !slices.Contains(tokens, tok) {
+			tokens = append(tokens, tok)
+		}
+		return nil
+	}
+	n := 0
+	for _, tok := range strings.Split(list, ",") {
+		if tok = strings.TrimSpace(tok); tok == "" {
+			continue
+		}
+		n++
+		if err := add(tok, fmt.Sprintf("number %d of --api-tokens (HLSD_API_TOKENS)", n)); err != nil {
+			return nil, err
+		}
+	}
+	if file == "" {
+		return tokens, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--api-tokens-file: %w", err)
+	}
+	found := false
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line) // also the \r of CRLF files
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		found = true
+		if err := add(line, fmt.Sprintf("on line %d of %s", i+1, file)); err != nil {
+			return nil, err
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("--api-tokens-file %s holds no token: put one per line (generate one with: openssl rand -hex 32)", file)
+	}
+	return tokens, nil
 }
 
 // durationList is a flag of comma-separated durations.

@@ -28,8 +28,15 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 }
 
 func TestDefaultsPerTarget(t *testing.T) {
-	for target, want := range map[app.Target]string{app.All: ":4444", app.Gateway: ":4444", app.Content: ":4445"} {
-		cfg, _, err := Parse(target, nil, env(nil), io.Discard)
+	// `hlsd all` (make run) stays on loopback, where it runs without tokens;
+	// the gateway listens everywhere and so needs one.
+	tokens := map[string]string{"HLSD_API_TOKENS": "0123456789abcdef"}
+	for target, want := range map[app.Target]string{app.All: "127.0.0.1:4444", app.Gateway: ":4444", app.Content: ":4445"} {
+		e := tokens
+		if target == app.All {
+			e = nil
+		}
+		cfg, _, err := Parse(target, nil, env(e), io.Discard)
 		if err != nil || cfg.Listen != want {
 			t.Errorf("%s listens on %q (%v), want %q", target, cfg.Listen, err, want)
 		}

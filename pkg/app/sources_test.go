@@ -1,0 +1,695 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/grafov/m3u8"
+)
+
+// TestRealWorldSources uploads the kinds of files people really have — odd
+// sizes, portrait and rotated phone videos, variable and odd frame rates,
+// full-range and 10-bit video, WebM, no audio, only audio, 5.1, several audio
+// tracks, very short clips, timestamps far from zero or wrapping — to one
+// server and holds each published stream to the same rules, plus what is
+// particular to the case.
+func TestRealWorldSources(t *testing.T) {
+	t.Parallel()
+	base := startAll(t)
+
+	video := func(size, rate string) []string {
+		return []string{"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=" + rate}
+	}
+	tone := func(freq int) []string {
+		return []string{"-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=%d:sample_rate=48000", freq)}
+	}
+	x264 := []string{"-c:v", "libx264", "-preset", "ultrafast"}
+	aac := []string{"-c:a", "aac"}
+	join := func(parts ...[]string) []string {
+		var out []string
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	// Most clips last 7 s: one full 6 s segment and a short last one.
+	secs := func(d float64) []string { return []string{"-t", strconv.FormatFloat(d, 'f', -1, 64)} }
+	av := hlsWant{duration: 7, video: true, audio: true}
+
+	for _, tc := range []sourceCase{
+		{
+			// x264 needs even sizes for 4:2:0, so the odd-sized source is 4:4:4.
+			name: "odd dimensions 853x479", file: "odd.mp4",
+			args: join(video("853x479", "25"), tone(440), secs(7), x264, []string{"-pix_fmt", "yuv444p"}, aac),
+			want: av,
+			check: func(t *testing.T, _ string, p publishedHLS) {
+				for _, r := range p.renditions {
+					if r.width%2 != 0 || r.height%2 != 0 || r.width > 853 || r.height > 479 {
+						t.Errorf("%s is %dx%d: want even sizes, no larger than 853x479", r.variant.URI, r.width, r.height)
+					}
+					if got, want := float64(r.width)/float64(r.height), 853.0/479; math.Abs(got-want)/want > 0.01 {
+						t.Errorf("%s is %dx%d, aspect %.4f; source %.4f", r.variant.URI, r.width, r.height, got, want)
+					}
+				}
+			},
+		},
+		{
+			name: "portrait 360x640", file: "portrait.mp4",
+			args: join(video("360x640", "30"), tone(440), secs(7), x264, aac),
+			want: av,
+			check: func(t *testing.T, _ string, p publishedHLS) {
+				for _, r := range p.renditions {
+					if r.width != 360 || r.height != 640 {
+						t.Errorf("%s RESOLUTION %dx%d, want the source's 360x640", r.variant.URI, r.width, r.height)
+					}
+				}
+			},
+		},
+		{
+			// A phone video: coded landscape with a display matrix turning it
+			// by 90°. The coded picture is black with a white top-left quadrant,
+			// so where that quadrant lands tells exactly which way it was turned.
+			name: "rotation display matrix",
+			make: func(t *testing.T) string {
+				coded := generate(t, "coded.mp4", join(
+					[]string{"-f", "lavfi", "-i", "color=black:size=640x360:rate=25"}, tone(440),
+					[]string{"-vf", "drawbox=x=0:y=0:w=320:h=180:color=white:t=fill"}, secs(7), x264, aac)...)
+				// ffmpeg 5.1 writes the display matrix for rotate= only when stream copying.
+				return generate(t, "rotated.mp4", "-i", coded, "-map", "0", "-c", "copy", "-metadata:s:v", "rotate=90")
+			},
+			want: av,
+			check: func(t *testing.T, src string, p publishedHLS) {
+				// ffprobe's rotation is counterclockwise (av_display_rotation_get).
+				var expect string
+				switch rot := sourceRotation(t, src); rot {
+				case 90:
+					expect = "bottom-left"
+				case -90, 270:
+					expect = "top-right"
+				default:
+					t.Fatalf("test source has rotation %g, want a 90° display matrix", rot)
+				}
+				for _, r := range p.renditions {
+					if r.width != 360 || r.height != 640 {
+						t.Errorf("%s RESOLUTION %dx%d, want portrait 360x640", r.variant.URI, r.width, r.height)
+						continue
+					}
+					q := quadrantLuma(t, r.url, r.width, r.height, "gray")
+					for name, mean := range q {
+						if white := name == expect; (white && mean < 200) || (!white && mean > 55) {
+							t.Errorf("%s: mean luma by quadrant %v; want only the %s one white (upright picture)", r.variant.URI, q, expect)
+							break
+						}
+					}
+				}
+			},
+		},
+		{
+			// 30 fps for 2 s, then 10 fps, with jitter throughout: timestamps
+			// as a phone writes them, kept as they are (passthrough).
+			name: "variable frame rate", file: "vfr.mp4",
+			args: join(video("320x180", "30"), tone(440),
+				[]string{"-vf", "setpts='(if(lt(N,60),N/30,2+(N-60)/10)+0.008*mod(N,4))/TB'", "-fps_mode", "passthrough"},
+				secs(7), x264, aac),
+			want: av,
+			check: func(t *testing.T, src string, p publishedHLS) {
+				if d := frameIntervals(t, src); d[len(d)-1]-d[0] < 0.05 {
+					t.Fatalf("test source is not variable frame rate: intervals %.4f..%.4f s", d[0], d[len(d)-1])
+				}
+				for _, r := range p.renditions {
+					if r.variant.FrameRate <= 0 {
+						t.Errorf("%s has no FRAME-RATE", r.variant.URI)
+						continue
+					}
+					d := frameIntervals(t, r.url)
+					want := 1 / r.variant.FrameRate
+					if math.Abs(d[0]-want) > 0.0015 || math.Abs(d[len(d)-1]-want) > 0.0015 {
+						t.Errorf("%s: frame intervals %.4f..%.4f s, want constant %.4f (FRAME-RATE %.3f)", r.variant.URI, d[0], d[len(d)-1], want, r.variant.FrameRate)
+					}
+				}
+			},
+		},
+		oddRate("29.97 fps", "30000/1001", 29.970),
+		oddRate("12.5 fps", "25/2", 12.5),
+		oddRate("10 fps", "10", 10),
+		{
+			// Full range (JPEG levels) as phones and webcams write it: the
+			// output must be limited range, converted, not merely relabelled.
+			name: "full-range yuvj420p",
+			make: func(t *testing.T) string {
+				src := generate(t, "fullrange.mp4", join(
+					[]string{"-f", "lavfi", "-i", "color=black:size=320x180:rate=25"}, tone(440),
+					[]string{"-vf", "drawbox=x=0:y=0:w=160:h=90:color=white:t=fill", "-pix_fmt", "yuvj420p"}, secs(7), x264, aac)...)
+				if s := probeStreams(t, src); s[0].PixFmt != "yuvj420p" || s[0].ColorRange != "pc" {
+					t.Fatalf("test source is %s/%s, want yuvj420p/pc", s[0].PixFmt, s[0].ColorRange)
+				}
+				if q := quadrantLuma(t, src, 320, 180, "yuvj420p"); q["top-left"] < 250 || q["bottom-right"] > 5 {
+					t.Fatalf("test source luma by quadrant %v, want full range 255/0", q)
+				}
+				return src
+			},
+			want: av,
+			check: func(t *testing.T, _ string, p publishedHLS) {
+				for _, r := range p.renditions {
+					for i, sp := range r.probes {
+						if v := sp.video(); v == nil || v.PixFmt != "yuv420p" || v.ColorRange != "tv" {
+							t.Errorf("%s segment %d: video %+v, want yuv420p with color_range tv", r.variant.URI, i, v)
+						}
+					}
+					// Raw Y samples: white 235 and black 16 in limited range.
+					q := quadrantLuma(t, r.url, r.width, r.height, "yuv420p")
+					if math.Abs(q["top-left"]-235) > 5 || math.Abs(q["bottom-right"]-16) > 5 {
+						t.Errorf("%s: raw luma by quadrant %v, want white 235 and black 16", r.variant.URI, q)
+					}
+				}
+			},
+		},
+		{
+			name: "10-bit HEVC in MKV", file: "hevc10.mkv",
+			args: join(video("320x180", "25"), tone(440), secs(7),
+				[]string{"-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", "-x265-params", "log-level=error"}, aac),
+			want: av,
+			check: func(t *testing.T, src string, _ publishedHLS) {
+				if s := probeStreams(t, src); s[0].CodecName != "hevc" || s[0].PixFmt != "yuv420p10le" {
+					t.Fatalf("test source is %s %s, want 10-bit HEVC", s[0].CodecName, s[0].PixFmt)
+				}
+				// The helper checks H.264 High/Main 8-bit yuv420p in CODECS and bitstream.
+			},
+		},
+		{
+			name: "VP8 and Vorbis in WebM", file: "vp8.webm",
+			args: join(video("320x180", "25"), tone(440), secs(7),
+				[]string{"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "400k", "-c:a", "libvorbis"}),
+			want: av,
+		},
+		{
+			name: "VP9 and Opus in WebM", file: "vp9.webm",
+			args: join(video("320x180", "25"), tone(440), secs(7),
+				[]string{"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1", "-b:v", "400k", "-c:a", "libopus"}),
+			want: av,
+		},
+		{
+			name: "no audio track", file: "silent.mp4",
+			args: join(video("320x180", "25"), secs(7), x264),
+			want: hlsWant{duration: 7, video: true},
+		},
+		{
+			name: "audio only MP3", file: "song.mp3",
+			args: join(tone(440), secs(7), []string{"-c:a", "libmp3lame", "-b:a", "128k"}),
+			want: hlsWant{duration: 7, audio: true},
+		},
+		{
+			name: "5.1 audio", file: "surround.mp4",
+			args: join(video("320x180", "25"), tone(440), secs(7),
+				[]string{"-af", "pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0"}, x264, aac),
+			want: av,
+			check: func(t *testing.T, src string, _ publishedHLS) {
+				if s := probeStreams(t, src); len(s) < 2 || s[1].Channels != 6 {
+					t.Fatalf("test source streams %+v, want 6-channel audio", s)
+				}
+				// The helper checks every segment's audio is stereo.
+			},
+		},
+		{
+			// The first track is a tone; the second is silence with more
+			// channels, which ffmpeg's own stream choice would prefer.
+			name: "several audio tracks", file: "tracks.mkv",
+			args: join(video("320x180", "25"), tone(1000),
+				[]string{"-f", "lavfi", "-i", "anullsrc=channel_layout=5.1:sample_rate=48000", "-map", "0", "-map", "1", "-map", "2"},
+				secs(7), x264, aac),
+			want: av,
+			check: func(t *testing.T, src string, p publishedHLS) {
+				if n := len(probeStreams(t, src)); n != 3 {
+					t.Fatalf("test source has %d streams, want video and two audio tracks", n)
+				}
+				if v := maxVolume(t, src, "0:a:0"); v < -30 {
+					t.Fatalf("test source's first track peaks at %g dB, want a tone", v)
+				}
+				for _, r := range p.renditions {
+					if v := maxVolume(t, r.url, "0:a:0"); v < -30 {
+						t.Errorf("%s audio peaks at %g dB: not the first (tone) track", r.variant.URI, v)
+					}
+				}
+			},
+		},
+		{
+			name: "shorter than one segment", file: "short.mp4",
+			args: join(video("320x180", "25"), tone(440), secs(2.5), x264, aac),
+			want: hlsWant{duration: 2.5, video: true, audio: true},
+			check: func(t *testing.T, _ string, p publishedHLS) {
+				for _, r := range p.renditions {
+					if len(r.segments) != 1 {
+						t.Errorf("%s has %d segments, want 1", r.variant.URI, len(r.segments))
+					}
+				}
+			},
+		},
+		{
+			name: "start PTS at 10 hours", file: "offset.ts",
+			args: join(video("320x180", "25"), tone(440), secs(7), x264, aac, []string{"-output_ts_offset", "36000", "-f", "mpegts"}),
+			want: av,
+			check: func(t *testing.T, src string, _ publishedHLS) {
+				if st := startTime(t, src); st < 36000 {
+					t.Fatalf("test source starts at %g s, want 36000+", st)
+				}
+				// The helper checks every rendition starts near 0.
+			},
+		},
+		{
+			// 95440 s is 3.7 s short of 2^33 ticks of 90 kHz.
+			name: "PTS wrap", file: "wrap.ts",
+			args: join(video("320x180", "25"), tone(440), secs(7), x264, aac, []string{"-output_ts_offset", "95440", "-f", "mpegts"}),
+			want: av,
+			check: func(t *testing.T, src string, _ publishedHLS) {
+				out, err := exec.Command("ffprobe", "-v", "error", "-correct_ts_overflow", "0", "-select_streams", "v",
+					"-show_entries", "packet=pts", "-of", "csv=p=0", src).Output()
+				if err != nil {
+					t.Fatal(err)
+				}
+				wraps := 0
+				var prev int64 = -1
+				for _, l := range strings.Fields(strings.ReplaceAll(string(out), ",", "")) {
+					pts, _ := strconv.ParseInt(l, 10, 64)
+					if prev >= 0 && prev-pts > 1<<32 {
+						wraps++
+					}
+					prev = pts
+				}
+				if wraps != 1 {
+					t.Fatalf("test source's raw video PTS wrap %d times, want once", wraps)
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var src string
+			if tc.make != nil {
+				src = tc.make(t)
+			} else {
+				src = generate(t, tc.file, tc.args...)
+			}
+			status, body, _ := upload(t, base+"/upload", src)
+			master := strings.TrimSpace(body)
+			if status != http.StatusOK || masterURLRe.FindStringSubmatch(master) == nil {
+				t.Fatalf("POST /upload = %d %q", status, body)
+			}
+			p := checkPublishedHLS(t, master, tc.want)
+			if tc.check != nil {
+				tc.check(t, src, p)
+			}
+		})
+	}
+}
+
+// sourceCase is one kind of upload and what to check beyond the common rules.
+type sourceCase struct {
+	name string
+	// file and args make the source with ffmpeg; make, if set, instead.
+	file  string
+	args  []string
+	make  func(t *testing.T) string
+	want  hlsWant
+	check func(t *testing.T, src string, p publishedHLS)
+}
+
+// oddRate is a case whose source has frame rate rate (ffmpeg's notation);
+// FRAME-RATE must say fps to three decimals and the output keep it exactly.
+func oddRate(name, rate string, fps float64) sourceCase {
+	exact := rate
+	if !strings.Contains(exact, "/") {
+		exact += "/1"
+	}
+	return sourceCase{
+		name: name, file: "rate.mp4",
+		args: []string{"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=" + rate, "-f", "lavfi", "-i", "sine=sample_rate=48000",
+			"-t", "7", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"},
+		want: hlsWant{duration: 7, video: true, audio: true},
+		check: func(t *testing.T, _ string, p publishedHLS) {
+			attr := fmt.Sprintf("FRAME-RATE=%.3f", fps)
+			if !strings.Contains(string(p.body), attr) {
+				t.Errorf("master lacks %s:\n%s", attr, p.body)
+			}
+			for _, r := range p.renditions {
+				if math.Abs(r.variant.FrameRate-fps) > 0.0005 {
+					t.Errorf("%s FRAME-RATE %g, want %.3f", r.variant.URI, r.variant.FrameRate, fps)
+				}
+				for i, sp := range r.probes {
+					if v := sp.video(); v == nil || v.RFrameRate != exact {
+						t.Errorf("%s segment %d: video %+v, want frame rate %s", r.variant.URI, i, v, exact)
+					}
+				}
+			}
+		},
+	}
+}
+
+// hlsWant is what a source should publish.
+type hlsWant struct {
+	duration     float64 // of the source, seconds
+	video, audio bool
+}
+
+// publishedHLS is what checkPublishedHLS read, for case-specific checks.
+type publishedHLS struct {
+	master     string
+	body       []byte // the master playlist
+	renditions []publishedRendition
+}
+
+type publishedRendition struct {
+	variant       *m3u8.Variant
+	url           string // media playlist
+	segments      []string
+	probes        []segmentProbe // one per segment
+	width, height int            // from RESOLUTION; 0 for audio
+}
+
+type probeStream struct {
+	CodecType  string `json:"codec_type"`
+	CodecName  string `json:"codec_name"`
+	Profile    string `json:"profile"`
+	Level      int    `json:"level"`
+	PixFmt     string `json:"pix_fmt"`
+	ColorRange string `json:"color_range"`
+	Width      int    `json:"width"`
+	Height     int    `json:"height"`
+	Channels   int    `json:"channels"`
+	SampleRate string `json:"sample_rate"`
+	RFrameRate string `json:"r_frame_rate"`
+}
+
+type segmentProbe struct {
+	Streams []probeStream `json:"streams"`
+	Packets []struct {
+		CodecType string `json:"codec_type"`
+		Flags     string `json:"flags"`
+	} `json:"packets"`
+}
+
+func (s segmentProbe) video() *probeStream { return s.stream("video") }
+
+func (s segmentProbe) stream(typ string) *probeStream {
+	for i := range s.Streams {
+		if s.Streams[i].CodecType == typ {
+			return &s.Streams[i]
+		}
+	}
+	return nil
+}
+
+var (
+	videoCodecsRe = regexp.MustCompile(`^avc1\.(64|4d)00([0-9a-f]{2})(,mp4a\.40\.2)?$`)
+	resolutionRe  = regexp.MustCompile(`^(\d+)x(\d+)$`)
+	targetRe      = regexp.MustCompile(`(?m)^#EXT-X-TARGETDURATION:(\d+)$`)
+)
+
+// checkPublishedHLS holds a published stream to the rules every upload must
+// meet, over HTTP as a player sees it: strict playlists, VOD tags, target
+// duration, segments starting with a keyframe and holding exactly the
+// expected H.264/AAC-LC tracks, renditions lasting as long as the source and
+// starting at zero, and ffmpeg decoding everything without a complaint.
+func checkPublishedHLS(t *testing.T, master string, want hlsWant) publishedHLS {
+	t.Helper()
+	p := publishedHLS{master: master}
+	p.body, _ = get(t, master)
+	pl, typ, err := m3u8.Decode(*bytes.NewBuffer(p.body), true)
+	if err != nil || typ != m3u8.MASTER {
+		t.Fatalf("master does not parse strictly: %v\n%s", err, p.body)
+	}
+	var variants []*m3u8.Variant
+	for _, v := range pl.(*m3u8.MasterPlaylist).Variants {
+		if !v.Iframe {
+			variants = append(variants, v)
+		}
+	}
+	if len(variants) == 0 || (!want.video && len(variants) != 1) {
+		t.Fatalf("master has %d variants:\n%s", len(variants), p.body)
+	}
+	dir := master[:strings.LastIndex(master, "/")+1]
+	for _, v := range variants {
+		r := publishedRendition{variant: v, url: dir + v.URI}
+		if v.Bandwidth == 0 {
+			t.Errorf("%s has no BANDWIDTH", v.URI)
+		}
+		var level int64
+		if want.video {
+			m := videoCodecsRe.FindStringSubmatch(v.Codecs)
+			if m == nil || (m[3] != "") != want.audio {
+				t.Errorf("%s CODECS %q, want H.264 High/Main%s", v.URI, v.Codecs, map[bool]string{true: " + AAC-LC", false: " only"}[want.audio])
+			} else {
+				level, _ = strconv.ParseInt(m[2], 16, 32)
+			}
+			rm := resolutionRe.FindStringSubmatch(v.Resolution)
+			if rm == nil || v.FrameRate <= 0 {
+				t.Errorf("%s RESOLUTION %q FRAME-RATE %g", v.URI, v.Resolution, v.FrameRate)
+			} else {
+				r.width, _ = strconv.Atoi(rm[1])
+				r.height, _ = strconv.Atoi(rm[2])
+			}
+		} else if v.Codecs != "mp4a.40.2" || v.Resolution != "" || v.FrameRate != 0 {
+			t.Errorf("audio-only %s CODECS %q RESOLUTION %q FRAME-RATE %g, want exactly mp4a.40.2 and no picture", v.URI, v.Codecs, v.Resolution, v.FrameRate)
+		}
+
+		body, _ := get(t, r.url)
+		mpl, typ, err := m3u8.Decode(*bytes.NewBuffer(body), true)
+		if err != nil || typ != m3u8.MEDIA {
+			t.Fatalf("%s does not parse strictly: %v\n%s", v.URI, err, body)
+		}
+		media := mpl.(*m3u8.MediaPlaylist)
+		for _, tag := range []string{"#EXT-X-PLAYLIST-TYPE:VOD\n", "#EXT-X-ENDLIST\n"} {
+			if !strings.Contains(string(body), tag) {
+				t.Errorf("%s lacks %q", v.URI, strings.TrimSpace(tag))
+			}
+		}
+		// The tag as written: grafov raises a decoded TargetDuration to the
+		// ceiling of the longest EXTINF, which would hide a wrong tag.
+		tm := targetRe.FindSubmatch(body)
+		if tm == nil {
+			t.Fatalf("%s lacks one integer EXT-X-TARGETDURATION:\n%s", v.URI, body)
+		}
+		target, _ := strconv.ParseFloat(string(tm[1]), 64)
+		var total float64
+		for _, s := range media.GetAllSegments() {
+			if math.Round(s.Duration) > target {
+				t.Errorf("%s: EXTINF %g rounds above TARGETDURATION %g", v.URI, s.Duration, target)
+			}
+			total += s.Duration
+			r.segments = append(r.segments, dir+v.URI[:strings.LastIndex(v.URI, "/")+1]+s.URI)
+		}
+		// The configured 6 s, also for a rendition shorter than that.
+		const wantTarget = 6.0
+		if target != wantTarget {
+			t.Errorf("%s TARGETDURATION %g, want %g:\n%s", v.URI, target, wantTarget, body)
+		}
+		if math.Abs(total-want.duration) > 0.5 {
+			t.Errorf("%s: EXTINFs add up to %g s, source %g s", v.URI, total, want.duration)
+		}
+
+		for i, seg := range r.segments {
+			var sp segmentProbe
+			ffprobeJSON(t, &sp, "-show_entries", "stream=codec_type,codec_name,profile,level,pix_fmt,color_range,width,height,channels,sample_rate,r_frame_rate:packet=codec_type,flags", seg)
+			r.probes = append(r.probes, sp)
+			vs, as := sp.stream("video"), sp.stream("audio")
+			if len(sp.Streams) != btoi(want.video)+btoi(want.audio) || (vs != nil) != want.video || (as != nil) != want.audio {
+				t.Errorf("%s segment %d has streams %+v, want video %v audio %v", v.URI, i, sp.Streams, want.video, want.audio)
+			}
+			if as != nil && (as.CodecName != "aac" || as.Profile != "LC" || as.Channels != 2 || as.SampleRate != "48000") {
+				t.Errorf("%s segment %d audio %+v, want AAC-LC stereo 48 kHz", v.URI, i, *as)
+			}
+			if vs == nil {
+				continue
+			}
+			if vs.CodecName != "h264" || vs.PixFmt != "yuv420p" || vs.Width != r.width || vs.Height != r.height {
+				t.Errorf("%s segment %d video %+v, want 8-bit H.264 %dx%d", v.URI, i, *vs, r.width, r.height)
+			}
+			if prefix := map[string]string{"High": "avc1.64", "Main": "avc1.4d"}[vs.Profile]; prefix == "" || !strings.HasPrefix(v.Codecs, prefix) || int64(vs.Level) != level {
+				t.Errorf("%s segment %d is H.264 %s level %d; CODECS says %q", v.URI, i, vs.Profile, vs.Level, v.Codecs)
+			}
+			keyframe := false
+			for _, pk := range sp.Packets {
+				if pk.CodecType == "video" {
+					keyframe = strings.HasPrefix(pk.Flags, "K")
+					break
+				}
+			}
+			if !keyframe {
+				t.Errorf("%s segment %d does not start with a keyframe", v.URI, i)
+			}
+		}
+
+		// The rendition as a whole: as long as the source, and starting at
+		// zero wherever the source's timestamps started (plus the 1.4 s that
+		// ffmpeg's MPEG-TS muxer always adds, and B-frame delay).
+		var f struct {
+			Format struct {
+				Duration  string `json:"duration"`
+				StartTime string `json:"start_time"`
+			} `json:"format"`
+		}
+		ffprobeJSON(t, &f, "-show_entries", "format=duration,start_time", r.url)
+		d, _ := strconv.ParseFloat(f.Format.Duration, 64)
+		st, err := strconv.ParseFloat(f.Format.StartTime, 64)
+		if math.Abs(d-want.duration) > 0.5 {
+			t.Errorf("ffprobe says %s lasts %g s, source %g s", v.URI, d, want.duration)
+		}
+		if err != nil || st < 0 || st > 1.6 {
+			t.Errorf("%s starts at %q s, want near 0", v.URI, f.Format.StartTime)
+		}
+		p.renditions = append(p.renditions, r)
+	}
+
+	// ffmpeg decodes every stream of the whole master over HTTP without a complaint.
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", master, "-map", "0", "-f", "null", "-").CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("ffmpeg decoding the master: %v\n%s", err, out)
+	}
+
+	// The conformance suite: every MUST and SHOULD rule it knows holds.
+	assertConformant(t, master)
+
+	return p
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func ffprobeJSON(t *testing.T, v any, args ...string) {
+	t.Helper()
+	args = append([]string{"-v", "error", "-of", "json"}, args...)
+	out, err := exec.Command("ffprobe", args...).Output()
+	if err == nil {
+		err = json.Unmarshal(out, v)
+	}
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// probeStreams lists a file's streams in order.
+func probeStreams(t *testing.T, path string) []probeStream {
+	t.Helper()
+	var sp segmentProbe
+	ffprobeJSON(t, &sp, "-show_entries", "stream=codec_type,codec_name,profile,level,pix_fmt,color_range,width,height,channels,sample_rate,r_frame_rate", path)
+	if len(sp.Streams) == 0 {
+		t.Fatalf("%s has no streams", path)
+	}
+	return sp.Streams
+}
+
+func startTime(t *testing.T, path string) float64 {
+	t.Helper()
+	var f struct {
+		Format struct {
+			StartTime string `json:"start_time"`
+		} `json:"format"`
+	}
+	ffprobeJSON(t, &f, "-show_entries", "format=start_time", path)
+	st, err := strconv.ParseFloat(f.Format.StartTime, 64)
+	if err != nil {
+		t.Fatalf("start time of %s: %q", path, f.Format.StartTime)
+	}
+	return st
+}
+
+// sourceRotation is the display matrix rotation ffprobe reports, in degrees
+// counterclockwise; 0 without one.
+func sourceRotation(t *testing.T, path string) float64 {
+	t.Helper()
+	var r struct {
+		Streams []struct {
+			SideData []struct {
+				Rotation float64 `json:"rotation"`
+			} `json:"side_data_list"`
+		} `json:"streams"`
+	}
+	ffprobeJSON(t, &r, "-select_streams", "v:0", "-show_entries", "stream_side_data=rotation", path)
+	for _, s := range r.Streams {
+		for _, sd := range s.SideData {
+			if sd.Rotation != 0 {
+				return sd.Rotation
+			}
+		}
+	}
+	return 0
+}
+
+// frameIntervals returns the sorted gaps between consecutive video frames of
+// a file or playlist, in seconds.
+func frameIntervals(t *testing.T, url string) []float64 {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", url).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", url, err)
+	}
+	var pts []float64
+	for _, l := range strings.Fields(strings.ReplaceAll(string(out), ",", " ")) {
+		if f, err := strconv.ParseFloat(l, 64); err == nil {
+			pts = append(pts, f)
+		}
+	}
+	if len(pts) < 3 {
+		t.Fatalf("%s has %d video frames", url, len(pts))
+	}
+	sort.Float64s(pts)
+	d := make([]float64, len(pts)-1)
+	for i := range d {
+		d[i] = pts[i+1] - pts[i]
+	}
+	sort.Float64s(d)
+	return d
+}
+
+// quadrantLuma decodes the first frame of url (w x h) and returns the mean
+// luma of the middle of each quadrant. pixFmt "gray" gives full-range luma
+// whatever the stream's range; a YUV format gives the stream's raw Y samples.
+func quadrantLuma(t *testing.T, url string, w, h int, pixFmt string) map[string]float64 {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", url, "-map", "0:v:0", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", pixFmt, "-").Output()
+	if err != nil || len(out) < w*h {
+		t.Fatalf("decoding a frame of %s: %v (%d bytes, want %dx%d)", url, err, len(out), w, h)
+	}
+	mean := func(x0, y0 int) float64 {
+		// The middle half of the quadrant, away from edges and chroma bleed.
+		var sum, n int
+		for y := y0 + h/8; y < y0+h/2-h/8; y++ {
+			for x := x0 + w/8; x < x0+w/2-w/8; x++ {
+				sum += int(out[y*w+x])
+				n++
+			}
+		}
+		return float64(sum) / float64(n)
+	}
+	return map[string]float64{
+		"top-left": mean(0, 0), "top-right": mean(w/2, 0),
+		"bottom-left": mean(0, h/2), "bottom-right": mean(w/2, h/2),
+	}
+}
+
+// maxVolume is the peak level of one audio stream, in dB.
+func maxVolume(t *testing.T, url, stream string) float64 {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostats", "-i", url, "-map", stream, "-af", "volumedetect", "-f", "null", "-").CombinedOutput()
+	m := regexp.MustCompile(`max_volume: (-?[0-9.]+|-inf) dB`).FindSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("volumedetect on %s: %v\n%s", url, err, out)
+	}
+	if string(m[1]) == "-inf" {
+		return math.Inf(-1)
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}

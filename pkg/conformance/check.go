@@ -1,0 +1,740 @@
+package conformance
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/grafov/m3u8"
+	"golang.org/x/sync/errgroup"
+)
+
+// Options tunes a check. The zero value checks against the defaults.
+type Options struct {
+	Client         *http.Client // nil: a default client
+	TargetDuration int          // the expected EXT-X-TARGETDURATION; 0 means 6
+	FFprobe        string       // ffprobe binary; "" means "ffprobe" on PATH
+	FFmpeg         string       // ffmpeg binary; "" means "ffmpeg" on PATH
+	Concurrency    int          // segments measured at once; 0 means the number of CPUs
+	// MaxSegmentBytes bounds what is downloaded per segment; 0 means 256 MiB.
+	MaxSegmentBytes int64
+}
+
+// Report is the outcome of a check.
+type Report struct {
+	Master   string
+	Findings []Finding
+	Variants int // EXT-X-STREAM-INF entries checked
+	IFrames  int // I-frame playlists checked
+	Segments int // media segments measured
+}
+
+// Failed reports whether any rule was broken.
+func (r Report) Failed() bool { return len(r.Findings) > 0 }
+
+// MustFindings returns the findings of MUST-level rules.
+func (r Report) MustFindings() []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.Rule.Level == Must {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Check fetches the master playlist at masterURL, every playlist it names
+// and every segment, and returns what breaks the rules. The error is only
+// for a check that could not run (bad URL, ffprobe missing, ctx ended);
+// everything wrong with the stream itself is a finding.
+func Check(ctx context.Context, masterURL string, o Options) (Report, error) {
+	if o.Client == nil {
+		o.Client = &http.Client{}
+	}
+	if o.TargetDuration <= 0 {
+		o.TargetDuration = 6
+	}
+	if o.FFprobe == "" {
+		o.FFprobe = "ffprobe"
+	}
+	if o.FFmpeg == "" {
+		o.FFmpeg = "ffmpeg"
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = runtime.NumCPU()
+	}
+	if o.MaxSegmentBytes <= 0 {
+		o.MaxSegmentBytes = 256 << 20
+	}
+	for _, bin := range []string{o.FFprobe, o.FFmpeg} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return Report{}, fmt.Errorf("conformance: %s is needed to measure segments: %w", bin, err)
+		}
+	}
+	u, err := url.Parse(masterURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return Report{}, fmt.Errorf("conformance: %q is not an http(s) URL", masterURL)
+	}
+	c := &checker{o: o, report: Report{Master: masterURL}}
+	err = c.master(ctx, u)
+	sort.SliceStable(c.report.Findings, func(i, j int) bool {
+		return c.report.Findings[i].Rule.Level == Must && c.report.Findings[j].Rule.Level != Must
+	})
+	return c.report, err
+}
+
+type checker struct {
+	o      Options
+	mu     sync.Mutex
+	report Report
+}
+
+func (c *checker) add(r Rule, uri, format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.report.Findings = append(c.report.Findings, Finding{Rule: r, URI: uri, Message: fmt.Sprintf(format, args...)})
+}
+
+// errSkip stops checking one resource after a finding that makes the rest meaningless.
+var errSkip = errors.New("skip")
+
+// fetchPlaylist GETs a playlist twice: plainly (checking status, MIME and
+// syntax) and with Accept-Encoding: gzip (checking it is compressed and
+// says the same).
+func (c *checker) fetchPlaylist(ctx context.Context, u *url.URL) ([]byte, error) {
+	uri := u.String()
+	body, hdr, err := c.get(ctx, uri, "", "identity", 1<<24)
+	if err != nil {
+		return nil, err
+	}
+	if ct, _, _ := mime.ParseMediaType(hdr.Get("Content-Type")); ct != "application/vnd.apple.mpegurl" && ct != "audio/mpegurl" {
+		c.add(RuleMIME, uri, "Content-Type is %q", hdr.Get("Content-Type"))
+	}
+	if !bytes.HasPrefix(body, []byte("#EXTM3U")) {
+		c.add(RuleEXTM3U, uri, "the first line is not #EXTM3U")
+		return nil, errSkip
+	}
+	gzBody, gzHdr, err := c.get(ctx, uri, "", "gzip", 1<<24)
+	switch {
+	case err != nil:
+		return nil, err
+	case !strings.EqualFold(gzHdr.Get("Content-Encoding"), "gzip"):
+		c.add(RuleGzip, uri, "not gzip-compressed for Accept-Encoding: gzip (Content-Encoding %q)", gzHdr.Get("Content-Encoding"))
+	default:
+		zr, err := gzip.NewReader(bytes.NewReader(gzBody))
+		var plain []byte
+		if err == nil {
+			plain, err = io.ReadAll(io.LimitReader(zr, 1<<24))
+		}
+		if err != nil || !bytes.Equal(plain, body) {
+			c.add(RuleGzip, uri, "the gzip representation does not decompress to the playlist (%v)", err)
+		}
+	}
+	return body, nil
+}
+
+// get fetches uri (a byte range if rng is set) and reports HTTP trouble as
+// a finding, returning errSkip.
+func (c *checker) get(ctx context.Context, uri, rng, encoding string, limit int64) ([]byte, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		c.add(RuleHTTP, uri, "bad URI: %v", err)
+		return nil, nil, errSkip
+	}
+	// Setting Accept-Encoding ourselves stops net/http from transparently
+	// decompressing, so we see what the server really sent.
+	req.Header.Set("Accept-Encoding", encoding)
+	want := http.StatusOK
+	if rng != "" {
+		req.Header.Set("Range", rng)
+		want = http.StatusPartialContent
+	}
+	resp, err := c.o.Client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		c.add(RuleHTTP, uri, "request failed: %v", err)
+		return nil, nil, errSkip
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		c.add(RuleHTTP, uri, "status %d, want %d", resp.StatusCode, want)
+		return nil, nil, errSkip
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		c.add(RuleHTTP, uri, "reading the body: %v", err)
+		return nil, nil, errSkip
+	}
+	if int64(len(body)) > limit {
+		c.add(RuleHTTP, uri, "larger than %d bytes", limit)
+		return nil, nil, errSkip
+	}
+	return body, resp.Header, nil
+}
+
+// variant is a media playlist with what the master claims about it and
+// what was measured.
+type variant struct {
+	uri    string
+	claim  *m3u8.Variant // nil for EXT-X-MEDIA renditions
+	video  bool          // carries video (by measurement)
+	starts []float64     // measured first timestamp of each segment
+	durs   []float64     // EXTINF values
+}
+
+func (c *checker) master(ctx context.Context, u *url.URL) error {
+	uri := u.String()
+	body, err := c.fetchPlaylist(ctx, u)
+	if err != nil {
+		return ignoreSkip(err)
+	}
+	pl, typ, err := m3u8.Decode(*bytes.NewBuffer(body), true)
+	if err != nil {
+		c.add(RuleSyntax, uri, "not a strictly valid master playlist: %v", err)
+		return nil
+	}
+	if typ != m3u8.MASTER {
+		c.add(RuleSyntax, uri, "a media playlist, not a master playlist")
+		return nil
+	}
+	mp := pl.(*m3u8.MasterPlaylist)
+	if !mp.IndependentSegments() {
+		c.add(RuleIndependent, uri, "the master lacks EXT-X-INDEPENDENT-SEGMENTS")
+	}
+	var streams, iframes []*m3u8.Variant
+	for _, v := range mp.Variants {
+		if v.Iframe {
+			iframes = append(iframes, v)
+		} else {
+			streams = append(streams, v)
+		}
+	}
+	if len(streams) == 0 {
+		c.add(RuleSyntax, uri, "the master lists no EXT-X-STREAM-INF")
+		return nil
+	}
+	// Alternative renditions (EXT-X-MEDIA with a URI) are media playlists too.
+	alts := map[string]bool{}
+	for _, v := range streams {
+		for _, a := range v.Alternatives {
+			if a != nil && a.URI != "" {
+				alts[a.URI] = true
+			}
+		}
+	}
+
+	var variants []*variant
+	for _, v := range streams {
+		c.claims(uri, v)
+		variants = append(variants, &variant{uri: v.URI, claim: v})
+	}
+	for a := range alts {
+		variants = append(variants, &variant{uri: a})
+	}
+	for _, v := range variants {
+		if err := c.media(ctx, u, v); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	c.report.Variants = len(streams)
+	c.mu.Unlock()
+	c.aligned(variants)
+
+	// I-frame playlists: every video variant should have one.
+	byRes := map[string]bool{}
+	for _, iv := range iframes {
+		byRes[iv.Resolution] = true
+		if err := c.iframes(ctx, u, iv, streams); err != nil {
+			return err
+		}
+	}
+	for _, v := range variants {
+		if v.claim != nil && v.video && !byRes[v.claim.Resolution] {
+			c.add(RuleIFrames, uri, "no EXT-X-I-FRAME-STREAM-INF for variant %s (%s)", v.uri, v.claim.Resolution)
+		}
+	}
+	c.mu.Lock()
+	c.report.IFrames = len(iframes)
+	c.mu.Unlock()
+	return nil
+}
+
+// claims checks the attributes of one EXT-X-STREAM-INF on their own.
+func (c *checker) claims(masterURI string, v *m3u8.Variant) {
+	where := masterURI + " → " + v.URI
+	if v.Bandwidth == 0 {
+		c.add(RuleBandwidth, where, "no BANDWIDTH")
+	}
+	if v.Codecs == "" {
+		c.add(RuleCodecsPresent, where, "no CODECS")
+	}
+	if v.AverageBandwidth == 0 {
+		c.add(RuleAverageBandwidth, where, "no AVERAGE-BANDWIDTH")
+	}
+	if hasVideoCodec(v.Codecs) {
+		if v.Resolution == "" {
+			c.add(RuleResolution, where, "no RESOLUTION")
+		}
+		if v.FrameRate == 0 {
+			c.add(RuleFrameRate, where, "no FRAME-RATE")
+		}
+	}
+}
+
+func hasVideoCodec(codecs string) bool {
+	for _, c := range strings.Split(codecs, ",") {
+		c = strings.TrimSpace(c)
+		if strings.HasPrefix(c, "avc") || strings.HasPrefix(c, "hvc") || strings.HasPrefix(c, "hev") || strings.HasPrefix(c, "av01") {
+			return true
+		}
+	}
+	return false
+}
+
+// media checks one media playlist and all its segments.
+func (c *checker) media(ctx context.Context, base *url.URL, v *variant) error {
+	ref, err := url.Parse(v.uri)
+	if err != nil {
+		c.add(RuleSyntax, base.String(), "variant URI %q: %v", v.uri, err)
+		return nil
+	}
+	u := base.ResolveReference(ref)
+	uri := u.String()
+	body, err := c.fetchPlaylist(ctx, u)
+	if err != nil {
+		return ignoreSkip(err)
+	}
+	mp, ok := c.parseMedia(uri, body)
+	if !ok {
+		return nil
+	}
+	segs := mp.GetAllSegments()
+	if len(segs) == 0 {
+		c.add(RuleSyntax, uri, "no segments")
+		return nil
+	}
+	if mp.Iframe {
+		c.add(RuleSyntax, uri, "a variant's media playlist is I-frames-only")
+		return nil
+	}
+	if !strings.Contains(string(body), "\n#EXT-X-INDEPENDENT-SEGMENTS") {
+		c.add(RuleIndependent, uri, "the media playlist lacks EXT-X-INDEPENDENT-SEGMENTS")
+	}
+	c.durations(uri, mp, segs)
+
+	// Measure every segment, a few at a time.
+	ms := make([]segMeasure, len(segs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.o.Concurrency)
+	for i, s := range segs {
+		g.Go(func() error {
+			su := u.ResolveReference(mustParse(s.URI))
+			m, err := c.segment(gctx, su.String(), s)
+			if err != nil {
+				return err
+			}
+			ms[i] = m
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return ignoreSkip(err)
+	}
+	c.mu.Lock()
+	c.report.Segments += len(segs)
+	c.mu.Unlock()
+
+	for _, m := range ms {
+		if !m.ok {
+			return nil // already reported; the totals below would mislead
+		}
+	}
+	c.measured(uri, v, segs, ms)
+	return nil
+}
+
+func mustParse(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		return &url.URL{Path: "invalid"}
+	}
+	return u
+}
+
+func ignoreSkip(err error) error {
+	if errors.Is(err, errSkip) {
+		return nil
+	}
+	return err
+}
+
+// parseMedia parses a media playlist strictly and checks the tags every
+// media playlist of a finished video must have.
+func (c *checker) parseMedia(uri string, body []byte) (*m3u8.MediaPlaylist, bool) {
+	pl, typ, err := m3u8.Decode(*bytes.NewBuffer(body), true)
+	if err != nil {
+		c.add(RuleSyntax, uri, "not a strictly valid media playlist: %v", err)
+		return nil, false
+	}
+	if typ != m3u8.MEDIA {
+		c.add(RuleSyntax, uri, "a master playlist where a media playlist belongs")
+		return nil, false
+	}
+	mp := pl.(*m3u8.MediaPlaylist)
+	text := "\n" + string(body)
+	if !strings.Contains(text, "\n#EXT-X-PLAYLIST-TYPE:VOD") {
+		c.add(RuleVOD, uri, "no EXT-X-PLAYLIST-TYPE:VOD")
+	}
+	if !strings.Contains(text, "\n#EXT-X-ENDLIST") {
+		c.add(RuleEndlist, uri, "no EXT-X-ENDLIST")
+	}
+	// grafov raises TargetDuration to fit the segments it reads, so take
+	// the tag's own value.
+	mp.TargetDuration = 0
+	if _, v, ok := strings.Cut(text, "\n#EXT-X-TARGETDURATION:"); !ok {
+		c.add(RuleTargetDuration, uri, "no EXT-X-TARGETDURATION")
+	} else if n, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(v, "\n", 2)[0])); err != nil || n <= 0 {
+		c.add(RuleSyntax, uri, "EXT-X-TARGETDURATION is not a positive integer")
+	} else {
+		mp.TargetDuration = float64(n)
+	}
+	need, why := 1, ""
+	for _, line := range strings.Split(string(body), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "#EXTINF:") && strings.Contains(strings.SplitN(line[8:], ",", 2)[0], ".") && need < 3:
+			need, why = 3, "decimal EXTINF"
+		case (strings.HasPrefix(line, "#EXT-X-BYTERANGE:") || line == "#EXT-X-I-FRAMES-ONLY") && need < 4:
+			need, why = 4, strings.SplitN(line, ":", 2)[0]
+		case strings.HasPrefix(line, "#EXT-X-MAP:") && mp.Iframe && need < 5:
+			need, why = 5, "EXT-X-MAP in an I-frame playlist"
+		}
+	}
+	if ver := int(mp.Version()); ver < need {
+		c.add(RuleVersion, uri, "EXT-X-VERSION %d, but %s needs %d", ver, why, need)
+	}
+	return mp, true
+}
+
+// durations checks EXTINF against the target duration.
+func (c *checker) durations(uri string, mp *m3u8.MediaPlaylist, segs []*m3u8.MediaSegment) {
+	target := mp.TargetDuration
+	if int(target) != c.o.TargetDuration && !mp.Iframe {
+		c.add(RuleTarget6, uri, "EXT-X-TARGETDURATION is %g, want %d", target, c.o.TargetDuration)
+	}
+	for i, s := range segs {
+		if math.Round(s.Duration) > target {
+			c.add(RuleTargetDuration, uri, "segment %d (%s): EXTINF %.3f rounds above EXT-X-TARGETDURATION %g", i, s.URI, s.Duration, target)
+		}
+		if s.Duration <= 0 {
+			c.add(RuleSyntax, uri, "segment %d (%s): EXTINF %.3f is not positive", i, s.URI, s.Duration)
+		}
+		if !mp.Iframe && s.Duration > float64(c.o.TargetDuration)+0.5 {
+			c.add(RuleSegmentLength, uri, "segment %d (%s) lasts %.3f s, more than %d.5 s", i, s.URI, s.Duration, c.o.TargetDuration)
+		}
+	}
+}
+
+// segMeasure is what ffprobe and ffmpeg found in one segment.
+type segMeasure struct {
+	ok           bool
+	size         int64
+	start, end   float64 // first timestamp and end of the main stream, seconds
+	frame        float64 // one frame (or audio packet) in seconds
+	videoCodec   string  // RFC 6381, from the SPS
+	audioCodec   string
+	width        int
+	height       int
+	frameRate    float64
+	hasVideo     bool
+	hasAudio     bool
+	firstIsIDR   bool
+	videoProfile string
+	idrErr       error // the first picture could not be extracted
+}
+
+func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment) (segMeasure, error) {
+	rng := ""
+	if s.Limit > 0 {
+		rng = fmt.Sprintf("bytes=%d-%d", s.Offset, s.Offset+s.Limit-1)
+	}
+	data, hdr, err := c.get(ctx, uri, rng, "identity", c.o.MaxSegmentBytes)
+	if err != nil {
+		return segMeasure{}, ignoreSkip(err)
+	}
+	if ct, _, _ := mime.ParseMediaType(hdr.Get("Content-Type")); strings.HasSuffix(strings.ToLower(mustParse(uri).Path), ".ts") && !strings.EqualFold(ct, "video/mp2t") {
+		c.add(RuleMIME, uri, "Content-Type is %q, want video/mp2t", hdr.Get("Content-Type"))
+	}
+	m, err := c.probe(ctx, data)
+	if err != nil {
+		if ctx.Err() != nil {
+			return segMeasure{}, ctx.Err()
+		}
+		c.add(RuleSyntax, uri, "not a readable MPEG-TS segment: %v", err)
+		return segMeasure{}, nil
+	}
+	m.size = int64(len(data))
+	switch {
+	case m.hasVideo && m.idrErr != nil:
+		c.add(RuleIDR, uri, "the first video picture cannot be read on its own: %v", m.idrErr)
+	case m.hasVideo && !m.firstIsIDR:
+		c.add(RuleIDR, uri, "the first video picture is not an IDR")
+	}
+	m.ok = true
+	return m, nil
+}
+
+// measured compares what the playlist and master claim with what the
+// segments hold.
+func (c *checker) measured(uri string, v *variant, segs []*m3u8.MediaSegment, ms []segMeasure) {
+	v.video = ms[0].hasVideo
+	var bits, dur, peak float64
+	for i, s := range segs {
+		m := ms[i]
+		v.starts = append(v.starts, m.start)
+		v.durs = append(v.durs, s.Duration)
+		b := float64(m.size) * 8
+		bits += b
+		dur += s.Duration
+		if s.Duration > 0 {
+			peak = max(peak, b/s.Duration)
+		}
+		// EXTINF against the timestamps: the next segment's start, or for
+		// the last one the end of its last frame.
+		real := m.end - m.start
+		if i+1 < len(segs) {
+			real = ms[i+1].start - m.start
+			if gap := ms[i+1].start - m.end; math.Abs(gap) > m.frame+0.001 {
+				c.add(RuleContinuous, uri, "segment %d ends at %.3f s but segment %d starts at %.3f s", i, m.end, i+1, ms[i+1].start)
+			}
+		}
+		if math.Abs(real-s.Duration) > m.frame+0.001 {
+			c.add(RuleEXTINFAccurate, uri, "segment %d (%s): EXTINF %.3f, timestamps say %.3f", i, s.URI, s.Duration, real)
+		}
+		if m.hasVideo != ms[0].hasVideo || m.hasAudio != ms[0].hasAudio {
+			c.add(RuleCodecsMatch, uri, "segment %d carries different streams from segment 0", i)
+		}
+	}
+	if v.claim == nil {
+		return
+	}
+	where := uri
+	// CODECS: exactly the codecs found, with the real profile and level.
+	var found []string
+	if ms[0].hasVideo {
+		found = append(found, ms[0].videoCodec)
+		if p := ms[0].videoProfile; p != "64" && p != "4d" {
+			c.add(RuleH264Profile, where, "H.264 profile_idc 0x%s is neither High nor Main", p)
+		}
+	}
+	if ms[0].hasAudio {
+		found = append(found, ms[0].audioCodec)
+		if ms[0].audioCodec != "mp4a.40.2" {
+			c.add(RuleAACLC, where, "audio is %s", ms[0].audioCodec)
+		}
+	}
+	if !sameCodecs(v.claim.Codecs, found) && v.claim.Codecs != "" {
+		c.add(RuleCodecsMatch, where, "CODECS %q, the segments hold %q", v.claim.Codecs, strings.Join(found, ","))
+	}
+	if ms[0].hasVideo && v.claim.Resolution != "" {
+		if got := fmt.Sprintf("%dx%d", ms[0].width, ms[0].height); got != v.claim.Resolution {
+			c.add(RuleResolutionMatch, where, "RESOLUTION %s, the video is %s", v.claim.Resolution, got)
+		}
+	}
+	if ms[0].hasVideo && v.claim.FrameRate > 0 && math.Abs(v.claim.FrameRate-ms[0].frameRate) > 0.01 {
+		c.add(RuleFrameRate, where, "FRAME-RATE %.3f, the video runs at %.3f", v.claim.FrameRate, ms[0].frameRate)
+	}
+	if dur > 0 {
+		avg := bits / dur
+		if v.claim.AverageBandwidth > 0 && math.Abs(float64(v.claim.AverageBandwidth)-avg) > 0.1*avg {
+			c.add(RuleAverageBandwidth, where, "AVERAGE-BANDWIDTH %d, measured %.0f", v.claim.AverageBandwidth, avg)
+		}
+		if float64(v.claim.Bandwidth) < peak {
+			c.add(RulePeakBandwidth, where, "BANDWIDTH %d, measured peak %.0f", v.claim.Bandwidth, peak)
+		}
+	}
+}
+
+func sameCodecs(claim string, found []string) bool {
+	var cl []string
+	for _, c := range strings.Split(claim, ",") {
+		if c = strings.ToLower(strings.TrimSpace(c)); c != "" {
+			cl = append(cl, c)
+		}
+	}
+	if len(cl) != len(found) {
+		return false
+	}
+	sort.Strings(cl)
+	f := make([]string, len(found))
+	for i, s := range found {
+		f[i] = strings.ToLower(s)
+	}
+	sort.Strings(f)
+	for i := range cl {
+		if cl[i] != f[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// aligned checks that video variants cut at the same times.
+func (c *checker) aligned(vs []*variant) {
+	var ref *variant
+	for _, v := range vs {
+		if !v.video || len(v.starts) == 0 {
+			continue
+		}
+		if ref == nil {
+			ref = v
+			continue
+		}
+		if len(v.starts) != len(ref.starts) {
+			c.add(RuleAligned, v.uri, "%d segments, %s has %d", len(v.starts), ref.uri, len(ref.starts))
+			continue
+		}
+		for i := range v.starts {
+			if math.Abs((v.starts[i]-v.starts[0])-(ref.starts[i]-ref.starts[0])) > 0.002 ||
+				math.Abs(v.durs[i]-ref.durs[i]) > 0.002 {
+				c.add(RuleAligned, v.uri, "segment %d starts at %.3f s lasting %.3f s; in %s at %.3f s lasting %.3f s",
+					i, v.starts[i]-v.starts[0], v.durs[i], ref.uri, ref.starts[i]-ref.starts[0], ref.durs[i])
+				break
+			}
+		}
+	}
+}
+
+// iframes checks one EXT-X-I-FRAME-STREAM-INF and its playlist.
+func (c *checker) iframes(ctx context.Context, master *url.URL, iv *m3u8.Variant, streams []*m3u8.Variant) error {
+	where := master.String() + " → " + iv.URI
+	if iv.Bandwidth == 0 {
+		c.add(RuleBandwidth, where, "no BANDWIDTH")
+	}
+	if iv.Codecs == "" {
+		c.add(RuleCodecsPresent, where, "no CODECS")
+	}
+	if iv.Resolution == "" {
+		c.add(RuleIFrames, where, "no RESOLUTION")
+	}
+	if iv.URI == "" {
+		c.add(RuleIFrames, where, "no URI")
+		return nil
+	}
+	// Its CODECS should be the video codec of the variant of the same resolution.
+	for _, v := range streams {
+		if v.Resolution == iv.Resolution && hasVideoCodec(v.Codecs) {
+			want := ""
+			for _, cc := range strings.Split(v.Codecs, ",") {
+				if hasVideoCodec(cc) {
+					want = strings.TrimSpace(cc)
+				}
+			}
+			if !strings.EqualFold(strings.TrimSpace(iv.Codecs), want) {
+				c.add(RuleCodecsMatch, where, "I-frame CODECS %q, the %s variant's video is %q", iv.Codecs, iv.Resolution, want)
+			}
+			break
+		}
+	}
+	u := master.ResolveReference(mustParse(iv.URI))
+	uri := u.String()
+	body, err := c.fetchPlaylist(ctx, u)
+	if err != nil {
+		return ignoreSkip(err)
+	}
+	mp, ok := c.parseMedia(uri, body)
+	if !ok {
+		return nil
+	}
+	if !mp.Iframe {
+		c.add(RuleIFrames, uri, "no EXT-X-I-FRAMES-ONLY")
+		return nil
+	}
+	segs := mp.GetAllSegments()
+	if len(segs) == 0 {
+		c.add(RuleIFrames, uri, "no entries")
+		return nil
+	}
+	c.durations(uri, mp, segs)
+
+	// Fetch the initialization section and every I-frame range, join them
+	// into one stream and let ffmpeg count the pictures: there must be one
+	// IDR per entry and nothing else.
+	var stream bytes.Buffer
+	var peak float64
+	addRange := func(ref string, limit, offset int64) error {
+		if limit <= 0 {
+			c.add(RuleByteRange, uri, "%s has no byte range", ref)
+			return errSkip
+		}
+		ru := u.ResolveReference(mustParse(ref)).String()
+		b, _, err := c.get(ctx, ru, fmt.Sprintf("bytes=%d-%d", offset, offset+limit-1), "identity", limit)
+		if err != nil {
+			return err
+		}
+		if int64(len(b)) != limit {
+			c.add(RuleByteRange, uri, "%s@%d: asked for %d bytes, got %d", ref, offset, limit, len(b))
+			return errSkip
+		}
+		stream.Write(b)
+		return nil
+	}
+	if mp.Map != nil {
+		if err := addRange(mp.Map.URI, mp.Map.Limit, mp.Map.Offset); err != nil {
+			return ignoreSkip(err)
+		}
+	}
+	for _, s := range segs {
+		if s.Map != nil && s.Map != mp.Map {
+			if err := addRange(s.Map.URI, s.Map.Limit, s.Map.Offset); err != nil {
+				return ignoreSkip(err)
+			}
+		}
+		if err := addRange(s.URI, s.Limit, s.Offset); err != nil {
+			return ignoreSkip(err)
+		}
+		if s.Duration > 0 {
+			peak = max(peak, float64(s.Limit)*8/s.Duration)
+		}
+	}
+	pics, err := c.pictures(ctx, stream.Bytes())
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.add(RuleIFrameIDR, uri, "the I-frame ranges do not form a readable stream: %v", err)
+		return nil
+	}
+	nonIDR := 0
+	for _, idr := range pics {
+		if !idr {
+			nonIDR++
+		}
+	}
+	if len(pics) != len(segs) || nonIDR > 0 {
+		c.add(RuleIFrameIDR, uri, "%d entries hold %d pictures, %d of them not IDR", len(segs), len(pics), nonIDR)
+	}
+	if float64(iv.Bandwidth) < peak {
+		c.add(RulePeakBandwidth, where, "I-frame BANDWIDTH %d, measured peak %.0f", iv.Bandwidth, peak)
+	}
+	return nil
+}

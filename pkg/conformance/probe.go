@@ -1,0 +1,198 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os/exec"
+	"strconv"
+	"strings"
+)
+
+// probe measures one segment held in data with ffprobe (streams and packet
+// timestamps) and ffmpeg (the raw H.264 of its first picture).
+func (c *checker) probe(ctx context.Context, data []byte) (segMeasure, error) {
+	var m segMeasure
+	out, err := c.run(ctx, c.o.FFprobe, data, "-v", "error", "-f", "mpegts", "-i", "pipe:0",
+		"-show_entries", "stream=index,codec_type,codec_name,profile,width,height,r_frame_rate:packet=stream_index,pts_time,duration_time",
+		"-of", "json")
+	if err != nil {
+		return m, err
+	}
+	var pr struct {
+		Streams []struct {
+			Index      int    `json:"index"`
+			CodecType  string `json:"codec_type"`
+			CodecName  string `json:"codec_name"`
+			Profile    string `json:"profile"`
+			Width      int    `json:"width"`
+			Height     int    `json:"height"`
+			RFrameRate string `json:"r_frame_rate"`
+		} `json:"streams"`
+		Packets []struct {
+			StreamIndex  int    `json:"stream_index"`
+			PTSTime      string `json:"pts_time"`
+			DurationTime string `json:"duration_time"`
+		} `json:"packets"`
+	}
+	if err := json.Unmarshal(out, &pr); err != nil {
+		return m, fmt.Errorf("ffprobe output: %w", err)
+	}
+	videoIdx, audioIdx := -1, -1
+	for _, s := range pr.Streams {
+		switch {
+		case s.CodecType == "video" && videoIdx < 0:
+			videoIdx, m.hasVideo = s.Index, true
+			m.width, m.height = s.Width, s.Height
+			m.frameRate = ratio(s.RFrameRate)
+			if s.CodecName != "h264" {
+				m.videoCodec = s.CodecName // never equal to an avc1 claim
+			}
+		case s.CodecType == "audio" && audioIdx < 0:
+			audioIdx, m.hasAudio = s.Index, true
+			m.audioCodec = audioCodec(s.CodecName, s.Profile)
+		}
+	}
+	main := videoIdx
+	if main < 0 {
+		main = audioIdx
+	}
+	if main < 0 {
+		return m, fmt.Errorf("no audio or video stream")
+	}
+	m.start, m.end = math.Inf(1), math.Inf(-1)
+	for _, p := range pr.Packets {
+		if p.StreamIndex != main {
+			continue
+		}
+		pts, err := strconv.ParseFloat(p.PTSTime, 64)
+		if err != nil {
+			continue
+		}
+		d, _ := strconv.ParseFloat(p.DurationTime, 64)
+		m.start = min(m.start, pts)
+		m.end = max(m.end, pts+d)
+		if d > 0 {
+			m.frame = max(m.frame, d)
+		}
+	}
+	if math.IsInf(m.start, 0) {
+		return m, fmt.Errorf("no timestamped packets")
+	}
+	if m.hasVideo && m.videoCodec == "" {
+		raw, err := c.run(ctx, c.o.FFmpeg, data, "-v", "error", "-f", "mpegts", "-i", "pipe:0",
+			"-map", "0:v:0", "-c", "copy", "-frames:v", "1", "-f", "h264", "pipe:1")
+		if err != nil {
+			if ctx.Err() != nil {
+				return m, ctx.Err()
+			}
+			m.idrErr, m.videoCodec = err, "unreadable H.264"
+			return m, nil
+		}
+		pics, sps := scanH264(raw)
+		m.firstIsIDR = len(pics) > 0 && pics[0]
+		if len(sps) >= 4 {
+			m.videoProfile = fmt.Sprintf("%02x", sps[1])
+			m.videoCodec = fmt.Sprintf("avc1.%02x%02x%02x", sps[1], sps[2], sps[3])
+		} else {
+			m.videoCodec = "avc1 without SPS"
+		}
+	}
+	return m, nil
+}
+
+// pictures returns, for each picture of the H.264 stream in the MPEG-TS
+// data, whether it is an IDR.
+func (c *checker) pictures(ctx context.Context, data []byte) ([]bool, error) {
+	raw, err := c.run(ctx, c.o.FFmpeg, data, "-v", "error", "-f", "mpegts", "-i", "pipe:0",
+		"-map", "0:v:0", "-c", "copy", "-f", "h264", "pipe:1")
+	if err != nil {
+		return nil, err
+	}
+	pics, _ := scanH264(raw)
+	return pics, nil
+}
+
+// scanH264 walks an Annex B byte stream: for each picture (a slice with
+// first_mb_in_slice 0) whether it is IDR, and the first SPS NAL unit.
+func scanH264(b []byte) (pics []bool, sps []byte) {
+	for len(b) > 0 {
+		i := bytes.Index(b, []byte{0, 0, 1})
+		if i < 0 {
+			return pics, sps
+		}
+		b = b[i+3:]
+		end := bytes.Index(b, []byte{0, 0, 1})
+		nal := b
+		if end >= 0 {
+			nal = b[:end]
+		}
+		if len(nal) < 2 {
+			continue
+		}
+		switch nal[0] & 0x1f {
+		case 1, 5:
+			// first_mb_in_slice is ue(v); it is 0 exactly when the first bit is 1.
+			if nal[1]&0x80 != 0 {
+				pics = append(pics, nal[0]&0x1f == 5)
+			}
+		case 7:
+			if sps == nil {
+				sps = nal
+			}
+		}
+	}
+	return pics, sps
+}
+
+func audioCodec(name, profile string) string {
+	switch name {
+	case "aac":
+		switch profile {
+		case "LC":
+			return "mp4a.40.2"
+		case "HE-AAC":
+			return "mp4a.40.5"
+		case "HE-AACv2":
+			return "mp4a.40.29"
+		}
+		return "mp4a.40 (" + profile + ")"
+	case "mp3":
+		return "mp4a.40.34"
+	case "ac3":
+		return "ac-3"
+	case "eac3":
+		return "ec-3"
+	}
+	return name
+}
+
+func ratio(s string) float64 {
+	n, d, ok := strings.Cut(s, "/")
+	num, err1 := strconv.ParseFloat(n, 64)
+	if !ok {
+		return num
+	}
+	den, err2 := strconv.ParseFloat(d, 64)
+	if err1 != nil || err2 != nil || den == 0 {
+		return 0
+	}
+	return num / den
+}
+
+// run runs a tool with data on stdin and returns its stdout.
+func (c *checker) run(ctx context.Context, bin string, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%s: %w: %s", bin, err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}

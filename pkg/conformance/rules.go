@@ -1,0 +1,112 @@
+// Package conformance checks a published HLS video over HTTP against
+// RFC 8216 and the Apple HLS authoring specification, rule by rule.
+//
+// It is deliberately independent of the code that writes our output: it
+// reads playlists with grafov/m3u8 plus its own line checks, and measures
+// segments with ffprobe and ffmpeg (never with pkg/mpegts or pkg/playlist),
+// so a bug in our writer cannot hide itself from the checker.
+package conformance
+
+import "fmt"
+
+// Level says how binding a rule is, in RFC 2119 terms.
+type Level string
+
+const (
+	Must   Level = "MUST"
+	Should Level = "SHOULD"
+)
+
+// Rule is one requirement the checker enforces.
+type Rule struct {
+	ID     string // stable short name, e.g. "extinf-within-target"
+	Level  Level
+	Source string // where the requirement comes from
+	Text   string // the requirement in one sentence
+}
+
+// The rules, each named in every finding it produces. Sources: RFC 8216
+// sections, and the Apple HLS Authoring Specification for Apple Devices by
+// the name of its part (its numbering changes between editions).
+var (
+	RuleHTTP = Rule{"http-ok", Must, "RFC 8216 §6.2.1",
+		"Every playlist and segment URI answers 200 (206 for a byte range)."}
+	RuleMIME = Rule{"mime-type", Must, "RFC 8216 §4; Apple authoring spec: Serving",
+		"Playlists are served as application/vnd.apple.mpegurl (or audio/mpegurl), MPEG-TS segments as video/mp2t."}
+	RuleEXTM3U = Rule{"extm3u", Must, "RFC 8216 §4.3.1.1",
+		"A playlist starts with #EXTM3U."}
+	RuleSyntax = Rule{"syntax", Must, "RFC 8216 §4",
+		"A playlist parses strictly, with known tags and well-formed attributes."}
+	RuleVersion = Rule{"version", Must, "RFC 8216 §7",
+		"EXT-X-VERSION is at least what the playlist's features need (3 for decimal EXTINF, 4 for byte ranges and I-frames, 5 for EXT-X-MAP in I-frame playlists)."}
+	RuleBandwidth = Rule{"stream-inf-bandwidth", Must, "RFC 8216 §4.3.4.2",
+		"Every EXT-X-STREAM-INF and EXT-X-I-FRAME-STREAM-INF has BANDWIDTH."}
+	RuleCodecsPresent = Rule{"codecs-present", Must, "Apple authoring spec: Playlists (CODECS); RFC 8216 §4.3.4.2",
+		"Every variant has a CODECS attribute."}
+	RuleCodecsMatch = Rule{"codecs-match", Must, "RFC 8216 §4.3.4.2",
+		"CODECS names exactly the codecs in the variant's segments, with the profile and level of the real bitstream."}
+	RuleResolutionMatch = Rule{"resolution-match", Must, "RFC 8216 §4.3.4.2",
+		"RESOLUTION equals the picture size of the variant's video."}
+	RuleVOD = Rule{"playlist-type-vod", Must, "RFC 8216 §4.3.3.5; Apple authoring spec: Playlists",
+		"A finished video's media playlists say EXT-X-PLAYLIST-TYPE:VOD."}
+	RuleEndlist = Rule{"endlist", Must, "RFC 8216 §4.3.3.4",
+		"A finished video's media playlists end with EXT-X-ENDLIST."}
+	RuleTargetDuration = Rule{"extinf-within-target", Must, "RFC 8216 §4.3.3.1",
+		"Every EXTINF rounded to the nearest integer is at most EXT-X-TARGETDURATION."}
+	RuleIDR = Rule{"idr-at-segment-start", Must, "Apple authoring spec: Video (IDR at segment start); RFC 8216 §4.3.5.1",
+		"Every video segment starts with an IDR picture (and EXT-X-INDEPENDENT-SEGMENTS promises it)."}
+	RuleIFrameIDR = Rule{"i-frame-is-idr", Must, "RFC 8216 §4.3.3.6",
+		"Every entry of an I-frame playlist is a byte range holding exactly one IDR picture."}
+	RuleByteRange = Rule{"byte-range", Must, "RFC 8216 §4.3.2.2",
+		"Byte ranges lie inside their resources and are served as 206 with the same bytes."}
+
+	RuleTarget6 = Rule{"target-duration", Should, "Apple authoring spec: Media segmentation",
+		"EXT-X-TARGETDURATION is the configured target (6 s)."}
+	RuleSegmentLength = Rule{"segment-duration", Should, "Apple authoring spec: Media segmentation",
+		"No segment is longer than the target duration plus 0.5 s."}
+	RuleEXTINFAccurate = Rule{"extinf-accurate", Should, "RFC 8216 §4.3.2.1; Apple authoring spec: Playlists (EXTINF accuracy)",
+		"EXTINF equals the segment's real duration from its timestamps, within one frame."}
+	RuleContinuous = Rule{"timestamps-continuous", Should, "RFC 8216 §3",
+		"Each segment's first timestamp follows the previous segment's end, within one frame."}
+	RuleAligned = Rule{"aligned-boundaries", Should, "Apple authoring spec: Video (aligned key frames)",
+		"Segment boundaries fall at the same times in every video variant."}
+	RuleAverageBandwidth = Rule{"average-bandwidth", Should, "Apple authoring spec: Playlists (AVERAGE-BANDWIDTH)",
+		"AVERAGE-BANDWIDTH is present and within 10% of the measured average bit rate."}
+	RulePeakBandwidth = Rule{"peak-bandwidth", Should, "Apple authoring spec: Playlists (BANDWIDTH); RFC 8216 §4.3.4.2",
+		"BANDWIDTH is at least the measured peak segment bit rate."}
+	RuleFrameRate = Rule{"frame-rate", Should, "Apple authoring spec: Playlists (FRAME-RATE)",
+		"Video variants have FRAME-RATE, equal to the real frame rate."}
+	RuleResolution = Rule{"resolution", Should, "Apple authoring spec: Playlists (RESOLUTION)",
+		"Video variants have RESOLUTION."}
+	RuleIndependent = Rule{"independent-segments", Should, "Apple authoring spec: Playlists; RFC 8216 §4.3.5.1",
+		"The master playlist (and media playlists) carry EXT-X-INDEPENDENT-SEGMENTS."}
+	RuleIFrames = Rule{"i-frame-playlists", Should, "Apple authoring spec: Trick play; RFC 8216 §4.3.4.3",
+		"Every video variant has an I-frame playlist listed with EXT-X-I-FRAME-STREAM-INF (BANDWIDTH, CODECS, RESOLUTION, URI)."}
+	RuleGzip = Rule{"gzip-playlists", Should, "Apple authoring spec: Serving (gzip)",
+		"Playlists are served gzip-compressed to clients that accept it."}
+	RuleH264Profile = Rule{"h264-profile", Should, "Apple authoring spec: Video",
+		"H.264 video uses the High or Main profile."}
+	RuleAACLC = Rule{"aac-lc", Should, "Apple authoring spec: Audio",
+		"Audio is AAC-LC (mp4a.40.2)."}
+)
+
+// Rules lists every rule, MUST first.
+var Rules = []Rule{
+	RuleHTTP, RuleMIME, RuleEXTM3U, RuleSyntax, RuleVersion, RuleBandwidth, RuleCodecsPresent,
+	RuleCodecsMatch, RuleResolutionMatch, RuleVOD, RuleEndlist, RuleTargetDuration, RuleIDR,
+	RuleIFrameIDR, RuleByteRange,
+	RuleTarget6, RuleSegmentLength, RuleEXTINFAccurate, RuleContinuous, RuleAligned,
+	RuleAverageBandwidth, RulePeakBandwidth, RuleFrameRate, RuleResolution, RuleIndependent,
+	RuleIFrames, RuleGzip, RuleH264Profile, RuleAACLC,
+}
+
+// Finding is one broken rule at one URI.
+type Finding struct {
+	Rule    Rule
+	URI     string
+	Message string
+}
+
+func (f Finding) String() string {
+	return fmt.Sprintf("%s %s (%s): %s: %s", f.Rule.Level, f.Rule.ID, f.Rule.Source, f.URI, f.Message)
+}
