@@ -23,6 +23,7 @@ import (
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/metrics"
 	"github.com/hlsd/hlsd/pkg/natsembed"
+	"github.com/hlsd/hlsd/pkg/playback"
 	"github.com/hlsd/hlsd/pkg/profiles"
 	"github.com/hlsd/hlsd/pkg/store"
 	"github.com/hlsd/hlsd/services/content"
@@ -78,6 +79,12 @@ type Config struct {
 	// InsecureOpenAPI serves an open API on any address, for deployments
 	// where an authenticating proxy stands in front of the gateway.
 	InsecureOpenAPI bool
+	// PlaybackSecrets, if any, make playback URLs signed and expiring: the
+	// gateway hands out master URLs with a token valid for PlaybackTTL, and
+	// the content service refuses requests without one. The first secret
+	// signs; all verify (rotation). Gateway and content need the same ones.
+	PlaybackSecrets [][]byte
+	PlaybackTTL     time.Duration
 	Log             *slog.Logger
 	// Ready, if set, is called with the HTTP address once the process serves.
 	Ready func(addr string)
@@ -154,6 +161,14 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		})
 	}
 
+	var signer *playback.Signer
+	if len(cfg.PlaybackSecrets) > 0 && (target.runs(Gateway) || target.runs(Content)) {
+		if signer, err = playback.NewSigner(cfg.PlaybackTTL, cfg.PlaybackSecrets...); err != nil {
+			return fmt.Errorf("playback signing: %w", err)
+		}
+		log.Info("playback URLs are signed", "ttl", cfg.PlaybackTTL)
+	}
+
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -165,12 +180,12 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		fmt.Fprintln(w, "ok")
 	})
 	if target.runs(Content) {
-		mux.Handle(content.Prefix, content.Handler(content.Deps{Store: st, Log: log}))
+		mux.Handle(content.Prefix, content.Handler(content.Deps{Store: st, Log: log, Signer: signer}))
 	}
 	if target.runs(Gateway) {
 		mux.Handle("/", gateway.Handler(gateway.Deps{
 			Bus: bus, Store: st, Profiles: prof, MaxUploadBytes: cfg.MaxUploadBytes, ContentURL: cfg.ContentURL, Log: log,
-			UploadedBytes: m.AddUploaded, APITokens: cfg.APITokens,
+			UploadedBytes: m.AddUploaded, APITokens: cfg.APITokens, Signer: signer,
 		}))
 	}
 	g.Go(func() error { return serveHTTP(gctx, listen, m.Instrument(string(target), mux), cfg, log) })

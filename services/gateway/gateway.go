@@ -15,8 +15,10 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/playback"
 	"github.com/hlsd/hlsd/pkg/profiles"
 	"github.com/hlsd/hlsd/pkg/store"
 )
@@ -38,6 +40,10 @@ type Deps struct {
 	// /api/videos route require. None leaves them open: the caller decides
 	// whether that is safe (pkg/app allows it on loopback only).
 	APITokens []string
+	// Signer, if set, signs the master URLs handed out (see pkg/playback);
+	// the content service must hold the same secrets.
+	Signer *playback.Signer
+	Now    func() time.Time // nil: time.Now
 }
 
 //go:embed index.html
@@ -238,7 +244,15 @@ func (d Deps) masterURL(r *http.Request, id string) string {
 		}
 		base = scheme + "://" + r.Host
 	}
-	return base + "/streams/" + id + "/master.m3u8"
+	u := base + "/streams/" + id + "/master.m3u8"
+	if d.Signer != nil {
+		now := time.Now
+		if d.Now != nil {
+			now = d.Now
+		}
+		u = playback.AddToken(u, d.Signer.Token(id, now()))
+	}
+	return u
 }
 
 // videoJSON is a video as the API shows it.

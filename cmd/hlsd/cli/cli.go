@@ -18,6 +18,7 @@ import (
 	"github.com/hlsd/hlsd/pkg/app"
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/playback"
 )
 
 const usage = `hlsd turns uploaded videos into adaptive HLS streams.
@@ -86,7 +87,7 @@ type logConfig struct{ level, format string }
 func Parse(target app.Target, args []string, lookupEnv func(string) (string, bool), out io.Writer) (app.Config, logConfig, error) {
 	cfg := app.Config{Limits: ffmpeg.DefaultLimits(), Jobs: jobs.DefaultConfig()}
 	var lc logConfig
-	var maxUpload, apiTokens, apiTokensFile string
+	var maxUpload, apiTokens, apiTokensFile, playbackSecrets, playbackSecretFile string
 	fs := flag.NewFlagSet("hlsd "+string(target), flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.Listen, "listen", app.DefaultListen[target], "HTTP listen address")
@@ -111,6 +112,9 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	fs.Var(&durationList{&cfg.Jobs.BackOff}, "job-backoff", "comma-separated waits before the 2nd, 3rd… attempt of a job")
 	fs.StringVar(&apiTokens, "api-tokens", "", "comma-separated bearer tokens for uploads and /api (16+ characters each)")
 	fs.StringVar(&apiTokensFile, "api-tokens-file", "", "file of bearer tokens, one per line; lines starting with # and blank lines are ignored")
+	fs.StringVar(&playbackSecrets, "playback-secrets", "", "comma-separated HMAC secrets (32+ bytes) that sign playback URLs; empty serves streams unsigned")
+	fs.StringVar(&playbackSecretFile, "playback-secret-file", "", "file of playback-signing secrets, one per line; the first signs, all verify")
+	fs.DurationVar(&cfg.PlaybackTTL, "playback-ttl", 12*time.Hour, "how long a signed playback URL stays valid (longer than a viewing session)")
 	fs.BoolVar(&cfg.InsecureOpenAPI, "insecure-open-api", false, "serve uploads and /api without tokens on any address (only behind an authenticating proxy)")
 	fs.StringVar(&lc.level, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&lc.format, "log-format", "text", "text or json")
@@ -147,6 +151,12 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	if cfg.APITokens, err = LoadAPITokens(apiTokens, apiTokensFile); err != nil {
 		return cfg, lc, err
 	}
+	if cfg.PlaybackSecrets, err = loadPlaybackSecrets(playbackSecrets, playbackSecretFile); err != nil {
+		return cfg, lc, err
+	}
+	if len(cfg.PlaybackSecrets) > 0 && cfg.PlaybackTTL < time.Minute {
+		return cfg, lc, fmt.Errorf("--playback-ttl %v is too short: signed URLs must outlive at least a minute of playback", cfg.PlaybackTTL)
+	}
 	listen := cfg.Listen
 	if listen == "" {
 		listen = app.DefaultListen[target]
@@ -164,6 +174,35 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 		return cfg, lc, fmt.Errorf("--job-ack-wait must be at least 1s")
 	}
 	return cfg, lc, nil
+}
+
+// loadPlaybackSecrets reads --playback-secrets or --playback-secret-file
+// (not both: one place for secrets avoids signing with a forgotten one).
+func loadPlaybackSecrets(list, file string) ([][]byte, error) {
+	switch {
+	case list != "" && file != "":
+		return nil, fmt.Errorf("set --playback-secrets or --playback-secret-file, not both")
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--playback-secret-file: %w", err)
+		}
+		secrets, err := playback.ParseSecrets(string(b))
+		if err == nil && len(secrets) == 0 {
+			err = fmt.Errorf("it holds no secret (make one with: openssl rand -hex 32)")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--playback-secret-file %s: %w", file, err)
+		}
+		return secrets, nil
+	case list != "":
+		secrets, err := playback.ParseSecrets(list)
+		if err != nil {
+			return nil, fmt.Errorf("--playback-secrets (HLSD_PLAYBACK_SECRETS): %w", err)
+		}
+		return secrets, nil
+	}
+	return nil, nil
 }
 
 // MinTokenLength is the shortest API token accepted.
