@@ -34,6 +34,9 @@ lint:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitTS$$' -fuzztime $(FUZZTIME) ./pkg/mpegts
 	$(GO) test -run '^$$' -fuzz '^FuzzUpload$$' -fuzztime $(FUZZTIME) ./services/gateway
+	$(GO) test -run '^$$' -fuzz '^FuzzRewritePlaylist$$' -fuzztime $(FUZZTIME) ./pkg/playback
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./pkg/playback
+	$(GO) test -run '^$$' -fuzz '^FuzzObjectKey$$' -fuzztime $(FUZZTIME) ./services/content
 
 check-go:
 	@command -v $(GO) >/dev/null 2>&1 || { echo "Go is missing: install Go 1.26 or newer from https://go.dev/dl and put it on PATH." >&2; exit 1; }

@@ -2,11 +2,14 @@ package app_test
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -90,5 +93,84 @@ func TestHostileUploads(t *testing.T) {
 	status, body, _ := upload(t, base+"/upload", whole)
 	if status != http.StatusOK {
 		t.Fatalf("good upload after hostile ones: %d %q", status, body)
+	}
+}
+
+// Requests crafted to reach the source upload, intermediate files, the
+// store's root or the machine's files through the running server get a 4xx
+// (or a redirect that leads to one), never those bytes.
+func TestHostileRequests(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	base := startAll(t, func(c *app.Config) { c.DataDir = dataDir })
+	clip := generate(t, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast")
+	status, body, _ := upload(t, base+"/upload", clip)
+	if status != http.StatusOK {
+		t.Fatalf("upload: %d %s", status, body)
+	}
+	id := masterURLRe.FindStringSubmatch(strings.TrimSpace(body))[1]
+	src, err := os.ReadFile(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := [][]byte{src[:64], []byte("root:x:0:0"), []byte(dataDir)}
+
+	host := strings.TrimPrefix(base, "http://")
+	targets := []string{
+		"/streams/" + id + "/../../uploads/" + id + "/source",
+		"/streams/" + id + "/%2e%2e/%2e%2e/uploads/" + id + "/source",
+		"/streams/" + id + "/..%2f..%2fuploads%2f" + id + "%2fsource",
+		"/streams/" + id + "/..%252f..%252fuploads/" + id + "/source",
+		"/streams/" + id + `/..\..\uploads\` + id + `\source`,
+		"/streams/" + id + "/%5c..%5c..%5cuploads/" + id + "/source",
+		"/streams/" + id + "/%c0%ae%c0%ae/%c0%ae%c0%ae/uploads/" + id + "/source",
+		"/streams/" + id + "/source%00.ts",
+		"/streams/" + id + "/360p/..%2f..%2f..%2f..%2fetc%2fpasswd",
+		"/streams/..%2f..%2f..%2fetc/passwd",
+		"/streams//etc/passwd",
+		"/streams/" + id + "/",
+		"/streams/",
+		"/uploads/" + id + "/source",
+		"/work/" + id + "/",
+		"/../../etc/passwd",
+		"/%2e%2e/%2e%2e/etc/passwd",
+		"/static/../../etc/passwd",
+		"/api/videos/..%2f..%2fetc%2fpasswd",
+		"/api/videos/" + id + "/../../../uploads/" + id + "/source",
+	}
+	for _, target := range targets {
+		// Raw HTTP, so no client cleans the path first.
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", target, host)
+		resp, err := io.ReadAll(conn)
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		statusLine, _, _ := strings.Cut(string(resp), "\r\n")
+		if !regexp.MustCompile(`^HTTP/1\.1 (30[1278]|4\d\d) `).MatchString(statusLine) {
+			t.Errorf("GET %s: %s", target, statusLine)
+		}
+		for _, s := range secrets {
+			if bytes.Contains(resp, s) {
+				t.Errorf("GET %s leaked %q", target, s[:min(len(s), 16)])
+			}
+		}
+		// And a client that follows redirects ends at a 4xx too.
+		if r, err := http.Get(base + target); err == nil {
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			if r.StatusCode < 400 || r.StatusCode >= 500 {
+				t.Errorf("GET %s (following redirects) = %d", target, r.StatusCode)
+			}
+			for _, s := range secrets {
+				if bytes.Contains(b, s) {
+					t.Errorf("GET %s (following redirects) leaked %q", target, s[:min(len(s), 16)])
+				}
+			}
+		}
 	}
 }

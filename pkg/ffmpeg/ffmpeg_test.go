@@ -77,6 +77,7 @@ func TestProbeRejects(t *testing.T) {
 		{"subtitles only", subtitleOnly, CodeNoMedia, DefaultLimits()},
 		{"too long", generate(t, "long.mp4", "-f", "lavfi", "-i", "sine", "-t", "3", "-c:a", "aac"), CodeLimitExceeded, Limits{MaxDuration: 2 * time.Second}},
 		{"too wide", generate(t, "wide.mp4", "-f", "lavfi", "-i", "color=size=640x64", "-t", "0.2", "-c:v", "libx264"), CodeLimitExceeded, Limits{MaxWidth: 320, MaxHeight: 320}},
+		{"too many pixels", generate(t, "pixels.mp4", "-f", "lavfi", "-i", "color=size=640x480", "-t", "0.2", "-c:v", "libx264"), CodeLimitExceeded, Limits{MaxPixels: 640*480 - 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Probe(context.Background(), tc.path, tc.lim)

@@ -17,6 +17,7 @@ type Limits struct {
 	MaxDuration  time.Duration
 	MaxWidth     int
 	MaxHeight    int
+	MaxPixels    int // width × height: bounds decoder memory whatever the shape
 	MaxFrameRate float64
 	MaxStreams   int
 	Timeout      time.Duration // for ffprobe
@@ -28,6 +29,7 @@ func DefaultLimits() Limits {
 		MaxDuration:  6 * time.Hour,
 		MaxWidth:     7680,
 		MaxHeight:    7680,
+		MaxPixels:    7680 * 4320, // 8K UHD, either way round
 		MaxFrameRate: 240,
 		MaxStreams:   32,
 		Timeout:      time.Minute,
@@ -179,6 +181,9 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 	if v := src.Video; v != nil {
 		if (lim.MaxWidth > 0 && v.Width > lim.MaxWidth) || (lim.MaxHeight > 0 && v.Height > lim.MaxHeight) {
 			return src, &ProbeError{Code: CodeLimitExceeded, Reason: fmt.Sprintf("The video is %dx%d; at most %dx%d is allowed", v.Width, v.Height, lim.MaxWidth, lim.MaxHeight)}
+		}
+		if lim.MaxPixels > 0 && v.Width*v.Height > lim.MaxPixels {
+			return src, &ProbeError{Code: CodeLimitExceeded, Reason: fmt.Sprintf("The video is %dx%d, %d pixels a frame; at most %d are allowed", v.Width, v.Height, v.Width*v.Height, lim.MaxPixels)}
 		}
 		if lim.MaxFrameRate > 0 && v.FrameRate > lim.MaxFrameRate {
 			return src, &ProbeError{Code: CodeLimitExceeded, Reason: fmt.Sprintf("The video has %.0f frames per second; at most %.0f are allowed", v.FrameRate, lim.MaxFrameRate)}

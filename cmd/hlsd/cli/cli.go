@@ -104,6 +104,7 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	fs.DurationVar(&cfg.Limits.MaxDuration, "max-duration", cfg.Limits.MaxDuration, "longest accepted source")
 	fs.IntVar(&cfg.Limits.MaxWidth, "max-width", cfg.Limits.MaxWidth, "widest accepted source, pixels")
 	fs.IntVar(&cfg.Limits.MaxHeight, "max-height", cfg.Limits.MaxHeight, "tallest accepted source, pixels")
+	fs.IntVar(&cfg.Limits.MaxPixels, "max-pixels", cfg.Limits.MaxPixels, "most pixels (width × height) in an accepted source's frame")
 	fs.Float64Var(&cfg.Limits.MaxFrameRate, "max-frame-rate", cfg.Limits.MaxFrameRate, "highest accepted source frame rate")
 	fs.IntVar(&cfg.Limits.MaxStreams, "max-streams", cfg.Limits.MaxStreams, "most streams (tracks) in an accepted source")
 	fs.DurationVar(&cfg.EncodeMinTimeout, "encode-timeout", 10*time.Minute, "time limit of an encode, plus 10s per second of media")
