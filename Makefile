@@ -13,7 +13,7 @@ NATS_VERSION  := v2.12.15
 NATS_BIN      := $(TOOLS_DIR)/nats-server-$(NATS_VERSION)/nats-server
 FUZZTIME      ?= 20s
 
-.PHONY: run build test check-go ffmpeg minio nats-server browser lint fuzz clean
+.PHONY: vendor-web run build test check-go ffmpeg minio nats-server browser lint fuzz clean
 
 run: check-go ffmpeg build
 	./bin/hlsd all
@@ -82,3 +82,14 @@ $(NATS_BIN):
 
 clean:
 	rm -rf bin
+
+# Refreshes the web UI's vendored hls.js and tus-js-client (see services/gateway/web/vendor/README.md).
+HLSJS_VERSION ?= 1.7.4
+TUSJS_VERSION ?= 4.3.1
+vendor-web:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent hls.js@$(HLSJS_VERSION) tus-js-client@$(TUSJS_VERSION) >/dev/null && \
+	  mkdir hls tus && tar xzf hls.js-*.tgz -C hls && tar xzf tus-js-client-*.tgz -C tus && \
+	  cp hls/package/dist/hls.min.js $(CURDIR)/services/gateway/web/vendor/hls.min.js && \
+	  cp hls/package/LICENSE $(CURDIR)/services/gateway/web/vendor/hls.js.LICENSE && \
+	  cp tus/package/dist/tus.min.js $(CURDIR)/services/gateway/web/vendor/tus.min.js && \
+	  cp tus/package/LICENSE $(CURDIR)/services/gateway/web/vendor/tus-js-client.LICENSE && rm -rf $$tmp

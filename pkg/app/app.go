@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/hlsd/hlsd/pkg/playback"
 	"github.com/hlsd/hlsd/pkg/profiles"
 	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/pkg/webhook"
 	"github.com/hlsd/hlsd/services/content"
 	"github.com/hlsd/hlsd/services/encoder"
 	"github.com/hlsd/hlsd/services/gateway"
@@ -85,7 +87,17 @@ type Config struct {
 	// signs; all verify (rotation). Gateway and content need the same ones.
 	PlaybackSecrets [][]byte
 	PlaybackTTL     time.Duration
-	Log             *slog.Logger
+	// UploadExpiry is how long after its creation an unfinished resumable
+	// (tus) upload is removed; 0 means 24h.
+	UploadExpiry time.Duration
+	// WebhookURL, if set, gets a signed POST when a video becomes ready or
+	// failed, from one of the gateways (see gateway.Webhooks). WebhookSecret
+	// (webhook.MinSecretBytes or more) signs it.
+	WebhookURL    string
+	WebhookSecret []byte
+	// WebhookBackoff spaces the retries of a delivery (nil: gateway.DefaultWebhookBackoff).
+	WebhookBackoff []time.Duration
+	Log            *slog.Logger
 	// Ready, if set, is called with the HTTP address once the process serves.
 	Ready func(addr string)
 }
@@ -99,6 +111,9 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 	}
 	if err := CheckAPIAuth(target, listen, cfg.APITokens, cfg.InsecureOpenAPI); err != nil {
 		return err
+	}
+	if cfg.WebhookURL != "" && len(cfg.WebhookSecret) < webhook.MinSecretBytes {
+		return fmt.Errorf("a webhook URL needs a webhook secret of at least %d bytes", webhook.MinSecretBytes)
 	}
 	var prof profiles.Profiles
 	if target.runs(Gateway) {
@@ -169,6 +184,18 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		log.Info("playback URLs are signed", "ttl", cfg.PlaybackTTL)
 	}
 
+	var resumable *gateway.Resumable
+	if target.runs(Gateway) {
+		if resumable, err = openResumable(storeURL, cfg.DataDir, st); err != nil {
+			return err
+		}
+		expiry := cfg.UploadExpiry
+		if expiry <= 0 {
+			expiry = 24 * time.Hour
+		}
+		g.Go(func() error { resumable.RunSweeper(gctx, time.Hour, expiry, log); return nil })
+	}
+
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -185,11 +212,38 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 	if target.runs(Gateway) {
 		mux.Handle("/", gateway.Handler(gateway.Deps{
 			Bus: bus, Store: st, Profiles: prof, MaxUploadBytes: cfg.MaxUploadBytes, ContentURL: cfg.ContentURL, Log: log,
-			UploadedBytes: m.AddUploaded, APITokens: cfg.APITokens, Signer: signer,
+			UploadedBytes: m.AddUploaded, APITokens: cfg.APITokens, Signer: signer, Resumable: resumable,
+			Done: gctx.Done(),
 		}))
+	}
+	if target.runs(Gateway) && cfg.WebhookURL != "" {
+		wh := &gateway.Webhooks{
+			Bus: bus, URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, Backoff: cfg.WebhookBackoff,
+			ContentURL: cfg.ContentURL, Signer: signer, Log: log, Observe: m.ObserveJob,
+		}
+		g.Go(func() error { return wh.Run(gctx) })
+		log.Info("webhooks on: ready and failed videos are announced", "url", gateway.RedactURL(cfg.WebhookURL))
 	}
 	g.Go(func() error { return serveHTTP(gctx, listen, m.Instrument(string(target), mux), cfg, log) })
 	return g.Wait()
+}
+
+// openResumable is where the gateway keeps unfinished tus uploads: beside
+// an S3 store, in the same bucket under tus/ (every gateway sees every
+// upload); beside a file store, in DATA-DIR/tus.
+func openResumable(storeURL, dataDir string, st store.Store) (*gateway.Resumable, error) {
+	if strings.HasPrefix(storeURL, "s3://") {
+		u, err := url.Parse(storeURL)
+		if err != nil {
+			return nil, fmt.Errorf("store: parse %q: %w", storeURL, err)
+		}
+		cfg, err := store.ParseS3URL(u)
+		if err != nil {
+			return nil, err
+		}
+		return gateway.NewResumableS3(cfg, filepath.Join(dataDir, "tus-parts"), st)
+	}
+	return gateway.NewResumableFiles(filepath.Join(dataDir, "tus"))
 }
 
 // CheckAPIAuth refuses to serve the gateway's API without tokens on an

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -193,11 +194,12 @@ func (c *checker) get(ctx context.Context, uri, rng, encoding string, limit int6
 // variant is a media playlist with what the master claims about it and
 // what was measured.
 type variant struct {
-	uri    string
-	claim  *m3u8.Variant // nil for EXT-X-MEDIA renditions
-	video  bool          // carries video (by measurement)
-	starts []float64     // measured first timestamp of each segment
-	durs   []float64     // EXTINF values
+	uri       string
+	claim     *m3u8.Variant // nil for EXT-X-MEDIA renditions
+	video     bool          // carries video (by measurement)
+	encrypted bool          // its segments are AES-128 encrypted
+	starts    []float64     // measured first timestamp of each segment
+	durs      []float64     // EXTINF values
 }
 
 func (c *checker) master(ctx context.Context, u *url.URL) error {
@@ -259,7 +261,9 @@ func (c *checker) master(ctx context.Context, u *url.URL) error {
 	c.mu.Unlock()
 	c.aligned(variants)
 
-	// I-frame playlists: every video variant should have one.
+	// I-frame playlists: every video variant in the clear should have one.
+	// An encrypted variant cannot: its segments are encrypted whole, and a
+	// byte range inside one cannot be decrypted on its own.
 	byRes := map[string]bool{}
 	for _, iv := range iframes {
 		byRes[iv.Resolution] = true
@@ -268,7 +272,7 @@ func (c *checker) master(ctx context.Context, u *url.URL) error {
 		}
 	}
 	for _, v := range variants {
-		if v.claim != nil && v.video && !byRes[v.claim.Resolution] {
+		if v.claim != nil && v.video && !v.encrypted && !byRes[v.claim.Resolution] {
 			c.add(RuleIFrames, uri, "no EXT-X-I-FRAME-STREAM-INF for variant %s (%s)", v.uri, v.claim.Resolution)
 		}
 	}
@@ -340,6 +344,13 @@ func (c *checker) media(ctx context.Context, base *url.URL, v *variant) error {
 		c.add(RuleIndependent, uri, "the media playlist lacks EXT-X-INDEPENDENT-SEGMENTS")
 	}
 	c.durations(uri, mp, segs)
+	keys, ok, err := c.segmentKeys(ctx, u, mp, segs)
+	if err != nil || !ok {
+		return ignoreSkip(err)
+	}
+	for _, k := range keys {
+		v.encrypted = v.encrypted || k != nil
+	}
 
 	// Measure every segment, a few at a time.
 	ms := make([]segMeasure, len(segs))
@@ -348,7 +359,7 @@ func (c *checker) media(ctx context.Context, base *url.URL, v *variant) error {
 	for i, s := range segs {
 		g.Go(func() error {
 			su := u.ResolveReference(mustParse(s.URI))
-			m, err := c.segment(gctx, su.String(), s)
+			m, err := c.segment(gctx, su.String(), s, keys[i])
 			if err != nil {
 				return err
 			}
@@ -421,6 +432,8 @@ func (c *checker) parseMedia(uri string, body []byte) (*m3u8.MediaPlaylist, bool
 	for _, line := range strings.Split(string(body), "\n") {
 		line = strings.TrimSpace(line)
 		switch {
+		case strings.HasPrefix(line, "#EXT-X-KEY:") && ivAttr.MatchString(line[len("#EXT-X-KEY:"):]) && need < 2:
+			need, why = 2, "the IV attribute"
 		case strings.HasPrefix(line, "#EXTINF:") && strings.Contains(strings.SplitN(line[8:], ",", 2)[0], ".") && need < 3:
 			need, why = 3, "decimal EXTINF"
 		case (strings.HasPrefix(line, "#EXT-X-BYTERANGE:") || line == "#EXT-X-I-FRAMES-ONLY") && need < 4:
@@ -434,6 +447,9 @@ func (c *checker) parseMedia(uri string, body []byte) (*m3u8.MediaPlaylist, bool
 	}
 	return mp, true
 }
+
+// ivAttr finds an IV attribute in an attribute list (not inside a quoted URI).
+var ivAttr = regexp.MustCompile(`(^|,)\s*IV\s*=\s*0[xX]`)
 
 // durations checks EXTINF against the target duration.
 func (c *checker) durations(uri string, mp *m3u8.MediaPlaylist, segs []*m3u8.MediaSegment) {
@@ -472,7 +488,9 @@ type segMeasure struct {
 	idrErr       error // the first picture could not be extracted
 }
 
-func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment) (segMeasure, error) {
+// segment fetches and measures one media segment, decrypting it first if
+// key is set. Its size, for bit rates, is what was downloaded.
+func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment, key *segKey) (segMeasure, error) {
 	rng := ""
 	if s.Limit > 0 {
 		rng = fmt.Sprintf("bytes=%d-%d", s.Offset, s.Offset+s.Limit-1)
@@ -484,7 +502,14 @@ func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment)
 	if ct, _, _ := mime.ParseMediaType(hdr.Get("Content-Type")); strings.HasSuffix(strings.ToLower(mustParse(uri).Path), ".ts") && !strings.EqualFold(ct, "video/mp2t") {
 		c.add(RuleMIME, uri, "Content-Type is %q, want video/mp2t", hdr.Get("Content-Type"))
 	}
-	m, err := c.probe(ctx, data)
+	plain := data
+	if key != nil {
+		if plain, err = decrypt(key, data); err != nil {
+			c.add(RuleDecrypt, uri, "%v", err)
+			return segMeasure{}, nil
+		}
+	}
+	m, err := c.probe(ctx, plain)
 	if err != nil {
 		if ctx.Err() != nil {
 			return segMeasure{}, ctx.Err()

@@ -38,7 +38,7 @@ var (
 	RuleSyntax = Rule{"syntax", Must, "RFC 8216 §4",
 		"A playlist parses strictly, with known tags and well-formed attributes."}
 	RuleVersion = Rule{"version", Must, "RFC 8216 §7",
-		"EXT-X-VERSION is at least what the playlist's features need (3 for decimal EXTINF, 4 for byte ranges and I-frames, 5 for EXT-X-MAP in I-frame playlists)."}
+		"EXT-X-VERSION is at least what the playlist's features need (2 for the IV attribute of EXT-X-KEY, 3 for decimal EXTINF, 4 for byte ranges and I-frames, 5 for EXT-X-MAP in I-frame playlists)."}
 	RuleBandwidth = Rule{"stream-inf-bandwidth", Must, "RFC 8216 §4.3.4.2",
 		"Every EXT-X-STREAM-INF and EXT-X-I-FRAME-STREAM-INF has BANDWIDTH."}
 	RuleCodecsPresent = Rule{"codecs-present", Must, "Apple authoring spec: Playlists (CODECS); RFC 8216 §4.3.4.2",
@@ -59,6 +59,10 @@ var (
 		"Every entry of an I-frame playlist is a byte range holding exactly one IDR picture."}
 	RuleByteRange = Rule{"byte-range", Must, "RFC 8216 §4.3.2.2",
 		"Byte ranges lie inside their resources and are served as 206 with the same bytes."}
+	RuleKey = Rule{"aes-128-key", Must, "RFC 8216 §4.3.2.4, §5.2",
+		"An EXT-X-KEY with METHOD=AES-128 has a URI that answers a 16-byte key, and an IV, if any, of 0x and 32 hexadecimal digits."}
+	RuleDecrypt = Rule{"aes-128-decrypt", Must, "RFC 8216 §4.3.2.4, §5.2",
+		"Every AES-128 segment is a whole number of 16-byte blocks that decrypts (AES-128-CBC, the key, the IV attribute or else the media sequence number) to PKCS#7-padded MPEG-TS."}
 
 	RuleTarget6 = Rule{"target-duration", Should, "Apple authoring spec: Media segmentation",
 		"EXT-X-TARGETDURATION is the configured target (6 s)."}
@@ -81,7 +85,7 @@ var (
 	RuleIndependent = Rule{"independent-segments", Should, "Apple authoring spec: Playlists; RFC 8216 §4.3.5.1",
 		"The master playlist (and media playlists) carry EXT-X-INDEPENDENT-SEGMENTS."}
 	RuleIFrames = Rule{"i-frame-playlists", Should, "Apple authoring spec: Trick play; RFC 8216 §4.3.4.3",
-		"Every video variant has an I-frame playlist listed with EXT-X-I-FRAME-STREAM-INF (BANDWIDTH, CODECS, RESOLUTION, URI)."}
+		"Every video variant in the clear has an I-frame playlist listed with EXT-X-I-FRAME-STREAM-INF (BANDWIDTH, CODECS, RESOLUTION, URI). Encrypted variants are exempt: a byte range of a segment encrypted whole cannot be decrypted on its own."}
 	RuleGzip = Rule{"gzip-playlists", Should, "Apple authoring spec: Serving (gzip)",
 		"Playlists are served gzip-compressed to clients that accept it."}
 	RuleH264Profile = Rule{"h264-profile", Should, "Apple authoring spec: Video",
@@ -94,7 +98,7 @@ var (
 var Rules = []Rule{
 	RuleHTTP, RuleMIME, RuleEXTM3U, RuleSyntax, RuleVersion, RuleBandwidth, RuleCodecsPresent,
 	RuleCodecsMatch, RuleResolutionMatch, RuleVOD, RuleEndlist, RuleTargetDuration, RuleIDR,
-	RuleIFrameIDR, RuleByteRange,
+	RuleIFrameIDR, RuleByteRange, RuleKey, RuleDecrypt,
 	RuleTarget6, RuleSegmentLength, RuleEXTINFAccurate, RuleContinuous, RuleAligned,
 	RuleAverageBandwidth, RulePeakBandwidth, RuleFrameRate, RuleResolution, RuleIndependent,
 	RuleIFrames, RuleGzip, RuleH264Profile, RuleAACLC,

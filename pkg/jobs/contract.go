@@ -54,6 +54,11 @@ type SegmentJob struct {
 	Key             string  `json:"key"` // work/{id}/{rendition}/{chunk}.ts
 	SegmentDuration float64 `json:"segment_duration"`
 	Chunk           Chunk   `json:"chunk"`
+	// Encryption is the video's profiles.Encryption: "aes-128" makes the
+	// segmenter encrypt each segment with the key at EncryptionKeyKey; ""
+	// or "none" leaves segments in the clear. The key itself never travels
+	// in a message.
+	Encryption string `json:"encryption,omitempty"`
 }
 
 // MsgID makes publishes idempotent: a retried publish of the same job within
@@ -96,6 +101,20 @@ const IFramePlaylistName = "iframes.m3u8"
 func SegmentKey(id, rendition string, n int) string {
 	return fmt.Sprintf("%s%s/%s", StreamPrefix(id), rendition, SegmentName(n))
 }
+
+// EncryptionKeyKey is a video's AES-128 key (16 random bytes), written once by
+// the encoder. It lies outside streams/ so that no path of the content
+// service maps onto it as a file; players get it only at /streams/{id}/key
+// (KeyName).
+func EncryptionKeyKey(id string) string { return "keys/" + id + "/aes128.key" }
+
+// KeyPrefix holds everything of a video's under keys/ (deleted with it).
+func KeyPrefix(id string) string { return "keys/" + id + "/" }
+
+// KeyName is the key's URL path under /streams/{id}/, where the content
+// service answers with the object at EncryptionKeyKey. Media playlists,
+// one directory down, name it "../key".
+const KeyName = "key"
 
 // SegmentName is a segment's file name, relative to its media playlist.
 func SegmentName(n int) string { return fmt.Sprintf("seg_%05d.ts", n) }

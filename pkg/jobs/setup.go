@@ -97,6 +97,9 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error
 		}
 		*s.dst = c
 	}
+	if err := setupEvents(ctx, js, cfg); err != nil {
+		return nil, err
+	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:   BucketVideos,
 		History:  1,

@@ -204,15 +204,21 @@ func (w *Worker[T]) fail(log *slog.Logger, id, code, reason string) {
 	// Use a fresh context: the failure must be recorded even during shutdown.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := w.Bus.Videos.Update(ctx, id, func(v *Video) error {
+	failed := false
+	video, err := w.Bus.Videos.Update(ctx, id, func(v *Video) error {
+		failed = false
 		if v.State.Final() {
 			return ErrNoChange
 		}
 		v.Fail(code, reason)
+		failed = true
 		return nil
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		log.Error("could not record failure", "err", err)
+	}
+	if err == nil && failed {
+		w.Bus.AnnounceFinal(video, log) // the video.failed webhook
 	}
 }
 

@@ -5,9 +5,11 @@ package playlist
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/grafov/m3u8"
 )
@@ -53,11 +55,35 @@ func (m mapTag) String() string {
 func (m mapTag) Encode() *bytes.Buffer                 { return bytes.NewBufferString(m.String()) }
 func (m mapTag) Decode(string) (m3u8.CustomTag, error) { return m, nil }
 
+// Key is the one EXT-X-KEY of a media playlist whose every segment is
+// encrypted whole with AES-128-CBC and PKCS#7 padding under one key.
+//
+// The tag has no IV attribute, on purpose: each segment's IV is then its
+// media sequence number as a 128-bit big-endian integer (RFC 8216 5.2),
+// which is what the segmenter encrypts with (SegmentIV). One tag covers the
+// whole playlist, no two segments share an IV, and a playlist that grows
+// (EVENT) needs no new tag per segment.
+type Key struct {
+	// URI of the key, relative to the playlist, so that a server rewriting
+	// URIs (signed playback tokens) reaches it like any segment URI.
+	URI string
+}
+
+// SegmentIV is the IV of the segment with media sequence number seq when
+// its EXT-X-KEY has no IV attribute (RFC 8216 5.2). Our media playlists
+// start at sequence 0, so a segment's sequence number is its index.
+func SegmentIV(seq uint64) [16]byte {
+	var iv [16]byte
+	binary.BigEndian.PutUint64(iv[8:], seq)
+	return iv
+}
+
 // Media renders a finished (VOD) media playlist. Its target duration is
 // target (the configured segment duration), raised if a segment needs it:
 // so a video shorter than one target still says the same target as every
-// other (Apple's authoring spec wants 6 s throughout).
-func Media(segs []Segment, target int) ([]byte, error) {
+// other (Apple's authoring spec wants 6 s throughout). A non-nil key adds
+// #EXT-X-KEY:METHOD=AES-128 before the first segment.
+func Media(segs []Segment, target int, key *Key) ([]byte, error) {
 	if len(segs) == 0 {
 		return nil, fmt.Errorf("playlist: no segments")
 	}
@@ -68,6 +94,15 @@ func Media(segs []Segment, target int) ([]byte, error) {
 	p.SetVersion(3) // floating-point EXTINF
 	p.MediaType = m3u8.VOD
 	p.SetCustomTag(independentSegments{})
+	if key != nil {
+		if key.URI == "" || strings.ContainsAny(key.URI, "\"\r\n") {
+			return nil, fmt.Errorf("playlist: key URI %q cannot be written in a quoted attribute", key.URI)
+		}
+		// With no IV and no KEYFORMAT, version 1 would do; we say 3.
+		if err := p.SetDefaultKey("AES-128", key.URI, "", "", ""); err != nil {
+			return nil, fmt.Errorf("playlist: %w", err)
+		}
+	}
 	for _, s := range segs {
 		if s.Duration <= 0 {
 			return nil, fmt.Errorf("playlist: segment %s has duration %g", s.URI, s.Duration)

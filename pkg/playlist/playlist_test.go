@@ -2,6 +2,7 @@ package playlist
 
 import (
 	"bytes"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -10,7 +11,7 @@ import (
 
 func TestMedia(t *testing.T) {
 	segs := []Segment{{"seg_00000.ts", 6.006, 100}, {"seg_00001.ts", 6.006, 100}, {"seg_00002.ts", 2.4, 40}}
-	b, err := Media(segs, 6)
+	b, err := Media(segs, 6, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,10 +49,10 @@ func TestTargetDurationRounds(t *testing.T) {
 }
 
 func TestMediaRejectsEmpty(t *testing.T) {
-	if _, err := Media(nil, 6); err == nil {
+	if _, err := Media(nil, 6, nil); err == nil {
 		t.Fatal("empty playlist accepted")
 	}
-	if _, err := Media([]Segment{{"a.ts", 0, 1}}, 6); err == nil {
+	if _, err := Media([]Segment{{"a.ts", 0, 1}}, 6, nil); err == nil {
 		t.Fatal("zero-length segment accepted")
 	}
 }
@@ -176,12 +177,57 @@ func TestBandwidthUsesWrittenDurations(t *testing.T) {
 }
 
 func TestMediaKeepsTheTargetForShortVideos(t *testing.T) {
-	b, err := Media([]Segment{{URI: "seg_00000.ts", Duration: 2.5, Size: 100}}, 6)
+	b, err := Media([]Segment{{URI: "seg_00000.ts", Duration: 2.5, Size: 100}}, 6, nil)
 	if err != nil || !strings.Contains(string(b), "#EXT-X-TARGETDURATION:6\n") {
 		t.Errorf("a 2.5 s video: %v\n%s", err, b)
 	}
-	b, err = Media([]Segment{{URI: "seg_00000.ts", Duration: 7.6, Size: 100}}, 6)
+	b, err = Media([]Segment{{URI: "seg_00000.ts", Duration: 7.6, Size: 100}}, 6, nil)
 	if err != nil || !strings.Contains(string(b), "#EXT-X-TARGETDURATION:8\n") {
 		t.Errorf("a 7.6 s segment must raise the target to 8: %v\n%s", err, b)
+	}
+}
+
+func TestMediaWithKey(t *testing.T) {
+	segs := []Segment{{"seg_00000.ts", 6, 112}, {"seg_00001.ts", 6, 112}, {"seg_00002.ts", 1.5, 32}}
+	b, err := Media(segs, 6, &Key{URI: "../key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	// One EXT-X-KEY, before the first segment, without an IV: each segment's
+	// IV is its media sequence number, which starts at 0.
+	if n := strings.Count(s, "#EXT-X-KEY:"); n != 1 {
+		t.Fatalf("%d EXT-X-KEY tags in\n%s", n, s)
+	}
+	key := strings.Index(s, "#EXT-X-KEY:METHOD=AES-128,URI=\"../key\"\n")
+	if key < 0 || key > strings.Index(s, "#EXTINF:") || strings.Contains(s, "IV=") || !strings.Contains(s, "#EXT-X-MEDIA-SEQUENCE:0\n") {
+		t.Fatalf("playlist:\n%s", s)
+	}
+	p, _, err := m3u8.Decode(*bytes.NewBuffer(b), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := p.(*m3u8.MediaPlaylist)
+	if mp.Key == nil || mp.Key.Method != "AES-128" || mp.Key.URI != "../key" || mp.Key.IV != "" || mp.Count() != 3 {
+		t.Fatalf("decoded key %+v, %d segments", mp.Key, mp.Count())
+	}
+	for _, bad := range []string{"", `a"b`, "a\nb"} {
+		if _, err := Media(segs, 6, &Key{URI: bad}); err == nil {
+			t.Errorf("key URI %q accepted", bad)
+		}
+	}
+}
+
+func TestSegmentIV(t *testing.T) {
+	for seq, want := range map[uint64]string{
+		0:          "00000000000000000000000000000000",
+		1:          "00000000000000000000000000000001",
+		0x1234abcd: "0000000000000000000000001234abcd",
+		1<<64 - 1:  "0000000000000000ffffffffffffffff",
+	} {
+		iv := SegmentIV(seq)
+		if got := hex.EncodeToString(iv[:]); got != want {
+			t.Errorf("SegmentIV(%d) = %s, want %s", seq, got, want)
+		}
 	}
 }

@@ -22,7 +22,20 @@ type Profiles struct {
 	Video            Video       `json:"video"`
 	Audio            Audio       `json:"audio"`
 	Renditions       []Rendition `json:"renditions"`
+	// Encryption of the segments: EncryptionNone (also when absent) or
+	// EncryptionAES128 (whole segments, AES-128-CBC, one key per video).
+	Encryption string `json:"encryption,omitempty"`
 }
+
+// Values of Profiles.Encryption.
+const (
+	EncryptionNone   = "none"
+	EncryptionAES128 = "aes-128"
+)
+
+// Encrypted reports whether videos made with these profiles get AES-128
+// encrypted segments.
+func (p Profiles) Encrypted() bool { return p.Encryption == EncryptionAES128 }
 
 // Video holds settings shared by every video rendition (H.264 via libx264).
 type Video struct {
@@ -101,6 +114,8 @@ func (p Profiles) Validate() error {
 		return fmt.Errorf("audio.channels (%d) must be 1 or 2", p.Audio.Channels)
 	case p.Audio.SampleRate != 44100 && p.Audio.SampleRate != 48000:
 		return fmt.Errorf("audio.sample_rate (%d) must be 44100 or 48000", p.Audio.SampleRate)
+	case p.Encryption != "" && p.Encryption != EncryptionNone && p.Encryption != EncryptionAES128:
+		return fmt.Errorf("encryption %q must be %q or %q", p.Encryption, EncryptionNone, EncryptionAES128)
 	case len(p.Renditions) == 0:
 		return fmt.Errorf("renditions must list at least one rung")
 	}

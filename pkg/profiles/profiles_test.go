@@ -30,6 +30,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{`"maxrate_kbps": 2200`, `"maxrate_kbps": 100`, "renditions[1].maxrate_kbps"},
 		{`"video_kbps": 6000`, `"video_kbps": 0`, "renditions[3].video_kbps"},
 		{`"enabled": true }`, `"enabeld": true }`, "enabeld"},
+		{`"encryption": "none"`, `"encryption": "aes-256"`, "encryption"},
+		{`"encryption": "none"`, `"encryption": "AES-128"`, "encryption"},
 	} {
 		t.Run(tc.field, func(t *testing.T) {
 			b := strings.Replace(string(good), tc.from, tc.to, 1)
@@ -45,6 +47,36 @@ func TestValidateNamesTheField(t *testing.T) {
 	all := strings.ReplaceAll(string(good), `"enabled": true`, `"enabled": false`)
 	if _, err := Parse([]byte(all)); err == nil || !strings.Contains(err.Error(), "enabled") {
 		t.Fatalf("all disabled: got %v", err)
+	}
+}
+
+func TestEncryption(t *testing.T) {
+	good, err := os.ReadFile("../../profiles.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, from, to string
+		want           bool
+	}{
+		{"shipped file", "", "", false},
+		{"absent", `"encryption": "none",`, ``, false},
+		{"none", "", "", false},
+		{"aes-128", `"encryption": "none"`, `"encryption": "aes-128"`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := strings.Replace(string(good), tc.from, tc.to, 1)
+			if tc.from != "" && b == string(good) {
+				t.Fatalf("test input %q not found", tc.from)
+			}
+			p, err := Parse([]byte(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Encrypted() != tc.want {
+				t.Fatalf("Encrypted() = %v, want %v", p.Encrypted(), tc.want)
+			}
+		})
 	}
 }
 

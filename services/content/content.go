@@ -1,7 +1,9 @@
 // Package content serves published HLS — playlists and segments — read-only
 // from the object store, with the headers players and CDNs rely on: exact
 // MIME types, byte ranges, ETags, CORS, cache lifetimes and gzip for playlists.
-// Nothing outside a video's streams/{id}/ prefix is reachable.
+// Nothing outside a video's streams/{id}/ prefix is reachable, but for the
+// AES-128 key of an encrypted video, served at /streams/{id}/key from
+// keys/{id}/ (see KeyVideoID).
 //
 // With a playback.Signer in Deps, every request under /streams/{id}/ needs a
 // valid token for that id in the query parameter "token" (403 otherwise), and
@@ -111,6 +113,10 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 		if token, expires, ok = d.authorize(w, r, id); !ok {
 			return
 		}
+	}
+	if id, ok := KeyVideoID(escaped); ok {
+		d.serveKey(w, r, id)
+		return
 	}
 	key, ok := ObjectKey(escaped)
 	if !ok {
@@ -270,6 +276,59 @@ func ObjectKey(escapedPath string) (string, bool) {
 		return jobs.StreamPrefix(parts[0]) + parts[1] + "/" + parts[2], true
 	}
 	return "", false
+}
+
+// KeyVideoID reports whether a request path (still escaped) is exactly
+// /streams/{id}/key — where a video encrypted with AES-128 has its key
+// (jobs.KeyName) — and for which id. It is the only way to the keys/ part of
+// the store: ObjectKey never maps a path there, and nothing but this one
+// exact spelling (no encoding, no other case, no trailing slash or dot, no
+// ";" parameter) is accepted.
+func KeyVideoID(escapedPath string) (string, bool) {
+	rest, ok := strings.CutPrefix(escapedPath, Prefix)
+	if !ok {
+		return "", false
+	}
+	id, name, ok := strings.Cut(rest, "/")
+	if !ok || name != jobs.KeyName || !jobs.ValidVideoID(id) {
+		return "", false
+	}
+	return id, true
+}
+
+// keySize is an AES-128 key's length.
+const keySize = 16
+
+// serveKey answers with video id's AES-128 key, or 404 if it has none (a
+// video stored in the clear). When playback is signed, serve has already
+// checked the token, as for every path under /streams/{id}/.
+//
+// The key is never cacheable by anyone: "private, no-store" keeps it out of
+// shared caches (which would hand it to anyone with the URL after the token
+// expired) and out of the player's disk cache; players fetch it once per
+// playback anyway. There is no ETag: no revalidation, nothing to compare.
+func (d Deps) serveKey(w http.ResponseWriter, r *http.Request, id string) {
+	key := jobs.EncryptionKeyKey(id)
+	rc, err := d.Store.Get(r.Context(), key, 0, -1)
+	if err != nil {
+		d.storeError(w, key, err)
+		return
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, keySize+1))
+	if err != nil {
+		d.storeError(w, key, err)
+		return
+	}
+	if len(b) != keySize {
+		d.log().Error("encryption key has the wrong size", "key", key, "size", len(b))
+		fail(w, http.StatusServiceUnavailable, msgUnavailable)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Cache-Control", "private, no-store")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b)) // HEAD, Range
 }
 
 // servePlaylist serves a playlist as stored, or — for a signed request or a

@@ -31,16 +31,17 @@ const (
 	markUpload  = "UPLOAD-SOURCE-SECRET"
 	markWork    = "WORK-CHUNK-SECRET"
 	markStray   = "STRAY-KIND-SECRET"
+	markKey     = "AES-KEY-SECRET!!" // 16 bytes: the video's key, served only at /streams/{id}/key
 )
 
-var allMarks = []string{markOutside, markDataDir, markStore, markUpload, markWork, markStray, "root:x:0:0"}
+var allMarks = []string{markOutside, markDataDir, markStore, markUpload, markWork, markStray, markKey, "root:x:0:0"}
 
 // fixture is a data dir laid out as hlsd lays it out, with things beside it:
 //
 //	root/secret.txt                       outside the data dir
 //	root/data/secret.conf                 in the data dir, outside the store
 //	root/data/store/                      the FileStore
-//	    root.txt, uploads/{id}/source, work/{id}/360p/0.ts
+//	    root.txt, uploads/{id}/source, work/{id}/360p/0.ts, keys/{id}/aes128.key
 //	    streams/{id}/..., plus files of kinds the service must not serve
 type fixture struct {
 	root  string
@@ -74,6 +75,7 @@ func newFixture(t *testing.T) *fixture {
 	put("root.txt", []byte(markStore))
 	put(jobs.SourceKey(id), []byte(markUpload))
 	put(jobs.WorkKey(id, "360p", 0), []byte(markWork))
+	put(jobs.EncryptionKeyKey(id), []byte(markKey))
 	put(jobs.MasterKey(id), []byte("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS=\"avc1.64001e\"\n360p/index.m3u8\n"))
 	put(jobs.MediaPlaylistKey(id, "360p"), []byte("#EXTM3U\n#EXTINF:6.000,\nseg_00000.ts\n#EXT-X-ENDLIST\n"))
 	put(jobs.StreamPrefix(id)+"360p/iframes.m3u8", []byte("#EXTM3U\n#EXT-X-I-FRAMES-ONLY\n"))
@@ -182,7 +184,7 @@ func traversals() []string {
 	}
 	slashes := []string{"/", "%2f", "%2F", "%252f", "%25%32%66", "\\", "%5c", "%5C", "%255c", "%c0%af", "%e0%80%af", "%ef%bc%8f", "//", "/;x=1/", "/./"}
 	// uploads/, work/ and root.txt sit 3 levels up, secret.conf 4, secret.txt 5.
-	targets := []string{"uploads/" + id + "/source", "work/" + id + "/360p/0.ts", "secret.txt", "etc/passwd"}
+	targets := []string{"uploads/" + id + "/source", "work/" + id + "/360p/0.ts", "keys/" + id + "/aes128.key", "secret.txt", "etc/passwd"}
 	var out []string
 	for _, dot := range dots {
 		for _, sl := range slashes {
@@ -232,6 +234,13 @@ func tricks() []string {
 		s + "/source", s + "/360p/0.ts", s + "/360p/other.txt", s + "/360p/seg_00000.ts.bak", s + "/360p/seg_0000.ts",
 		s + "/360p/SEG_00000.TS", s + "/master.m3u8.bak", s + "/360p/master.m3u8", s + "/index.m3u8", s + "/360p/sub/seg_00000.ts",
 		s + "/360P/index.m3u8", s + "/.hidden/index.m3u8",
+		// The key: /streams/{id}/key exactly, nothing like it, nothing else under keys/.
+		s + "/key/", s + "/key.", s + "/key%20", s + "/key%00", s + "/key;x=1", s + "/key/.", s + "/key%2f", s + "/KEY", s + "/Key",
+		s + "/%6bey", s + "/ke%79", s + "/key.m3u8", s + "/key.ts", s + "/aes128.key", s + "/keys", s + "/keys/aes128.key",
+		s + "/360p/key", s + "/360p/../key%00", s + "%2fkey", s + "/key%3f", s + "/key%23", s + "//key", s + "/key/index.m3u8",
+		"/streams/" + strings.ToUpper(id) + "/key", "/streams/" + id[:23] + "/key", "/streams/" + id + "a/key", "/streams/key",
+		"/streams/keys/" + id + "/aes128.key", "/streams/" + id + "/%2e%2e/%2e%2e/keys/" + id + "/aes128.key",
+		"/keys/" + id + "/aes128.key", "/keys/" + id + "/", "/key",
 		// Not under /streams/ at all.
 		"/uploads/" + id + "/source", "/work/" + id + "/360p/0.ts", "/root.txt", "/secret.txt", "/",
 	}
@@ -270,6 +279,9 @@ func checkRefused(addr, target string, mux bool, hdr ...string) string {
 	}
 	if _, ok := ObjectKey(loc.EscapedPath()); ok && resp.StatusCode == http.StatusOK {
 		return leaked(target+" → "+next, resp, body)
+	}
+	if kid, ok := KeyVideoID(loc.EscapedPath()); ok && kid == id && resp.StatusCode == http.StatusOK && string(body) == markKey {
+		return "" // cleaned to the video's key at its one published path
 	}
 	if resp.StatusCode/100 == 3 {
 		return fmt.Sprintf("GET %q: redirected twice, to %q", target, resp.Header.Get("Location"))
@@ -323,7 +335,7 @@ func TestNothingOutsideTheVideoPrefixByAnyEncoding(t *testing.T) {
 			defer srv.Close()
 			addr := srv.Listener.Addr().String()
 			// The fixture is served at all, so refusals below mean something.
-			for _, p := range []string{"/master.m3u8", "/360p/index.m3u8", "/360p/iframes.m3u8", "/360p/seg_00000.ts"} {
+			for _, p := range []string{"/master.m3u8", "/360p/index.m3u8", "/360p/iframes.m3u8", "/360p/seg_00000.ts", "/key"} {
 				if resp, _ := rawGet(t, addr, "/streams/"+id+p); resp.StatusCode != http.StatusOK {
 					t.Fatalf("control %s = %d", p, resp.StatusCode)
 				}
@@ -357,6 +369,30 @@ func FuzzObjectKey(f *testing.F) {
 		last := parts[len(parts)-1]
 		if !(key == jobs.MasterKey(parts[1]) || len(parts) == 4 && fileRe.MatchString(last)) {
 			t.Fatalf("ObjectKey(%q) = %q: not a published kind", p, key)
+		}
+	})
+}
+
+// KeyVideoID is the only way to keys/: it accepts /streams/{id}/key for a
+// well-formed id and nothing else, and ObjectKey never accepts that path.
+func FuzzKeyVideoID(f *testing.F) {
+	for _, p := range append(traversals()[:200], tricks()...) {
+		f.Add(p)
+	}
+	f.Add("/streams/" + id + "/key")
+	f.Fuzz(func(t *testing.T, p string) {
+		got, ok := KeyVideoID(p)
+		if !ok {
+			return
+		}
+		if !jobs.ValidVideoID(got) || p != Prefix+got+"/"+jobs.KeyName {
+			t.Fatalf("KeyVideoID(%q) = %q", p, got)
+		}
+		if key, ok := ObjectKey(p); ok {
+			t.Fatalf("ObjectKey(%q) = %q as well", p, key)
+		}
+		if err := store.ValidateKey(jobs.EncryptionKeyKey(got)); err != nil {
+			t.Fatal(err)
 		}
 	})
 }
@@ -446,6 +482,7 @@ func TestStoreErrorsSayNothingInternal(t *testing.T) {
 		{"get, gzip playlist", failingStore{get: true}, master, []string{"Accept-Encoding", "gzip"}, 503},
 		{"get, ranged segment", failingStore{get: true}, seg, []string{"Range", "bytes=100-199"}, 0},
 		{"get, second range", failingStore{get: true, getAfter: 1000}, seg, []string{"Range", "bytes=0-9,2000-2009"}, 0},
+		{"get, key", failingStore{get: true}, "/streams/" + id + "/key", nil, 503},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.st.Store = f.store

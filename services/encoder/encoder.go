@@ -91,6 +91,12 @@ func (d Deps) encode(ctx context.Context, job jobs.EncodeJob) error {
 	}
 	plan, fps := planRenditions(job.Profiles, probe)
 	log.Info("source probed", "format", probe.Format, "duration", probe.Duration, "renditions", len(plan))
+	if job.Profiles.Encrypted() {
+		// Before any segment job can exist; see ensureKey.
+		if err := ensureKey(ctx, d.Store, id); err != nil {
+			return err
+		}
+	}
 
 	if _, err := videos.Update(ctx, id, func(v *jobs.Video) error {
 		v.Source = sourceFacts(probe)
@@ -140,7 +146,7 @@ func (d Deps) encode(ctx context.Context, job jobs.EncodeJob) error {
 	for _, o := range outputs {
 		err := d.Bus.PublishSegment(ctx, jobs.SegmentJob{
 			VideoID: id, Rendition: o.Name, Key: jobs.WorkKey(id, o.Name, job.Chunk.Index),
-			SegmentDuration: job.Profiles.SegmentDuration, Chunk: job.Chunk,
+			SegmentDuration: job.Profiles.SegmentDuration, Chunk: job.Chunk, Encryption: job.Profiles.Encryption,
 		})
 		if err != nil {
 			return err

@@ -176,7 +176,7 @@ func TestFormIsPublic(t *testing.T) {
 	rec := httptest.NewRecorder()
 	Handler(d).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	page := rec.Body.String()
-	if rec.Code != http.StatusOK || !strings.Contains(page, `<input type="password" id="token"`) || !strings.Contains(page, `Authorization: "Bearer " + token`) {
+	if rec.Code != http.StatusOK || !strings.Contains(page, `<input type="password" id="token"`) || !strings.Contains(page, `headers: hlsd.authHeaders()`) {
 		t.Fatalf("GET / = %d, want the form with its token box:\n%s", rec.Code, page)
 	}
 	if strings.Contains(page, `name="token"`) {

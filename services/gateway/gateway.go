@@ -44,24 +44,28 @@ type Deps struct {
 	// the content service must hold the same secrets.
 	Signer *playback.Signer
 	Now    func() time.Time // nil: time.Now
+	// Resumable, if set, keeps unfinished tus uploads and mounts the tus
+	// endpoint at /api/uploads/ (see tus.go).
+	Resumable *Resumable
+	// Done, if set, closes when the server shuts down: event streams end
+	// then (without "end": clients reconnect, to another gateway), instead
+	// of holding the shutdown for its whole grace period.
+	Done <-chan struct{}
 }
-
-//go:embed index.html
-var indexHTML []byte
 
 // Handler routes the gateway's endpoints.
 func Handler(d Deps) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(indexHTML)
-	})
+	registerWeb(mux, d)
 	g := guard{tokens: newTokenSet(d.APITokens), log: d.Log}
 	mux.Handle("POST /upload", g.require(false, d.upload))
 	mux.Handle("POST /api/videos", g.require(true, d.create))
 	mux.Handle("GET /api/videos", g.require(true, d.list))
 	mux.Handle("GET /api/videos/{id}", g.require(true, d.get))
 	mux.Handle("DELETE /api/videos/{id}", g.require(true, d.delete))
+	mux.Handle("GET /api/videos/{id}/events", g.requireOrQueryToken(d.events(SSEHeartbeat)))
+	mux.HandleFunc("GET /api/openapi.json", serveOpenAPI)
+	mountTus(mux, d, g)
 	return mux
 }
 
@@ -118,7 +122,12 @@ func readErrStatus(err error, max int64) (int, error) {
 }
 
 func (d Deps) accept(ctx context.Context, filename string, body io.Reader) (jobs.Video, int, error) {
-	id := jobs.NewVideoID()
+	return d.acceptAs(ctx, jobs.NewVideoID(), filename, body)
+}
+
+// acceptAs stores body as the source of video id, records the video and
+// queues its encode job: the path of every upload, multipart or tus.
+func (d Deps) acceptAs(ctx context.Context, id, filename string, body io.Reader) (jobs.Video, int, error) {
 	log := d.Log.With("video", id)
 	cr := &countingReader{r: body, max: d.MaxUploadBytes}
 	if err := d.Store.Put(ctx, jobs.SourceKey(id), cr, -1); err != nil {
@@ -148,10 +157,12 @@ func (d Deps) accept(ctx context.Context, filename string, body io.Reader) (jobs
 	job := jobs.EncodeJob{VideoID: id, SourceKey: jobs.SourceKey(id), Profiles: d.Profiles, Chunk: jobs.Chunk{Index: 0, Count: 1}}
 	if err := d.Bus.PublishEncode(ctx, job); err != nil {
 		log.Error("queueing encode failed", "err", err)
-		_, _ = d.Bus.Videos.Update(context.WithoutCancel(ctx), id, func(v *jobs.Video) error {
+		if failed, err := d.Bus.Videos.Update(context.WithoutCancel(ctx), id, func(v *jobs.Video) error {
 			v.Fail(jobs.CodeInternal, "The video could not be queued for encoding.")
 			return nil
-		})
+		}); err == nil {
+			d.Bus.AnnounceFinal(failed, log)
+		}
 		return jobs.Video{}, http.StatusServiceUnavailable, errors.New("The video could not be queued for encoding; try again shortly.")
 	}
 	log.Info("upload received", "bytes", cr.n)
@@ -295,18 +306,26 @@ func (d Deps) get(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, d.present(r, v))
 }
 
+// list answers a page of videos, newest first (see page.go). The bucket has
+// no index by time, so each page reads every video's state.
 func (d Deps) list(w http.ResponseWriter, r *http.Request) {
+	limit, after, err := pageParams(r)
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	vs, err := d.Bus.Videos.List(r.Context())
 	if err != nil {
 		d.Log.Error("list videos failed", "err", err)
 		jsonError(w, http.StatusServiceUnavailable, "Video state is unavailable; try again shortly.")
 		return
 	}
-	out := make([]videoJSON, 0, len(vs))
+	vs, next := page(vs, limit, after)
+	out := listPage{Videos: make([]videoJSON, 0, len(vs)), NextCursor: next}
 	for _, v := range vs {
-		out = append(out, d.present(r, v))
+		out.Videos = append(out.Videos, d.present(r, v))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"videos": out})
+	writeJSON(w, http.StatusOK, out)
 }
 
 // delete removes every object of a video, then its state.

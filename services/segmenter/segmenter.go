@@ -46,6 +46,10 @@ func Run(ctx context.Context, d Deps) error {
 func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 	id, name := job.VideoID, job.Rendition
 	log := d.Log.With("stage", "segment", "video", id, "rendition", name)
+	block, err := d.segmentCipher(ctx, job)
+	if err != nil {
+		return err
+	}
 	rc, err := d.Store.Get(ctx, job.Key, 0, -1)
 	if err != nil {
 		return fmt.Errorf("segmenter: %w", err)
@@ -58,11 +62,27 @@ func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 	info, err := mpegts.SplitTS(bufio.NewReaderSize(storeReader{rc}, 1<<20),
 		mpegts.Options{TargetDuration: time.Duration(job.SegmentDuration * float64(time.Second))},
 		func(seg mpegts.Segment, data []byte) error {
+			size := seg.Size
+			if block != nil {
+				// Our playlists start at media sequence 0: the index is the sequence number.
+				data = encryptSegment(block, uint64(seg.Index), data)
+				size = int64(len(data)) // bandwidth is what players download
+			}
 			if err := d.Store.Put(ctx, jobs.SegmentKey(id, name, seg.Index), bytes.NewReader(data), int64(len(data))); err != nil {
 				return fmt.Errorf("%w: %w", errStore, err)
 			}
 			uri := jobs.SegmentName(seg.Index)
-			segs = append(segs, playlist.Segment{URI: uri, Duration: seg.Duration, Size: seg.Size})
+			segs = append(segs, playlist.Segment{URI: uri, Duration: seg.Duration, Size: size})
+			if block != nil {
+				// No I-frame playlist for encrypted segments: an I-frame entry
+				// is a byte range in the middle of a segment, and a range of
+				// a CBC-encrypted segment cannot be decrypted on its own
+				// (RFC 8216 4.3.2.4 encrypts the whole segment as one unit;
+				// an I-frame playlist of ranges would need every keyframe
+				// encrypted separately). Players still seek; they lose only
+				// the trick-play thumbnails.
+				return nil
+			}
 			if seg.Index == 0 {
 				header = playlist.IFrame{URI: uri, Size: seg.HeaderSize}
 			}
@@ -85,7 +105,13 @@ func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 		// Our own encoder wrote this stream; if it cannot be cut, retrying won't help.
 		return jobs.Permanent(jobs.CodeInternal, "The encoded video could not be segmented; the error was logged.", err)
 	}
-	body, err := playlist.Media(segs, int(math.Round(job.SegmentDuration)))
+	var key *playlist.Key
+	if block != nil {
+		// Relative, so it resolves under /streams/{id}/ and signed-URL
+		// rewriting gives it the token like every other URI.
+		key = &playlist.Key{URI: "../" + jobs.KeyName}
+	}
+	body, err := playlist.Media(segs, int(math.Round(job.SegmentDuration)), key)
 	if err != nil {
 		return jobs.Permanent(jobs.CodeInternal, "The encoded video produced no segments.", err)
 	}
@@ -172,15 +198,22 @@ func (d Deps) publish(ctx context.Context, log *slog.Logger, v jobs.Video) error
 	if err := d.Store.Put(ctx, jobs.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
 		return err
 	}
-	if _, err := d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
+	readied := false
+	ready, err := d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
+		readied = false
 		if v.State.Final() {
 			return jobs.ErrNoChange
 		}
 		now := time.Now().UTC()
 		v.State, v.Progress, v.ReadyAt = jobs.StateReady, 1, &now
+		readied = true
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return err
+	}
+	if readied {
+		d.Bus.AnnounceFinal(ready, log) // the video.ready webhook
 	}
 	log.Info("video ready", "renditions", len(v.Renditions))
 	// Intermediate streams are no longer needed; failing to delete them only costs space.

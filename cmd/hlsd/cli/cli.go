@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -19,6 +20,8 @@ import (
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/playback"
+	"github.com/hlsd/hlsd/pkg/webhook"
+	"github.com/hlsd/hlsd/services/gateway"
 )
 
 const usage = `hlsd turns uploaded videos into adaptive HLS streams.
@@ -33,6 +36,11 @@ Usage:
   hlsd check URL  checks a published master playlist against RFC 8216 and
                   Apple's HLS authoring spec (see "hlsd check -h")
 
+  hlsd upload FILE  sends a video to a running server, with a progress bar;
+                    --wait prints its master URL once ready ("hlsd upload -h")
+  hlsd ls           lists the server's videos ("hlsd ls -h")
+  hlsd rm ID...     deletes videos ("hlsd rm -h")
+
 Every flag can also be set by the environment variable shown with it.
 Run "hlsd TARGET -h" for the flags.
 `
@@ -41,6 +49,15 @@ Run "hlsd TARGET -h" for the flags.
 func Main(args []string, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "check" {
 		return Check(args[1:], os.Stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "upload" {
+		return Upload(args[1:], os.Stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "ls" {
+		return Ls(args[1:], os.Stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "rm" {
+		return Rm(args[1:], os.Stdout, stderr)
 	}
 	if len(args) == 0 || !slices.Contains(app.Targets, app.Target(args[0])) {
 		fmt.Fprint(stderr, usage)
@@ -88,6 +105,7 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	cfg := app.Config{Limits: ffmpeg.DefaultLimits(), Jobs: jobs.DefaultConfig()}
 	var lc logConfig
 	var maxUpload, apiTokens, apiTokensFile, playbackSecrets, playbackSecretFile string
+	var webhookSecret string
 	fs := flag.NewFlagSet("hlsd "+string(target), flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.Listen, "listen", app.DefaultListen[target], "HTTP listen address")
@@ -116,6 +134,9 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	fs.StringVar(&playbackSecrets, "playback-secrets", "", "comma-separated HMAC secrets (32+ bytes) that sign playback URLs; empty serves streams unsigned")
 	fs.StringVar(&playbackSecretFile, "playback-secret-file", "", "file of playback-signing secrets, one per line; the first signs, all verify")
 	fs.DurationVar(&cfg.PlaybackTTL, "playback-ttl", 12*time.Hour, "how long a signed playback URL stays valid (longer than a viewing session)")
+	fs.StringVar(&cfg.WebhookURL, "webhook-url", "", "URL that gets a signed POST when a video becomes ready or failed (gateway); empty sends none")
+	fs.StringVar(&webhookSecret, "webhook-secret", "", "HMAC secret (32+ bytes) that signs webhooks; required with --webhook-url")
+	fs.DurationVar(&cfg.UploadExpiry, "upload-expiry", 24*time.Hour, "how long after its creation an unfinished resumable (tus) upload is removed")
 	fs.BoolVar(&cfg.InsecureOpenAPI, "insecure-open-api", false, "serve uploads and /api without tokens on any address (only behind an authenticating proxy)")
 	fs.StringVar(&lc.level, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&lc.format, "log-format", "text", "text or json")
@@ -155,8 +176,14 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	if cfg.PlaybackSecrets, err = loadPlaybackSecrets(playbackSecrets, playbackSecretFile); err != nil {
 		return cfg, lc, err
 	}
+	if cfg.UploadExpiry < time.Hour {
+		return cfg, lc, fmt.Errorf("--upload-expiry %v is too short: resumable uploads must survive at least an hour", cfg.UploadExpiry)
+	}
 	if len(cfg.PlaybackSecrets) > 0 && cfg.PlaybackTTL < time.Minute {
 		return cfg, lc, fmt.Errorf("--playback-ttl %v is too short: signed URLs must outlive at least a minute of playback", cfg.PlaybackTTL)
+	}
+	if cfg.WebhookSecret, err = checkWebhook(cfg.WebhookURL, webhookSecret); err != nil {
+		return cfg, lc, err
 	}
 	listen := cfg.Listen
 	if listen == "" {
@@ -204,6 +231,26 @@ func loadPlaybackSecrets(list, file string) ([][]byte, error) {
 		return secrets, nil
 	}
 	return nil, nil
+}
+
+// checkWebhook validates --webhook-url and --webhook-secret: both or
+// neither, an absolute http(s) URL, a secret of webhook.MinSecretBytes or more.
+func checkWebhook(rawURL, secret string) ([]byte, error) {
+	switch {
+	case rawURL == "" && secret == "":
+		return nil, nil
+	case rawURL == "":
+		return nil, fmt.Errorf("--webhook-secret (HLSD_WEBHOOK_SECRET) is set but --webhook-url is not: set both, or neither")
+	case secret == "":
+		return nil, fmt.Errorf("--webhook-url needs --webhook-secret (HLSD_WEBHOOK_SECRET) to sign the deliveries (make one with: openssl rand -hex 32)")
+	case len(secret) < webhook.MinSecretBytes:
+		return nil, fmt.Errorf("--webhook-secret (HLSD_WEBHOOK_SECRET) is %d bytes long; it must have at least %d (make one with: openssl rand -hex 32)", len(secret), webhook.MinSecretBytes)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--webhook-url %q is not an absolute http:// or https:// URL", gateway.RedactURL(rawURL))
+	}
+	return []byte(secret), nil
 }
 
 // MinTokenLength is the shortest API token accepted.

@@ -1,0 +1,643 @@
+package gateway
+
+// Resumable uploads with the tus protocol (https://tus.io, version 1.0.0:
+// core, creation, creation-with-upload, creation-defer-length, termination)
+// through tusd's handler, mounted at /api/uploads/ behind the API tokens.
+//
+// The upload's id is the future video's id (on S3 followed by "+" and the
+// multipart upload id), so a client knows which video it is making from the
+// first answer. When the last byte arrives, the PreFinishResponseCallback
+// hands the bytes to acceptAs, the path every multipart upload takes (store
+// the source, record the video, queue its encode), removes the tus copy and
+// answers the final PATCH with Hlsd-Video-Id and Hlsd-Status-Url. A HEAD on
+// a finished upload answers from the video state, so a client whose final
+// answer was lost learns the same; a HEAD on an upload that is complete but
+// was never made into a video (the gateway stopped, or the store failed, in
+// between) makes the video then.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/tus/tusd/v2/pkg/filelocker"
+	"github.com/tus/tusd/v2/pkg/filestore"
+	tushandler "github.com/tus/tusd/v2/pkg/handler"
+	"github.com/tus/tusd/v2/pkg/memorylocker"
+	"github.com/tus/tusd/v2/pkg/s3store"
+	expslog "golang.org/x/exp/slog"
+
+	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/store"
+)
+
+// TusPath is where the tus endpoint is mounted: POST here creates an
+// upload, TusPath+ID takes HEAD, PATCH and DELETE.
+const TusPath = "/api/uploads/"
+
+// Response headers that name the video an upload became.
+const (
+	HeaderVideoID   = "Hlsd-Video-Id"
+	HeaderStatusURL = "Hlsd-Status-Url"
+)
+
+// Resumable keeps unfinished tus uploads: tusd's filestore with a file
+// locker (NewResumableFiles) or its s3store (NewResumableS3).
+type Resumable struct {
+	composer *tushandler.StoreComposer
+	// pending lists the unfinished uploads and when each was created.
+	pending func(ctx context.Context) ([]pendingUpload, error)
+	where   string
+}
+
+type pendingUpload struct {
+	id      string
+	created time.Time
+}
+
+// NewResumableFiles keeps unfinished uploads as files in dir (an .info and
+// a data file each), locked with lock files there: several gateways may
+// share dir on one volume.
+func NewResumableFiles(dir string) (*Resumable, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("resumable uploads: %w", err)
+	}
+	composer := tushandler.NewStoreComposer()
+	filestore.New(dir).UseIn(composer)
+	filelocker.New(dir).UseIn(composer)
+	return &Resumable{
+		composer: composer,
+		where:    dir,
+		pending: func(ctx context.Context) ([]pendingUpload, error) {
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				return nil, err
+			}
+			var out []pendingUpload
+			for _, e := range entries {
+				id, ok := strings.CutSuffix(e.Name(), ".info")
+				if !ok || e.IsDir() {
+					continue
+				}
+				fi, err := e.Info()
+				if err != nil {
+					continue // removed meanwhile
+				}
+				out = append(out, pendingUpload{id: id, created: fi.ModTime()})
+			}
+			return out, nil
+		},
+	}, nil
+}
+
+// TusS3Prefix is where unfinished uploads live in an S3 bucket.
+const TusS3Prefix = "tus/"
+
+// NewResumableS3 keeps unfinished uploads in the bucket of cfg under
+// TusS3Prefix, as S3 multipart uploads (tusd's s3store); parts are
+// assembled in tmpDir before they go to S3. objects is the object store on
+// the same bucket, used to list uploads for the expiry sweep. Uploads are
+// locked in memory: a gateway's own requests exclude each other, several
+// gateways do not (route /api/uploads/{id} to one of them, see README).
+func NewResumableS3(cfg store.S3Config, tmpDir string, objects store.Store) (*Resumable, error) {
+	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+		return nil, fmt.Errorf("resumable uploads: %w", err)
+	}
+	scheme := "https://"
+	if !cfg.Secure {
+		scheme = "http://"
+	}
+	region := cfg.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	key, secret := cfg.AccessKey, cfg.SecretKey
+	client := s3.New(s3.Options{
+		BaseEndpoint: aws.String(scheme + cfg.Endpoint),
+		Region:       region,
+		UsePathStyle: true, // MinIO and most S3-compatible servers
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: key, SecretAccessKey: secret, Source: "hlsd --store"}, nil
+		}),
+		// Checksums only where S3 demands them: S3-compatible servers vary
+		// in the trailing checksums newer SDKs send by default.
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+	s := s3store.New(cfg.Bucket, client)
+	s.ObjectPrefix = TusS3Prefix
+	s.TemporaryDirectory = tmpDir
+	// Bound the disk a stalled upload holds: parts of 16 MiB, 4 buffered.
+	s.PreferredPartSize = 16 << 20
+	s.MaxBufferedParts = 4
+	composer := tushandler.NewStoreComposer()
+	s.UseIn(composer)
+	memorylocker.New().UseIn(composer)
+	return &Resumable{
+		composer: composer,
+		where:    "s3://" + cfg.Endpoint + "/" + cfg.Bucket + "/" + TusS3Prefix,
+		pending: func(ctx context.Context) ([]pendingUpload, error) {
+			var infos []store.Info
+			err := objects.List(ctx, TusS3Prefix, func(i store.Info) error {
+				if strings.HasSuffix(i.Key, ".info") {
+					infos = append(infos, i)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			var out []pendingUpload
+			for _, i := range infos {
+				// The full upload id (with the multipart id) is in the info.
+				rc, err := objects.Get(ctx, i.Key, 0, -1)
+				if err != nil {
+					continue // finished or removed meanwhile
+				}
+				var fi tushandler.FileInfo
+				err = json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&fi)
+				rc.Close()
+				if err != nil || fi.ID == "" {
+					continue
+				}
+				out = append(out, pendingUpload{id: fi.ID, created: i.ModTime})
+			}
+			return out, nil
+		},
+	}, nil
+}
+
+// Sweep terminates the unfinished uploads created before now-maxAge and
+// returns how many it removed. An upload being written to is interrupted.
+func (rs *Resumable) Sweep(ctx context.Context, now time.Time, maxAge time.Duration) (int, error) {
+	pending, err := rs.pending(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list unfinished uploads in %s: %w", rs.where, err)
+	}
+	n := 0
+	for _, p := range pending {
+		if !p.created.Before(now.Add(-maxAge)) {
+			continue
+		}
+		err := rs.withLock(ctx, p.id, func() error {
+			up, err := rs.composer.Core.GetUpload(ctx, p.id)
+			if err != nil {
+				return err
+			}
+			return rs.composer.Terminater.AsTerminatableUpload(up).Terminate(ctx)
+		})
+		if errors.Is(err, tushandler.ErrNotFound) {
+			continue // finished or terminated meanwhile
+		}
+		if err != nil {
+			return n, fmt.Errorf("remove expired upload %s: %w", p.id, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// RunSweeper sweeps uploads older than maxAge now and every interval until
+// ctx ends.
+func (rs *Resumable) RunSweeper(ctx context.Context, interval, maxAge time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := rs.Sweep(ctx, time.Now(), maxAge)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("sweeping expired resumable uploads failed", "err", err)
+		case n > 0:
+			log.Info("expired resumable uploads removed", "uploads", n, "older_than", maxAge)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// withLock runs fn holding the upload's lock, as tusd's handlers do.
+func (rs *Resumable) withLock(ctx context.Context, id string, fn func() error) error {
+	lock, err := rs.composer.Locker.NewLock(id)
+	if err != nil {
+		return err
+	}
+	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := lock.Lock(lctx, func() {}); err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	return fn()
+}
+
+// uploadIDRe is an upload id: a video id, on S3 followed by "+" and the
+// multipart upload id. Anything else is refused before tusd sees it, so no
+// id can reach outside the upload directory.
+var uploadIDRe = regexp.MustCompile(`^[a-z2-7]{24}(\+[A-Za-z0-9._~=-]{1,1000})?$`)
+
+// videoIDOf is the video an upload id becomes.
+func videoIDOf(uploadID string) string {
+	id, _, _ := strings.Cut(uploadID, "+")
+	return id
+}
+
+// tusServer is the tus endpoint of one gateway.
+type tusServer struct {
+	d        Deps
+	g        guard
+	composer *tushandler.StoreComposer
+	h        *tushandler.UnroutedHandler
+}
+
+// mountTus registers the tus endpoint on mux when d.Resumable is set.
+func mountTus(mux *http.ServeMux, d Deps, g guard) {
+	if d.Resumable == nil {
+		return
+	}
+	t := &tusServer{d: d, g: g, composer: d.Resumable.composer}
+	cors := tushandler.DefaultCorsConfig
+	cors.ExposeHeaders += ", " + HeaderVideoID + ", " + HeaderStatusURL
+	h, err := tushandler.NewUnroutedHandler(tushandler.Config{
+		StoreComposer:             t.composer,
+		MaxSize:                   d.MaxUploadBytes,
+		BasePath:                  TusPath,
+		DisableDownload:           true, // uploads are read back as videos, not here
+		DisableConcatenation:      true, // partial uploads would each become a video
+		Cors:                      &cors,
+		RespectForwardedHeaders:   true, // Location behind a TLS-terminating proxy
+		Logger:                    expslog.New(tusLog{d.Log.Handler()}),
+		PreUploadCreateCallback:   t.preCreate,
+		PreFinishResponseCallback: t.preFinish,
+	})
+	if err != nil {
+		panic("gateway: tus handler: " + err.Error()) // only a programming error gets here
+	}
+	t.h = h
+	// Every route to t, which routes further; "POST …/{id}" is for clients
+	// that send PATCH and DELETE as POST with X-HTTP-Method-Override.
+	for _, p := range []string{
+		"POST /api/uploads", "POST /api/uploads/{$}", "POST /api/uploads/{id}",
+		"HEAD /api/uploads/{id}", "PATCH /api/uploads/{id}", "DELETE /api/uploads/{id}",
+		"OPTIONS /api/uploads", "OPTIONS /api/uploads/",
+	} {
+		mux.Handle(p, t)
+	}
+}
+
+func (t *tusServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// CORS on hlsd's own answers too (401, 404), so browsers show them.
+	if origin := r.Header.Get("Origin"); origin != "" {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Set("Vary", "Origin")
+		w.Header().Set("Access-Control-Expose-Headers", "Tus-Resumable, "+HeaderVideoID+", "+HeaderStatusURL)
+	}
+	if r.Method == http.MethodOptions {
+		// Protocol discovery and CORS preflight carry no token.
+		t.h.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(w, r)
+		return
+	}
+	t.g.require(true, t.serve).ServeHTTP(w, r)
+}
+
+type responseControllerKey struct{}
+
+func (t *tusServer) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Tus-Resumable", "1.0.0")
+	tw := &tusWriter{ResponseWriter: w, max: t.d.MaxUploadBytes}
+	defer tw.flush()
+	r = r.WithContext(context.WithValue(r.Context(), responseControllerKey{}, http.NewResponseController(w)))
+	method := r.Method
+	if o := r.Header.Get("X-HTTP-Method-Override"); method == http.MethodPost && o != "" {
+		method = o // as tusd's middleware will
+	}
+	id := strings.Trim(strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(TusPath, "/")), "/")
+	if id == "" {
+		if method != http.MethodPost {
+			w.Header().Set("Allow", "POST, OPTIONS")
+			jsonError(w, http.StatusMethodNotAllowed, "Create an upload with POST "+TusPath+"; HEAD, PATCH and DELETE go to the upload's URL.")
+			return
+		}
+		t.h.Middleware(http.HandlerFunc(t.h.PostFile)).ServeHTTP(tw, r)
+		return
+	}
+	if !uploadIDRe.MatchString(id) {
+		jsonError(w, http.StatusNotFound, "No upload has that id.")
+		return
+	}
+	// tusd reads the id from the path relative to its base.
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	u.Path, u.RawPath = "/"+id, ""
+	r2.URL = &u
+	switch method {
+	case http.MethodHead:
+		t.head(tw, r2, id)
+	case http.MethodPatch:
+		t.h.Middleware(http.HandlerFunc(t.h.PatchFile)).ServeHTTP(tw, r2)
+	case http.MethodDelete:
+		t.h.Middleware(http.HandlerFunc(t.h.DelFile)).ServeHTTP(tw, r2)
+	default:
+		w.Header().Set("Allow", "HEAD, PATCH, DELETE, OPTIONS")
+		jsonError(w, http.StatusMethodNotAllowed, "An upload takes HEAD (its offset), PATCH (more bytes) and DELETE (termination).")
+	}
+}
+
+// head answers the offset of an unfinished upload (tusd), or, for an upload
+// that became a video, its full length and the video's headers.
+func (t *tusServer) head(tw *tusWriter, r *http.Request, id string) {
+	ctx := r.Context()
+	if v, err := t.d.Bus.Videos.Get(ctx, videoIDOf(id)); err == nil {
+		t.headFinished(tw, v)
+		return
+	}
+	// Complete but never made into a video: make it now.
+	if up, err := t.composer.Core.GetUpload(ctx, id); err == nil {
+		if info, err := up.GetInfo(ctx); err == nil && !info.SizeIsDeferred && info.Size > 0 && info.Offset == info.Size {
+			var video jobs.Video
+			var status int
+			err := t.d.Resumable.withLock(ctx, id, func() error {
+				up, err := t.composer.Core.GetUpload(ctx, id)
+				if err != nil {
+					return err
+				}
+				info, err := up.GetInfo(ctx)
+				if err != nil {
+					return err
+				}
+				video, status, err = t.finish(context.WithoutCancel(ctx), up, info)
+				return err
+			})
+			if err == nil {
+				t.headFinished(tw, video)
+				return
+			}
+			if !errors.Is(err, tushandler.ErrNotFound) { // else finished meanwhile: see below
+				if status == 0 {
+					status = http.StatusServiceUnavailable
+					err = errors.New("The upload is being finished by another request; ask again shortly.")
+				}
+				jsonError(tw.ResponseWriter, status, err.Error())
+				return
+			}
+		}
+	}
+	t.h.Middleware(http.HandlerFunc(t.h.HeadFile)).ServeHTTP(tw, r)
+	if tw.held && tw.status == http.StatusNotFound {
+		// Finished (and removed) while we looked.
+		if v, err := t.d.Bus.Videos.Get(ctx, videoIDOf(id)); err == nil {
+			tw.held = false
+			tw.Header().Del("Content-Type")
+			tw.Header().Del("Content-Length")
+			t.headFinished(tw, v)
+		}
+	}
+}
+
+func (t *tusServer) headFinished(w http.ResponseWriter, v jobs.Video) {
+	h := w.Header()
+	h.Set("Tus-Resumable", "1.0.0")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Upload-Offset", strconv.FormatInt(v.Size, 10))
+	h.Set("Upload-Length", strconv.FormatInt(v.Size, 10))
+	if v.Filename != "" {
+		h.Set("Upload-Metadata", tushandler.SerializeMetadataHeader(tushandler.MetaData{"filename": v.Filename}))
+	}
+	setVideoHeaders(h, v.ID)
+	w.WriteHeader(http.StatusOK)
+}
+
+func setVideoHeaders(h http.Header, id string) {
+	h.Set(HeaderVideoID, id)
+	h.Set(HeaderStatusURL, "/api/videos/"+id)
+}
+
+// preCreate names the upload after the video it will become and refuses an
+// empty file.
+func (t *tusServer) preCreate(ev tushandler.HookEvent) (tushandler.HTTPResponse, tushandler.FileInfoChanges, error) {
+	if !ev.Upload.SizeIsDeferred && ev.Upload.Size == 0 {
+		return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, tushandler.NewError("HLSD_EMPTY", errEmpty.Error(), http.StatusBadRequest)
+	}
+	id := jobs.NewVideoID()
+	return tushandler.HTTPResponse{Header: tushandler.HTTPHeader{HeaderVideoID: id}}, tushandler.FileInfoChanges{ID: id}, nil
+}
+
+// preFinish runs when the last byte is stored, under the upload's lock and
+// before the final answer: the video exists when the client hears back.
+func (t *tusServer) preFinish(ev tushandler.HookEvent) (tushandler.HTTPResponse, error) {
+	// Finish even if the client hangs up after its last byte (HEAD tells it
+	// the video later), and give the answer no deadline while the bytes move.
+	ctx := context.WithoutCancel(ev.Context)
+	if rc, ok := ctx.Value(responseControllerKey{}).(*http.ResponseController); ok {
+		_ = rc.SetWriteDeadline(time.Time{})
+	}
+	up, err := t.composer.Core.GetUpload(ctx, ev.Upload.ID)
+	if err != nil {
+		return tushandler.HTTPResponse{}, err
+	}
+	video, status, err := t.finish(ctx, up, ev.Upload)
+	if err != nil {
+		return tushandler.HTTPResponse{}, tushandler.NewError("HLSD_NOT_ACCEPTED", err.Error(), status)
+	}
+	return tushandler.HTTPResponse{Header: tushandler.HTTPHeader{HeaderVideoID: video.ID, HeaderStatusURL: "/api/videos/" + video.ID}}, nil
+}
+
+// finish makes a complete upload a video through acceptAs, the path of
+// every upload, then removes the upload. The caller holds its lock. A
+// failure that a retry may cure (the store or the broker is away) keeps the
+// bytes: the client's next HEAD tries again.
+func (t *tusServer) finish(ctx context.Context, up tushandler.Upload, info tushandler.FileInfo) (jobs.Video, int, error) {
+	vid := videoIDOf(info.ID)
+	log := t.d.Log.With("video", vid, "upload", info.ID)
+	terminate := func() {
+		if err := t.composer.Terminater.AsTerminatableUpload(up).Terminate(ctx); err != nil {
+			log.Warn("removing a finished resumable upload failed; the expiry sweep will", "err", err)
+		}
+	}
+	if v, err := t.d.Bus.Videos.Get(ctx, vid); err == nil {
+		terminate() // made into a video before the upload could be removed
+		return v, 0, nil
+	}
+	body, err := up.GetReader(ctx)
+	if err != nil {
+		log.Error("reading a finished resumable upload failed", "err", err)
+		return jobs.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be read back; send HEAD to this upload's URL shortly to finish it.")
+	}
+	filename := info.MetaData["filename"]
+	if filename == "" {
+		filename = info.MetaData["name"]
+	}
+	video, status, err := t.d.acceptAs(ctx, vid, filename, body)
+	body.Close()
+	if err != nil {
+		if _, gerr := t.d.Bus.Videos.Get(ctx, vid); gerr == nil || status < 500 {
+			terminate() // the video exists (failed), or the file can never be one
+		} else {
+			log.Warn("a finished resumable upload could not be made into a video; kept for a retry", "err", err)
+			err = errors.New("The upload is complete but could not be made into a video yet; send HEAD to this upload's URL shortly to finish it.")
+		}
+		return jobs.Video{}, status, err
+	}
+	terminate()
+	log.Info("resumable upload finished", "bytes", info.Size)
+	return video, 0, nil
+}
+
+// tusWriter holds back tusd's error answers ("ERR_CODE: message") and
+// sends them as hlsd's JSON errors with one sentence.
+type tusWriter struct {
+	http.ResponseWriter
+	max         int64
+	wroteHeader bool
+	held        bool
+	status      int
+	body        []byte
+}
+
+func (w *tusWriter) WriteHeader(code int) {
+	if !w.wroteHeader && !w.held && code >= 400 {
+		w.held, w.status = true, code
+		return
+	}
+	if code >= 200 {
+		w.wroteHeader = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *tusWriter) Write(p []byte) (int, error) {
+	if w.held {
+		if len(w.body) < 4096 {
+			w.body = append(w.body, p...)
+		}
+		return len(p), nil
+	}
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets tusd's http.ResponseController reach the connection.
+func (w *tusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *tusWriter) flush() {
+	if !w.held {
+		return
+	}
+	w.held = false
+	status, msg := tusSentence(w.status, string(w.body), w.max)
+	w.Header().Del("Content-Length")
+	jsonError(w.ResponseWriter, status, msg)
+}
+
+// tusSentence turns a tusd error answer into one sentence.
+func tusSentence(status int, body string, max int64) (int, string) {
+	code, msg, ok := strings.Cut(strings.TrimSpace(body), ": ")
+	if !ok {
+		code, msg = "", strings.TrimSpace(body)
+	}
+	switch code {
+	case "ERR_MAX_SIZE_EXCEEDED":
+		return status, tooLargeError{max}.Error()
+	case "ERR_UNSUPPORTED_VERSION":
+		return status, `Send "Tus-Resumable: 1.0.0": this endpoint speaks tus 1.0.0.`
+	case "ERR_INVALID_CONTENT_TYPE":
+		return status, `Send the bytes of a PATCH with "Content-Type: application/offset+octet-stream".`
+	case "ERR_INVALID_UPLOAD_LENGTH":
+		return status, "Upload-Length must be the file's size in bytes, a whole number."
+	case "ERR_INVALID_OFFSET":
+		return status, "Upload-Offset must be the number of bytes the server already has, a whole number."
+	case "ERR_UPLOAD_NOT_FOUND":
+		return status, "No upload has that id: it was never created, was terminated, or expired."
+	case "ERR_UPLOAD_LOCKED", "ERR_LOCK_TIMEOUT":
+		return status, "Another request is still writing to this upload; try again shortly."
+	case "ERR_MISMATCHED_OFFSET":
+		return status, "Upload-Offset does not match the bytes the server has; send HEAD for the current offset and resume from it."
+	case "ERR_UPLOAD_SIZE_EXCEEDED":
+		return status, "The request carries more bytes than the Upload-Length the upload was created with."
+	case "ERR_AMBIGUOUS_UPLOAD_LENGTH":
+		return status, "Send Upload-Length or Upload-Defer-Length, not both."
+	case "ERR_INVALID_UPLOAD_LENGTH_DEFER":
+		return status, `Upload-Defer-Length can only be "1".`
+	case "ERR_CONCATENATION_UNSUPPORTED", "ERR_NOT_IMPLEMENTED":
+		return status, "This server does not support that tus feature."
+	case "ERR_UNEXPECTED_EOF", "ERR_READ_TIMEOUT", "ERR_CONNECTION_RESET", "ERR_UPLOAD_INTERRUPTED":
+		return status, "The upload was interrupted; send HEAD for the offset that was stored and resume from it."
+	case "ERR_SERVER_SHUTDOWN":
+		return status, "The server is shutting down; send HEAD for the offset that was stored and resume shortly."
+	case "ERR_ORIGIN_NOT_ALLOWED":
+		return status, "Uploads from this origin are not allowed."
+	case "ERR_INTERNAL_SERVER_ERROR":
+		return status, "The upload could not be stored; try again shortly."
+	}
+	switch {
+	case strings.HasPrefix(code, "HLSD_") && msg != "":
+		return status, msg // hlsd's own, a sentence already
+	case status >= 500:
+		return status, "The upload request could not be handled; try again shortly."
+	case msg == "":
+		return status, "The upload request was refused (" + http.StatusText(status) + ")."
+	default:
+		return status, "The upload request was refused: " + strings.TrimSuffix(msg, ".") + "."
+	}
+}
+
+// tusLog sends tusd's log (golang.org/x/exp/slog) to hlsd's. tusd logs
+// every request at info: that is debug here; an interrupted body, which
+// resumable uploads expect, is info.
+type tusLog struct{ h slog.Handler }
+
+func tusLevel(l expslog.Level, msg string) slog.Level {
+	switch {
+	case msg == "BodyReadError":
+		return slog.LevelInfo
+	case l <= expslog.LevelInfo:
+		return slog.LevelDebug
+	default:
+		return slog.Level(l)
+	}
+}
+
+// Enabled is a first cut; Handle decides with the message known.
+func (t tusLog) Enabled(ctx context.Context, l expslog.Level) bool {
+	if l <= expslog.LevelInfo {
+		return t.h.Enabled(ctx, slog.LevelDebug)
+	}
+	return t.h.Enabled(ctx, slog.LevelInfo) || t.h.Enabled(ctx, slog.Level(l))
+}
+
+func (t tusLog) Handle(ctx context.Context, r expslog.Record) error {
+	level := tusLevel(r.Level, r.Message)
+	if !t.h.Enabled(ctx, level) {
+		return nil
+	}
+	rec := slog.NewRecord(r.Time, level, "tus: "+r.Message, r.PC)
+	r.Attrs(func(a expslog.Attr) bool {
+		rec.AddAttrs(slog.Any(a.Key, a.Value.Any()))
+		return true
+	})
+	return t.h.Handle(ctx, rec)
+}
+
+func (t tusLog) WithAttrs(as []expslog.Attr) expslog.Handler {
+	out := make([]slog.Attr, 0, len(as))
+	for _, a := range as {
+		out = append(out, slog.Any(a.Key, a.Value.Any()))
+	}
+	return tusLog{t.h.WithAttrs(out)}
+}
+
+func (t tusLog) WithGroup(name string) expslog.Handler { return tusLog{t.h.WithGroup(name)} }
