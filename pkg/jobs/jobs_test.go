@@ -339,3 +339,53 @@ func TestIDs(t *testing.T) {
 		t.Errorf("CleanFilename = %q", got)
 	}
 }
+
+// A listing holds every video even while they are being updated, and none
+// that was deleted. (kv.ListKeys could miss a key updated mid-listing.)
+func TestListWhileUpdating(t *testing.T) {
+	bus := newBus(t, fastConfig())
+	ctx := context.Background()
+	var ids []string
+	for range 40 {
+		ids = append(ids, newVideo(t, bus))
+	}
+	gone := ids[0]
+	if err := bus.Videos.Delete(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // keep every video changing
+		defer close(done)
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			id := ids[1+n%(len(ids)-1)]
+			_, _ = bus.Videos.Update(ctx, id, func(v *Video) error { v.Progress = float64(n%100) / 100; return nil })
+		}
+	}()
+	for i := range 30 {
+		list, err := bus.Videos.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, v := range list {
+			if seen[v.ID] {
+				t.Fatalf("listing %d: %s twice", i, v.ID)
+			}
+			seen[v.ID] = true
+		}
+		if seen[gone] {
+			t.Fatalf("listing %d holds the deleted video", i)
+		}
+		if len(list) != len(ids)-1 {
+			t.Fatalf("listing %d holds %d videos, want %d", i, len(list), len(ids)-1)
+		}
+	}
+	close(stop)
+	<-done
+}

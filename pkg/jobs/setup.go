@@ -109,7 +109,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error
 	if err != nil {
 		return nil, fmt.Errorf("jobs: bucket %s: %w", BucketVideos, err)
 	}
-	bus.Videos = NewVideos(kv)
+	bus.Videos = NewVideos(js, kv)
 	return bus, nil
 }
 

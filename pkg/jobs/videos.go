@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,10 +22,11 @@ var ErrNoChange = errors.New("no change")
 // compare-and-set loop, so concurrent workers never lose each other's writes.
 type Videos struct {
 	kv jetstream.KeyValue
+	js jetstream.JetStream // for a consistent listing of the bucket's keys
 }
 
 // NewVideos wraps an opened bucket (see Setup).
-func NewVideos(kv jetstream.KeyValue) *Videos { return &Videos{kv: kv} }
+func NewVideos(js jetstream.JetStream, kv jetstream.KeyValue) *Videos { return &Videos{kv: kv, js: js} }
 
 // Create stores a new video; it fails if the id exists.
 func (v *Videos) Create(ctx context.Context, video Video) error {
@@ -107,23 +109,36 @@ func (v *Videos) Delete(ctx context.Context, id string) error {
 
 // List returns every video, newest first.
 func (v *Videos) List(ctx context.Context) ([]Video, error) {
-	lister, err := v.kv.ListKeys(ctx)
+	// Not kv.ListKeys: its watcher can miss a key that is updated while it
+	// runs (the key's message moves past the end of the initial snapshot),
+	// so a processing video would vanish from the list now and then. The
+	// stream's per-subject state is one consistent snapshot of every key.
+	stream, err := v.js.Stream(ctx, "KV_"+BucketVideos)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: list videos: %w", err)
 	}
-	defer lister.Stop()
+	prefix := "$KV." + BucketVideos + "."
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
+	if err != nil {
+		return nil, fmt.Errorf("jobs: list videos: %w", err)
+	}
 	var out []Video
-	for key := range lister.Keys() {
-		video, err := v.Get(ctx, key)
+	for subject := range info.State.Subjects {
+		video, err := v.Get(ctx, strings.TrimPrefix(subject, prefix))
 		if errors.Is(err, ErrNotFound) {
-			continue // deleted meanwhile
+			continue // deleted (a delete marker keeps its subject) or meanwhile
 		}
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, video)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out, nil
 }
 
