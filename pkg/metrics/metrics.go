@@ -137,14 +137,25 @@ func (m *Metrics) Instrument(service string, h http.Handler) http.Handler {
 // Route maps a path to a low-cardinality label.
 func Route(path string) string {
 	switch {
-	case path == "/" || path == "/upload" || path == "/api/videos" || path == "/metrics" || path == "/healthz" || path == "/readyz":
+	case path == "/" || path == "/upload" || path == "/api/videos" || path == "/metrics" || path == "/healthz" ||
+		path == "/readyz" || path == "/videos" || path == "/api/openapi.json":
 		return path
+	case strings.HasPrefix(path, "/api/videos/") && strings.HasSuffix(path, "/events"):
+		return "/api/videos/{id}/events" // long-lived: kept out of the other routes' latencies
 	case strings.HasPrefix(path, "/api/videos/"):
 		return "/api/videos/{id}"
+	case strings.HasPrefix(path, "/api/uploads"):
+		return "/api/uploads/{id}"
+	case strings.HasPrefix(path, "/videos/"):
+		return "/videos/{id}"
+	case strings.HasPrefix(path, "/static/"):
+		return "/static/{file}"
 	case strings.HasPrefix(path, "/streams/") && strings.HasSuffix(path, ".m3u8"):
 		return "/streams/{playlist}"
 	case strings.HasPrefix(path, "/streams/") && strings.HasSuffix(path, ".ts"):
 		return "/streams/{segment}"
+	case strings.HasPrefix(path, "/streams/"):
+		return "/streams/{file}" // keys, posters, storyboards
 	default:
 		return "other"
 	}

@@ -18,6 +18,13 @@ func TestRouteKeepsIDsOutOfLabels(t *testing.T) {
 		"/streams/abcdefghijklmnopqrstuvwx/master.m3u8": "/streams/{playlist}",
 		"/streams/abc/360p/seg_00001.ts":                "/streams/{segment}",
 		"/wp-admin/../../etc/passwd":                    "other",
+		"/api/videos/abcdefghijklmnopqrstuvwx/events":   "/api/videos/{id}/events",
+		"/api/uploads/abcdefghijklmnopqrstuvwx":         "/api/uploads/{id}",
+		"/api/uploads":                                  "/api/uploads/{id}",
+		"/videos":                                       "/videos",
+		"/videos/abcdefghijklmnopqrstuvwx":              "/videos/{id}",
+		"/static/vendor/hls.min.js":                     "/static/{file}",
+		"/streams/abcdefghijklmnopqrstuvwx/poster.jpg":  "/streams/{file}",
 	} {
 		if got := Route(path); got != want {
 			t.Errorf("Route(%q) = %q, want %q", path, got, want)
