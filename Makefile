@@ -37,6 +37,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRewritePlaylist$$' -fuzztime $(FUZZTIME) ./pkg/playback
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./pkg/playback
 	$(GO) test -run '^$$' -fuzz '^FuzzObjectKey$$' -fuzztime $(FUZZTIME) ./services/content
+	$(GO) test -run '^$$' -fuzz '^FuzzKeyVideoID$$' -fuzztime $(FUZZTIME) ./services/content
 
 check-go:
 	@command -v $(GO) >/dev/null 2>&1 || { echo "Go is missing: install Go 1.26 or newer from https://go.dev/dl and put it on PATH." >&2; exit 1; }

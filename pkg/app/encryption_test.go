@@ -78,9 +78,11 @@ func TestEncryptedHLSPlays(t *testing.T) {
 	for _, u := range []struct{ base, clip string }{
 		{open, generate(t, "abr.mp4", "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=25", "-f", "lavfi", "-i", "sine=sample_rate=48000",
 			"-t", "8", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")},
-		{open, generate(t, "audio.m4a", "-f", "lavfi", "-i", "sine=frequency=330", "-t", "5", "-c:a", "aac")},
+		// play.js plays 3 s, then 1 s more on each level, then seeks to the
+		// end: clips of 8 s leave room for a slow machine.
+		{open, generate(t, "audio.m4a", "-f", "lavfi", "-i", "sine=frequency=330", "-t", "8", "-c:a", "aac")},
 		{signed, generate(t, "small.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine",
-			"-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")},
+			"-t", "8", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")},
 	} {
 		status, body, _ := upload(t, u.base+"/upload", u.clip)
 		if status != http.StatusOK {

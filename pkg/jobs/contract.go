@@ -203,6 +203,8 @@ type Video struct {
 	Size       int64       `json:"size"`
 	Source     *Source     `json:"source,omitempty"`
 	Renditions []Rendition `json:"renditions,omitempty"`
+	// Thumbnails are set by the encoder when it made a poster or storyboard.
+	Thumbnails *Thumbnails `json:"thumbnails,omitempty"`
 	CreatedAt  time.Time   `json:"created_at"`
 	UpdatedAt  time.Time   `json:"updated_at"`
 	ReadyAt    *time.Time  `json:"ready_at,omitempty"`

@@ -341,7 +341,7 @@ func (d Deps) delete(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusServiceUnavailable, "The video could not be deleted; try again shortly.")
 		return
 	}
-	for _, prefix := range []string{jobs.StreamPrefix(id), "work/" + id + "/", "uploads/" + id + "/"} {
+	for _, prefix := range []string{jobs.StreamPrefix(id), "work/" + id + "/", "uploads/" + id + "/", jobs.KeyPrefix(id)} {
 		if err := store.DeletePrefix(r.Context(), d.Store, prefix); err != nil {
 			d.Log.Error("delete objects failed", "video", id, "err", err)
 			jsonError(w, http.StatusServiceUnavailable, "Some files of the video could not be deleted; try again shortly.")

@@ -24,7 +24,7 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
     await page.goto(pageURL);
     await page.evaluate(u => start(u), url);
     const playsPast = async (t) => page.waitForFunction(
-      m => document.getElementById('v').currentTime > m || window.report.fatal, t);
+      m => document.getElementById('v').currentTime > m || document.getElementById('v').ended || window.report.fatal, t);
     let ok = true;
     let note = '';
     try {

@@ -1,0 +1,45 @@
+package jobs
+
+import "strconv"
+
+// File names of a video's still pictures, directly under /streams/{id}/ (and
+// streams/{id}/ in the store), beside master.m3u8.
+const (
+	PosterName     = "poster.jpg"
+	ThumbnailsName = "thumbnails.vtt" // the storyboard's WebVTT track
+)
+
+// SpriteName is storyboard sheet k's file name: sprite_0.jpg, sprite_1.jpg…
+func SpriteName(k int) string { return "sprite_" + strconv.Itoa(k) + ".jpg" }
+
+// PosterKey is a video's poster frame.
+func PosterKey(id string) string { return StreamPrefix(id) + PosterName }
+
+// ThumbnailsKey is a video's storyboard track, whose cues name the sprites.
+func ThumbnailsKey(id string) string { return StreamPrefix(id) + ThumbnailsName }
+
+// SpriteKey is storyboard sheet k of a video.
+func SpriteKey(id string, k int) string { return StreamPrefix(id) + SpriteName(k) }
+
+// Thumbnails are a video's still pictures, made by the encoder from the
+// source and the smallest rendition. Making them is best effort: a video
+// whose pictures could not be made is published without them (nil, or
+// without a storyboard), and audio-only videos have none.
+type Thumbnails struct {
+	// Poster: PosterName exists (one frame from about a tenth of the way in).
+	Poster bool `json:"poster"`
+	// The storyboard: ThumbnailsName, a WebVTT track with one cue per
+	// thumbnail ("sprite_K.jpg#xywh=x,y,w,h"), and Sprites sheets of at most
+	// 10x10 thumbnails. Count is 0 when there is no storyboard.
+	Interval int `json:"interval,omitempty"` // seconds between thumbnails
+	Count    int `json:"count,omitempty"`
+	Sprites  int `json:"sprites,omitempty"`
+	Width    int `json:"width,omitempty"` // of one thumbnail, pixels
+	Height   int `json:"height,omitempty"`
+}
+
+// HasPoster reports whether t says there is a poster (t may be nil).
+func (t *Thumbnails) HasPoster() bool { return t != nil && t.Poster }
+
+// HasStoryboard reports whether t says there is a storyboard (t may be nil).
+func (t *Thumbnails) HasStoryboard() bool { return t != nil && t.Count > 0 && t.Sprites > 0 }
