@@ -262,15 +262,19 @@ func TestOtherJobsUnaffectedByAFailingOne(t *testing.T) {
 }
 
 func TestHeartbeatsKeepALongJob(t *testing.T) {
-	bus := newBus(t, fastConfig())
+	// An AckWait of 1 s (heartbeats every 250 ms) leaves room for a loaded CI
+	// machine's scheduling stalls; the job runs five times as long.
+	cfg := fastConfig()
+	cfg.AckWait = time.Second
+	bus := newBus(t, cfg)
 	var runs atomic.Int32
 	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error {
 		runs.Add(1)
-		time.Sleep(1500 * time.Millisecond) // five times AckWait
+		time.Sleep(5 * cfg.AckWait)
 		return nil
 	})
 	newVideo(t, bus)
-	waitFor(t, "the job to finish", 10*time.Second, func() bool { return streamMsgs(t, bus) == 0 })
+	waitFor(t, "the job to finish", 20*time.Second, func() bool { return streamMsgs(t, bus) == 0 })
 	if n := runs.Load(); n != 1 {
 		t.Fatalf("a long job was delivered %d times despite heartbeats", n)
 	}
