@@ -21,20 +21,7 @@ const browserDir = "../../test/browser"
 // installed the test says so and skips.
 func TestPlaysInHLSJS(t *testing.T) {
 	t.Parallel()
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("Chromium is not installed at %s (make test installs Debian's chromium; set CHROMIUM to use another)", chromium)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("Node.js is not installed (make test installs it with Debian's nodejs package)")
-	}
-	if _, err := os.Stat(filepath.Join(browserDir, "node_modules", "hls.js")); err != nil {
-		t.Skipf("npm packages missing: run `npm ci` in test/browser (make test does)")
-	}
-
+	chromium := requireBrowser(t)
 	base := startAll(t)
 	var masters []string
 	for _, clip := range []string{
@@ -61,6 +48,18 @@ func TestPlaysInHLSJS(t *testing.T) {
 		assertConformant(t, m)
 	}
 
+	out := playInHLSJS(t, chromium, masters)
+	if !strings.Contains(out, `"switched":[`) || !strings.Contains(out, "1280x720") {
+		t.Fatal("the report lacks the level switches")
+	}
+}
+
+// playInHLSJS plays each master with hls.js in headless Chromium
+// (test/browser/play.js): several seconds, every level, a seek to the end.
+// It fails the test on any fatal hls.js or media error, and returns the
+// report.
+func playInHLSJS(t *testing.T, chromium string, masters []string) string {
+	t.Helper()
 	page := httptest.NewServer(http.FileServer(http.Dir(browserDir)))
 	defer page.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -76,7 +75,5 @@ func TestPlaysInHLSJS(t *testing.T) {
 	if n := strings.Count(string(out), `"ok":true`); n != len(masters) {
 		t.Fatalf("%d of %d streams played", n, len(masters))
 	}
-	if !strings.Contains(string(out), `"switched":[`) || !strings.Contains(string(out), "1280x720") {
-		t.Fatal("the report lacks the level switches")
-	}
+	return string(out)
 }

@@ -2,11 +2,9 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"os/exec"
@@ -19,7 +17,7 @@ import (
 	"github.com/grafov/m3u8"
 
 	"github.com/hlsd/hlsd/pkg/app"
-	"github.com/hlsd/hlsd/pkg/ffmpeg"
+	"github.com/hlsd/hlsd/pkg/app/apptest"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/natsembed"
 	"github.com/hlsd/hlsd/pkg/testutil"
@@ -30,49 +28,10 @@ import (
 // base URL; opts may change the configuration first.
 func startAll(t *testing.T, opts ...func(*app.Config)) string {
 	t.Helper()
-	testutil.RequireTools(t, "ffmpeg", "ffprobe")
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	cfg := app.Config{
-		Listen: "127.0.0.1:0", DataDir: t.TempDir(), ProfilesPath: "../../profiles.json",
-		MaxUploadBytes: 1 << 30, EncoderWorkers: 1, SegmenterWorkers: 2, ShutdownGrace: 5 * time.Second,
-		Limits: ffmpeg.DefaultLimits(), EncodeMinTimeout: 5 * time.Minute, Jobs: jobs.DefaultConfig(),
-		Log:   slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Ready: func(a string) { addr <- a },
-	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	go func() { done <- app.Run(ctx, app.All, cfg) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("hlsd all stopped with %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("hlsd all did not stop within 30s")
-		}
-	})
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		t.Fatalf("hlsd all failed to start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("hlsd all did not start within 30s")
-	}
-	return ""
+	return apptest.Start(t, "../../profiles.json", opts...)
 }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
+type testWriter = apptest.LogWriter
 
 // upload streams a file to url as multipart field "upload", as curl -F does.
 func upload(t *testing.T, url, path string) (int, string, http.Header) {

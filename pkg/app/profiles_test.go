@@ -33,7 +33,7 @@ func TestInvalidProfilesFailAtStartup(t *testing.T) {
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), ProfilesPath: bad, MaxUploadBytes: 1 << 20,
 		EncoderWorkers: 1, SegmenterWorkers: 1, ShutdownGrace: time.Second, Limits: ffmpeg.DefaultLimits(),
 		EncodeMinTimeout: time.Minute, Jobs: jobs.DefaultConfig(), Ready: func(string) { started = true },
-		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		Log: slog.New(slog.NewTextHandler(testWriter{T: t}, nil)),
 	})
 	if err == nil || !strings.Contains(err.Error(), "video.preset") || started {
 		t.Fatalf("hlsd all with a bad preset: started=%v err=%v; want a start-up error naming video.preset", started, err)

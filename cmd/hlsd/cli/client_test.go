@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,7 +18,7 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/app"
-	"github.com/hlsd/hlsd/pkg/ffmpeg"
+	"github.com/hlsd/hlsd/pkg/app/apptest"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/testutil"
 )
@@ -28,41 +27,7 @@ import (
 // its base URL; opts may change the configuration first.
 func startServer(t *testing.T, opts ...func(*app.Config)) string {
 	t.Helper()
-	testutil.RequireTools(t, "ffmpeg", "ffprobe")
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	cfg := app.Config{
-		Listen: "127.0.0.1:0", DataDir: t.TempDir(), ProfilesPath: "../../../profiles.json",
-		MaxUploadBytes: 1 << 30, EncoderWorkers: 1, SegmenterWorkers: 2, ShutdownGrace: 5 * time.Second,
-		Limits: ffmpeg.DefaultLimits(), EncodeMinTimeout: 5 * time.Minute, Jobs: jobs.DefaultConfig(),
-		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Ready: func(a string) { addr <- a },
-	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	go func() { done <- app.Run(ctx, app.All, cfg) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("hlsd all stopped with %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("hlsd all did not stop within 30s")
-		}
-	})
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		t.Fatalf("hlsd all failed to start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("hlsd all did not start within 30s")
-	}
-	return ""
+	return apptest.Start(t, "../../../profiles.json", opts...)
 }
 
 type result struct {
