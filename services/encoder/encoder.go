@@ -91,6 +91,9 @@ func (d Deps) encode(ctx context.Context, job jobs.EncodeJob) error {
 	}
 	plan, fps := planRenditions(job.Profiles, probe)
 	log.Info("source probed", "format", probe.Format, "duration", probe.Duration, "renditions", len(plan))
+	// The poster is taken from the source while the encode runs.
+	pics := d.startPictures(ctx, id, src, probe, dir, log)
+	defer pics.stop()
 	if job.Profiles.Encrypted() {
 		// Before any segment job can exist; see ensureKey.
 		if err := ensureKey(ctx, d.Store, id); err != nil {
@@ -125,6 +128,8 @@ func (d Deps) encode(ctx context.Context, job jobs.EncodeJob) error {
 	if took := time.Since(started).Seconds(); d.Speed != nil && took > 0 && probe.Duration > 0 {
 		d.Speed(probe.Duration / took)
 	}
+	// Before the segment jobs, so a ready video has its pictures.
+	thumbnails := pics.finish(ctx, outputs, job.Profiles)
 
 	// Store every output before queueing any segment job: a segmenter must
 	// never find a missing or partial transport stream.
@@ -139,6 +144,7 @@ func (d Deps) encode(ctx context.Context, job jobs.EncodeJob) error {
 		}
 		v.State = jobs.StateSegmenting
 		v.Progress = max(v.Progress, 0.9)
+		v.Thumbnails = thumbnails
 		return nil
 	}); err != nil {
 		return err
