@@ -387,6 +387,7 @@ func TestExternalNATSAndS3Store(t *testing.T) {
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("ffmpeg decoding the master: %v\n%s", err, out)
 	}
+	assertConformant(t, master)
 	// Range requests reach through to S3.
 	seg := strings.TrimSuffix(master, "master.m3u8") + "360p/seg_00000.ts"
 	req, _ := http.NewRequest("GET", seg, nil)

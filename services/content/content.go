@@ -1,4 +1,5 @@
-// Package content serves published HLS — playlists and segments — read-only
+// Package content serves published HLS — playlists and segments, and the
+// poster and storyboard (sheets and WebVTT track) beside them — read-only
 // from the object store, with the headers players and CDNs rely on: exact
 // MIME types, byte ranges, ETags, CORS, cache lifetimes and gzip for playlists.
 // Nothing outside a video's streams/{id}/ prefix is reachable, but for the
@@ -7,7 +8,8 @@
 //
 // With a playback.Signer in Deps, every request under /streams/{id}/ needs a
 // valid token for that id in the query parameter "token" (403 otherwise), and
-// the playlists served carry the request's token on every child URI.
+// the playlists (and the storyboard track) served carry the request's token
+// on every child URI.
 package content
 
 import (
@@ -50,6 +52,8 @@ const Prefix = "/streams/"
 const (
 	TypePlaylist = "application/vnd.apple.mpegurl"
 	TypeSegment  = "video/mp2t"
+	TypeJPEG     = "image/jpeg"              // the poster and storyboard sheets
+	TypeVTT      = "text/vtt; charset=utf-8" // the storyboard's track
 )
 
 const (
@@ -71,6 +75,9 @@ const (
 var (
 	renditionRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 	fileRe      = regexp.MustCompile(`^(index\.m3u8|iframes\.m3u8|seg_[0-9]{5,9}\.ts)$`)
+	// The still pictures beside the master (jobs.PosterName,
+	// jobs.ThumbnailsName, jobs.SpriteName): one spelling of each.
+	pictureRe = regexp.MustCompile(`^(poster\.jpg|thumbnails\.vtt|sprite_(0|[1-9][0-9]{0,3})\.jpg)$`)
 )
 
 // Handler serves GET/HEAD/OPTIONS under /streams/.
@@ -132,7 +139,20 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 	if strings.HasSuffix(key, ".m3u8") {
 		h.Set("Content-Type", TypePlaylist)
 		h.Set("Cache-Control", d.cacheControl(cachePlaylist, agePlaylist, "", token, expires))
-		d.servePlaylist(w, r, key, info, token)
+		d.servePlaylist(w, r, key, info, token, playback.RewritePlaylist)
+		return
+	}
+	if strings.HasSuffix(key, ".vtt") {
+		// Served like a playlist: its sheet URIs carry the token.
+		h.Set("Content-Type", TypeVTT)
+		h.Set("Cache-Control", d.cacheControl(cachePlaylist, agePlaylist, "", token, expires))
+		d.servePlaylist(w, r, key, info, token, playback.RewriteVTT)
+		return
+	}
+	if strings.HasSuffix(key, ".jpg") {
+		h.Set("Content-Type", TypeJPEG) // written once, like segments
+		h.Set("Cache-Control", d.cacheControl(cacheSegment, ageSegment, ", immutable", token, expires))
+		d.serveObject(w, r, key, info)
 		return
 	}
 	h.Set("Content-Type", TypeSegment)
@@ -258,11 +278,12 @@ func videoIDOf(escapedPath string) (string, bool) {
 
 // ObjectKey maps a request path (still escaped) to a store key, or reports
 // false. Only the exact shapes hlsd publishes are accepted — master.m3u8,
-// {rendition}/index.m3u8, {rendition}/iframes.m3u8, {rendition}/seg_NNNNN.ts,
-// with a 24-character id from jobs.NewVideoID and a rendition name as
-// profiles.json allows — so no encoding trick (%2e%2e, %2f, %252f,
-// backslashes, NUL, overlong UTF-8, doubled slashes, ";" parameters, trailing
-// dots) can name anything else, and a directory is never a file.
+// poster.jpg, thumbnails.vtt, sprite_K.jpg, {rendition}/index.m3u8,
+// {rendition}/iframes.m3u8, {rendition}/seg_NNNNN.ts, with a 24-character id
+// from jobs.NewVideoID and a rendition name as profiles.json allows — so no
+// encoding trick (%2e%2e, %2f, %252f, backslashes, NUL, overlong UTF-8,
+// doubled slashes, ";" parameters, trailing dots) can name anything else, and
+// a directory is never a file.
 func ObjectKey(escapedPath string) (string, bool) {
 	rest, ok := strings.CutPrefix(escapedPath, Prefix)
 	if !ok || strings.ContainsAny(rest, `%\`) {
@@ -272,6 +293,8 @@ func ObjectKey(escapedPath string) (string, bool) {
 	switch {
 	case len(parts) == 2 && jobs.ValidVideoID(parts[0]) && parts[1] == "master.m3u8":
 		return jobs.MasterKey(parts[0]), true
+	case len(parts) == 2 && jobs.ValidVideoID(parts[0]) && pictureRe.MatchString(parts[1]):
+		return jobs.StreamPrefix(parts[0]) + parts[1], true
 	case len(parts) == 3 && jobs.ValidVideoID(parts[0]) && renditionRe.MatchString(parts[1]) && fileRe.MatchString(parts[2]):
 		return jobs.StreamPrefix(parts[0]) + parts[1] + "/" + parts[2], true
 	}
@@ -331,12 +354,12 @@ func (d Deps) serveKey(w http.ResponseWriter, r *http.Request, id string) {
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b)) // HEAD, Range
 }
 
-// servePlaylist serves a playlist as stored, or — for a signed request or a
-// client taking gzip — as a new representation built in memory: rewritten so
-// every child URI carries the request's token, then maybe compressed. Each
-// representation has its own ETag, derived from the stored one, so a 304 is
-// answered without reading the store.
-func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, info store.Info, token string) {
+// servePlaylist serves a playlist (or a WebVTT track) as stored, or — for a
+// signed request or a client taking gzip — as a new representation built in
+// memory: rewritten so every child URI carries the request's token, then
+// maybe compressed. Each representation has its own ETag, derived from the
+// stored one, so a 304 is answered without reading the store.
+func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, info store.Info, token string, rewrite func([]byte, string) ([]byte, error)) {
 	h := w.Header()
 	h.Add("Vary", "Accept-Encoding")
 	gz := acceptsGzip(r)
@@ -369,7 +392,7 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 		return
 	}
 	if token != "" {
-		if body, err = playback.RewritePlaylist(body, token); err != nil {
+		if body, err = rewrite(body, token); err != nil {
 			d.log().Error("playlist rewrite failed", "key", key, "err", err)
 			fail(w, http.StatusInternalServerError, msgUnavailable)
 			return

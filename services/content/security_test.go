@@ -80,6 +80,10 @@ func newFixture(t *testing.T) *fixture {
 	put(jobs.MediaPlaylistKey(id, "360p"), []byte("#EXTM3U\n#EXTINF:6.000,\nseg_00000.ts\n#EXT-X-ENDLIST\n"))
 	put(jobs.StreamPrefix(id)+"360p/iframes.m3u8", []byte("#EXTM3U\n#EXT-X-I-FRAMES-ONLY\n"))
 	put(jobs.SegmentKey(id, "360p", 0), f.seg)
+	put(jobs.PosterKey(id), []byte("\xff\xd8\xff poster"))
+	put(jobs.SpriteKey(id, 0), []byte("\xff\xd8\xff sprite 0"))
+	put(jobs.SpriteKey(id, 12), []byte("\xff\xd8\xff sprite 12"))
+	put(jobs.ThumbnailsKey(id), []byte("WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nsprite_0.jpg#xywh=0,0,160,90\n"))
 	// Real files under the video's prefix whose kind is not served: if they
 	// came back, the whitelist would be what failed, not a missing file.
 	for _, k := range []string{
@@ -90,6 +94,12 @@ func newFixture(t *testing.T) *fixture {
 		"streams/" + strings.ToUpper(id) + "/master.m3u8", "streams/" + id[:23] + "/master.m3u8", "streams/" + id + "a/master.m3u8",
 		"streams/abcdefghijklmnopqrstuvw0/master.m3u8", "streams/abcdefghijklmnopqrstuvw8/master.m3u8",
 		"streams/master.m3u8",
+		// Look-alikes of the pictures.
+		"streams/" + id + "/poster.jpeg", "streams/" + id + "/poster.png", "streams/" + id + "/POSTER.JPG", "streams/" + id + "/poster.jpg.bak",
+		"streams/" + id + "/360p/poster.jpg", "streams/" + id + "/sprite_00.jpg", "streams/" + id + "/sprite_012.jpg", "streams/" + id + "/sprite_.jpg",
+		"streams/" + id + "/sprite_a.jpg", "streams/" + id + "/sprite_10000.jpg", "streams/" + id + "/sprite_0.png", "streams/" + id + "/360p/sprite_0.jpg",
+		"streams/" + id + "/thumbnails.VTT", "streams/" + id + "/thumbnails.vtt.bak", "streams/" + id + "/360p/thumbnails.vtt", "streams/" + id + "/thumbs.vtt",
+		"streams/" + id + "/sprite_-1.jpg", "streams/" + id + "/index.vtt", "streams/poster.jpg",
 	} {
 		put(k, []byte(markStray))
 	}
@@ -230,10 +240,18 @@ func tricks() []string {
 		"/streams/" + strings.ToUpper(id) + "/master.m3u8", "/streams/" + id[:23] + "/master.m3u8", "/streams/" + id + "a/master.m3u8",
 		"/streams/abcdefghijklmnopqrstuvw0/master.m3u8", "/streams/abcdefghijklmnopqrstuvw8/master.m3u8",
 		"/streams/abcdefghijklmnopqrstuvw=/master.m3u8", "/streams/abcdefghijklmnopqrstuv\u00e9/master.m3u8", "/streams/master.m3u8",
-		// Kinds: only master.m3u8, index.m3u8, iframes.m3u8 and seg_NNNNN.ts.
+		// Kinds: only master.m3u8, the pictures, index.m3u8, iframes.m3u8 and seg_NNNNN.ts.
 		s + "/source", s + "/360p/0.ts", s + "/360p/other.txt", s + "/360p/seg_00000.ts.bak", s + "/360p/seg_0000.ts",
 		s + "/360p/SEG_00000.TS", s + "/master.m3u8.bak", s + "/360p/master.m3u8", s + "/index.m3u8", s + "/360p/sub/seg_00000.ts",
 		s + "/360P/index.m3u8", s + "/.hidden/index.m3u8",
+		// Pictures: poster.jpg, thumbnails.vtt and sprite_K.jpg beside the master, spelt so and no other way.
+		s + "/poster.jpeg", s + "/poster.png", s + "/POSTER.JPG", s + "/Poster.jpg", s + "/poster.jpg.bak", s + "/360p/poster.jpg",
+		s + "/poster.jpg.", s + "/poster.jpg%20", s + "/poster.jpg%00", s + "/poster.jpg;x=1", s + "/poster.jpg/", s + "/poster%2ejpg",
+		s + "/%70oster.jpg", s + "/sprite_00.jpg", s + "/sprite_012.jpg", s + "/sprite_.jpg", s + "/sprite_a.jpg", s + "/sprite_10000.jpg",
+		s + "/sprite_-1.jpg", s + "/sprite_0.png", s + "/sprite_0.JPG", s + "/sprite_%30.jpg", s + "/360p/sprite_0.jpg", s + "/sprite_0.jpg/",
+		s + "/thumbnails.VTT", s + "/thumbnails.vtt.bak", s + "/360p/thumbnails.vtt", s + "/thumbs.vtt", s + "/index.vtt",
+		s + "/thumbnails.vtt%00", s + "/thumbnails%2evtt", "/streams/poster.jpg", "/streams/" + id[:23] + "/poster.jpg",
+		s + "/360p/../poster.jpg%00", s + "/360p/%2e%2e/sprite_00.jpg",
 		// The key: /streams/{id}/key exactly, nothing like it, nothing else under keys/.
 		s + "/key/", s + "/key.", s + "/key%20", s + "/key%00", s + "/key;x=1", s + "/key/.", s + "/key%2f", s + "/KEY", s + "/Key",
 		s + "/%6bey", s + "/ke%79", s + "/key.m3u8", s + "/key.ts", s + "/aes128.key", s + "/keys", s + "/keys/aes128.key",
@@ -335,7 +353,8 @@ func TestNothingOutsideTheVideoPrefixByAnyEncoding(t *testing.T) {
 			defer srv.Close()
 			addr := srv.Listener.Addr().String()
 			// The fixture is served at all, so refusals below mean something.
-			for _, p := range []string{"/master.m3u8", "/360p/index.m3u8", "/360p/iframes.m3u8", "/360p/seg_00000.ts", "/key"} {
+			for _, p := range []string{"/master.m3u8", "/360p/index.m3u8", "/360p/iframes.m3u8", "/360p/seg_00000.ts", "/key",
+				"/poster.jpg", "/thumbnails.vtt", "/sprite_0.jpg", "/sprite_12.jpg"} {
 				if resp, _ := rawGet(t, addr, "/streams/"+id+p); resp.StatusCode != http.StatusOK {
 					t.Fatalf("control %s = %d", p, resp.StatusCode)
 				}
@@ -367,7 +386,7 @@ func FuzzObjectKey(f *testing.F) {
 			t.Fatalf("ObjectKey(%q) = %q", p, key)
 		}
 		last := parts[len(parts)-1]
-		if !(key == jobs.MasterKey(parts[1]) || len(parts) == 4 && fileRe.MatchString(last)) {
+		if !(key == jobs.MasterKey(parts[1]) || len(parts) == 3 && pictureRe.MatchString(last) || len(parts) == 4 && fileRe.MatchString(last)) {
 			t.Fatalf("ObjectKey(%q) = %q: not a published kind", p, key)
 		}
 	})

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
@@ -247,36 +246,22 @@ func failureStatus(f *jobs.Failure) int {
 }
 
 func (d Deps) masterURL(r *http.Request, id string) string {
-	base := strings.TrimSuffix(d.ContentURL, "/")
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
-	}
-	u := base + "/streams/" + id + "/master.m3u8"
-	if d.Signer != nil {
-		now := time.Now
-		if d.Now != nil {
-			now = d.Now
-		}
-		u = playback.AddToken(u, d.Signer.Token(id, now()))
-	}
-	return u
+	return streamURL(d.contentBase(r), id, "master.m3u8", d.playbackToken(id))
 }
 
 // videoJSON is a video as the API shows it.
 type videoJSON struct {
 	jobs.Video
-	StatusURL string `json:"status_url"`
-	MasterURL string `json:"master_url,omitempty"`
+	StatusURL     string `json:"status_url"`
+	MasterURL     string `json:"master_url,omitempty"`
+	PosterURL     string `json:"poster_url,omitempty"`
+	ThumbnailsURL string `json:"thumbnails_url,omitempty"`
 }
 
 func (d Deps) present(r *http.Request, v jobs.Video) videoJSON {
 	out := videoJSON{Video: v, StatusURL: "/api/videos/" + v.ID}
 	if v.State == jobs.StateReady {
-		out.MasterURL = d.masterURL(r, v.ID)
+		out.setStreamURLs(d.contentBase(r), d.playbackToken(v.ID))
 	}
 	return out
 }

@@ -372,6 +372,7 @@ func TestOpenAPISchemasMatchTheTypes(t *testing.T) {
 		"Rendition":    reflect.TypeFor[jobs.Rendition](),
 		"Failure":      reflect.TypeFor[jobs.Failure](),
 		"Source":       reflect.TypeFor[jobs.Source](),
+		"Thumbnails":   reflect.TypeFor[jobs.Thumbnails](),
 		"VideoPage":    reflect.TypeFor[listPage](),
 		"WebhookEvent": reflect.TypeFor[webhookEvent](),
 	} {

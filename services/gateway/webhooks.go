@@ -171,10 +171,7 @@ func (wh *Webhooks) deliver(ctx context.Context, client *webhook.Client, msg jet
 func (wh *Webhooks) present(v jobs.Video) videoJSON {
 	out := videoJSON{Video: v, StatusURL: "/api/videos/" + v.ID}
 	if v.State == jobs.StateReady && wh.ContentURL != "" {
-		out.MasterURL = strings.TrimSuffix(wh.ContentURL, "/") + "/streams/" + v.ID + "/master.m3u8"
-		if wh.Signer != nil {
-			out.MasterURL = playback.AddToken(out.MasterURL, wh.Signer.Token(v.ID, time.Now()))
-		}
+		out.setStreamURLs(strings.TrimSuffix(wh.ContentURL, "/"), playbackToken(wh.Signer, v.ID, time.Now()))
 	}
 	return out
 }

@@ -7,6 +7,7 @@ package distributed
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -22,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hlsd/hlsd/pkg/conformance"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/testutil"
 	"github.com/hlsd/hlsd/pkg/testutil/miniotest"
@@ -301,10 +303,21 @@ func (c *cluster) waitFinal(t *testing.T, id string, d time.Duration) jobs.Video
 	return v
 }
 
-// checkPlayable asserts ffmpeg decodes the whole master cleanly and it lasts want seconds.
+// checkPlayable asserts ffmpeg decodes the whole master cleanly, it lasts
+// want seconds, and the conformance suite finds nothing (whatever the
+// faults on the way, the published HLS is as good as an undisturbed one).
 func (c *cluster) checkPlayable(t *testing.T, id string, want float64) {
 	t.Helper()
 	master := c.content + "/streams/" + id + "/master.m3u8"
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	report, err := conformance.Check(ctx, master, conformance.Options{Concurrency: 2})
+	if err != nil {
+		t.Errorf("video %s: hlsd check: %v", id, err)
+	}
+	for _, f := range report.Findings {
+		t.Errorf("video %s: hlsd check: %v", id, f)
+	}
 	out, err := exec.Command("ffmpeg", "-v", "error", "-i", master, "-map", "0", "-f", "null", "-").CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("video %s: ffmpeg decoding the master: %v\n%s", id, err, out)
