@@ -28,7 +28,7 @@ func TestPosterTimeAndSize(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ w, h, ww, wh int }{
-		{320, 180, 320, 180},   // never up
+		{320, 180, 320, 180}, // never up
 		{1920, 1080, 1280, 720},
 		{3840, 2160, 1280, 720},
 		{1080, 1920, 405, 720}, // portrait fits the box by its height
