@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,7 @@ func TestWebUI(t *testing.T) {
 		VideoID        string   `json:"videoID"`
 		ProcessingSeen string   `json:"processingSeen"`
 		Levels         int      `json:"levels"`
+		Preview        string   `json:"preview"` // the seek preview's background-image
 		Screenshots    []string `json:"screenshots"`
 		ConsoleErrors  []string `json:"consoleErrors"`
 	}
@@ -93,6 +95,10 @@ func TestWebUI(t *testing.T) {
 	}
 	if r.Levels < 1 {
 		t.Errorf("the quality selector offered %d levels", r.Levels)
+	}
+	// Hovering the seek bar shows a thumbnail from the storyboard's sheet.
+	if !regexp.MustCompile(`^url\("http://[^"]+/streams/[a-z2-7]{24}/sprite_0\.jpg"\)$`).MatchString(r.Preview) {
+		t.Errorf("the seek preview shows %q, want a storyboard sheet", r.Preview)
 	}
 	for _, e := range r.ConsoleErrors {
 		// The cut connection is logged by the browser; anything else is a bug.
