@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,11 +37,12 @@ type Options struct {
 
 // Report is the outcome of a check.
 type Report struct {
-	Master   string
-	Findings []Finding
-	Variants int // EXT-X-STREAM-INF entries checked
-	IFrames  int // I-frame playlists checked
-	Segments int // media segments measured
+	Master     string
+	Findings   []Finding
+	Variants   int // EXT-X-STREAM-INF entries checked
+	Renditions int // EXT-X-MEDIA audio and video playlists checked besides the variants'
+	IFrames    int // I-frame playlists checked
+	Segments   int // media segments measured
 }
 
 // Failed reports whether any rule was broken.
@@ -191,15 +193,18 @@ func (c *checker) get(ctx context.Context, uri, rng, encoding string, limit int6
 	return body, resp.Header, nil
 }
 
-// variant is a media playlist with what the master claims about it and
-// what was measured.
+// variant is a media playlist, an EXT-X-STREAM-INF's or an EXT-X-MEDIA
+// rendition's, with what the master claims about it and what was measured.
 type variant struct {
-	uri       string
+	uri       string        // as the master names it
+	url       string        // resolved against the master
 	claim     *m3u8.Variant // nil for EXT-X-MEDIA renditions
 	video     bool          // carries video (by measurement)
 	encrypted bool          // its segments are AES-128 encrypted
 	starts    []float64     // measured first timestamp of each segment
 	durs      []float64     // EXTINF values
+	bits      []float64     // size of each segment in bits
+	first     segMeasure    // what segment 0 holds; first.ok once every segment was measured
 }
 
 func (c *checker) master(ctx context.Context, u *url.URL) error {
@@ -233,23 +238,47 @@ func (c *checker) master(ctx context.Context, u *url.URL) error {
 		c.add(RuleSyntax, uri, "the master lists no EXT-X-STREAM-INF")
 		return nil
 	}
-	// Alternative renditions (EXT-X-MEDIA with a URI) are media playlists too.
-	alts := map[string]bool{}
-	for _, v := range streams {
-		for _, a := range v.Alternatives {
-			if a != nil && a.URI != "" {
-				alts[a.URI] = true
-			}
-		}
-	}
+	// EXT-X-MEDIA renditions are read from the master's text, not from
+	// Variant.Alternatives: grafov hands every EXT-X-MEDIA read before an
+	// EXT-X-I-FRAME-STREAM-INF to that I-frame variant alone, so the
+	// EXT-X-STREAM-INF variants of a master with I-frame playlists after
+	// its renditions would have none.
+	groups := c.renditions(uri, body, streams)
 
+	resolve := func(s string) string {
+		ref, err := url.Parse(s)
+		if err != nil {
+			return s // media reports it
+		}
+		return u.ResolveReference(ref).String()
+	}
 	var variants []*variant
+	byURL := map[string]*variant{}
 	for _, v := range streams {
 		c.claims(uri, v)
-		variants = append(variants, &variant{uri: v.URI, claim: v})
+		mv := &variant{uri: v.URI, url: resolve(v.URI), claim: v}
+		variants = append(variants, mv)
+		if byURL[mv.url] == nil {
+			byURL[mv.url] = mv
+		}
 	}
-	for a := range alts {
-		variants = append(variants, &variant{uri: a})
+	// Audio and video renditions with a URI are media playlists too: each
+	// is checked once, and shares the measurement of a variant with the
+	// same URI. (SUBTITLES playlists hold WebVTT, which is not measured.)
+	renditions := 0
+	for _, g := range groups.order {
+		for _, r := range groups.byKey[g] {
+			if r.uri == "" || (r.typ != "AUDIO" && r.typ != "VIDEO") {
+				continue
+			}
+			ru := resolve(r.uri)
+			if byURL[ru] == nil {
+				byURL[ru] = &variant{uri: r.uri, url: ru}
+				variants = append(variants, byURL[ru])
+				renditions++
+			}
+			r.pl = byURL[ru]
+		}
 	}
 	for _, v := range variants {
 		if err := c.media(ctx, u, v); err != nil {
@@ -258,8 +287,20 @@ func (c *checker) master(ctx context.Context, u *url.URL) error {
 	}
 	c.mu.Lock()
 	c.report.Variants = len(streams)
+	c.report.Renditions = renditions
 	c.mu.Unlock()
 	c.aligned(variants)
+	c.renditionContent(groups)
+	for _, v := range variants {
+		if v.claim != nil {
+			audio := groups.byKey[groupKey("AUDIO", v.claim.Audio)]
+			if v.claim.Audio == "" {
+				audio = nil
+			}
+			c.claimed(v, audio)
+			c.avAligned(v, audio)
+		}
+	}
 
 	// I-frame playlists: every video variant in the clear should have one.
 	// An encrypted variant cannot: its segments are encrypted whole, and a
@@ -528,21 +569,15 @@ func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment,
 	return m, nil
 }
 
-// measured compares what the playlist and master claim with what the
-// segments hold.
+// measured checks what a media playlist says against what its segments
+// hold, and keeps what the master's claims are checked against later.
 func (c *checker) measured(uri string, v *variant, segs []*m3u8.MediaSegment, ms []segMeasure) {
 	v.video = ms[0].hasVideo
-	var bits, dur, peak float64
 	for i, s := range segs {
 		m := ms[i]
 		v.starts = append(v.starts, m.start)
 		v.durs = append(v.durs, s.Duration)
-		b := float64(m.size) * 8
-		bits += b
-		dur += s.Duration
-		if s.Duration > 0 {
-			peak = max(peak, b/s.Duration)
-		}
+		v.bits = append(v.bits, float64(m.size)*8)
 		// EXTINF against the timestamps: the next segment's start, or for
 		// the last one the end of its last frame.
 		real := m.end - m.start
@@ -559,44 +594,166 @@ func (c *checker) measured(uri string, v *variant, segs []*m3u8.MediaSegment, ms
 			c.add(RuleCodecsMatch, uri, "segment %d carries different streams from segment 0", i)
 		}
 	}
-	if v.claim == nil {
-		return
-	}
-	where := uri
-	// CODECS: exactly the codecs found, with the real profile and level.
-	var found []string
+	v.first = ms[0]
 	if ms[0].hasVideo {
-		found = append(found, ms[0].videoCodec)
 		if p := ms[0].videoProfile; p != "64" && p != "4d" {
-			c.add(RuleH264Profile, where, "H.264 profile_idc 0x%s is neither High nor Main", p)
+			c.add(RuleH264Profile, uri, "H.264 profile_idc 0x%s is neither High nor Main", p)
 		}
 	}
-	if ms[0].hasAudio {
-		found = append(found, ms[0].audioCodec)
-		if ms[0].audioCodec != "mp4a.40.2" {
-			c.add(RuleAACLC, where, "audio is %s", ms[0].audioCodec)
+	if ms[0].hasAudio && ms[0].audioCodec != "mp4a.40.2" {
+		c.add(RuleAACLC, uri, "audio is %s", ms[0].audioCodec)
+	}
+}
+
+// codecs returns the RFC 6381 codecs a measured media playlist holds.
+func (v *variant) codecs() []string {
+	var out []string
+	if v.first.hasVideo {
+		out = append(out, v.first.videoCodec)
+	}
+	if v.first.hasAudio {
+		out = append(out, v.first.audioCodec)
+	}
+	return out
+}
+
+// companions returns the media playlists of the audio renditions a variant
+// plays with (those with a URI of their own), and false if one of them
+// could not be measured: that is reported already, and checking the
+// variant's claims without it would mislead.
+func (v *variant) companions(audio []*rendition) ([]*variant, bool) {
+	var out []*variant
+	for _, r := range audio {
+		if r.pl == nil || r.pl == v {
+			continue
+		}
+		if !r.pl.first.ok {
+			return nil, false
+		}
+		out = append(out, r.pl)
+	}
+	return out, true
+}
+
+// rates returns the peak and average bit rates of v played together with
+// the rendition a (nil: v alone). The peak is the sum of the two peak
+// segment bit rates, as RFC 8216 4.3.4.2 defines BANDWIDTH ("the largest
+// sum of peak segment bit rates that is produced by any playable
+// combination of Renditions"): audio segments need not line up with the
+// video's, so a player may fetch the peaks of both at once. The average is
+// all their bits over the variant's duration.
+func (v *variant) rates(a *variant) (peak, avg float64) {
+	var bits, dur float64
+	for i, d := range v.durs {
+		bits += v.bits[i]
+		dur += d
+		if d > 0 {
+			peak = max(peak, v.bits[i]/d)
 		}
 	}
-	if !sameCodecs(v.claim.Codecs, found) && v.claim.Codecs != "" {
-		c.add(RuleCodecsMatch, where, "CODECS %q, the segments hold %q", v.claim.Codecs, strings.Join(found, ","))
+	if a != nil {
+		var apeak float64
+		for i, b := range a.bits {
+			bits += b
+			if d := a.durs[i]; d > 0 {
+				apeak = max(apeak, b/d)
+			}
+		}
+		peak += apeak
 	}
-	if ms[0].hasVideo && v.claim.Resolution != "" {
-		if got := fmt.Sprintf("%dx%d", ms[0].width, ms[0].height); got != v.claim.Resolution {
+	if dur > 0 {
+		avg = bits / dur
+	}
+	return peak, avg
+}
+
+// claimed compares what the master claims about a variant with what its
+// segments, and those of the audio renditions it names, hold.
+func (c *checker) claimed(v *variant, audio []*rendition) {
+	if !v.first.ok {
+		return // already reported
+	}
+	where, m := v.url, v.first
+	if m.hasVideo && v.claim.Resolution != "" {
+		if got := fmt.Sprintf("%dx%d", m.width, m.height); got != v.claim.Resolution {
 			c.add(RuleResolutionMatch, where, "RESOLUTION %s, the video is %s", v.claim.Resolution, got)
 		}
 	}
-	if ms[0].hasVideo && v.claim.FrameRate > 0 && math.Abs(v.claim.FrameRate-ms[0].frameRate) > 0.01 {
-		c.add(RuleFrameRate, where, "FRAME-RATE %.3f, the video runs at %.3f", v.claim.FrameRate, ms[0].frameRate)
+	if m.hasVideo && v.claim.FrameRate > 0 && math.Abs(v.claim.FrameRate-m.frameRate) > 0.01 {
+		c.add(RuleFrameRate, where, "FRAME-RATE %.3f, the video runs at %.3f", v.claim.FrameRate, m.frameRate)
 	}
-	if dur > 0 {
-		avg := bits / dur
-		if v.claim.AverageBandwidth > 0 && math.Abs(float64(v.claim.AverageBandwidth)-avg) > 0.1*avg {
-			c.add(RuleAverageBandwidth, where, "AVERAGE-BANDWIDTH %d, measured %.0f", v.claim.AverageBandwidth, avg)
-		}
-		if float64(v.claim.Bandwidth) < peak {
-			c.add(RulePeakBandwidth, where, "BANDWIDTH %d, measured peak %.0f", v.claim.Bandwidth, peak)
+	with, ok := v.companions(audio)
+	if !ok {
+		return
+	}
+	// CODECS: exactly the codecs found, with the real profile and level,
+	// in the variant and in the renditions of its audio group.
+	found := v.codecs()
+	for _, a := range with {
+		for _, cc := range a.codecs() {
+			if !slices.ContainsFunc(found, func(f string) bool { return strings.EqualFold(f, cc) }) {
+				found = append(found, cc)
+			}
 		}
 	}
+	if !sameCodecs(v.claim.Codecs, found) && v.claim.Codecs != "" {
+		what := "the segments hold"
+		if len(with) > 0 {
+			what = "the segments and the audio group's hold"
+		}
+		c.add(RuleCodecsMatch, where, "CODECS %q, %s %q", v.claim.Codecs, what, strings.Join(found, ","))
+	}
+	// BANDWIDTH and AVERAGE-BANDWIDTH: the largest of the variant with
+	// each of its renditions.
+	peak, avg := v.rates(nil)
+	peakWith, avgWith := "", ""
+	for _, a := range with {
+		p, av := v.rates(a)
+		if p > peak {
+			peak, peakWith = p, " with "+a.url
+		}
+		if av > avg {
+			avg, avgWith = av, " with "+a.url
+		}
+	}
+	if avg > 0 && v.claim.AverageBandwidth > 0 && math.Abs(float64(v.claim.AverageBandwidth)-avg) > 0.1*avg {
+		c.add(RuleAverageBandwidth, where, "AVERAGE-BANDWIDTH %d, measured %.0f%s", v.claim.AverageBandwidth, avg, avgWith)
+	}
+	if peak > 0 && float64(v.claim.Bandwidth) < peak {
+		c.add(RulePeakBandwidth, where, "BANDWIDTH %d, measured peak %.0f%s", v.claim.Bandwidth, peak, peakWith)
+	}
+}
+
+// avAligned checks that a video variant and the audio renditions it plays
+// with start and end together.
+func (c *checker) avAligned(v *variant, audio []*rendition) {
+	if !v.first.ok || !v.video {
+		return
+	}
+	with, ok := v.companions(audio)
+	if !ok {
+		return
+	}
+	vdur := sum(v.durs)
+	for _, a := range with {
+		if !a.first.hasAudio {
+			continue // not audio: rendition-groups says so
+		}
+		if d := a.starts[0] - v.starts[0]; math.Abs(d) > 0.1 {
+			c.add(RuleAVAligned, v.url, "the video starts at %.3f s, its audio %s at %.3f s (%+.3f s)", v.starts[0], a.url, a.starts[0], d)
+		}
+		if adur := sum(a.durs); math.Abs(adur-vdur) > 0.5 {
+			c.add(RuleAVAligned, v.url, "the video lasts %.3f s by EXTINF, its audio %s %.3f s", vdur, a.url, adur)
+		}
+	}
+}
+
+func sum(xs []float64) float64 {
+	var t float64
+	for _, x := range xs {
+		t += x
+	}
+	return t
 }
 
 func sameCodecs(claim string, found []string) bool {

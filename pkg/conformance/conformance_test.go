@@ -264,3 +264,199 @@ func TestCorrectIFramePlaylistPasses(t *testing.T) {
 		}
 	}
 }
+
+// ffmpegAudioGroupHLS writes a 4 s video through FFmpeg's HLS muxer the
+// way hlsd publishes audio: two video-only variants (v0/ at 320x180, v1/ at
+// 160x90) whose EXT-X-STREAM-INF say AUDIO="group_aud", and the AAC audio
+// alone in v2/, that group's one rendition (DEFAULT=YES). The tone stops at
+// 3.95 s so that the audio is cut into as many segments as the video: at
+// 4 s, AAC's priming samples spill into a third segment of 23 ms.
+func ffmpegAudioGroupHLS(t *testing.T) string {
+	t.Helper()
+	testutil.RequireTools(t, "ffmpeg", "ffprobe")
+	dir := t.TempDir()
+	args := []string{"-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=duration=3.95",
+		"-t", "4", "-map", "0:v", "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high",
+		"-g", "50", "-s:v:1", "160x90", "-c:a", "aac",
+		"-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", "-master_pl_name", "master.m3u8",
+		"-var_stream_map", "v:0,agroup:aud v:1,agroup:aud a:0,agroup:aud,default:yes",
+		"-hls_segment_filename", filepath.Join(dir, "v%v", "seg_%03d.ts"), filepath.Join(dir, "v%v", "index.m3u8")}
+	if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// TestFFmpegHLSMuxerAudioGroup checks FFmpeg's output with an audio group:
+// CODECS there is the union of each variant's video and the group's audio,
+// the audio playlist is as sound as the video ones, and the audio starts
+// and ends with the video. It falls short exactly where FFmpeg's muxed
+// output does (TestFFmpegHLSMuxerFallsShort): its BANDWIDTH is an estimate
+// below even the video's own peak.
+func TestFFmpegHLSMuxerAudioGroup(t *testing.T) {
+	t.Parallel()
+	dir := ffmpegAudioGroupHLS(t)
+	master, _ := os.ReadFile(filepath.Join(dir, "master.m3u8"))
+	for _, s := range []string{`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="group_aud",NAME="audio_2",DEFAULT=YES,URI="v2/index.m3u8"`,
+		`CODECS="avc1.64000c,mp4a.40.2",AUDIO="group_aud"`} {
+		if !strings.Contains(string(master), s) {
+			t.Fatalf("FFmpeg's master lacks %s:\n%s", s, master)
+		}
+	}
+	r := check(t, serve(t, dir, false)+"/master.m3u8", conformance.Options{TargetDuration: 2})
+	want := []string{"average-bandwidth", "frame-rate", "gzip-playlists", "i-frame-playlists", "independent-segments", "peak-bandwidth"}
+	if got := rules(r.Findings); !slices.Equal(got, want) {
+		t.Errorf("rules broken by FFmpeg's HLS muxer output with an audio group:\n got %v\nwant %v", got, want)
+	}
+	if r.Variants != 2 || r.Renditions != 1 || r.Segments != 6 {
+		t.Errorf("checked %d variants, %d renditions, %d segments; want 2, 1, 6", r.Variants, r.Renditions, r.Segments)
+	}
+}
+
+// segmentBits reads a media playlist of dir: each segment's size in bits
+// and its EXTINF.
+func segmentBits(t *testing.T, dir, playlist string) (bits, durs []float64) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, playlist))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dur float64
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.HasPrefix(line, "#EXTINF:"):
+			fmt.Sscan(strings.TrimSuffix(line[len("#EXTINF:"):], ","), &dur)
+		case line != "" && !strings.HasPrefix(line, "#"):
+			st, err := os.Stat(filepath.Join(dir, filepath.Dir(playlist), line))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bits, durs = append(bits, float64(st.Size())*8), append(durs, dur)
+		}
+	}
+	return bits, durs
+}
+
+// rates are a variant's bit rates: its video's own and, with audio, the
+// video and audio together.
+type rates struct{ videoPeak, videoAvg, peak, avg float64 }
+
+// repairAudioGroup fixes what FFmpeg gets wrong in ffmpegAudioGroupHLS
+// output but for the I-frame playlists: EXT-X-INDEPENDENT-SEGMENTS in every
+// playlist, FRAME-RATE, and BANDWIDTH and AVERAGE-BANDWIDTH as bw picks
+// them from the rates measured here from the files (the audio is cut into
+// as many segments as the video).
+func repairAudioGroup(t *testing.T, dir string, bw func(*testing.T, rates) (bandwidth, average int)) {
+	t.Helper()
+	abits, adurs := segmentBits(t, dir, "v2/index.m3u8")
+	var apeak float64
+	for j := range abits {
+		apeak = max(apeak, abits[j]/adurs[j])
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "master.m3u8"))
+	lines := strings.Split(strings.Replace(string(b), "#EXTM3U\n", "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n", 1), "\n")
+	for i, line := range lines {
+		if !strings.HasPrefix(line, "#EXT-X-STREAM-INF:") {
+			continue
+		}
+		vbits, vdurs := segmentBits(t, dir, lines[i+1])
+		if len(vbits) != len(abits) {
+			t.Fatalf("%s has %d segments, the audio %d", lines[i+1], len(vbits), len(abits))
+		}
+		var r rates
+		var total, dur float64
+		for j := range vbits {
+			r.videoPeak = max(r.videoPeak, vbits[j]/vdurs[j])
+			r.videoAvg += vbits[j]
+			total += vbits[j] + abits[j]
+			dur += vdurs[j]
+		}
+		r.videoAvg, r.avg = r.videoAvg/dur, total/dur
+		r.peak = r.videoPeak + apeak // the sum of the peaks (RFC 8216 4.3.4.2)
+		bandwidth, average := bw(t, r)
+		line = regexp.MustCompile(`BANDWIDTH=\d+`).ReplaceAllString(line, fmt.Sprintf("BANDWIDTH=%d,AVERAGE-BANDWIDTH=%d", bandwidth, average))
+		lines[i] = line + ",FRAME-RATE=25.000"
+	}
+	testutil.WriteFile(t, dir, "master.m3u8", []byte(strings.Join(lines, "\n")))
+	for _, v := range []string{"v0", "v1", "v2"} {
+		edit(t, dir, filepath.Join(v, "index.m3u8"), "#EXTM3U\n", "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n")
+	}
+}
+
+// correctRates claims what rates measured, rounded up.
+func correctRates(_ *testing.T, r rates) (int, int) { return int(r.peak) + 1, int(r.avg) + 1 }
+
+// TestAudioGroupRulesFire repairs FFmpeg's audio group output (it then
+// breaks only i-frame-playlists), and breaks it one way at a time. The
+// EXT-X-MEDIA rules that need no media are tested in TestRenditionTags.
+func TestAudioGroupRulesFire(t *testing.T) {
+	t.Parallel()
+	base := ffmpegAudioGroupHLS(t)
+	cases := []struct {
+		name   string
+		bw     func(*testing.T, rates) (int, int) // nil: correctRates
+		break_ func(t *testing.T, dir string)
+		want   string // "": nothing but i-frame-playlists
+	}{
+		{name: "repaired"},
+		{name: "CODECS without the group's audio", want: "codecs-match", break_: func(t *testing.T, dir string) {
+			edit(t, dir, "master.m3u8", `CODECS="avc1.64000c,mp4a.40.2"`, `CODECS="avc1.64000c"`)
+		}},
+		{name: "BANDWIDTH of the video alone", want: "peak-bandwidth", bw: func(t *testing.T, r rates) (int, int) {
+			if r.videoPeak+1 >= r.peak {
+				t.Fatalf("the audio adds nothing to the peak: %+v", r)
+			}
+			return int(r.videoPeak) + 1, int(r.avg) + 1
+		}},
+		{name: "AVERAGE-BANDWIDTH of the video alone", want: "average-bandwidth", bw: func(t *testing.T, r rates) (int, int) {
+			if r.avg-r.videoAvg <= 0.1*r.avg {
+				t.Fatalf("the audio adds under 10%% to the average: %+v", r)
+			}
+			return int(r.peak) + 1, int(r.videoAvg)
+		}},
+		{name: "AUDIO names a missing group", want: "rendition-groups", break_: func(t *testing.T, dir string) {
+			edit(t, dir, "master.m3u8", `AUDIO="group_aud"`, `AUDIO="aud"`)
+		}},
+		{name: "audio starting 1 s late", want: "av-aligned", break_: func(t *testing.T, dir string) {
+			segs, _ := filepath.Glob(filepath.Join(dir, "v2", "seg_*.ts"))
+			for _, p := range segs {
+				out, err := exec.Command("ffmpeg", "-v", "error", "-itsoffset", "1", "-i", p, "-c", "copy", "-copyts",
+					"-muxdelay", "0", "-muxpreload", "0", "-f", "mpegts", p+".late").CombinedOutput()
+				if err != nil {
+					t.Fatalf("ffmpeg: %v\n%s", err, out)
+				}
+				if err := os.Rename(p+".late", p); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if err := os.CopyFS(dir, os.DirFS(base)); err != nil {
+				t.Fatal(err)
+			}
+			bw := c.bw
+			if bw == nil {
+				bw = correctRates
+			}
+			repairAudioGroup(t, dir, bw)
+			if c.break_ != nil {
+				c.break_(t, dir)
+			}
+			r := check(t, serve(t, dir, true)+"/master.m3u8", conformance.Options{TargetDuration: 2})
+			got := rules(r.Findings)
+			if c.want == "" {
+				if !slices.Equal(got, []string{"i-frame-playlists"}) {
+					t.Errorf("rules broken by the repaired audio group output: %v, want only i-frame-playlists", got)
+				}
+				return
+			}
+			if !slices.Contains(got, c.want) {
+				t.Errorf("rule %s did not fire; findings: %v", c.want, got)
+			}
+		})
+	}
+}

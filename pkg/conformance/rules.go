@@ -44,7 +44,7 @@ var (
 	RuleCodecsPresent = Rule{"codecs-present", Must, "Apple authoring spec: Playlists (CODECS); RFC 8216 §4.3.4.2",
 		"Every variant has a CODECS attribute."}
 	RuleCodecsMatch = Rule{"codecs-match", Must, "RFC 8216 §4.3.4.2",
-		"CODECS names exactly the codecs in the variant's segments, with the profile and level of the real bitstream."}
+		"CODECS names exactly the codecs in the variant's segments and in those of the renditions of its AUDIO group, with the profile and level of the real bitstream."}
 	RuleResolutionMatch = Rule{"resolution-match", Must, "RFC 8216 §4.3.4.2",
 		"RESOLUTION equals the picture size of the variant's video."}
 	RuleVOD = Rule{"playlist-type-vod", Must, "RFC 8216 §4.3.3.5; Apple authoring spec: Playlists",
@@ -63,6 +63,8 @@ var (
 		"An EXT-X-KEY with METHOD=AES-128 has a URI that answers a 16-byte key, and an IV, if any, of 0x and 32 hexadecimal digits."}
 	RuleDecrypt = Rule{"aes-128-decrypt", Must, "RFC 8216 §4.3.2.4, §5.2",
 		"Every AES-128 segment is a whole number of 16-byte blocks that decrypts (AES-128-CBC, the key, the IV attribute or else the media sequence number) to PKCS#7-padded MPEG-TS."}
+	RuleRenditions = Rule{"rendition-groups", Must, "RFC 8216 §4.3.4.1, §4.3.4.1.1, §4.3.4.2",
+		"Every EXT-X-MEDIA has a known TYPE that says what its segments hold (an AUDIO rendition: audio and no video), a GROUP-ID and a NAME, a URI if SUBTITLES and none if CLOSED-CAPTIONS, INSTREAM-ID exactly for CLOSED-CAPTIONS, FORCED only for SUBTITLES, YES or NO for DEFAULT, AUTOSELECT and FORCED, and AUTOSELECT=YES if present beside DEFAULT=YES; the NAMEs of a group differ and at most one member says DEFAULT=YES; every AUDIO, VIDEO, SUBTITLES and CLOSED-CAPTIONS attribute of EXT-X-STREAM-INF names a group of that TYPE."}
 
 	RuleTarget6 = Rule{"target-duration", Should, "Apple authoring spec: Media segmentation",
 		"EXT-X-TARGETDURATION is the configured target (6 s)."}
@@ -74,10 +76,10 @@ var (
 		"Each segment's first timestamp follows the previous segment's end, within one frame."}
 	RuleAligned = Rule{"aligned-boundaries", Should, "Apple authoring spec: Video (aligned key frames)",
 		"Segment boundaries fall at the same times in every video variant."}
-	RuleAverageBandwidth = Rule{"average-bandwidth", Should, "Apple authoring spec: Playlists (AVERAGE-BANDWIDTH)",
-		"AVERAGE-BANDWIDTH is present and within 10% of the measured average bit rate."}
+	RuleAverageBandwidth = Rule{"average-bandwidth", Should, "Apple authoring spec: Playlists (AVERAGE-BANDWIDTH); RFC 8216 §4.3.4.2",
+		"AVERAGE-BANDWIDTH is present and within 10% of the measured average bit rate of the variant together with its AUDIO group's rendition (the largest, if the group has several)."}
 	RulePeakBandwidth = Rule{"peak-bandwidth", Should, "Apple authoring spec: Playlists (BANDWIDTH); RFC 8216 §4.3.4.2",
-		"BANDWIDTH is at least the measured peak segment bit rate."}
+		"BANDWIDTH is at least the measured peak segment bit rate of the variant together with its AUDIO group's rendition (the largest, if the group has several): segment by segment when both have as many segments, else the sum of the two peaks."}
 	RuleFrameRate = Rule{"frame-rate", Should, "Apple authoring spec: Playlists (FRAME-RATE)",
 		"Video variants have FRAME-RATE, equal to the real frame rate."}
 	RuleResolution = Rule{"resolution", Should, "Apple authoring spec: Playlists (RESOLUTION)",
@@ -92,16 +94,20 @@ var (
 		"H.264 video uses the High or Main profile."}
 	RuleAACLC = Rule{"aac-lc", Should, "Apple authoring spec: Audio",
 		"Audio is AAC-LC (mp4a.40.2)."}
+	RuleRenditionDefault = Rule{"rendition-default", Should, "RFC 8216 §4.3.4.1 (DEFAULT, AUTOSELECT), §4.3.4.1.1",
+		"Every rendition group has exactly one member with DEFAULT=YES (more than one is a rendition-groups MUST), and its AUTOSELECT=YES members differ in LANGUAGE, ASSOC-LANGUAGE, FORCED or CHARACTERISTICS."}
+	RuleAVAligned = Rule{"av-aligned", Should, "RFC 8216 §6.2.4 (the same content, matching timestamps); Apple authoring spec: Media segmentation",
+		"Each video variant and every audio rendition of its AUDIO group start together (first timestamps within 0.1 s) and end together (EXTINF totals within 0.5 s)."}
 )
 
 // Rules lists every rule, MUST first.
 var Rules = []Rule{
 	RuleHTTP, RuleMIME, RuleEXTM3U, RuleSyntax, RuleVersion, RuleBandwidth, RuleCodecsPresent,
 	RuleCodecsMatch, RuleResolutionMatch, RuleVOD, RuleEndlist, RuleTargetDuration, RuleIDR,
-	RuleIFrameIDR, RuleByteRange, RuleKey, RuleDecrypt,
+	RuleIFrameIDR, RuleByteRange, RuleKey, RuleDecrypt, RuleRenditions,
 	RuleTarget6, RuleSegmentLength, RuleEXTINFAccurate, RuleContinuous, RuleAligned,
 	RuleAverageBandwidth, RulePeakBandwidth, RuleFrameRate, RuleResolution, RuleIndependent,
-	RuleIFrames, RuleGzip, RuleH264Profile, RuleAACLC,
+	RuleIFrames, RuleGzip, RuleH264Profile, RuleAACLC, RuleRenditionDefault, RuleAVAligned,
 }
 
 // Finding is one broken rule at one URI.

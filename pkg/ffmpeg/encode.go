@@ -32,6 +32,9 @@ type EncodeSpec struct {
 	Timeout  time.Duration
 	// Progress, if set, is called with the fraction of the source encoded so far.
 	Progress func(fraction float64)
+	// Chunk, if set, encodes one chunk of the video's renditions, video
+	// only; nil encodes the whole source with its audio in every rendition.
+	Chunk *ChunkSpec
 }
 
 // standardRates are the frame rates outputs may have, in ffmpeg's notation.
@@ -90,6 +93,9 @@ func OutputMatrix(v *VideoStream) (tag, scaler string) {
 
 // Args builds the ffmpeg command line.
 func (s EncodeSpec) Args() []string {
+	if s.Chunk != nil && s.Source.Video != nil {
+		return s.chunkArgs()
+	}
 	p := s.Profiles
 	args := []string{"-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats", "-progress", "pipe:1"}
 	args = append(args, inputArgs()...)
@@ -165,7 +171,19 @@ func (s EncodeSpec) Args() []string {
 
 // Encode runs ffmpeg for spec.
 func Encode(ctx context.Context, spec EncodeSpec) error {
-	timeout := spec.Timeout
+	duration := spec.Source.Duration
+	if spec.Chunk != nil && spec.Chunk.Frames > 0 {
+		_, fps := OutputFrameRate(spec.Source.Video, spec.Profiles.Video.MaxFrameRate)
+		duration = float64(spec.Chunk.Frames) / fps
+	} else if spec.Chunk != nil {
+		duration = max(duration-spec.Chunk.Start, 0.001)
+	}
+	return runWithProgress(ctx, spec.Timeout, spec.Args(), duration, spec.Progress)
+}
+
+// runWithProgress runs ffmpeg with args (which ask for -progress pipe:1),
+// telling progress the fraction of duration done.
+func runWithProgress(ctx context.Context, timeout time.Duration, args []string, duration float64, progress func(float64)) error {
 	if timeout <= 0 {
 		timeout = time.Hour
 	}
@@ -173,9 +191,9 @@ func Encode(ctx context.Context, spec EncodeSpec) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		readProgress(pr, spec.Source.Duration, spec.Progress)
+		readProgress(pr, duration, progress)
 	}()
-	err := run(ctx, timeout, "ffmpeg", spec.Args(), pw)
+	err := run(ctx, timeout, "ffmpeg", args, pw)
 	pw.Close()
 	<-done
 	return err

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/draw"
 	"image/jpeg"
 	"math"
 	"os"
@@ -294,4 +296,35 @@ func (s *Storyboard) VTT() []byte {
 // vttTime writes milliseconds as HH:MM:SS.mmm.
 func vttTime(ms int64) string {
 	return fmt.Sprintf("%02d:%02d:%02d.%03d", ms/3600000, ms/60000%60, ms/1000%60, ms%1000)
+}
+
+// TileSheet lays thumbnails (JPEG files of w x h, in order) out in rows of
+// SpriteColumns and returns the sheet as a JPEG.
+func TileSheet(paths []string, w, h int) ([]byte, int, error) {
+	if len(paths) == 0 {
+		return nil, 0, errors.New("ffmpeg: no thumbnails to tile")
+	}
+	cols := min(SpriteColumns, len(paths))
+	rows := (len(paths) + cols - 1) / cols
+	sheet := image.NewRGBA(image.Rect(0, 0, cols*w, rows*h))
+	for i, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, 0, fmt.Errorf("ffmpeg: thumbnail: %w", err)
+		}
+		img, err := jpeg.Decode(bytes.NewReader(b))
+		if err != nil {
+			return nil, 0, fmt.Errorf("ffmpeg: thumbnail %s: %w", filepath.Base(p), err)
+		}
+		if img.Bounds().Dx() != w || img.Bounds().Dy() != h {
+			return nil, 0, fmt.Errorf("ffmpeg: thumbnail %s is %dx%d, want %dx%d", filepath.Base(p), img.Bounds().Dx(), img.Bounds().Dy(), w, h)
+		}
+		at := image.Pt(i%cols*w, i/cols*h)
+		draw.Draw(sheet, image.Rectangle{Min: at, Max: at.Add(image.Pt(w, h))}, img, img.Bounds().Min, draw.Src)
+	}
+	var out bytes.Buffer
+	if err := jpeg.Encode(&out, sheet, &jpeg.Options{Quality: 80}); err != nil {
+		return nil, 0, fmt.Errorf("ffmpeg: storyboard sheet: %w", err)
+	}
+	return out.Bytes(), cols, nil
 }

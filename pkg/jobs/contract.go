@@ -19,32 +19,66 @@ import (
 // (a message is removed once acked) and one durable pull consumer shared by
 // all workers of that stage.
 const (
-	StreamEncode      = "HLSD_ENCODE"
-	SubjectEncode     = "hlsd.jobs.encode"
-	ConsumerEncoder   = "encoder"
+	StreamEncode    = "HLSD_ENCODE"
+	SubjectEncode   = "hlsd.jobs.encode" // plans and video chunks
+	ConsumerEncoder = "encoder"
+	// Audio jobs share the encode stream on their own subject and consumer,
+	// so a long audio encode never waits behind (or holds up) video chunks.
+	SubjectAudio      = "hlsd.jobs.audio"
+	ConsumerAudio     = "audio-encoder"
 	StreamSegment     = "HLSD_SEGMENT"
 	SubjectSegment    = "hlsd.jobs.segment"
 	ConsumerSegmenter = "segmenter"
 	BucketVideos      = "hlsd_videos"
 )
 
-// Chunk is the time range of a video a job covers. Today a video is one
-// chunk; chunked parallel encoding will publish several.
+// Chunk is the time range of a video a job covers. A video is planned as
+// chunks on segment boundaries (the first one segment long, so the video is
+// playable soon, then ChunkSegments each); encoders take any chunk, and the
+// playlists grow as chunks land.
 type Chunk struct {
 	Index    int     `json:"index"`
 	Count    int     `json:"count"`
-	Start    float64 `json:"start"`    // seconds
+	Start    float64 `json:"start"`    // seconds, on the output frame grid
 	Duration float64 `json:"duration"` // seconds; 0 means to the end
+	// FirstSegment is the number of the chunk's first segment, and Segments
+	// how many it is cut into (0 for the last chunk: as many as it holds).
+	FirstSegment int `json:"first_segment"`
+	Segments     int `json:"segments"`
+	// Frames is the number of video frames of the chunk on the output frame
+	// grid (0: to the end); StartFrame the grid number of its first.
+	StartFrame int `json:"start_frame"`
+	Frames     int `json:"frames"`
+	// Boundary is the segment boundary the chunk starts at (FirstSegment
+	// times the segment duration); Start is the first frame at or after it.
+	Boundary float64 `json:"boundary"`
 }
 
-// EncodeJob asks an encoder to probe a source and encode its ladder.
-// The ladder travels with the job, so a video is encoded with the profiles
-// in force when it was uploaded, whatever file an encoder has.
+// Last reports whether c is the last chunk of its video.
+func (c Chunk) Last() bool { return c.Index == c.Count-1 }
+
+// Parts of a video's encoding, as EncodeJob.Part names them.
+const (
+	PartPlan  = ""      // probe, plan the renditions and chunks, queue the rest
+	PartVideo = "video" // one chunk of every video rendition
+	PartAudio = "audio" // the audio rendition, whole, published chunk by chunk
+)
+
+// EncodeJob asks an encoder to do one part of a video's encoding. The
+// ladder travels with the job, so a video is encoded with the profiles in
+// force when it was uploaded, whatever file an encoder has.
 type EncodeJob struct {
 	VideoID   string            `json:"video_id"`
 	SourceKey string            `json:"source_key"`
 	Profiles  profiles.Profiles `json:"profiles"`
+	Part      string            `json:"part,omitempty"`
 	Chunk     Chunk             `json:"chunk"`
+	// Chunks is the whole plan, for the audio part (its pieces end where
+	// the video chunks do).
+	Chunks []Chunk `json:"chunks,omitempty"`
+	// Thumbnails is the storyboard interval in seconds (video chunks; 0 for
+	// none).
+	Thumbnails int `json:"thumbnails,omitempty"`
 }
 
 // SegmentJob asks a segmenter to cut one rendition's transport stream.
@@ -63,7 +97,23 @@ type SegmentJob struct {
 
 // MsgID makes publishes idempotent: a retried publish of the same job within
 // the stream's duplicate window is dropped by JetStream.
-func (j EncodeJob) MsgID() string { return fmt.Sprintf("encode.%s.%d", j.VideoID, j.Chunk.Index) }
+func (j EncodeJob) MsgID() string {
+	switch j.Part {
+	case PartPlan:
+		return "encode." + j.VideoID + ".plan"
+	case PartAudio:
+		return "encode." + j.VideoID + ".audio"
+	}
+	return fmt.Sprintf("encode.%s.%s.%d", j.VideoID, j.Part, j.Chunk.Index)
+}
+
+// Subject is where the job is published.
+func (j EncodeJob) Subject() string {
+	if j.Part == PartAudio {
+		return SubjectAudio
+	}
+	return SubjectEncode
+}
 
 // MsgID makes publishes idempotent.
 func (j SegmentJob) MsgID() string {
@@ -77,6 +127,20 @@ func SourceKey(id string) string { return "uploads/" + id + "/source" }
 func WorkKey(id, rendition string, chunk int) string {
 	return fmt.Sprintf("work/%s/%s/%d.ts", id, rendition, chunk)
 }
+
+// ChunkManifestKey records what the segmenter made of one chunk of a
+// rendition (segments, keyframes, codecs), from which playlists are built.
+func ChunkManifestKey(id, rendition string, chunk int) string {
+	return fmt.Sprintf("work/%s/%s/%d.json", id, rendition, chunk)
+}
+
+// StoryboardManifestKey records one chunk's storyboard sheet.
+func StoryboardManifestKey(id string, chunk int) string {
+	return fmt.Sprintf("work/%s/storyboard/%d.json", id, chunk)
+}
+
+// WorkPrefix holds a video's intermediate files.
+func WorkPrefix(id string) string { return "work/" + id + "/" }
 
 // StreamPrefix is where a video's published HLS lives.
 func StreamPrefix(id string) string { return "streams/" + id + "/" }
@@ -191,6 +255,25 @@ type Rendition struct {
 	// The I-frame playlist's bit rates; 0 when it has none (audio-only).
 	IFrameBandwidth        int `json:"iframe_bandwidth,omitempty"`
 	IFrameAverageBandwidth int `json:"iframe_average_bandwidth,omitempty"`
+	// Segmented marks the chunks the segmenter finished; Published is how
+	// many chunks (from the first, without a gap) the media playlist lists.
+	Segmented []bool `json:"segmented,omitempty"`
+	Published int    `json:"published,omitempty"`
+	// Channels of the audio rendition.
+	Channels int `json:"channels,omitempty"`
+}
+
+// AudioRendition names the audio rendition: the audio group every video
+// rendition plays with, or the only rendition of an audio-only source.
+const AudioRendition = "audio"
+
+// Contiguous is how many chunks from the first are segmented, without a gap.
+func (r *Rendition) Contiguous() int {
+	n := 0
+	for n < len(r.Segmented) && r.Segmented[n] {
+		n++
+	}
+	return n
 }
 
 // Video is the state of one upload, the value stored in BucketVideos under its id.
@@ -205,9 +288,26 @@ type Video struct {
 	Renditions []Rendition `json:"renditions,omitempty"`
 	// Thumbnails are set by the encoder when it made a poster or storyboard.
 	Thumbnails *Thumbnails `json:"thumbnails,omitempty"`
-	CreatedAt  time.Time   `json:"created_at"`
-	UpdatedAt  time.Time   `json:"updated_at"`
-	ReadyAt    *time.Time  `json:"ready_at,omitempty"`
+	// Chunks is how many chunks the video is encoded in; Encoded marks the
+	// video chunks encoded so far.
+	Chunks  int    `json:"chunks,omitempty"`
+	Encoded []bool `json:"encoded,omitempty"`
+	// PlayableAt is when the master playlist first appeared: every
+	// rendition had its first chunk, and players could start while the
+	// rest was encoded.
+	PlayableAt *time.Time `json:"playable_at,omitempty"`
+	// MasterClaim serializes master playlist writes: "event" while the
+	// early master is being written, "final" once the last chunk is in.
+	MasterClaim string     `json:"master_claim,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	ReadyAt     *time.Time `json:"ready_at,omitempty"`
+}
+
+// Playable reports whether the master playlist is published (the video may
+// still be encoding its later chunks).
+func (v *Video) Playable() bool {
+	return v.State == StateReady || v.PlayableAt != nil && v.State != StateFailed
 }
 
 // AllRenditionsDone reports whether every planned rendition is segmented.

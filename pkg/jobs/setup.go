@@ -53,7 +53,8 @@ func (c Config) RetryDelay(attempt uint64) time.Duration {
 type Bus struct {
 	JS        jetstream.JetStream
 	Videos    *Videos
-	Encoder   jetstream.Consumer
+	Encoder   jetstream.Consumer // plans and video chunks
+	Audio     jetstream.Consumer // audio renditions
 	Segmenter jetstream.Consumer
 	Config    Config
 }
@@ -66,25 +67,37 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error
 	}
 	bus := &Bus{JS: js, Config: cfg}
 	for _, s := range []struct {
-		stream, subject, consumer string
-		dst                       *jetstream.Consumer
+		name     string
+		subjects []string
 	}{
-		{StreamEncode, SubjectEncode, ConsumerEncoder, &bus.Encoder},
-		{StreamSegment, SubjectSegment, ConsumerSegmenter, &bus.Segmenter},
+		{StreamEncode, []string{SubjectEncode, SubjectAudio}},
+		{StreamSegment, []string{SubjectSegment}},
 	} {
 		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name:       s.stream,
-			Subjects:   []string{s.subject},
+			Name:       s.name,
+			Subjects:   s.subjects,
 			Retention:  jetstream.WorkQueuePolicy,
 			Storage:    jetstream.FileStorage,
 			Replicas:   cfg.Replicas,
 			Duplicates: 10 * time.Minute,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("jobs: stream %s: %w", s.stream, err)
+			return nil, fmt.Errorf("jobs: stream %s: %w", s.name, err)
 		}
-		c, err := js.CreateOrUpdateConsumer(ctx, s.stream, jetstream.ConsumerConfig{
-			Durable:       s.consumer,
+	}
+	// A work-queue stream takes several consumers only if their filters
+	// do not overlap: one per subject.
+	for _, c := range []struct {
+		stream, subject, consumer string
+		dst                       *jetstream.Consumer
+	}{
+		{StreamEncode, SubjectEncode, ConsumerEncoder, &bus.Encoder},
+		{StreamEncode, SubjectAudio, ConsumerAudio, &bus.Audio},
+		{StreamSegment, SubjectSegment, ConsumerSegmenter, &bus.Segmenter},
+	} {
+		consumer, err := js.CreateOrUpdateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
+			Durable:       c.consumer,
+			FilterSubject: c.subject,
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       cfg.AckWait,
 			MaxDeliver:    cfg.MaxDeliver,
@@ -93,9 +106,9 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error
 			Replicas:      cfg.Replicas,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("jobs: consumer %s: %w", s.consumer, err)
+			return nil, fmt.Errorf("jobs: consumer %s: %w", c.consumer, err)
 		}
-		*s.dst = c
+		*c.dst = consumer
 	}
 	if err := setupEvents(ctx, js, cfg); err != nil {
 		return nil, err
@@ -115,7 +128,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error
 
 // PublishEncode queues an encode job.
 func (b *Bus) PublishEncode(ctx context.Context, j EncodeJob) error {
-	return publishJSON(ctx, b.JS, SubjectEncode, j.MsgID(), j)
+	return publishJSON(ctx, b.JS, j.Subject(), j.MsgID(), j)
 }
 
 // PublishSegment queues a segment job.

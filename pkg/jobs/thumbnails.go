@@ -43,3 +43,16 @@ func (t *Thumbnails) HasPoster() bool { return t != nil && t.Poster }
 
 // HasStoryboard reports whether t says there is a storyboard (t may be nil).
 func (t *Thumbnails) HasStoryboard() bool { return t != nil && t.Count > 0 && t.Sprites > 0 }
+
+// StoryboardSheet is what the encoder made of one chunk's storyboard
+// thumbnails (at StoryboardManifestKey): the sheet SpriteName(chunk), whose
+// thumbnails are numbers First to First+Count-1, Columns to a row.
+type StoryboardSheet struct {
+	Name     string `json:"name"`
+	First    int    `json:"first"`
+	Count    int    `json:"count"`
+	Columns  int    `json:"columns"`
+	Interval int    `json:"interval"` // seconds between thumbnails
+	Width    int    `json:"width"`    // of one thumbnail
+	Height   int    `json:"height"`
+}

@@ -14,12 +14,13 @@ var adtsSampleRates = [...]int{96000, 88200, 64000, 48000, 44100, 32000, 24000, 
 type adtsInfo struct {
 	objectType int // audio object type = profile + 1 (2 = AAC-LC)
 	sampleRate int // Hz, 0 if the index is reserved
+	channels   int // channel_configuration: 1 mono, 2 stereo, ... (0: in the stream)
 }
 
 func (a adtsInfo) codec() string { return fmt.Sprintf("mp4a.40.%d", a.objectType) }
 
 func parseADTSHeader(h []byte) adtsInfo {
-	info := adtsInfo{objectType: int(h[2]>>6) + 1}
+	info := adtsInfo{objectType: int(h[2]>>6) + 1, channels: int(h[2]&1)<<2 | int(h[3]>>6)}
 	if i := int(h[2] >> 2 & 0x0f); i < len(adtsSampleRates) {
 		info.sampleRate = adtsSampleRates[i]
 	}

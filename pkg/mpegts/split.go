@@ -69,6 +69,11 @@ type Options struct {
 	// MaxSegmentSize bounds the bytes buffered for one segment plus its
 	// look-back GOP; 0 means DefaultMaxSegmentSize.
 	MaxSegmentSize int64
+	// MaxSegments, if > 0, stops cutting once that many segments are
+	// started: the rest of the stream joins the last one. A chunk of a
+	// longer video planned as N segments is cut into N, however its audio
+	// packets happen to fall near its end.
+	MaxSegments int
 }
 
 // Segment describes one cut, handed to the emit callback with its bytes.
@@ -125,6 +130,7 @@ type Info struct {
 	AudioCodec    string  // "mp4a.40.N" with N = ADTS profile + 1; "" if no audio
 	Width, Height int     // cropped picture size from the SPS; 0 if no video
 	SampleRate    int     // Hz, from the first ADTS header; 0 if no audio
+	Channels      int     // from the first ADTS header's channel_configuration
 	Duration      float64 // total seconds (sum of segment durations)
 	Segments      int
 }
@@ -154,6 +160,9 @@ func SplitTS(r io.Reader, opts Options, emit func(seg Segment, data []byte) erro
 	if opts.TargetDuration <= 0 || opts.TargetDuration > MaxTargetDuration {
 		return Info{}, fmt.Errorf("mpegts: TargetDuration %v must be in (0, %v]: %w", opts.TargetDuration, MaxTargetDuration, ErrInvalidOptions)
 	}
+	if opts.MaxSegments < 0 {
+		return Info{}, fmt.Errorf("mpegts: MaxSegments %d is negative: %w", opts.MaxSegments, ErrInvalidOptions)
+	}
 	if opts.MaxSegmentSize < 0 {
 		return Info{}, fmt.Errorf("mpegts: MaxSegmentSize %d is negative: %w", opts.MaxSegmentSize, ErrInvalidOptions)
 	}
@@ -162,6 +171,7 @@ func SplitTS(r io.Reader, opts Options, emit func(seg Segment, data []byte) erro
 		br:      bufio.NewReaderSize(r, readBufferSize),
 		step:    int64(opts.TargetDuration) * nanosScale,
 		maxSize: opts.MaxSegmentSize,
+		maxSegs: opts.MaxSegments,
 		cc:      make(map[uint16]uint8, 2),
 		kfs:     make([]keyframe, 0, 16),
 		k:       1,
@@ -260,6 +270,7 @@ type splitter struct {
 	offset  int64 // input offset of pkt
 	step    int64 // TargetDuration in scaled units
 	maxSize int64
+	maxSegs int
 	info    Info
 
 	// PSI.
@@ -487,6 +498,7 @@ func (s *splitter) handleES(st *esStream, payload []byte, pusi bool) error {
 			s.sampleRate = st.adts.info.sampleRate
 			s.info.AudioCodec = st.adts.info.codec()
 			s.info.SampleRate = s.sampleRate
+			s.info.Channels = st.adts.info.channels
 		}
 		return nil
 	}
@@ -600,6 +612,9 @@ func (s *splitter) onCandidate(off int, pts int64) error {
 		s.kfs = append(s.kfs, keyframe{off: off, end: -1, t: t})
 	}
 	for {
+		if s.maxSegs > 0 && s.index >= s.maxSegs-1 {
+			return nil // the last planned segment takes the rest
+		}
 		boundary := s.k * s.step
 		ts := t * ticksScale
 		if ts < boundary {

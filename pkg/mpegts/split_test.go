@@ -3,6 +3,7 @@ package mpegts
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -507,4 +508,48 @@ func BenchmarkSplitTS(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(in))/1e6, "MB/input")
+}
+
+// MaxSegments: a chunk planned as N segments comes out as N, the rest of
+// the stream joining the last one (audio packets near the end of a chunk
+// would otherwise start a sliver of a segment).
+func TestSplitTSMaxSegments(t *testing.T) {
+	needFFmpeg(t)
+	for _, tt := range []struct {
+		name string
+		args []string
+		max  int
+		want []float64
+	}{
+		{"av30", avArgs("320x180", "30", "20"), 2, []float64{6, 14}},
+		{"av30", avArgs("320x180", "30", "20"), 1, []float64{20}},
+		{"audio", slices.Concat(audioIn, []string{"-t", "6.2"}, aac), 1, nil},
+	} {
+		t.Run(fmt.Sprintf("%s max %d", tt.name, tt.max), func(t *testing.T) {
+			t.Parallel()
+			in, err := os.ReadFile(media(t, tt.name, tt.args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var segs []Segment
+			_, err = SplitTS(bytes.NewReader(in), Options{TargetDuration: 6 * time.Second, MaxSegments: tt.max}, func(seg Segment, _ []byte) error {
+				segs = append(segs, seg)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(segs) != tt.max {
+				t.Fatalf("%d segments, want %d", len(segs), tt.max)
+			}
+			for i, w := range tt.want {
+				if math.Abs(segs[i].Duration-w) > 1e-3 {
+					t.Errorf("segment %d lasts %.3f, want %.3f", i, segs[i].Duration, w)
+				}
+			}
+		})
+	}
+	if _, err := SplitTS(bytes.NewReader(nil), Options{TargetDuration: time.Second, MaxSegments: -1}, nil); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("MaxSegments -1: %v", err)
+	}
 }

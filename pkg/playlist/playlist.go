@@ -84,6 +84,17 @@ func SegmentIV(seq uint64) [16]byte {
 // other (Apple's authoring spec wants 6 s throughout). A non-nil key adds
 // #EXT-X-KEY:METHOD=AES-128 before the first segment.
 func Media(segs []Segment, target int, key *Key) ([]byte, error) {
+	return media(segs, target, key, m3u8.VOD)
+}
+
+// Event renders the media playlist of a video still being encoded: an
+// EVENT playlist (RFC 8216 4.3.3.5) without EXT-X-ENDLIST, to which later
+// versions only append, until Media writes the finished one.
+func Event(segs []Segment, target int, key *Key) ([]byte, error) {
+	return media(segs, target, key, m3u8.EVENT)
+}
+
+func media(segs []Segment, target int, key *Key, typ m3u8.MediaType) ([]byte, error) {
 	if len(segs) == 0 {
 		return nil, fmt.Errorf("playlist: no segments")
 	}
@@ -92,7 +103,7 @@ func Media(segs []Segment, target int, key *Key) ([]byte, error) {
 		return nil, fmt.Errorf("playlist: %w", err)
 	}
 	p.SetVersion(3) // floating-point EXTINF
-	p.MediaType = m3u8.VOD
+	p.MediaType = typ
 	p.SetCustomTag(independentSegments{})
 	if key != nil {
 		if key.URI == "" || strings.ContainsAny(key.URI, "\"\r\n") {
@@ -113,8 +124,11 @@ func Media(segs []Segment, target int, key *Key) ([]byte, error) {
 	}
 	// grafov ceils the target; RFC 8216 wants at least the rounded maximum.
 	p.TargetDuration = float64(max(target, TargetDuration(segs)))
-	p.Close()
-	return p.Encode().Bytes(), nil
+	if typ == m3u8.VOD {
+		p.Close()
+	}
+	// grafov follows EVENT with EXT-X-ALLOW-CACHE, which RFC 8216 removed.
+	return bytes.Replace(p.Encode().Bytes(), []byte("#EXT-X-ALLOW-CACHE:NO\n"), nil, 1), nil
 }
 
 // Written is a duration as an EXTINF of ours shows it: grafov/m3u8 prints
@@ -162,6 +176,30 @@ type Variant struct {
 	IFrames *IFrameVariant
 }
 
+// AudioGroupID names the one audio group of our masters.
+const AudioGroupID = "audio"
+
+// AudioGroup is the audio rendition every video variant plays with. The
+// variants' BANDWIDTH, AVERAGE-BANDWIDTH and CODECS must already include it
+// (RFC 8216 4.3.4.2).
+type AudioGroup struct {
+	URI      string
+	Channels int
+}
+
+// audioMedia is the group's EXT-X-MEDIA tag, written by us rather than
+// grafov/m3u8, which has no CHANNELS attribute (Apple's authoring spec
+// wants it on every audio rendition).
+type audioMedia struct{ a AudioGroup }
+
+func (t audioMedia) TagName() string { return "#EXT-X-MEDIA" }
+func (t audioMedia) String() string {
+	return fmt.Sprintf(`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="%s",NAME="Audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="%d",URI="%s"`,
+		AudioGroupID, t.a.Channels, t.a.URI)
+}
+func (t audioMedia) Encode() *bytes.Buffer                 { return bytes.NewBufferString(t.String()) }
+func (t audioMedia) Decode(string) (m3u8.CustomTag, error) { return t, nil }
+
 // IFrameVariant is a rendition's I-frame playlist as the master lists it.
 type IFrameVariant struct {
 	URI                         string
@@ -173,7 +211,10 @@ type IFrameVariant struct {
 // player should start with first (the best under ~2.5 Mbit/s, a sound start
 // on most connections, per Apple's authoring guidance), then the rest by
 // ascending bandwidth.
-func Master(vs []Variant) ([]byte, error) {
+//
+// A non-nil audio group is listed with EXT-X-MEDIA, and every variant with
+// a picture names it.
+func Master(vs []Variant, audio *AudioGroup) ([]byte, error) {
 	if len(vs) == 0 {
 		return nil, fmt.Errorf("playlist: no variants")
 	}
@@ -181,6 +222,12 @@ func Master(vs []Variant) ([]byte, error) {
 	p := m3u8.NewMasterPlaylist()
 	p.SetVersion(3)
 	p.SetIndependentSegments(true)
+	if audio != nil {
+		if audio.URI == "" || strings.ContainsAny(audio.URI, "\"\r\n") || audio.Channels <= 0 {
+			return nil, fmt.Errorf("playlist: audio group %q with %d channels cannot be written", audio.URI, audio.Channels)
+		}
+		p.SetCustomTag(audioMedia{*audio})
+	}
 	for _, v := range ordered {
 		if v.Bandwidth <= 0 || v.Codecs == "" {
 			return nil, fmt.Errorf("playlist: variant %s lacks BANDWIDTH or CODECS", v.URI)
@@ -194,6 +241,9 @@ func Master(vs []Variant) ([]byte, error) {
 		if v.Width > 0 && v.Height > 0 {
 			params.Resolution = strconv.Itoa(v.Width) + "x" + strconv.Itoa(v.Height)
 			params.FrameRate = math.Round(v.FrameRate*1000) / 1000
+			if audio != nil {
+				params.Audio = AudioGroupID
+			}
 		}
 		p.Append(v.URI, nil, params)
 	}

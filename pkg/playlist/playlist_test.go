@@ -70,7 +70,7 @@ func TestMaster(t *testing.T) {
 		{URI: "360p/index.m3u8", Bandwidth: 900_000, AverageBandwidth: 800_000, Codecs: "avc1.64001e,mp4a.40.2", Width: 640, Height: 360, FrameRate: 30},
 		{URI: "540p/index.m3u8", Bandwidth: 2_300_000, AverageBandwidth: 2_100_000, Codecs: "avc1.64001f,mp4a.40.2", Width: 960, Height: 540, FrameRate: 30},
 		{URI: "720p/index.m3u8", Bandwidth: 3_500_000, AverageBandwidth: 3_100_000, Codecs: "avc1.64001f,mp4a.40.2", Width: 1280, Height: 720, FrameRate: 29.97002997},
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestMaster(t *testing.T) {
 }
 
 func TestMasterAudioOnly(t *testing.T) {
-	b, err := Master([]Variant{{URI: "audio/index.m3u8", Bandwidth: 140_000, AverageBandwidth: 130_000, Codecs: "mp4a.40.2"}})
+	b, err := Master([]Variant{{URI: "audio/index.m3u8", Bandwidth: 140_000, AverageBandwidth: 130_000, Codecs: "mp4a.40.2"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestMasterListsIFrameStreams(t *testing.T) {
 		URI: "360p/index.m3u8", Bandwidth: 900_000, AverageBandwidth: 800_000, Codecs: "avc1.64001e,mp4a.40.2",
 		Width: 640, Height: 360, FrameRate: 30,
 		IFrames: &IFrameVariant{URI: "360p/iframes.m3u8", Bandwidth: 200_000, AverageBandwidth: 150_000, Codecs: "avc1.64001e"},
-	}})
+	}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,5 +229,50 @@ func TestSegmentIV(t *testing.T) {
 		if got := hex.EncodeToString(iv[:]); got != want {
 			t.Errorf("SegmentIV(%d) = %s, want %s", seq, got, want)
 		}
+	}
+}
+
+// With an audio group: one EXT-X-MEDIA with CHANNELS, and every variant
+// with a picture names the group.
+func TestMasterAudioGroup(t *testing.T) {
+	b, err := Master([]Variant{
+		{URI: "360p/index.m3u8", Bandwidth: 900_000, AverageBandwidth: 800_000, Codecs: "avc1.64001e,mp4a.40.2", Width: 640, Height: 360, FrameRate: 30},
+		{URI: "720p/index.m3u8", Bandwidth: 3_500_000, AverageBandwidth: 3_100_000, Codecs: "avc1.64001f,mp4a.40.2", Width: 1280, Height: 720, FrameRate: 30},
+	}, &AudioGroup{URI: "audio/index.m3u8", Channels: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, want := range []string{
+		`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="audio/index.m3u8"` + "\n",
+		`RESOLUTION=640x360,AUDIO="audio",FRAME-RATE=30.000` + "\n360p/index.m3u8",
+		`RESOLUTION=1280x720,AUDIO="audio",FRAME-RATE=30.000` + "\n720p/index.m3u8",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("master lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Index(s, "#EXT-X-MEDIA") > strings.Index(s, "#EXT-X-STREAM-INF") {
+		t.Errorf("EXT-X-MEDIA after the variants:\n%s", s)
+	}
+	if _, err := Master([]Variant{{URI: "a", Bandwidth: 1, Codecs: "x"}}, &AudioGroup{URI: `a"b`, Channels: 2}); err == nil {
+		t.Error("an audio URI with a quote was written")
+	}
+}
+
+// An EVENT playlist: no ENDLIST, no EXT-X-ALLOW-CACHE; Media closes it.
+func TestEventPlaylist(t *testing.T) {
+	segs := []Segment{{URI: "seg_00000.ts", Duration: 6, Size: 1000}}
+	b, err := Event(segs, 6, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if !strings.Contains(s, "#EXT-X-PLAYLIST-TYPE:EVENT\n") || strings.Contains(s, "ENDLIST") || strings.Contains(s, "ALLOW-CACHE") {
+		t.Errorf("event playlist:\n%s", s)
+	}
+	b, _ = Media(segs, 6, nil)
+	if s := string(b); !strings.Contains(s, "#EXT-X-PLAYLIST-TYPE:VOD\n") || !strings.HasSuffix(s, "#EXT-X-ENDLIST\n") {
+		t.Errorf("VOD playlist:\n%s", s)
 	}
 }

@@ -19,7 +19,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,6 +26,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
@@ -403,17 +403,26 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 		return
 	}
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
 	_, _ = zw.Write(body)
 	_ = zw.Close()
+	zw.Reset(nil) // drop the reference to buf before pooling
+	gzipWriters.Put(zw)
 	h.Set("Content-Encoding", "gzip")
-	h.Set("Content-Length", fmt.Sprint(buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
 	if r.Method == http.MethodHead {
 		return
 	}
 	_, _ = w.Write(buf.Bytes())
 }
+
+// gzipWriters reuses compressors: a new gzip.Writer allocates and clears
+// several hundred KiB of compression state, far more than the playlist it
+// compresses, which made every gzip response cost a large allocation and
+// the garbage collection after it. Reset gives the same output as a new one.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 
 func (d Deps) readAll(ctx context.Context, key string) ([]byte, error) {
 	rc, err := d.Store.Get(ctx, key, 0, -1)
@@ -462,29 +471,37 @@ func acceptsGzip(r *http.Request) bool {
 }
 
 // objectReader lets http.ServeContent seek within a stored object: each seek
-// just moves the offset, and the next read opens a ranged read there.
+// just moves the offset, and the next read opens a ranged read there unless
+// the open reader is already at that offset. (ServeContent seeks to the end
+// and back to learn the size: that must not close the reader serveObject
+// opened, or every response would open the object twice.)
 type objectReader struct {
-	ctx  context.Context
-	s    store.Store
-	key  string
-	size int64
-	off  int64
-	rc   io.ReadCloser
+	ctx   context.Context
+	s     store.Store
+	key   string
+	size  int64
+	off   int64 // where the next Read reads
+	rc    io.ReadCloser
+	rcOff int64 // where rc is, if open (serveObject opens it at 0)
 }
 
 func (o *objectReader) Read(p []byte) (int, error) {
 	if o.off >= o.size {
 		return 0, io.EOF
 	}
+	if o.rc != nil && o.rcOff != o.off {
+		o.close()
+	}
 	if o.rc == nil {
 		rc, err := o.s.Get(o.ctx, o.key, o.off, -1)
 		if err != nil {
 			return 0, err
 		}
-		o.rc = rc
+		o.rc, o.rcOff = rc, o.off
 	}
 	n, err := o.rc.Read(p)
 	o.off += int64(n)
+	o.rcOff += int64(n)
 	if err == io.EOF && o.off < o.size {
 		err = io.ErrUnexpectedEOF
 	}
@@ -507,10 +524,7 @@ func (o *objectReader) Seek(offset int64, whence int) (int64, error) {
 	if abs < 0 {
 		return 0, errors.New("content: negative seek")
 	}
-	if abs != o.off {
-		o.close()
-		o.off = abs
-	}
+	o.off = abs // an open reader elsewhere is closed by the next Read
 	return abs, nil
 }
 

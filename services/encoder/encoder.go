@@ -1,14 +1,16 @@
-// Package encoder is the encode stage: it takes a source from the store,
-// probes it as untrusted input, plans the ladder, runs one ffmpeg that decodes
-// once and writes every rendition as MPEG-TS, stores those, and queues one
-// segment job per rendition.
+// Package encoder is the encode stage. A plan job probes the source as
+// untrusted input, plans the ladder and cuts the video into chunks on
+// segment boundaries; it queues one job per chunk, which any encoder takes
+// (one ffmpeg decodes the chunk once and writes every video rendition as
+// MPEG-TS), and one audio job, which encodes the audio rendition whole and
+// hands it on piece by piece. Each stored chunk queues one segment job per
+// rendition.
 package encoder
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -38,123 +40,399 @@ type Deps struct {
 	Observe          func(stage string, o jobs.Outcome, d time.Duration, redelivered bool)
 	// Speed, if set, is told how fast each encode ran (seconds of media per second).
 	Speed func(x float64)
+	// AudioConcurrency is how many audio renditions encode at once (1 if 0).
+	AudioConcurrency int
+
+	sources *sourceCache
 }
 
-// AudioRendition names the single rendition of an audio-only source.
-const AudioRendition = "audio"
-
-// Run encodes jobs until ctx ends.
+// Run encodes jobs until ctx ends: plans and video chunks, Concurrency at
+// a time, and audio renditions, AudioConcurrency at a time (audio is
+// light, and must not wait behind video chunks: the master appears only
+// once the audio's first chunk is in too).
 func Run(ctx context.Context, d Deps) error {
 	if err := os.MkdirAll(d.WorkDir, 0o755); err != nil {
 		return fmt.Errorf("encoder: work dir: %w", err)
 	}
-	w := &jobs.Worker[jobs.EncodeJob]{
+	d.sources = newSourceCache(d.WorkDir)
+	go d.sources.sweep(ctx)
+	video := &jobs.Worker[jobs.EncodeJob]{
 		Stage: "encode", Stream: jobs.StreamEncode, Consumer: d.Bus.Encoder, Bus: d.Bus,
 		Concurrency: d.Concurrency, ShutdownGrace: d.ShutdownGrace, Log: d.Log, Observe: d.Observe,
 		VideoID: func(j jobs.EncodeJob) string { return j.VideoID },
 		Handle:  func(ctx context.Context, j jobs.EncodeJob, a jobs.Attempt) error { return d.encode(ctx, j) },
 	}
-	return w.Run(ctx)
+	audio := *video
+	audio.Stage, audio.Consumer, audio.Concurrency = "audio", d.Bus.Audio, max(d.AudioConcurrency, 1)
+	errs := make(chan error, 2)
+	go func() { errs <- video.Run(ctx) }()
+	go func() { errs <- audio.Run(ctx) }()
+	return errors.Join(<-errs, <-errs)
 }
 
 func (d Deps) encode(ctx context.Context, job jobs.EncodeJob) error {
+	switch job.Part {
+	case jobs.PartPlan:
+		return d.plan(ctx, job)
+	case jobs.PartVideo:
+		return d.encodeChunk(ctx, job)
+	case jobs.PartAudio:
+		return d.encodeAudio(ctx, job)
+	}
+	return jobs.Permanent(jobs.CodeInternal, "The video could not be encoded; the error was logged.", fmt.Errorf("unknown part %q", job.Part))
+}
+
+// source is a video's source as a local file, probed.
+type source struct {
+	path  string
+	probe ffmpeg.Source
+	plan  []profiles.Planned
+	fps   float64
+	rate  string // fps in ffmpeg's notation
+}
+
+// openSource makes the source local and probes it as untrusted input.
+func (d Deps) openSource(ctx context.Context, job jobs.EncodeJob) (source, func(), error) {
+	path, release, err := d.localSource(ctx, job.VideoID, job.SourceKey)
+	if err != nil {
+		return source{}, nil, err
+	}
+	probe, err := ffmpeg.Probe(ctx, path, d.Limits)
+	var pe *ffmpeg.ProbeError
+	if errors.As(err, &pe) {
+		release()
+		return source{}, nil, jobs.Permanent(pe.Code, pe.Reason+".", pe.Err)
+	}
+	if err != nil {
+		release()
+		return source{}, nil, err
+	}
+	src := source{path: path, probe: probe}
+	src.plan, src.fps = planRenditions(job.Profiles, probe)
+	if probe.Video != nil {
+		src.rate, _ = ffmpeg.OutputFrameRate(probe.Video, job.Profiles.Video.MaxFrameRate)
+	}
+	return src, release, nil
+}
+
+// plan probes the source, plans its renditions and chunks, and queues the
+// audio job and one job per video chunk.
+func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 	id := job.VideoID
-	log := d.Log.With("stage", "encode", "video", id)
+	log := d.Log.With("stage", "plan", "video", id)
 	videos := d.Bus.Videos
-	if _, err := videos.Update(ctx, id, func(v *jobs.Video) error {
+	v, err := videos.Update(ctx, id, func(v *jobs.Video) error {
 		if v.State.Final() {
 			return jobs.ErrNoChange
 		}
 		v.State = jobs.StateEncoding
 		return nil
-	}); err != nil {
+	})
+	if err != nil || v.State.Final() {
 		return err
 	}
-
-	dir, err := os.MkdirTemp(d.WorkDir, "encode-"+id+"-")
-	if err != nil {
-		return fmt.Errorf("encoder: scratch dir: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	src, err := d.localSource(ctx, job.SourceKey, dir)
+	src, release, err := d.openSource(ctx, job)
 	if err != nil {
 		return err
 	}
-
-	probe, err := ffmpeg.Probe(ctx, src, d.Limits)
-	var pe *ffmpeg.ProbeError
-	if errors.As(err, &pe) {
-		return jobs.Permanent(pe.Code, pe.Reason+".", pe.Err)
+	defer release()
+	probe := src.probe
+	var num, den int64
+	if probe.Video != nil {
+		if num, den, err = ffmpeg.ParseRate(src.rate); err != nil {
+			return jobs.Permanent(jobs.CodeInternal, "The video could not be planned; the error was logged.", err)
+		}
 	}
-	if err != nil {
-		return err
+	chunks := PlanChunks(probe.Duration, job.Profiles.SegmentDuration, num, den)
+	renditions := src.plan
+	if probe.Video != nil && probe.Audio != nil {
+		renditions = append(renditions, profiles.Planned{Rendition: profiles.Rendition{Name: jobs.AudioRendition}})
 	}
-	plan, fps := planRenditions(job.Profiles, probe)
-	log.Info("source probed", "format", probe.Format, "duration", probe.Duration, "renditions", len(plan))
-	// The poster is taken from the source while the encode runs.
-	pics := d.startPictures(ctx, id, src, probe, dir, log)
-	defer pics.stop()
+	log.Info("source probed", "format", probe.Format, "duration", probe.Duration, "renditions", len(renditions), "chunks", len(chunks))
 	if job.Profiles.Encrypted() {
 		// Before any segment job can exist; see ensureKey.
 		if err := ensureKey(ctx, d.Store, id); err != nil {
 			return err
 		}
 	}
-
 	if _, err := videos.Update(ctx, id, func(v *jobs.Video) error {
 		v.Source = sourceFacts(probe)
-		v.Renditions = mergePlan(v.Renditions, plan, fps)
-		v.Progress = 0.05
+		v.Renditions = mergePlan(v.Renditions, renditions, src.fps, len(chunks))
+		if v.Chunks != len(chunks) {
+			v.Chunks, v.Encoded = len(chunks), make([]bool, len(chunks))
+		}
+		v.Progress = max(v.Progress, 0.05)
 		return nil
 	}); err != nil {
 		return err
 	}
 
-	outputs := make([]ffmpeg.Output, len(plan))
-	for i, p := range plan {
+	// The audio first: the master waits for its first chunk as for the video's.
+	if probe.Audio != nil {
+		if err := d.Bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: job.SourceKey, Profiles: job.Profiles,
+			Part: jobs.PartAudio, Chunks: chunks}); err != nil {
+			return err
+		}
+	}
+	if probe.Video == nil {
+		return nil
+	}
+	interval := ffmpeg.StoryboardInterval(probe.Duration, job.Profiles.KeyframeInterval)
+	for _, c := range chunks {
+		if err := d.Bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: job.SourceKey, Profiles: job.Profiles,
+			Part: jobs.PartVideo, Chunk: c, Chunks: chunks, Thumbnails: interval}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodeChunk encodes one chunk of every video rendition (and its storyboard
+// thumbnails; chunk 0 also makes the poster), stores them, and queues their
+// segment jobs.
+func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
+	id, c := job.VideoID, job.Chunk
+	log := d.Log.With("stage", "encode", "video", id, "chunk", c.Index)
+	if v, err := d.Bus.Videos.Get(ctx, id); err != nil || v.State.Final() {
+		return err // a failed or deleted video's chunks are dropped
+	}
+	src, release, err := d.openSource(ctx, job)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if src.probe.Video == nil {
+		return jobs.Permanent(jobs.CodeInternal, "The video could not be encoded; the error was logged.", errors.New("a video chunk of a source without video"))
+	}
+	dir, err := os.MkdirTemp(d.WorkDir, "encode-"+id+"-")
+	if err != nil {
+		return fmt.Errorf("encoder: scratch dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	var pics *pictures
+	if c.Index == 0 {
+		// The poster is taken from the source while the first chunk encodes.
+		pics = d.startPoster(ctx, id, src.path, src.probe, dir, log)
+		defer pics.stop()
+	}
+	outputs := make([]ffmpeg.Output, len(src.plan))
+	small := 0
+	for i, p := range src.plan {
 		outputs[i] = ffmpeg.Output{Name: p.Name, Width: p.Width, Height: p.Height,
 			VideoKbps: p.VideoKbps, MaxrateKbps: p.MaxrateKbps, BufsizeKbps: p.BufsizeKbps,
 			Path: filepath.Join(dir, p.Name+".ts")}
+		if p.Width*p.Height < outputs[small].Width*outputs[small].Height {
+			small = i
+		}
 	}
-	timeout := d.MinTimeout + time.Duration(probe.Duration*float64(d.TimeoutPerSecond))
+	spec := &ffmpeg.ChunkSpec{Start: c.Start, Frames: c.Frames}
+	var sheet jobs.StoryboardSheet
+	if job.Thumbnails > 0 {
+		var next jobs.Chunk
+		if !c.Last() && c.Index+1 < len(job.Chunks) {
+			next = job.Chunks[c.Index+1]
+		}
+		first, count := thumbnailsIn(c, next, c.Last(), job.Thumbnails, src.probe.Duration)
+		w, h := ffmpeg.ThumbnailSize(outputs[small].Width, outputs[small].Height)
+		if count > 0 && w > 0 {
+			tdir := filepath.Join(dir, "thumbnails")
+			if err := os.Mkdir(tdir, 0o755); err != nil {
+				return fmt.Errorf("encoder: scratch dir: %w", err)
+			}
+			spec.Thumbnails = &ffmpeg.ThumbnailSpec{Interval: job.Thumbnails, Count: count, Width: w, Height: h, Dir: tdir}
+			sheet = jobs.StoryboardSheet{Name: jobs.SpriteName(c.Index), First: first}
+		}
+	}
+	chunkSeconds := c.Duration
+	if chunkSeconds <= 0 {
+		chunkSeconds = max(src.probe.Duration-c.Start, 1)
+	}
+	timeout := d.MinTimeout + time.Duration(chunkSeconds*float64(d.TimeoutPerSecond))
 	started := time.Now()
 	err = ffmpeg.Encode(ctx, ffmpeg.EncodeSpec{
-		Input: src, Source: probe, Outputs: outputs, Profiles: job.Profiles, Timeout: timeout,
-		Progress: d.progressReporter(ctx, id),
+		Input: src.path, Source: src.probe, Outputs: outputs, Profiles: job.Profiles, Timeout: timeout,
+		Chunk: spec, Progress: d.progressReporter(ctx, id, c.Index),
 	})
 	if err != nil {
 		return classifyEncodeError(err, timeout)
 	}
-	if took := time.Since(started).Seconds(); d.Speed != nil && took > 0 && probe.Duration > 0 {
-		d.Speed(probe.Duration / took)
+	if took := time.Since(started).Seconds(); d.Speed != nil && took > 0 {
+		d.Speed(chunkSeconds / took)
 	}
-	// Before the segment jobs, so a ready video has its pictures.
-	thumbnails := pics.finish(ctx, outputs, job.Profiles)
-
 	// Store every output before queueing any segment job: a segmenter must
-	// never find a missing or partial transport stream.
+	// never find a missing or partial transport stream. An empty output is
+	// a chunk past the end of the video stream (shorter than the file).
+	empty := map[string]bool{}
 	for _, o := range outputs {
-		if err := putFile(ctx, d.Store, jobs.WorkKey(id, o.Name, job.Chunk.Index), o.Path); err != nil {
+		ok, err := putOutput(ctx, d.Store, jobs.WorkKey(id, o.Name, c.Index), o.Path, c.Index == 0)
+		if err != nil {
 			return err
 		}
+		empty[o.Name] = !ok
 	}
-	if _, err := videos.Update(ctx, id, func(v *jobs.Video) error {
+	if spec.Thumbnails != nil {
+		d.storeSheet(ctx, log, id, c.Index, spec.Thumbnails, sheet)
+	}
+	var poster bool
+	if pics != nil {
+		poster = pics.finish(ctx)
+	}
+	if _, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
 		if v.State.Final() {
 			return jobs.ErrNoChange
 		}
-		v.State = jobs.StateSegmenting
-		v.Progress = max(v.Progress, 0.9)
-		v.Thumbnails = thumbnails
+		if c.Index < len(v.Encoded) {
+			v.Encoded[c.Index] = true
+		}
+		done := 0
+		for _, e := range v.Encoded {
+			if e {
+				done++
+			}
+		}
+		if done == len(v.Encoded) {
+			v.State = jobs.StateSegmenting
+		}
+		v.Progress = max(v.Progress, 0.05+0.85*float64(done)/float64(max(len(v.Encoded), 1)))
+		if poster {
+			if v.Thumbnails == nil {
+				v.Thumbnails = &jobs.Thumbnails{}
+			}
+			v.Thumbnails.Poster = true
+		}
 		return nil
 	}); err != nil {
 		return err
 	}
 	for _, o := range outputs {
-		err := d.Bus.PublishSegment(ctx, jobs.SegmentJob{
-			VideoID: id, Rendition: o.Name, Key: jobs.WorkKey(id, o.Name, job.Chunk.Index),
-			SegmentDuration: job.Profiles.SegmentDuration, Chunk: job.Chunk, Encryption: job.Profiles.Encryption,
-		})
-		if err != nil {
+		key := jobs.WorkKey(id, o.Name, c.Index)
+		if empty[o.Name] {
+			key = ""
+		}
+		if err := d.Bus.PublishSegment(ctx, jobs.SegmentJob{
+			VideoID: id, Rendition: o.Name, Key: key,
+			SegmentDuration: job.Profiles.SegmentDuration, Chunk: c, Encryption: job.Profiles.Encryption,
+		}); err != nil {
+			return err
+		}
+	}
+	log.Info("chunk encoded", "start", c.Start, "frames", c.Frames, "took", time.Since(started).Round(time.Millisecond))
+	return nil
+}
+
+// encodeAudio encodes the audio rendition in one run, and queues each
+// chunk's piece for segmenting as soon as ffmpeg has finished it.
+func (d Deps) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
+	id := job.VideoID
+	log := d.Log.With("stage", "audio", "video", id)
+	if v, err := d.Bus.Videos.Get(ctx, id); err != nil || v.State.Final() {
+		return err
+	}
+	if len(job.Chunks) == 0 {
+		return jobs.Permanent(jobs.CodeInternal, "The audio could not be encoded; the error was logged.", errors.New("an audio job without chunks"))
+	}
+	src, release, err := d.openSource(ctx, job)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if src.probe.Audio == nil {
+		return jobs.Permanent(jobs.CodeInternal, "The audio could not be encoded; the error was logged.", errors.New("an audio job for a source without audio"))
+	}
+	dir, err := os.MkdirTemp(d.WorkDir, "audio-"+id+"-")
+	if err != nil {
+		return fmt.Errorf("encoder: scratch dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	boundaries := make([]float64, 0, len(job.Chunks)-1)
+	for _, c := range job.Chunks[1:] {
+		boundaries = append(boundaries, c.Start)
+	}
+	timeout := d.MinTimeout + time.Duration(src.probe.Duration*float64(d.TimeoutPerSecond)/4)
+	started := time.Now()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- ffmpeg.EncodeAudio(runCtx, ffmpeg.AudioSpec{Input: src.path, Source: src.probe, Profiles: job.Profiles,
+			Boundaries: boundaries, Dir: dir, Timeout: timeout})
+	}()
+	pieces := &audioPieces{d: d, job: job, dir: dir}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				return classifyEncodeError(err, timeout)
+			}
+			running = false
+		case <-tick.C:
+		}
+		// Pieces ffmpeg has finished, as they come, so the first chunk's
+		// audio is segmented while the rest is still encoding.
+		if err := pieces.publishFinished(ctx, running); err != nil {
+			cancel()
+			<-done
+			return err
+		}
+	}
+	log.Info("audio encoded", "pieces", pieces.next, "took", time.Since(started).Round(time.Millisecond))
+	return nil
+}
+
+// audioPieces publishes the audio run's pieces in order.
+type audioPieces struct {
+	d    Deps
+	job  jobs.EncodeJob
+	dir  string
+	next int // pieces published so far
+}
+
+// publishFinished stores and queues every piece ffmpeg lists as complete.
+// After the run (final), chunks with no piece (audio ending before the
+// video) are queued as empty, so the rendition still completes.
+func (p *audioPieces) publishFinished(ctx context.Context, running bool) error {
+	b, err := os.ReadFile(filepath.Join(p.dir, ffmpeg.AudioPieceList))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("encoder: audio pieces: %w", err)
+	}
+	// Only whole lines: ffmpeg may be writing the next one.
+	text := string(b)
+	if i := strings.LastIndexByte(text, '\n'); i >= 0 {
+		text = text[:i+1]
+	} else {
+		text = ""
+	}
+	var names []string
+	for _, line := range strings.Split(text, "\n") {
+		if name, _, ok := strings.Cut(line, ","); ok {
+			names = append(names, name)
+		}
+	}
+	id, chunks := p.job.VideoID, p.job.Chunks
+	if len(names) > len(chunks) {
+		return jobs.Permanent(jobs.CodeInternal, "The audio could not be encoded; the error was logged.",
+			fmt.Errorf("ffmpeg wrote %d audio pieces for %d chunks", len(names), len(chunks)))
+	}
+	for ; p.next < len(chunks) && (p.next < len(names) || !running); p.next++ {
+		c := chunks[p.next]
+		key := ""
+		if p.next < len(names) {
+			key = jobs.WorkKey(id, jobs.AudioRendition, c.Index)
+			ok, err := putOutput(ctx, p.d.Store, key, filepath.Join(p.dir, filepath.Base(names[p.next])), c.Index == 0)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				key = ""
+			}
+		}
+		if err := p.d.Bus.PublishSegment(ctx, jobs.SegmentJob{
+			VideoID: id, Rendition: jobs.AudioRendition, Key: key,
+			SegmentDuration: p.job.Profiles.SegmentDuration, Chunk: c, Encryption: p.job.Profiles.Encryption,
+		}); err != nil {
 			return err
 		}
 	}
@@ -162,76 +440,74 @@ func (d Deps) encode(ctx context.Context, job jobs.EncodeJob) error {
 }
 
 // localSource gives ffmpeg a local file: the store's own when it is on this
-// disk, otherwise a copy in dir.
-func (d Deps) localSource(ctx context.Context, key, dir string) (string, error) {
+// disk, otherwise a copy shared by this process's jobs of the same video
+// (a video's chunks come to the same encoder often). release ends the use.
+func (d Deps) localSource(ctx context.Context, id, key string) (string, func(), error) {
 	if lp, ok := d.Store.(store.LocalPather); ok {
 		p, err := lp.Path(key)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("encoder: source %s: %w", key, err)
+			return "", nil, fmt.Errorf("encoder: source %s: %w", key, err)
 		}
-		return p, nil
+		return p, func() {}, nil
 	}
-	rc, err := d.Store.Get(ctx, key, 0, -1)
-	if err != nil {
-		return "", fmt.Errorf("encoder: source: %w", err)
-	}
-	defer rc.Close()
-	p := filepath.Join(dir, "source")
-	f, err := os.Create(p)
-	if err != nil {
-		return "", fmt.Errorf("encoder: source copy: %w", err)
-	}
-	defer f.Close()
-	if _, err := io.Copy(f, rc); err != nil {
-		return "", fmt.Errorf("encoder: source copy: %w", err)
-	}
-	return p, f.Close()
+	return d.sources.get(ctx, d.Store, id, key)
 }
 
-func putFile(ctx context.Context, s store.Store, key, path string) error {
+// putOutput stores an output file. An empty file is stored as nothing and
+// reported false, unless required, when it is an encode failure.
+func putOutput(ctx context.Context, s store.Store, key, path string, required bool) (bool, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) && !required {
+		return false, nil
+	}
 	if err != nil {
-		return fmt.Errorf("encoder: output: %w", err)
+		return false, fmt.Errorf("encoder: output: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("encoder: output: %w", err)
+		return false, fmt.Errorf("encoder: output: %w", err)
 	}
 	if st.Size() == 0 {
-		return jobs.Permanent(jobs.CodeEncodeFailed, "The video could not be encoded: ffmpeg produced no output.", nil)
+		if required {
+			return false, jobs.Permanent(jobs.CodeEncodeFailed, "The video could not be encoded: ffmpeg produced no output.", nil)
+		}
+		return false, nil
 	}
-	return s.Put(ctx, key, f, st.Size())
+	return true, s.Put(ctx, key, f, st.Size())
 }
 
 // planRenditions picks the ladder for the source and the output frame rate.
 func planRenditions(p profiles.Profiles, src ffmpeg.Source) ([]profiles.Planned, float64) {
 	if src.Video == nil {
-		return []profiles.Planned{{Rendition: profiles.Rendition{Name: AudioRendition}}}, 0
+		return []profiles.Planned{{Rendition: profiles.Rendition{Name: jobs.AudioRendition}}}, 0
 	}
 	_, fps := ffmpeg.OutputFrameRate(src.Video, p.Video.MaxFrameRate)
 	return p.Select(src.Video.DisplayWidth, src.Video.DisplayHeight), fps
 }
 
-// mergePlan records the plan, keeping what a segmenter already finished if
+// mergePlan records the plan, keeping what segmenters already finished if
 // this is a redelivered job (the plan is deterministic, so names match).
-func mergePlan(existing []jobs.Rendition, plan []profiles.Planned, fps float64) []jobs.Rendition {
-	done := map[string]jobs.Rendition{}
+func mergePlan(existing []jobs.Rendition, plan []profiles.Planned, fps float64, chunks int) []jobs.Rendition {
+	had := map[string]jobs.Rendition{}
 	for _, r := range existing {
-		if r.Done {
-			done[r.Name] = r
+		if len(r.Segmented) == chunks {
+			had[r.Name] = r
 		}
 	}
 	out := make([]jobs.Rendition, len(plan))
 	for i, p := range plan {
-		if r, ok := done[p.Name]; ok {
+		if r, ok := had[p.Name]; ok {
 			out[i] = r
 			continue
 		}
-		out[i] = jobs.Rendition{Name: p.Name, Width: p.Width, Height: p.Height, FrameRate: fps}
+		out[i] = jobs.Rendition{Name: p.Name, Width: p.Width, Height: p.Height, Segmented: make([]bool, chunks)}
+		if p.Name != jobs.AudioRendition {
+			out[i].FrameRate = fps
+		}
 	}
 	return out
 }
@@ -248,8 +524,9 @@ func sourceFacts(p ffmpeg.Source) *jobs.Source {
 }
 
 // progressReporter writes encode progress to the video state, at most once a
-// second (every write is a KV round trip that clients watch).
-func (d Deps) progressReporter(ctx context.Context, id string) func(float64) {
+// second (every write is a KV round trip that clients watch): the chunks
+// encoded, plus this one's fraction.
+func (d Deps) progressReporter(ctx context.Context, id string, chunk int) func(float64) {
 	var mu sync.Mutex
 	var last time.Time
 	return func(f float64) {
@@ -260,7 +537,13 @@ func (d Deps) progressReporter(ctx context.Context, id string) func(float64) {
 		}
 		last = time.Now()
 		_, _ = d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
-			p := 0.05 + 0.85*f
+			done := 0
+			for i, e := range v.Encoded {
+				if e && i != chunk {
+					done++
+				}
+			}
+			p := 0.05 + 0.85*(float64(done)+f)/float64(max(len(v.Encoded), 1))
 			if v.State.Final() || p <= v.Progress {
 				return jobs.ErrNoChange
 			}

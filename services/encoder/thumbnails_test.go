@@ -1,9 +1,13 @@
 package encoder
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"image/jpeg"
 	"io"
 	"log/slog"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -16,7 +20,7 @@ import (
 	"github.com/hlsd/hlsd/pkg/testutil"
 )
 
-// The track names sheets as ffmpeg wrote them; the store keeps them so.
+// The track names sheets as the store keeps them.
 func TestSpriteNamesAgree(t *testing.T) {
 	for k := range 12 {
 		if a, b := ffmpeg.SpriteName(k), path.Base(jobs.SpriteKey("x", k)); a != b || a != jobs.SpriteName(k) {
@@ -25,41 +29,11 @@ func TestSpriteNamesAgree(t *testing.T) {
 	}
 }
 
-func picturesFixture(t *testing.T, args ...string) (Deps, string, ffmpeg.Source, []ffmpeg.Output, profiles.Profiles) {
-	t.Helper()
-	testutil.RequireTools(t, "ffmpeg", "ffprobe")
-	src := testutil.Generate(t, "src.mkv", args...)
-	probe, err := ffmpeg.Probe(context.Background(), src, ffmpeg.DefaultLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof, err := profiles.Load("../../profiles.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof.Video.Preset = "ultrafast"
-	plan, _ := planRenditions(prof, probe)
-	dir := t.TempDir()
-	var outputs []ffmpeg.Output
-	for _, p := range plan {
-		outputs = append(outputs, ffmpeg.Output{Name: p.Name, Width: p.Width, Height: p.Height, VideoKbps: max(p.VideoKbps, 300),
-			MaxrateKbps: max(p.MaxrateKbps, 300), BufsizeKbps: max(p.BufsizeKbps, 600), Path: filepath.Join(dir, p.Name+".ts")})
-	}
-	if err := ffmpeg.Encode(context.Background(), ffmpeg.EncodeSpec{Input: src, Source: probe, Outputs: outputs, Profiles: prof}); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.NewFileStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Deps{Store: st}, src, probe, outputs, prof
-}
-
-func keysOf(t *testing.T, st store.Store, id string) []string {
+func keysOf(t *testing.T, st store.Store, prefix string) []string {
 	t.Helper()
 	var keys []string
-	err := st.List(context.Background(), jobs.StreamPrefix(id), func(i store.Info) error {
-		keys = append(keys, strings.TrimPrefix(i.Key, jobs.StreamPrefix(id)))
+	err := st.List(context.Background(), prefix, func(i store.Info) error {
+		keys = append(keys, strings.TrimPrefix(i.Key, prefix))
 		return nil
 	})
 	if err != nil {
@@ -68,55 +42,107 @@ func keysOf(t *testing.T, st store.Store, id string) []string {
 	return keys
 }
 
-func TestPictures(t *testing.T) {
+func probeClip(t *testing.T, args ...string) (string, ffmpeg.Source) {
+	t.Helper()
+	testutil.RequireTools(t, "ffmpeg", "ffprobe")
+	src := testutil.Generate(t, "src.mkv", args...)
+	probe, err := ffmpeg.Probe(context.Background(), src, ffmpeg.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, probe
+}
+
+func TestPoster(t *testing.T) {
 	t.Parallel()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
-	t.Run("video", func(t *testing.T) {
-		t.Parallel()
-		d, src, probe, outputs, prof := picturesFixture(t, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine",
-			"-t", "9", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
-		id := jobs.NewVideoID()
-		p := d.startPictures(ctx, id, src, probe, t.TempDir(), quiet)
-		got := p.finish(ctx, outputs, prof)
-		want := jobs.Thumbnails{Poster: true, Interval: 2, Count: 5, Sprites: 1, Width: 160, Height: 90}
-		if got == nil || *got != want {
-			t.Fatalf("got %+v, want %+v", got, want)
+	src, probe := probeClip(t, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "3", "-c:v", "libx264", "-preset", "ultrafast")
+	st, err := store.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Deps{Store: st}
+	id := jobs.NewVideoID()
+	p := d.startPoster(ctx, id, src, probe, t.TempDir(), quiet)
+	if !p.finish(ctx) {
+		t.Fatal("no poster")
+	}
+	p.stop() // after finish, as the deferred stop does
+	if keys := strings.Join(keysOf(t, st, jobs.StreamPrefix(id)), " "); keys != "poster.jpg" {
+		t.Errorf("stored %s", keys)
+	}
+	// Stopped while running: no picture, no error, nothing left behind.
+	p = d.startPoster(ctx, jobs.NewVideoID(), src, probe, t.TempDir(), quiet)
+	p.stop()
+	p.stop()
+}
+
+// A chunk's encode writes its storyboard thumbnails; storeSheet tiles them
+// into the chunk's sheet and records it for the track.
+func TestChunkStoryboardSheet(t *testing.T) {
+	t.Parallel()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	src, probe := probeClip(t, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "20", "-c:v", "libx264", "-preset", "ultrafast")
+	prof, err := profiles.Load("../../profiles.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof.Video.Preset = "ultrafast"
+	chunks := PlanChunks(probe.Duration, prof.SegmentDuration, 25, 1)
+	if len(chunks) != 2 {
+		t.Fatalf("%d chunks", len(chunks))
+	}
+	st, err := store.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Deps{Store: st}
+	id := jobs.NewVideoID()
+	for _, c := range chunks {
+		dir := t.TempDir()
+		var next jobs.Chunk
+		if !c.Last() {
+			next = chunks[c.Index+1]
 		}
-		if keys := strings.Join(keysOf(t, d.Store, id), " "); keys != "poster.jpg sprite_0.jpg thumbnails.vtt" {
-			t.Errorf("stored %s", keys)
+		first, count := thumbnailsIn(c, next, c.Last(), 2, probe.Duration)
+		spec := &ffmpeg.ThumbnailSpec{Interval: 2, Count: count, Width: 160, Height: 90, Dir: dir}
+		out := ffmpeg.Output{Name: "360p", Width: 640, Height: 360, VideoKbps: 500, MaxrateKbps: 550, BufsizeKbps: 1000, Path: filepath.Join(dir, "360p.ts")}
+		err := ffmpeg.Encode(context.Background(), ffmpeg.EncodeSpec{Input: src, Source: probe, Outputs: []ffmpeg.Output{out}, Profiles: prof,
+			Chunk: &ffmpeg.ChunkSpec{Start: c.Start, Frames: c.Frames, Thumbnails: spec}})
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	t.Run("no storyboard without a rendition to make it from", func(t *testing.T) {
-		t.Parallel()
-		d, src, probe, outputs, prof := picturesFixture(t, "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-t", "3", "-c:v", "libx264", "-preset", "ultrafast")
-		outputs[0].Path += ".gone"
-		id := jobs.NewVideoID()
-		p := d.startPictures(ctx, id, src, probe, t.TempDir(), quiet)
-		if got := p.finish(ctx, outputs, prof); got == nil || *got != (jobs.Thumbnails{Poster: true}) {
-			t.Fatalf("got %+v, want a poster only", got)
+		d.storeSheet(context.Background(), quiet, id, c.Index, spec, jobs.StoryboardSheet{Name: jobs.SpriteName(c.Index), First: first})
+	}
+	// 0–6 s: thumbnails 0, 2, 4; 6–20 s: 6, 8, ..., 18.
+	for i, want := range []jobs.StoryboardSheet{
+		{Name: "sprite_0.jpg", First: 0, Count: 3, Columns: 3, Interval: 2, Width: 160, Height: 90},
+		{Name: "sprite_1.jpg", First: 3, Count: 7, Columns: 7, Interval: 2, Width: 160, Height: 90},
+	} {
+		b, err := readObject(st, jobs.StoryboardManifestKey(id, i))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if keys := strings.Join(keysOf(t, d.Store, id), " "); keys != "poster.jpg" {
-			t.Errorf("stored %s", keys)
+		var got jobs.StoryboardSheet
+		if err := json.Unmarshal(b, &got); err != nil || got != want {
+			t.Errorf("chunk %d: %+v (%v), want %+v", i, got, err, want)
 		}
-	})
-	t.Run("audio only", func(t *testing.T) {
-		t.Parallel()
-		d, src, probe, outputs, prof := picturesFixture(t, "-f", "lavfi", "-i", "sine", "-t", "3", "-c:a", "aac")
-		id := jobs.NewVideoID()
-		p := d.startPictures(ctx, id, src, probe, t.TempDir(), quiet)
-		if got := p.finish(ctx, outputs, prof); got != nil {
-			t.Fatalf("got %+v for an audio-only source", got)
+		img, err := readObject(st, jobs.SpriteKey(id, i))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if keys := keysOf(t, d.Store, id); len(keys) != 0 {
-			t.Errorf("stored %v", keys)
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(img))
+		if err != nil || cfg.Width != want.Columns*160 || cfg.Height != 90 {
+			t.Errorf("sheet %d: %dx%d (%v)", i, cfg.Width, cfg.Height, err)
 		}
-	})
-	t.Run("stopped with the encode", func(t *testing.T) {
-		t.Parallel()
-		d, src, probe, _, _ := picturesFixture(t, "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast")
-		p := d.startPictures(ctx, jobs.NewVideoID(), src, probe, t.TempDir(), quiet)
-		p.stop()
-		p.stop() // twice is fine (a deferred stop after finish)
-	})
+	}
+}
+
+func readObject(st *store.FileStore, key string) ([]byte, error) {
+	p, err := st.Path(key)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(p)
 }

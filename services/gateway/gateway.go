@@ -153,7 +153,7 @@ func (d Deps) acceptAs(ctx context.Context, id, filename string, body io.Reader)
 		_ = d.Store.Delete(ctx, jobs.SourceKey(id))
 		return jobs.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be recorded; try again shortly.")
 	}
-	job := jobs.EncodeJob{VideoID: id, SourceKey: jobs.SourceKey(id), Profiles: d.Profiles, Chunk: jobs.Chunk{Index: 0, Count: 1}}
+	job := jobs.EncodeJob{VideoID: id, SourceKey: jobs.SourceKey(id), Profiles: d.Profiles, Part: jobs.PartPlan}
 	if err := d.Bus.PublishEncode(ctx, job); err != nil {
 		log.Error("queueing encode failed", "err", err)
 		if failed, err := d.Bus.Videos.Update(context.WithoutCancel(ctx), id, func(v *jobs.Video) error {
@@ -260,9 +260,7 @@ type videoJSON struct {
 
 func (d Deps) present(r *http.Request, v jobs.Video) videoJSON {
 	out := videoJSON{Video: v, StatusURL: "/api/videos/" + v.ID}
-	if v.State == jobs.StateReady {
-		out.setStreamURLs(d.contentBase(r), d.playbackToken(v.ID))
-	}
+	out.setStreamURLs(d.contentBase(r), d.playbackToken(v.ID))
 	return out
 }
 

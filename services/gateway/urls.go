@@ -49,12 +49,13 @@ func streamURL(base, id, name, token string) string {
 	return u
 }
 
-// setStreamURLs gives a ready video the URLs of what it has published: the
-// master playlist, and the poster and storyboard track when it has them, all
-// signed with the one token.
+// setStreamURLs gives a video the URLs of what it has published: the master
+// playlist once it is playable (its later chunks may still be encoding),
+// and the poster and storyboard track when it has them, all signed with the
+// one token.
 func (out *videoJSON) setStreamURLs(base, token string) {
 	v := &out.Video
-	if v.State != jobs.StateReady {
+	if !v.Playable() {
 		return
 	}
 	out.MasterURL = streamURL(base, v.ID, "master.m3u8", token)

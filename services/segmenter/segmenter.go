@@ -1,13 +1,18 @@
-// Package segmenter is the segment stage: it cuts a rendition's transport
-// stream into HLS segments in Go (no ffmpeg), writes the segments and the
-// media playlist, and — when the last rendition of a video is done — writes
-// the master playlist last and marks the video ready.
+// Package segmenter is the segment stage: it cuts one chunk of a rendition's
+// transport stream into HLS segments in Go (no ffmpeg) and records what it
+// made; then it publishes whatever the chunks now in allow. Media playlists
+// grow as EVENT playlists while chunks land, in order; the master appears
+// as soon as every rendition has its first chunk, so players start while
+// the rest is encoded; once every chunk is in, the playlists are rewritten
+// as VOD with ENDLIST, the master with the measured bit rates, and the
+// video is ready.
 package segmenter
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +24,7 @@ import (
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/mpegts"
 	"github.com/hlsd/hlsd/pkg/playlist"
+	"github.com/hlsd/hlsd/pkg/profiles"
 	"github.com/hlsd/hlsd/pkg/store"
 )
 
@@ -43,48 +49,109 @@ func Run(ctx context.Context, d Deps) error {
 	return w.Run(ctx)
 }
 
+// chunkManifest is what one chunk of a rendition became (stored at
+// jobs.ChunkManifestKey): the playlists are built from these.
+type chunkManifest struct {
+	Segments []playlist.Segment `json:"segments"`
+	IFrames  []playlist.IFrame  `json:"iframes,omitempty"`
+	// Header is the PAT/PMT every segment starts with (chunk 0 only), the
+	// I-frame playlist's EXT-X-MAP.
+	Header     *playlist.IFrame `json:"header,omitempty"`
+	VideoCodec string           `json:"video_codec,omitempty"`
+	AudioCodec string           `json:"audio_codec,omitempty"`
+	Channels   int              `json:"channels,omitempty"`
+	Width      int              `json:"width,omitempty"`
+	Height     int              `json:"height,omitempty"`
+}
+
 func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
-	id, name := job.VideoID, job.Rendition
-	log := d.Log.With("stage", "segment", "video", id, "rendition", name)
-	block, err := d.segmentCipher(ctx, job)
+	id, name, c := job.VideoID, job.Rendition, job.Chunk
+	log := d.Log.With("stage", "segment", "video", id, "rendition", name, "chunk", c.Index)
+	if v, err := d.Bus.Videos.Get(ctx, id); err != nil || v.State.Final() {
+		return err
+	}
+	m, err := d.split(ctx, job)
 	if err != nil {
 		return err
 	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := d.Store.Put(ctx, jobs.ChunkManifestKey(id, name, c.Index), bytes.NewReader(b), int64(len(b))); err != nil {
+		return err
+	}
+	if _, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
+		if v.State.Final() {
+			return jobs.ErrNoChange
+		}
+		r := rendition(v, name)
+		if r == nil || c.Index >= len(r.Segmented) {
+			return fmt.Errorf("segmenter: chunk %d of rendition %s is not in the video's plan", c.Index, name)
+		}
+		if r.Segmented[c.Index] {
+			return jobs.ErrNoChange // a redelivery
+		}
+		r.Segmented[c.Index] = true
+		return nil
+	}); err != nil {
+		return err
+	}
+	log.Debug("chunk segmented", "segments", len(m.Segments))
+	return d.publish(ctx, log, job)
+}
+
+func rendition(v *jobs.Video, name string) *jobs.Rendition {
+	for i := range v.Renditions {
+		if v.Renditions[i].Name == name {
+			return &v.Renditions[i]
+		}
+	}
+	return nil
+}
+
+// split cuts the chunk's stream into its segments, stores them (encrypted
+// if the video is), and describes them.
+func (d Deps) split(ctx context.Context, job jobs.SegmentJob) (chunkManifest, error) {
+	var m chunkManifest
+	if job.Key == "" {
+		return m, nil // a chunk past the end of this rendition's stream
+	}
+	id, name, c := job.VideoID, job.Rendition, job.Chunk
+	block, err := d.segmentCipher(ctx, job)
+	if err != nil {
+		return m, err
+	}
 	rc, err := d.Store.Get(ctx, job.Key, 0, -1)
 	if err != nil {
-		return fmt.Errorf("segmenter: %w", err)
+		return m, fmt.Errorf("segmenter: %w", err)
 	}
 	defer rc.Close()
-
-	var segs []playlist.Segment
-	var iframes []playlist.IFrame
-	var header playlist.IFrame // the PAT/PMT every segment starts with
 	info, err := mpegts.SplitTS(bufio.NewReaderSize(storeReader{rc}, 1<<20),
-		mpegts.Options{TargetDuration: time.Duration(job.SegmentDuration * float64(time.Second))},
+		mpegts.Options{TargetDuration: time.Duration(job.SegmentDuration * float64(time.Second)), MaxSegments: c.Segments},
 		func(seg mpegts.Segment, data []byte) error {
+			n := c.FirstSegment + seg.Index
 			size := seg.Size
 			if block != nil {
-				// Our playlists start at media sequence 0: the index is the sequence number.
-				data = encryptSegment(block, uint64(seg.Index), data)
+				// Our playlists start at media sequence 0: the number is the sequence number.
+				data = encryptSegment(block, uint64(n), data)
 				size = int64(len(data)) // bandwidth is what players download
 			}
-			if err := d.Store.Put(ctx, jobs.SegmentKey(id, name, seg.Index), bytes.NewReader(data), int64(len(data))); err != nil {
+			if err := d.Store.Put(ctx, jobs.SegmentKey(id, name, n), bytes.NewReader(data), int64(len(data))); err != nil {
 				return fmt.Errorf("%w: %w", errStore, err)
 			}
-			uri := jobs.SegmentName(seg.Index)
-			segs = append(segs, playlist.Segment{URI: uri, Duration: seg.Duration, Size: size})
+			uri := jobs.SegmentName(n)
+			m.Segments = append(m.Segments, playlist.Segment{URI: uri, Duration: seg.Duration, Size: size})
 			if block != nil {
 				// No I-frame playlist for encrypted segments: an I-frame entry
 				// is a byte range in the middle of a segment, and a range of
 				// a CBC-encrypted segment cannot be decrypted on its own
-				// (RFC 8216 4.3.2.4 encrypts the whole segment as one unit;
-				// an I-frame playlist of ranges would need every keyframe
-				// encrypted separately). Players still seek; they lose only
-				// the trick-play thumbnails.
+				// (RFC 8216 4.3.2.4 encrypts the whole segment as one unit).
+				// Players still seek; they lose only trick play.
 				return nil
 			}
-			if seg.Index == 0 {
-				header = playlist.IFrame{URI: uri, Size: seg.HeaderSize}
+			if n == 0 {
+				m.Header = &playlist.IFrame{URI: uri, Size: seg.HeaderSize}
 			}
 			for i, kf := range seg.Keyframes {
 				// Each I-frame lasts until the next one, the last until the segment's end.
@@ -93,144 +160,197 @@ func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 					end = seg.Keyframes[i+1].Time
 				}
 				if end > kf.Time { // after a timestamp splice an IDR may not move time on: leave it out
-					iframes = append(iframes, playlist.IFrame{URI: uri, Offset: kf.Offset, Size: kf.Size, Duration: end - kf.Time})
+					m.IFrames = append(m.IFrames, playlist.IFrame{URI: uri, Offset: kf.Offset, Size: kf.Size, Duration: end - kf.Time})
 				}
 			}
 			return nil
 		})
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, errStore) {
-			return fmt.Errorf("segmenter: %w", err) // worth a retry
+			return m, fmt.Errorf("segmenter: %w", err) // worth a retry
 		}
 		// Our own encoder wrote this stream; if it cannot be cut, retrying won't help.
-		return jobs.Permanent(jobs.CodeInternal, "The encoded video could not be segmented; the error was logged.", err)
+		return m, jobs.Permanent(jobs.CodeInternal, "The encoded video could not be segmented; the error was logged.", err)
+	}
+	if c.Segments > 0 && len(m.Segments) != c.Segments {
+		// A chunk cut into fewer segments than planned would leave a gap in
+		// the numbering; the planned boundaries always have a keyframe.
+		d.Log.Warn("chunk cut into fewer segments than planned", "video", id, "rendition", name, "chunk", c.Index, "segments", len(m.Segments), "planned", c.Segments)
+	}
+	m.VideoCodec, m.AudioCodec, m.Width, m.Height, m.Channels = info.VideoCodec, info.AudioCodec, info.Width, info.Height, info.Channels
+	return m, nil
+}
+
+// publish brings the video's published playlists up to what the state
+// says is segmented. Several segmenters may run it at once for one video:
+// each rewrites only playlists that grew, records what it wrote with
+// compare-and-set, and looks again until nothing is left to do, so the last
+// one to finish leaves every playlist complete.
+func (d Deps) publish(ctx context.Context, log *slog.Logger, job jobs.SegmentJob) error {
+	id := job.VideoID
+	for range 1000 {
+		v, err := d.Bus.Videos.Get(ctx, id)
+		if err != nil || v.State.Final() {
+			return err
+		}
+		grew := map[string]renditionPlaylists{}
+		for _, r := range v.Renditions {
+			n := r.Contiguous()
+			if n <= r.Published {
+				continue
+			}
+			p, err := d.writeMedia(ctx, job, v, r, n)
+			if err != nil {
+				return err
+			}
+			grew[r.Name] = p
+		}
+		if len(grew) == 0 {
+			return d.publishMaster(ctx, log, v, job)
+		}
+		if _, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
+			if v.State.Final() {
+				return jobs.ErrNoChange
+			}
+			for i := range v.Renditions {
+				r := &v.Renditions[i]
+				if p, ok := grew[r.Name]; ok && p.chunks > r.Published {
+					p.record(r)
+				}
+			}
+			done := 0
+			for _, r := range v.Renditions {
+				done += r.Published
+			}
+			v.Progress = max(v.Progress, 0.9*float64(done)/float64(max(1, v.Chunks*len(v.Renditions))))
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("segmenter: video %s: playlists still growing after 1000 rounds", id)
+}
+
+// renditionPlaylists is what writing a rendition's playlists measured.
+type renditionPlaylists struct {
+	chunks                 int
+	final                  bool
+	segments               int
+	duration               float64
+	peak, average          int
+	iPeak, iAverage        int
+	codecs                 string
+	width, height          int
+	videoCodec, audioCodec string
+	channels               int
+}
+
+func (p renditionPlaylists) record(r *jobs.Rendition) {
+	r.Published = p.chunks
+	r.Done = p.final
+	r.Segments, r.Duration, r.Bandwidth, r.AverageBandwidth = p.segments, p.duration, p.peak, p.average
+	r.IFrameBandwidth, r.IFrameAverageBandwidth = p.iPeak, p.iAverage
+	r.Codecs = p.codecs
+	if p.channels > 0 {
+		r.Channels = p.channels
+	}
+	if p.width > 0 { // the bitstream is the truth
+		r.Width, r.Height = p.width, p.height
+	}
+}
+
+// writeMedia writes a rendition's media playlist listing its first n
+// chunks: EVENT while chunks are missing, VOD with its I-frame playlist
+// when n is all of them.
+func (d Deps) writeMedia(ctx context.Context, job jobs.SegmentJob, v jobs.Video, r jobs.Rendition, n int) (renditionPlaylists, error) {
+	p := renditionPlaylists{chunks: n, final: n == len(r.Segmented)}
+	var segs []playlist.Segment
+	var iframes []playlist.IFrame
+	var header *playlist.IFrame
+	for i := range n {
+		m, err := d.manifest(ctx, v.ID, r.Name, i)
+		if err != nil {
+			return p, err
+		}
+		segs = append(segs, m.Segments...)
+		iframes = append(iframes, m.IFrames...)
+		if m.Header != nil {
+			header = m.Header
+		}
+		if p.videoCodec == "" && m.VideoCodec != "" {
+			p.videoCodec, p.width, p.height = m.VideoCodec, m.Width, m.Height
+		}
+		if p.audioCodec == "" && m.AudioCodec != "" {
+			p.audioCodec, p.channels = m.AudioCodec, m.Channels
+		}
+	}
+	if len(segs) == 0 {
+		if p.final {
+			return p, jobs.Permanent(jobs.CodeInternal, "The encoded video produced no segments.", fmt.Errorf("rendition %s: no segments", r.Name))
+		}
+		return p, nil // nothing to list yet: the first chunks are empty
 	}
 	var key *playlist.Key
-	if block != nil {
+	if job.Encryption == profiles.EncryptionAES128 {
 		// Relative, so it resolves under /streams/{id}/ and signed-URL
 		// rewriting gives it the token like every other URI.
 		key = &playlist.Key{URI: "../" + jobs.KeyName}
 	}
-	body, err := playlist.Media(segs, int(math.Round(job.SegmentDuration)), key)
+	target := int(math.Round(job.SegmentDuration))
+	write := playlist.Event
+	if p.final {
+		write = playlist.Media
+	}
+	body, err := write(segs, target, key)
 	if err != nil {
-		return jobs.Permanent(jobs.CodeInternal, "The encoded video produced no segments.", err)
+		return p, jobs.Permanent(jobs.CodeInternal, "The media playlist could not be written; the error was logged.", err)
 	}
-	if err := d.Store.Put(ctx, jobs.MediaPlaylistKey(id, name), bytes.NewReader(body), int64(len(body))); err != nil {
-		return err
-	}
-	// Trick play: an I-frame playlist for video renditions (RFC 8216 4.3.3.6).
-	var iPeak, iAvg int
-	if len(iframes) > 0 {
-		body, err := playlist.IFrames(iframes, header)
+	if p.final && len(iframes) > 0 && header != nil {
+		// Trick play: an I-frame playlist for video renditions (RFC 8216
+		// 4.3.3.6), once the rendition is complete.
+		ib, err := playlist.IFrames(iframes, *header)
 		if err != nil {
-			return jobs.Permanent(jobs.CodeInternal, "The I-frame playlist could not be written; the error was logged.", err)
+			return p, jobs.Permanent(jobs.CodeInternal, "The I-frame playlist could not be written; the error was logged.", err)
 		}
-		if err := d.Store.Put(ctx, jobs.IFramePlaylistKey(id, name), bytes.NewReader(body), int64(len(body))); err != nil {
-			return err
+		if err := d.Store.Put(ctx, jobs.IFramePlaylistKey(v.ID, r.Name), bytes.NewReader(ib), int64(len(ib))); err != nil {
+			return p, err
 		}
-		iPeak, iAvg = playlist.IFrameBandwidth(iframes)
+		p.iPeak, p.iAverage = playlist.IFrameBandwidth(iframes)
 	}
-	peak, avg := playlist.Bandwidth(segs)
-	log.Info("rendition segmented", "segments", len(segs), "duration", info.Duration, "codecs", codecs(info), "peak_bps", peak)
-
-	video, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
-		if v.State.Final() {
-			return jobs.ErrNoChange
-		}
-		done, found := 0, false
-		for i := range v.Renditions {
-			r := &v.Renditions[i]
-			if r.Name == name {
-				found = true
-				r.Done, r.Codecs, r.Bandwidth, r.AverageBandwidth = true, codecs(info), peak, avg
-				r.Segments, r.Duration = len(segs), info.Duration
-				r.IFrameBandwidth, r.IFrameAverageBandwidth = iPeak, iAvg
-				if info.Width > 0 { // the bitstream is the truth
-					r.Width, r.Height = info.Width, info.Height
-				}
-			}
-			if r.Done {
-				done++
-			}
-		}
-		if !found {
-			return fmt.Errorf("segmenter: rendition %s is not in the video's plan", name)
-		}
-		v.Progress = max(v.Progress, 0.9+0.09*float64(done)/float64(len(v.Renditions)))
-		return nil
-	})
-	if err != nil {
-		return err
+	// The segments are all stored; the playlist naming them goes last.
+	if err := d.Store.Put(ctx, jobs.MediaPlaylistKey(v.ID, r.Name), bytes.NewReader(body), int64(len(body))); err != nil {
+		return p, err
 	}
-	// Not only in "segmenting": a redelivered encode job may have set the
-	// state back to "encoding" while its earlier segment jobs finished; its
-	// own re-published segment jobs are then dropped as duplicates, so the
-	// last segmenter to finish must publish whatever the state says.
-	if !video.State.Final() && video.AllRenditionsDone() {
-		return d.publish(ctx, log, video)
+	p.segments = len(segs)
+	for _, s := range segs {
+		p.duration += s.Duration
 	}
-	return nil
+	p.peak, p.average = playlist.Bandwidth(segs)
+	p.codecs = joinCodecs(p.videoCodec, p.audioCodec)
+	return p, nil
 }
 
-// publish writes the master playlist, then marks the video ready. Every
-// segmenter that sees all renditions done may get here (after a redelivery,
-// say); writing the same master twice is harmless.
-func (d Deps) publish(ctx context.Context, log *slog.Logger, v jobs.Video) error {
-	variants := make([]playlist.Variant, 0, len(v.Renditions))
-	for _, r := range v.Renditions {
-		pv := playlist.Variant{
-			URI: r.Name + "/index.m3u8", Bandwidth: r.Bandwidth, AverageBandwidth: r.AverageBandwidth,
-			Codecs: r.Codecs, Width: r.Width, Height: r.Height, FrameRate: r.FrameRate,
-		}
-		if r.IFrameBandwidth > 0 {
-			video, _, _ := strings.Cut(r.Codecs, ",") // the video codec comes first
-			pv.IFrames = &playlist.IFrameVariant{
-				URI: r.Name + "/" + jobs.IFramePlaylistName, Bandwidth: r.IFrameBandwidth,
-				AverageBandwidth: r.IFrameAverageBandwidth, Codecs: video,
-			}
-		}
-		variants = append(variants, pv)
-	}
-	body, err := playlist.Master(variants)
+func (d Deps) manifest(ctx context.Context, id, rendition string, chunk int) (chunkManifest, error) {
+	var m chunkManifest
+	rc, err := d.Store.Get(ctx, jobs.ChunkManifestKey(id, rendition, chunk), 0, -1)
 	if err != nil {
-		return jobs.Permanent(jobs.CodeInternal, "The master playlist could not be written; the error was logged.", err)
+		return m, fmt.Errorf("segmenter: chunk %d of %s: %w", chunk, rendition, err)
 	}
-	if err := d.Store.Put(ctx, jobs.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
-		return err
+	defer rc.Close()
+	if err := json.NewDecoder(rc).Decode(&m); err != nil {
+		return m, fmt.Errorf("segmenter: chunk %d of %s: %w", chunk, rendition, err)
 	}
-	readied := false
-	ready, err := d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
-		readied = false
-		if v.State.Final() {
-			return jobs.ErrNoChange
-		}
-		now := time.Now().UTC()
-		v.State, v.Progress, v.ReadyAt = jobs.StateReady, 1, &now
-		readied = true
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if readied {
-		d.Bus.AnnounceFinal(ready, log) // the video.ready webhook
-	}
-	log.Info("video ready", "renditions", len(v.Renditions))
-	// Intermediate streams are no longer needed; failing to delete them only costs space.
-	if err := store.DeletePrefix(ctx, d.Store, "work/"+v.ID+"/"); err != nil {
-		log.Warn("could not delete intermediate files", "err", err)
-	}
-	return nil
+	return m, nil
 }
 
-func codecs(info mpegts.Info) string {
-	var c []string
-	for _, s := range []string{info.VideoCodec, info.AudioCodec} {
-		if s != "" {
-			c = append(c, s)
+func joinCodecs(cs ...string) string {
+	var out []string
+	for _, c := range cs {
+		if c != "" {
+			out = append(out, c)
 		}
 	}
-	return strings.Join(c, ",")
+	return strings.Join(out, ",")
 }
 
 // errStore marks store trouble inside a split (worth a retry), as opposed to

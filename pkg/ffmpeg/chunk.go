@@ -1,0 +1,193 @@
+package ffmpeg
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hlsd/hlsd/pkg/profiles"
+)
+
+// TimestampOffset is added to every output timestamp, on the video chunks
+// and the audio alike. Without it the first chunk's B-frames would give it
+// negative decode timestamps, which the muxer shifts (by two frames) while
+// later chunks are not shifted: the chunks would not join. With it no
+// timestamp is negative, so a frame and a sample from the same instant of
+// the source get the same timestamp, whichever run wrote them.
+const TimestampOffset = 1.0
+
+// ChunkSpec limits an encode to one chunk of the video: Frames frames of
+// the output frame grid starting at Start (the time of a frame of that
+// grid), with timestamps continuing the whole video's.
+type ChunkSpec struct {
+	Start  float64 // seconds
+	Frames int     // 0: to the end
+	// Thumbnails, if set, also writes the chunk's storyboard frames.
+	Thumbnails *ThumbnailSpec
+}
+
+// ThumbnailSpec asks a chunk encode for one JPEG at every multiple of
+// Interval seconds of the video that falls in the chunk: the first frame
+// at or after it. Count is how many fall in the chunk (0: to the end).
+type ThumbnailSpec struct {
+	Interval      int
+	Count         int
+	Width, Height int
+	Dir           string // written as t_0001.jpg, t_0002.jpg, ...
+}
+
+// ThumbnailPattern names the thumbnails a chunk encode writes in its Dir.
+const ThumbnailPattern = "t_%04d.jpg"
+
+// ParseRate reads a frame rate in ffmpeg's notation ("30000/1001", "25")
+// as a fraction.
+func ParseRate(r string) (num, den int64, err error) {
+	n, d, ok := strings.Cut(r, "/")
+	if !ok {
+		d = "1"
+	}
+	num, err1 := strconv.ParseInt(n, 10, 64)
+	den, err2 := strconv.ParseInt(d, 10, 64)
+	if err1 != nil || err2 != nil || num <= 0 || den <= 0 {
+		return 0, 0, fmt.Errorf("ffmpeg: frame rate %q is not a positive fraction", r)
+	}
+	return num, den, nil
+}
+
+// chunkArgs builds the command line of one video chunk: every rendition,
+// video only (the audio is its own rendition, encoded once).
+func (s EncodeSpec) chunkArgs() []string {
+	p, c, v := s.Profiles, s.Chunk, s.Source.Video
+	args := []string{"-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats", "-progress", "pipe:1"}
+	if c.Start > 0 {
+		// Before -i: seek to the keyframe before and decode from there,
+		// dropping what comes before Start (ffmpeg's accurate seek), with
+		// timestamps starting at 0 from Start.
+		args = append(args, "-ss", strconv.FormatFloat(c.Start, 'f', 6, 64))
+	}
+	args = append(args, inputArgs()...)
+	if s.Source.Format != "" {
+		args = append(args, "-f", s.Source.Format)
+	}
+	args = append(args, "-i", "file:"+s.Input)
+
+	rate, fps := OutputFrameRate(v, p.Video.MaxFrameRate)
+	branches := len(s.Outputs)
+	if c.Thumbnails != nil {
+		branches++
+	}
+	// fps with start_time=0: the grid starts at the chunk's first instant,
+	// which is a frame of the whole video's grid, so the chunks' frames
+	// fall exactly where one encode of the whole video would put them.
+	var g strings.Builder
+	fmt.Fprintf(&g, "[0:%d]fps=%s:start_time=0,split=%d", v.Index, rate, branches)
+	for i := range branches {
+		fmt.Fprintf(&g, "[s%d]", i)
+	}
+	matrix, scalerMatrix := OutputMatrix(v)
+	for i, o := range s.Outputs {
+		fmt.Fprintf(&g, ";[s%d]scale=%d:%d:flags=bicubic:in_color_matrix=%s:out_color_matrix=%[4]s:out_range=tv,format=yuv420p,setsar=1[v%d]",
+			i, o.Width, o.Height, scalerMatrix, i)
+	}
+	if t := c.Thumbnails; t != nil {
+		// The first frame at or after each multiple of the interval, on
+		// the video's clock (t is the chunk's).
+		at := strconv.FormatFloat(c.Start, 'f', 6, 64)
+		frame := strconv.FormatFloat(1/fps, 'f', 9, 64)
+		sel := fmt.Sprintf("gt(floor((t+%s)/%d),floor((t+%s-%s)/%d))", at, t.Interval, at, frame, t.Interval)
+		fmt.Fprintf(&g, ";[s%d]select='%s',scale=%d:%d:flags=bicubic:in_color_matrix=%s:out_color_matrix=bt601:out_range=pc,format=yuvj420p,setsar=1[th]",
+			len(s.Outputs), sel, t.Width, t.Height, scalerMatrix)
+	}
+	args = append(args, "-filter_complex", g.String())
+
+	kf := p.KeyframeInterval
+	gop := int(2*fps*kf) + 1
+	offset := strconv.FormatFloat(c.Start+TimestampOffset, 'f', 6, 64)
+	for i, o := range s.Outputs {
+		args = append(args,
+			"-map", fmt.Sprintf("[v%d]", i),
+			"-c:v", "libx264", "-preset", p.Video.Preset, "-profile:v", p.Video.Profile,
+			"-b:v", fmt.Sprintf("%dk", o.VideoKbps),
+			"-maxrate", fmt.Sprintf("%dk", o.MaxrateKbps),
+			"-bufsize", fmt.Sprintf("%dk", o.BufsizeKbps),
+			"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop),
+			"-sc_threshold", "0", "-forced-idr", "1",
+			"-x264-params", "open_gop=0",
+			// On the chunk's clock: the chunk starts on a segment boundary,
+			// which is a multiple of the interval.
+			"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", kf),
+			"-colorspace", matrix, "-color_range", "tv",
+		)
+		if c.Frames > 0 {
+			args = append(args, "-frames:v", strconv.Itoa(c.Frames))
+		}
+		args = append(args, "-output_ts_offset", offset, "-f", "mpegts", "file:"+o.Path)
+	}
+	if t := c.Thumbnails; t != nil {
+		args = append(args, "-map", "[th]", "-fps_mode", "passthrough", "-c:v", "mjpeg", "-q:v", "4")
+		if t.Count > 0 {
+			args = append(args, "-frames:v", strconv.Itoa(t.Count))
+		}
+		args = append(args, "-f", "image2", "file:"+filepath.Join(t.Dir, ThumbnailPattern))
+	}
+	return args
+}
+
+// AudioSpec is the audio rendition's run: the source's first audio track,
+// whole, as AAC-LC in MPEG-TS pieces that end where the video chunks do.
+type AudioSpec struct {
+	Input    string
+	Source   Source
+	Profiles profiles.Profiles
+	// Boundaries are the start times of the chunks after the first.
+	Boundaries []float64
+	Dir        string // pieces a_00000.ts, ... and their list, pieces.csv
+	Timeout    time.Duration
+	Progress   func(fraction float64)
+}
+
+// AudioPieceList is the CSV file (name,start,end per line) in which ffmpeg
+// lists each audio piece once it is complete.
+const AudioPieceList = "pieces.csv"
+
+// Args builds the audio run's command line.
+func (s AudioSpec) Args() []string {
+	p := s.Profiles
+	args := []string{"-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats", "-progress", "pipe:1"}
+	args = append(args, inputArgs()...)
+	if s.Source.Format != "" {
+		args = append(args, "-f", s.Source.Format)
+	}
+	args = append(args, "-i", "file:"+s.Input,
+		"-map", fmt.Sprintf("0:%d", s.Source.Audio.Index), "-vn", "-sn", "-dn",
+		"-c:a", "aac", "-profile:a", "aac_low",
+		"-b:a", fmt.Sprintf("%dk", p.Audio.Kbps),
+		"-ac", strconv.Itoa(p.Audio.Channels), // downmixes 5.1
+		"-ar", strconv.Itoa(p.Audio.SampleRate),
+		// Fill gaps and trim overlaps so audio stays in sync with video,
+		// starting at the instant the video does.
+		"-af", "aresample=async=1:first_pts=0",
+		"-output_ts_offset", strconv.FormatFloat(TimestampOffset, 'f', 6, 64),
+		"-f", "segment", "-segment_format", "mpegts", "-reset_timestamps", "0",
+		"-segment_list", "file:"+filepath.Join(s.Dir, AudioPieceList), "-segment_list_type", "csv",
+	)
+	if len(s.Boundaries) > 0 {
+		times := make([]string, len(s.Boundaries))
+		for i, b := range s.Boundaries {
+			// The segment muxer sees the timestamps with the offset added.
+			times[i] = strconv.FormatFloat(b+TimestampOffset, 'f', 6, 64)
+		}
+		args = append(args, "-segment_times", strings.Join(times, ","))
+	} else {
+		args = append(args, "-segment_time", "1000000000") // one piece
+	}
+	return append(args, "file:"+filepath.Join(s.Dir, "a_%05d.ts"))
+}
+
+// EncodeAudio runs the audio rendition's encode.
+func EncodeAudio(ctx context.Context, spec AudioSpec) error {
+	return runWithProgress(ctx, spec.Timeout, spec.Args(), spec.Source.Duration, spec.Progress)
+}

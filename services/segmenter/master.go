@@ -1,0 +1,238 @@
+package segmenter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/playlist"
+	"github.com/hlsd/hlsd/pkg/store"
+)
+
+// earlyMasterWait bounds how long the final master waits for an early
+// master still being written (by a segmenter that may have died).
+const earlyMasterWait = 30 * time.Second
+
+// publishMaster writes the master playlist when the state allows: the
+// final one once every rendition is complete, otherwise an early one as
+// soon as every rendition lists its first chunk. Only one segmenter writes
+// the early master (it claims it with compare-and-set), and the final one
+// waits for it, so the early master never lands over the final one.
+func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v jobs.Video, job jobs.SegmentJob) error {
+	if v.AllRenditionsDone() {
+		return d.publishFinal(ctx, log, v.ID)
+	}
+	for _, r := range v.Renditions {
+		if r.Published == 0 || r.Bandwidth == 0 {
+			return nil
+		}
+	}
+	if v.MasterClaim != "" {
+		return nil
+	}
+	claimed := false
+	v, err := d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
+		claimed = false
+		if v.State.Final() || v.MasterClaim != "" {
+			return jobs.ErrNoChange
+		}
+		v.MasterClaim, claimed = "event", true
+		return nil
+	})
+	if err != nil || !claimed {
+		return err
+	}
+	body, err := masterPlaylist(v, false)
+	if err != nil {
+		return err
+	}
+	if err := d.Store.Put(ctx, jobs.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
+		return err
+	}
+	v, err = d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
+		if v.PlayableAt != nil {
+			return jobs.ErrNoChange
+		}
+		now := time.Now().UTC()
+		v.PlayableAt = &now
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("video playable", "after", v.PlayableAt.Sub(v.CreatedAt).Round(time.Millisecond))
+	return nil
+}
+
+// publishFinal writes the storyboard track and the final master (VOD, with
+// measured bit rates and I-frame playlists), then marks the video ready.
+// Every segmenter that sees all renditions complete may get here (after a
+// redelivery, say); writing the same files twice is harmless.
+func (d Deps) publishFinal(ctx context.Context, log *slog.Logger, id string) error {
+	deadline := time.Now().Add(earlyMasterWait)
+	for {
+		v, err := d.Bus.Videos.Get(ctx, id)
+		if err != nil || v.State.Final() {
+			return err
+		}
+		if v.MasterClaim != "event" || v.PlayableAt != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			log.Warn("the early master was claimed but never written; writing the final one")
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	v, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
+		if v.State.Final() || v.MasterClaim == "final" {
+			return jobs.ErrNoChange
+		}
+		v.MasterClaim = "final"
+		return nil
+	})
+	if err != nil || v.State.Final() {
+		return err
+	}
+	thumbnails := d.writeStoryboard(ctx, log, v)
+	body, err := masterPlaylist(v, true)
+	if err != nil {
+		return err
+	}
+	if err := d.Store.Put(ctx, jobs.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
+		return err
+	}
+	readied := false
+	ready, err := d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
+		readied = false
+		if v.State.Final() {
+			return jobs.ErrNoChange
+		}
+		now := time.Now().UTC()
+		v.State, v.Progress, v.ReadyAt = jobs.StateReady, 1, &now
+		if v.PlayableAt == nil {
+			v.PlayableAt = &now
+		}
+		if thumbnails != nil {
+			thumbnails.Poster = v.Thumbnails.HasPoster()
+			v.Thumbnails = thumbnails
+		}
+		readied = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if readied {
+		d.Bus.AnnounceFinal(ready, log) // the video.ready webhook
+		log.Info("video ready", "renditions", len(v.Renditions), "chunks", v.Chunks, "after", ready.ReadyAt.Sub(ready.CreatedAt).Round(time.Millisecond))
+	}
+	// Intermediate files are no longer needed; failing to delete them only costs space.
+	if err := store.DeletePrefix(ctx, d.Store, jobs.WorkPrefix(v.ID)); err != nil {
+		log.Warn("could not delete intermediate files", "err", err)
+	}
+	return nil
+}
+
+// masterPlaylist lists the video renditions, each with the audio group (its
+// bit rates and codec added in), or the audio rendition alone for an
+// audio-only video. The final master adds the I-frame playlists.
+func masterPlaylist(v jobs.Video, final bool) ([]byte, error) {
+	var audio *jobs.Rendition
+	var videos []jobs.Rendition
+	for _, r := range v.Renditions {
+		if r.Name == jobs.AudioRendition {
+			a := r
+			audio = &a
+		} else {
+			videos = append(videos, r)
+		}
+	}
+	var group *playlist.AudioGroup
+	if audio != nil && len(videos) == 0 {
+		videos = []jobs.Rendition{*audio}
+	} else if audio != nil {
+		group = &playlist.AudioGroup{URI: audio.Name + "/index.m3u8", Channels: max(audio.Channels, 1)}
+	}
+	variants := make([]playlist.Variant, 0, len(videos))
+	for _, r := range videos {
+		pv := playlist.Variant{
+			URI: r.Name + "/index.m3u8", Bandwidth: r.Bandwidth, AverageBandwidth: r.AverageBandwidth,
+			Codecs: r.Codecs, Width: r.Width, Height: r.Height, FrameRate: r.FrameRate,
+		}
+		if group != nil {
+			// RFC 8216 4.3.4.2: a variant's BANDWIDTH and CODECS cover the
+			// renditions it plays with.
+			pv.Bandwidth += audio.Bandwidth
+			pv.AverageBandwidth += audio.AverageBandwidth
+			pv.Codecs = joinCodecs(r.Codecs, audio.Codecs)
+		}
+		if final && r.IFrameBandwidth > 0 {
+			video, _, _ := strings.Cut(r.Codecs, ",") // the video codec comes first
+			pv.IFrames = &playlist.IFrameVariant{
+				URI: r.Name + "/" + jobs.IFramePlaylistName, Bandwidth: r.IFrameBandwidth,
+				AverageBandwidth: r.IFrameAverageBandwidth, Codecs: video,
+			}
+		}
+		variants = append(variants, pv)
+	}
+	body, err := playlist.Master(variants, group)
+	if err != nil {
+		return nil, jobs.Permanent(jobs.CodeInternal, "The master playlist could not be written; the error was logged.", err)
+	}
+	return body, nil
+}
+
+// writeStoryboard writes the storyboard's WebVTT track from the sheets the
+// chunk encodes made, and says what the video's storyboard is (nil: none).
+func (d Deps) writeStoryboard(ctx context.Context, log *slog.Logger, v jobs.Video) *jobs.Thumbnails {
+	var sheets []playlist.Sheet
+	var t jobs.Thumbnails
+	for i := range v.Chunks {
+		rc, err := d.Store.Get(ctx, jobs.StoryboardManifestKey(v.ID, i), 0, -1)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // none for this chunk (audio only, or it failed: logged then)
+		}
+		if err != nil {
+			log.Warn("no storyboard: its sheets could not be read", "err", err)
+			return nil
+		}
+		var s jobs.StoryboardSheet
+		err = json.NewDecoder(rc).Decode(&s)
+		rc.Close()
+		if err != nil {
+			log.Warn("no storyboard: a sheet's record is damaged", "err", err)
+			return nil
+		}
+		sheets = append(sheets, playlist.Sheet{Name: s.Name, First: s.First, Count: s.Count, Columns: s.Columns})
+		t.Interval, t.Width, t.Height = s.Interval, s.Width, s.Height
+		t.Count += s.Count
+	}
+	if len(sheets) == 0 {
+		return nil
+	}
+	duration := 0.0
+	for _, r := range v.Renditions {
+		if r.Name != jobs.AudioRendition {
+			duration = r.Duration
+			break
+		}
+	}
+	body := playlist.StoryboardVTT(sheets, t.Interval, t.Width, t.Height, duration)
+	if err := d.Store.Put(ctx, jobs.ThumbnailsKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
+		log.Warn("no storyboard: its track could not be stored", "err", err)
+		return nil
+	}
+	t.Sprites = len(sheets)
+	t.Count = bytes.Count(body, []byte(" --> ")) // a thumbnail past the end has no cue
+	return &t
+}
