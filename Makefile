@@ -13,7 +13,7 @@ NATS_VERSION  := v2.12.15
 NATS_BIN      := $(TOOLS_DIR)/nats-server-$(NATS_VERSION)/nats-server
 FUZZTIME      ?= 20s
 
-.PHONY: vendor-web run build test check-go ffmpeg minio nats-server browser lint fuzz clean
+.PHONY: vendor-web run build test check-go ffmpeg minio nats-server browser lint fuzz clean bench
 
 run: check-go ffmpeg build
 	./bin/hlsd all
@@ -83,6 +83,15 @@ $(NATS_BIN):
 
 clean:
 	rm -rf bin
+
+# The benchmarks of BENCHMARKS.md, one after the other (about 20 minutes on 2
+# cores; bench/content.sh also needs wrk and nginx). Every script runs even if
+# an earlier one misses its target; the target fails if any of them did.
+bench: check-go ffmpeg minio nats-server
+	@rc=0; for s in segmenter content time-to-ready upload-rss; do \
+	  echo "== bench/$$s.sh"; \
+	  MINIO_BIN=$(MINIO_BIN) NATS_BIN=$(NATS_BIN) TOOLS_DIR=$(TOOLS_DIR) bench/$$s.sh || { echo "bench/$$s.sh exited $$?" >&2; rc=1; }; \
+	done; exit $$rc
 
 # Refreshes the web UI's vendored hls.js and tus-js-client (see services/gateway/web/vendor/README.md).
 HLSJS_VERSION ?= 1.7.4

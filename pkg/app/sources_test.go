@@ -234,10 +234,8 @@ func TestRealWorldSources(t *testing.T) {
 				if v := maxVolume(t, src, "0:a:0"); v < -30 {
 					t.Fatalf("test source's first track peaks at %g dB, want a tone", v)
 				}
-				for _, r := range p.renditions {
-					if v := maxVolume(t, r.url, "0:a:0"); v < -30 {
-						t.Errorf("%s audio peaks at %g dB: not the first (tone) track", r.variant.URI, v)
-					}
+				if v := maxVolume(t, p.audio.url, "0:a:0"); v < -30 {
+					t.Errorf("%s audio peaks at %g dB: not the first (tone) track", p.audio.variant.URI, v)
 				}
 			},
 		},
@@ -364,6 +362,9 @@ type publishedHLS struct {
 	master     string
 	body       []byte // the master playlist
 	renditions []publishedRendition
+	// audio is the audio group's rendition of a video with sound (its
+	// variants' segments then hold video only); nil otherwise.
+	audio *publishedRendition
 }
 
 type publishedRendition struct {
@@ -436,13 +437,35 @@ func checkPublishedHLS(t *testing.T, master string, want hlsWant) publishedHLS {
 		t.Fatalf("master has %d variants:\n%s", len(variants), p.body)
 	}
 	dir := master[:strings.LastIndex(master, "/")+1]
+	// A video with sound: one audio rendition in a group (EXT-X-MEDIA) that
+	// every variant names; it is checked like an audio-only variant.
+	grouped := want.video && want.audio
+	am := regexp.MustCompile(`(?m)^#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",.*CHANNELS="2",URI="([^"]+)"$`).FindSubmatch(p.body)
+	if grouped != (am != nil) {
+		t.Fatalf("master with audio group %v, want %v:\n%s", am != nil, grouped, p.body)
+	}
+	type entry struct {
+		v            *m3u8.Variant
+		video, audio bool // what its segments hold
+	}
+	var entries []entry
 	for _, v := range variants {
+		if grouped && v.Audio != "audio" {
+			t.Errorf("%s does not name the audio group", v.URI)
+		}
+		entries = append(entries, entry{v, want.video, want.audio && !grouped})
+	}
+	if grouped {
+		entries = append(entries, entry{&m3u8.Variant{URI: string(am[1]), VariantParams: m3u8.VariantParams{Bandwidth: 1, Codecs: "mp4a.40.2"}}, false, true})
+	}
+	for _, e := range entries {
+		v := e.v
 		r := publishedRendition{variant: v, url: dir + v.URI}
 		if v.Bandwidth == 0 {
 			t.Errorf("%s has no BANDWIDTH", v.URI)
 		}
 		var level int64
-		if want.video {
+		if e.video {
 			m := videoCodecsRe.FindStringSubmatch(v.Codecs)
 			if m == nil || (m[3] != "") != want.audio {
 				t.Errorf("%s CODECS %q, want H.264 High/Main%s", v.URI, v.Codecs, map[bool]string{true: " + AAC-LC", false: " only"}[want.audio])
@@ -500,8 +523,8 @@ func checkPublishedHLS(t *testing.T, master string, want hlsWant) publishedHLS {
 			ffprobeJSON(t, &sp, "-show_entries", "stream=codec_type,codec_name,profile,level,pix_fmt,color_range,width,height,channels,sample_rate,r_frame_rate:packet=codec_type,flags", seg)
 			r.probes = append(r.probes, sp)
 			vs, as := sp.stream("video"), sp.stream("audio")
-			if len(sp.Streams) != btoi(want.video)+btoi(want.audio) || (vs != nil) != want.video || (as != nil) != want.audio {
-				t.Errorf("%s segment %d has streams %+v, want video %v audio %v", v.URI, i, sp.Streams, want.video, want.audio)
+			if len(sp.Streams) != btoi(e.video)+btoi(e.audio) || (vs != nil) != e.video || (as != nil) != e.audio {
+				t.Errorf("%s segment %d has streams %+v, want video %v audio %v", v.URI, i, sp.Streams, e.video, e.audio)
 			}
 			if as != nil && (as.CodecName != "aac" || as.Profile != "LC" || as.Channels != 2 || as.SampleRate != "48000") {
 				t.Errorf("%s segment %d audio %+v, want AAC-LC stereo 48 kHz", v.URI, i, *as)
@@ -529,7 +552,7 @@ func checkPublishedHLS(t *testing.T, master string, want hlsWant) publishedHLS {
 
 		// The rendition as a whole: as long as the source, and starting at
 		// zero wherever the source's timestamps started (plus the 1.4 s that
-		// ffmpeg's MPEG-TS muxer always adds, and B-frame delay).
+		// ffmpeg's MPEG-TS muxer always adds and ffmpeg.TimestampOffset).
 		var f struct {
 			Format struct {
 				Duration  string `json:"duration"`
@@ -542,10 +565,14 @@ func checkPublishedHLS(t *testing.T, master string, want hlsWant) publishedHLS {
 		if math.Abs(d-want.duration) > 0.5 {
 			t.Errorf("ffprobe says %s lasts %g s, source %g s", v.URI, d, want.duration)
 		}
-		if err != nil || st < 0 || st > 1.6 {
-			t.Errorf("%s starts at %q s, want near 0", v.URI, f.Format.StartTime)
+		if err != nil || st < 2.3 || st > 2.5 {
+			t.Errorf("%s starts at %q s, want 2.4 (0 + 1 + 1.4)", v.URI, f.Format.StartTime)
 		}
-		p.renditions = append(p.renditions, r)
+		if v.Resolution == "" && grouped {
+			p.audio = &r
+		} else {
+			p.renditions = append(p.renditions, r)
+		}
 	}
 
 	// ffmpeg decodes every stream of the whole master over HTTP without a complaint.

@@ -22,13 +22,12 @@ const (
 )
 
 // The storyboard: thumbnails this wide (height by the picture's aspect,
-// even), about MaxThumbnails of them at most, tiled into sheets of at most
-// SpriteColumns x SpriteRows.
+// even), about MaxThumbnails of them at most, tiled into sheets (one per
+// chunk of the video) SpriteColumns wide.
 const (
 	ThumbnailWidth = 160
 	MaxThumbnails  = 200
 	SpriteColumns  = 10
-	SpriteRows     = 10
 )
 
 // PosterTime is where the poster frame is taken, in seconds: a tenth of the
@@ -126,10 +125,8 @@ func orDefault(timeout time.Duration) time.Duration {
 
 // StoryboardInterval is the whole number of seconds between storyboard
 // thumbnails: 2 for videos up to 2 minutes, else as few as keep the count
-// at MaxThumbnails or under. Longer than 2 minutes, it is rounded up to a
-// multiple of a whole keyframeInterval (hlsd's renditions have a keyframe at
-// every multiple of it), so a storyboard made from a rendition needs to
-// decode only keyframes (see StoryboardSpec.KeyframesOnly).
+// at MaxThumbnails or under, rounded up to a multiple of a whole
+// keyframeInterval (a thumbnail then falls on a keyframe of every rendition).
 func StoryboardInterval(duration, keyframeInterval float64) int {
 	n := 2
 	if duration > 120 {
@@ -160,143 +157,8 @@ func ThumbnailSize(w, h int) (int, int) {
 	return ThumbnailWidth, max(2, th)
 }
 
-// StoryboardSpec is one storyboard run.
-type StoryboardSpec struct {
-	// Input is a local file read through the same whitelists as sources;
-	// its first video stream is used (so not a source with cover art).
-	Input  string
-	Format string // its demuxer: one of Demuxers
-	// Width and Height are the picture's display size; the thumbnails
-	// keep its aspect.
-	Width, Height int
-	Duration      float64 // seconds the storyboard covers
-	Interval      int     // seconds between thumbnails; see StoryboardInterval
-	// KeyframesOnly decodes nothing but keyframes: exact, and far cheaper,
-	// when Input has a keyframe at every multiple of Interval — as hlsd's
-	// renditions do when their keyframe interval divides it. Otherwise
-	// every frame is decoded and each thumbnail is the frame on screen at
-	// its instant.
-	KeyframesOnly bool
-	Dir           string // where sprite_0.jpg… are written
-	Timeout       time.Duration
-}
-
-// Storyboard is what a storyboard run made.
-type Storyboard struct {
-	Interval      int     // seconds between thumbnails
-	Duration      float64 // seconds covered; the last cue ends here
-	Count         int     // thumbnails
-	Columns, Rows int     // of every sheet (the last one is padded with black)
-	Width, Height int     // of one thumbnail
-	Sprites       []string
-}
-
 // SpriteName is sheet k's file name.
 func SpriteName(k int) string { return "sprite_" + strconv.Itoa(k) + ".jpg" }
-
-// layout is the storyboard the spec makes, planned before anything runs.
-func (s StoryboardSpec) layout() Storyboard {
-	sb := Storyboard{Interval: s.Interval, Duration: s.Duration, Count: ThumbnailCount(s.Duration, s.Interval)}
-	sb.Width, sb.Height = ThumbnailSize(s.Width, s.Height)
-	sb.Columns = min(SpriteColumns, sb.Count)
-	sb.Rows = min(SpriteRows, (sb.Count+sb.Columns-1)/max(sb.Columns, 1))
-	return sb
-}
-
-// Args builds the ffmpeg command line.
-func (s StoryboardSpec) Args() []string {
-	sb := s.layout()
-	args := []string{"-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats"}
-	round := "up" // the frame on screen at each instant
-	if s.KeyframesOnly {
-		// Keyframes land on the instants or a frame after (2.002 s at
-		// 29.97 fps): the nearest is the one.
-		args, round = append(args, "-skip_frame", "nokey"), "near"
-	}
-	args = append(args, inputArgs()...)
-	if s.Format != "" {
-		args = append(args, "-f", s.Format)
-	}
-	// tpad repeats the last frame past the end and trim stops at Count, so
-	// there are always exactly Count thumbnails, also when the video stream
-	// ends before Duration; the sheets then say exactly what the track says.
-	filter := fmt.Sprintf("tpad=stop_mode=clone:stop_duration=%d,fps=1/%d:round=%s,trim=end_frame=%d,"+
-		"scale=%d:%d:flags=bicubic:out_color_matrix=bt601:out_range=pc,format=yuvj420p,setsar=1,tile=%dx%d",
-		int(math.Ceil(s.Duration))+2*s.Interval, s.Interval, round, sb.Count, sb.Width, sb.Height, sb.Columns, sb.Rows)
-	return append(args, "-i", "file:"+s.Input, "-map", "0:v:0", "-an", "-sn", "-dn",
-		"-vf", filter, "-q:v", "5", "-f", "image2", "-start_number", "0", "file:"+filepath.Join(s.Dir, "sprite_%d.jpg"))
-}
-
-// MakeStoryboard writes the sprite sheets of spec.Input into spec.Dir and
-// describes them; Storyboard.VTT is the track that goes with them.
-func MakeStoryboard(ctx context.Context, spec StoryboardSpec) (*Storyboard, error) {
-	sb := spec.layout()
-	if spec.Duration <= 0 || sb.Count == 0 || sb.Width == 0 {
-		return nil, fmt.Errorf("ffmpeg: no storyboard for a %gs, %dx%d picture every %ds", spec.Duration, spec.Width, spec.Height, spec.Interval)
-	}
-	if err := run(ctx, orDefault(spec.Timeout), "ffmpeg", spec.Args(), nil); err != nil {
-		return nil, err
-	}
-	sheets := (sb.Count + sb.Columns*sb.Rows - 1) / (sb.Columns * sb.Rows)
-	for k := range sheets {
-		p := filepath.Join(spec.Dir, SpriteName(k))
-		if err := checkSprite(p, sb.Columns*sb.Width, sb.Rows*sb.Height); err != nil {
-			return nil, err
-		}
-		sb.Sprites = append(sb.Sprites, p)
-	}
-	if nonEmpty(filepath.Join(spec.Dir, SpriteName(sheets))) {
-		return nil, fmt.Errorf("ffmpeg: the storyboard run wrote more than the %d sheets planned", sheets)
-	}
-	return &sb, nil
-}
-
-// checkSprite makes sure a sheet is a JPEG of the planned size, so the
-// track's coordinates are right.
-func checkSprite(path string, w, h int) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("ffmpeg: storyboard sheet: %w", err)
-	}
-	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
-	if err != nil {
-		return fmt.Errorf("ffmpeg: storyboard sheet %s: %w", filepath.Base(path), err)
-	}
-	if cfg.Width != w || cfg.Height != h {
-		return fmt.Errorf("ffmpeg: storyboard sheet %s is %dx%d, want %dx%d", filepath.Base(path), cfg.Width, cfg.Height, w, h)
-	}
-	return nil
-}
-
-// VTT is the storyboard's WebVTT track: one cue per thumbnail, back to back
-// from 0 to Duration, whose text is the sheet's name (relative to the track)
-// with the thumbnail's place in it as a media fragment:
-//
-//	00:00:02.000 --> 00:00:04.000
-//	sprite_0.jpg#xywh=160,0,160,90
-func (s *Storyboard) VTT() []byte {
-	var b bytes.Buffer
-	b.WriteString("WEBVTT\n")
-	perSheet := s.Columns * s.Rows
-	end := int64(math.Round(s.Duration * 1000))
-	for i := range s.Count {
-		from := int64(i) * int64(s.Interval) * 1000
-		to := min(from+int64(s.Interval)*1000, end)
-		if i == s.Count-1 {
-			to = end
-		}
-		to = max(to, from+1)
-		pos := i % perSheet
-		fmt.Fprintf(&b, "\n%s --> %s\n%s#xywh=%d,%d,%d,%d\n", vttTime(from), vttTime(to), SpriteName(i/perSheet),
-			pos%s.Columns*s.Width, pos/s.Columns*s.Height, s.Width, s.Height)
-	}
-	return b.Bytes()
-}
-
-// vttTime writes milliseconds as HH:MM:SS.mmm.
-func vttTime(ms int64) string {
-	return fmt.Sprintf("%02d:%02d:%02d.%03d", ms/3600000, ms/60000%60, ms/1000%60, ms%1000)
-}
 
 // TileSheet lays thumbnails (JPEG files of w x h, in order) out in rows of
 // SpriteColumns and returns the sheet as a JPEG.

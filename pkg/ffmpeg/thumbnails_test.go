@@ -77,37 +77,6 @@ func TestStoryboardInterval(t *testing.T) {
 	}
 }
 
-func TestStoryboardVTT(t *testing.T) {
-	sb := &Storyboard{Interval: 2, Duration: 5.5, Count: 3, Columns: 3, Rows: 1, Width: 160, Height: 90}
-	want := "WEBVTT\n\n" +
-		"00:00:00.000 --> 00:00:02.000\nsprite_0.jpg#xywh=0,0,160,90\n\n" +
-		"00:00:02.000 --> 00:00:04.000\nsprite_0.jpg#xywh=160,0,160,90\n\n" +
-		"00:00:04.000 --> 00:00:05.500\nsprite_0.jpg#xywh=320,0,160,90\n"
-	if got := string(sb.VTT()); got != want {
-		t.Errorf("got\n%s\nwant\n%s", got, want)
-	}
-	// Several sheets, past an hour.
-	sb = &Storyboard{Interval: 18, Duration: 3599.9, Count: 200, Columns: 10, Rows: 10, Width: 160, Height: 120}
-	cues := parseVTT(t, sb.VTT())
-	if len(cues) != 200 {
-		t.Fatalf("%d cues", len(cues))
-	}
-	for i, want := range map[int]vttCue{
-		0:   {0, 18, "sprite_0.jpg", 0, 0, 160, 120},
-		11:  {198, 216, "sprite_0.jpg", 160, 120, 160, 120},
-		99:  {1782, 1800, "sprite_0.jpg", 1440, 1080, 160, 120},
-		100: {1800, 1818, "sprite_1.jpg", 0, 0, 160, 120},
-		199: {3582, 3599.9, "sprite_1.jpg", 1440, 1080, 160, 120},
-	} {
-		if cues[i] != want {
-			t.Errorf("cue %d = %+v, want %+v", i, cues[i], want)
-		}
-	}
-	if got := vttTime(36000000 + 61*60000 + 1234); got != "11:01:01.234" {
-		t.Errorf("vttTime = %s", got)
-	}
-}
-
 type vttCue struct {
 	start, end float64
 	file       string
@@ -116,89 +85,7 @@ type vttCue struct {
 
 var cueTextRe = regexp.MustCompile(`^(sprite_\d+\.jpg)#xywh=(\d+),(\d+),(\d+),(\d+)$`)
 
-// parseVTT reads a storyboard track strictly: the header, then blocks of a
-// timing line and one sprite#xywh= line.
-func parseVTT(t *testing.T, b []byte) []vttCue {
-	t.Helper()
-	blocks := strings.Split(strings.TrimRight(string(b), "\n"), "\n\n")
-	if blocks[0] != "WEBVTT" {
-		t.Fatalf("track starts %q", blocks[0])
-	}
-	var cues []vttCue
-	for _, blk := range blocks[1:] {
-		lines := strings.Split(blk, "\n")
-		if len(lines) != 2 {
-			t.Fatalf("cue %q", blk)
-		}
-		from, to, ok := strings.Cut(lines[0], " --> ")
-		m := cueTextRe.FindStringSubmatch(lines[1])
-		if !ok || m == nil {
-			t.Fatalf("cue %q", blk)
-		}
-		c := vttCue{start: vttSeconds(t, from), end: vttSeconds(t, to), file: m[1]}
-		c.x, _ = strconv.Atoi(m[2])
-		c.y, _ = strconv.Atoi(m[3])
-		c.w, _ = strconv.Atoi(m[4])
-		c.h, _ = strconv.Atoi(m[5])
-		cues = append(cues, c)
-	}
-	return cues
-}
-
 var vttTimeRe = regexp.MustCompile(`^(\d{2}):([0-5]\d):([0-5]\d)\.(\d{3})$`)
-
-func vttSeconds(t *testing.T, s string) float64 {
-	t.Helper()
-	m := vttTimeRe.FindStringSubmatch(s)
-	if m == nil {
-		t.Fatalf("timestamp %q", s)
-	}
-	var n [4]float64
-	for i := range n {
-		n[i], _ = strconv.ParseFloat(m[i+1], 64)
-	}
-	return n[0]*3600 + n[1]*60 + n[2] + n[3]/1000
-}
-
-// checkStoryboard checks the track against the sheets on disk: cues back to
-// back from 0 to the duration, every interval seconds, each inside its sheet.
-func checkStoryboard(t *testing.T, sb *Storyboard, count, interval, sheets int, duration float64) []vttCue {
-	t.Helper()
-	if sb.Count != count || sb.Interval != interval || len(sb.Sprites) != sheets {
-		t.Fatalf("storyboard %+v, want %d thumbnails every %d s on %d sheets", sb, count, interval, sheets)
-	}
-	sizes := map[string][2]int{}
-	for k, p := range sb.Sprites {
-		if filepath.Base(p) != SpriteName(k) {
-			t.Errorf("sheet %d is %s", k, p)
-		}
-		w, h := ffprobeSize(t, p, "mjpeg")
-		sizes[SpriteName(k)] = [2]int{w, h}
-	}
-	cues := parseVTT(t, sb.VTT())
-	if len(cues) != count {
-		t.Fatalf("%d cues, want %d", len(cues), count)
-	}
-	for i, c := range cues {
-		if want := float64(i * interval); math.Abs(c.start-want) > 1e-6 {
-			t.Errorf("cue %d starts at %g, want %g", i, c.start, want)
-		}
-		if i > 0 && c.start != cues[i-1].end {
-			t.Errorf("cue %d starts at %g, cue %d ends at %g", i, c.start, i-1, cues[i-1].end)
-		}
-		if c.end <= c.start {
-			t.Errorf("cue %d: %g --> %g", i, c.start, c.end)
-		}
-		size, ok := sizes[c.file]
-		if !ok || c.x < 0 || c.y < 0 || c.w != sb.Width || c.h != sb.Height || c.x+c.w > size[0] || c.y+c.h > size[1] {
-			t.Errorf("cue %d: %s#xywh=%d,%d,%d,%d outside the sheets %v", i, c.file, c.x, c.y, c.w, c.h, sizes)
-		}
-	}
-	if last := cues[len(cues)-1].end; math.Abs(last-duration) > 0.001 {
-		t.Errorf("the last cue ends at %g, the video at %g", last, duration)
-	}
-	return cues
-}
 
 // ffprobeSize is a picture's size as ffprobe sees it, and checks its codec.
 func ffprobeSize(t *testing.T, path, codec string) (int, int) {
@@ -225,9 +112,8 @@ func probeFile(t *testing.T, p string) Source {
 	return src
 }
 
-// A 12 s clip: a 320x180 poster (no upscaling), and a storyboard of 6
-// thumbnails every 2 s on one sheet.
-func TestPosterAndStoryboard(t *testing.T) {
+// A 12 s clip: a 320x180 poster (no upscaling).
+func TestPoster(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()
 	ctx := context.Background()
@@ -242,19 +128,6 @@ func TestPosterAndStoryboard(t *testing.T) {
 	}
 	if w, h := ffprobeSize(t, poster, "mjpeg"); w != 320 || h != 180 {
 		t.Errorf("poster %dx%d, want 320x180", w, h)
-	}
-	interval := StoryboardInterval(probe.Duration, 2)
-	sb, err := MakeStoryboard(ctx, StoryboardSpec{Input: src, Format: probe.Format, Width: 320, Height: 180,
-		Duration: probe.Duration, Interval: interval, Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkStoryboard(t, sb, 6, 2, 1, probe.Duration)
-	if sb.Width != 160 || sb.Height != 90 || sb.Columns != 6 || sb.Rows != 1 {
-		t.Errorf("layout %+v, want 6x1 thumbnails of 160x90", sb)
-	}
-	if w, h := ffprobeSize(t, sb.Sprites[0], "mjpeg"); w != 960 || h != 90 {
-		t.Errorf("sheet %dx%d, want 960x90", w, h)
 	}
 }
 
@@ -297,93 +170,6 @@ func TestPosterShapes(t *testing.T) {
 					t.Errorf("rotated poster: bottom left %.0f, top left %.0f: not upright", bl, tl)
 				}
 			}
-			if tc.name == "video ends before the audio" {
-				sb, err := MakeStoryboard(context.Background(), StoryboardSpec{Input: src, Format: probe.Format, Width: 320, Height: 180,
-					Duration: probe.Duration, Interval: StoryboardInterval(probe.Duration, 2), Dir: t.TempDir()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkStoryboard(t, sb, 20, 2, 1, probe.Duration)
-			}
-		})
-	}
-}
-
-// A 4-minute clip: thumbnails every 2 s, 120 of them, on two 10x10 sheets
-// (the second padded).
-func TestStoryboardLongClip(t *testing.T) {
-	needFFmpeg(t)
-	t.Parallel()
-	src := generate(t, "long.mp4", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=5", "-t", "240", "-c:v", "libx264", "-preset", "ultrafast")
-	probe := probeFile(t, src)
-	interval := StoryboardInterval(probe.Duration, 2)
-	sb, err := MakeStoryboard(context.Background(), StoryboardSpec{Input: src, Format: probe.Format, Width: 160, Height: 90,
-		Duration: probe.Duration, Interval: interval, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cues := checkStoryboard(t, sb, 120, 2, 2, probe.Duration)
-	for k, p := range sb.Sprites {
-		if w, h := ffprobeSize(t, p, "mjpeg"); w != 1600 || h != 900 {
-			t.Errorf("sheet %d is %dx%d, want 1600x900", k, w, h)
-		}
-	}
-	if c := cues[119]; c.file != "sprite_1.jpg" || c.x != 9*160 || c.y != 90 {
-		t.Errorf("the last cue is %+v", c)
-	}
-	// A longer video keeps to about 200 thumbnails.
-	if n := StoryboardInterval(1000, 2); ThumbnailCount(1000, n) > MaxThumbnails {
-		t.Errorf("1000 s every %d s: too many", n)
-	}
-}
-
-// Each thumbnail is the picture at its instant: the same whether every
-// frame of the source is decoded, or only the keyframes of a rendition
-// (forced every 2 s on the output clock, so at 2.002 s, 4.004 s… at 29.97
-// frames per second).
-func TestStoryboardShowsEachInstant(t *testing.T) {
-	needFFmpeg(t)
-	t.Parallel()
-	ctx := context.Background()
-	// The luma steps up by 20 at every odd second: around 2k s it is 16+20k.
-	src := generate(t, "steps.mp4", "-f", "lavfi", "-i", "color=black:size=320x180:rate=30000/1001",
-		"-vf", "format=yuv420p,geq=lum='16+20*floor((T+1)/2)':cb=128:cr=128", "-t", "12", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0")
-	probe := probeFile(t, src)
-	prof, err := profiles.Load("../../profiles.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof.Video.Preset = "ultrafast"
-	dir := t.TempDir()
-	rendition := filepath.Join(dir, "r.ts")
-	if err := Encode(ctx, EncodeSpec{Input: src, Source: probe, Profiles: prof,
-		Outputs: []Output{{Name: "r", Width: 320, Height: 180, VideoKbps: 800, MaxrateKbps: 900, BufsizeKbps: 1600, Path: rendition}}}); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name          string
-		input, format string
-		keyframesOnly bool
-	}{
-		{"every frame of the source", src, probe.Format, false},
-		{"keyframes of a rendition", rendition, "mpegts", true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			out := t.TempDir()
-			sb, err := MakeStoryboard(ctx, StoryboardSpec{Input: tc.input, Format: tc.format, Width: 320, Height: 180,
-				Duration: probe.Duration, Interval: 2, KeyframesOnly: tc.keyframesOnly, Dir: out})
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkStoryboard(t, sb, 6, 2, 1, probe.Duration)
-			img := decodeJPEG(t, sb.Sprites[0])
-			for i, c := range parseVTT(t, sb.VTT()) {
-				got := meanLuma(img, image.Rect(c.x+20, c.y+20, c.x+c.w-20, c.y+c.h-20))
-				want := float64(20*i) * 255 / 219 // full range in the JPEG
-				if math.Abs(got-want) > 6 {
-					t.Errorf("thumbnail %d (at %g s) has luma %.1f, want %.1f", i, c.start, got, want)
-				}
-			}
 		})
 	}
 }
@@ -408,8 +194,11 @@ func TestPosterAudioOnly(t *testing.T) {
 func TestThumbnailArgsAreHardened(t *testing.T) {
 	v := &VideoStream{Index: 0, DisplayWidth: 320, DisplayHeight: 180}
 	for name, args := range map[string][]string{
-		"poster":     PosterSpec{Input: "/tmp/src", Source: Source{Format: "mov", Video: v, Duration: 30}, Path: "/tmp/p.jpg"}.Args(3),
-		"storyboard": StoryboardSpec{Input: "/tmp/r.ts", Format: "mpegts", Width: 320, Height: 180, Duration: 30, Interval: 2, Dir: "/tmp"}.Args(),
+		"poster": PosterSpec{Input: "/tmp/src", Source: Source{Format: "mov", Video: v, Duration: 30}, Path: "/tmp/p.jpg"}.Args(3),
+		"chunk": EncodeSpec{Input: "/tmp/src", Source: Source{Format: "mov", Video: v, Duration: 30},
+			Outputs: []Output{{Name: "a", Width: 320, Height: 180, Path: "/tmp/a.ts"}}, Profiles: profiles.Profiles{KeyframeInterval: 2},
+			Chunk: &ChunkSpec{Start: 6, Frames: 150, Thumbnails: &ThumbnailSpec{Interval: 2, Count: 3, Width: 160, Height: 90, Dir: "/tmp"}}}.Args(),
+		"audio": AudioSpec{Input: "/tmp/src", Source: Source{Format: "mov", Audio: &AudioStream{Index: 1}, Duration: 30}, Dir: "/tmp"}.Args(),
 	} {
 		line := strings.Join(args, " ")
 		for _, want := range []string{"-protocol_whitelist file -format_whitelist " + strings.Join(Demuxers, ","), " -i file:/tmp/", " -nostdin"} {
@@ -420,13 +209,6 @@ func TestThumbnailArgsAreHardened(t *testing.T) {
 		if i, j := strings.Index(line, "-format_whitelist"), strings.Index(line, " -i "); i < 0 || j < i {
 			t.Errorf("%s: the whitelist does not come before -i: %s", name, line)
 		}
-	}
-	err := func() error {
-		_, err := MakeStoryboard(context.Background(), StoryboardSpec{Input: "/nonexistent", Format: "mpegts", Width: 320, Height: 180, Duration: 1, Interval: 2, Dir: t.TempDir()})
-		return err
-	}()
-	if err == nil {
-		t.Error("a storyboard from nothing")
 	}
 }
 

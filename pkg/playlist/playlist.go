@@ -332,3 +332,21 @@ func startFirst(vs []Variant) []Variant {
 	}
 	return append([]Variant{sorted[start]}, append(sorted[:start:start], sorted[start+1:]...)...)
 }
+
+// inProgressComment ends a master playlist written while its renditions are
+// still growing (EVENT playlists). Players ignore comments; the content
+// service reads it to cache the master briefly, as it will be rewritten
+// with the final bit rates and I-frame playlists.
+const inProgressComment = "# hlsd: in progress, rewritten when the video is ready\n"
+
+// MarkInProgress marks a master playlist as written before the video is
+// complete.
+func MarkInProgress(master []byte) []byte {
+	return append(bytes.Clone(master), inProgressComment...)
+}
+
+// InProgress reports whether a playlist will still change: an EVENT media
+// playlist, or a master marked by MarkInProgress.
+func InProgress(body []byte) bool {
+	return bytes.Contains(body, []byte("\n#EXT-X-PLAYLIST-TYPE:EVENT\n")) || bytes.HasSuffix(body, []byte(inProgressComment))
+}

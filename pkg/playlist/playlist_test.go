@@ -271,8 +271,57 @@ func TestEventPlaylist(t *testing.T) {
 	if !strings.Contains(s, "#EXT-X-PLAYLIST-TYPE:EVENT\n") || strings.Contains(s, "ENDLIST") || strings.Contains(s, "ALLOW-CACHE") {
 		t.Errorf("event playlist:\n%s", s)
 	}
+	if !InProgress(b) {
+		t.Error("an EVENT playlist is not in progress")
+	}
 	b, _ = Media(segs, 6, nil)
+	if InProgress(b) {
+		t.Error("a VOD playlist is in progress")
+	}
 	if s := string(b); !strings.Contains(s, "#EXT-X-PLAYLIST-TYPE:VOD\n") || !strings.HasSuffix(s, "#EXT-X-ENDLIST\n") {
 		t.Errorf("VOD playlist:\n%s", s)
+	}
+}
+
+func TestMasterInProgress(t *testing.T) {
+	b, err := Master([]Variant{{URI: "a/index.m3u8", Bandwidth: 1, Codecs: "mp4a.40.2"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if InProgress(b) || !InProgress(MarkInProgress(b)) {
+		t.Error("MarkInProgress and InProgress disagree")
+	}
+	if _, _, err := m3u8.DecodeFrom(bytes.NewReader(MarkInProgress(b)), true); err != nil {
+		t.Errorf("a marked master does not parse strictly: %v", err)
+	}
+}
+
+// The storyboard track of a chunked video: cues back to back from 0, each
+// naming its chunk's sheet and its place in it; the last ends with the
+// video, and a thumbnail past the end has none.
+func TestStoryboardVTT(t *testing.T) {
+	got := string(StoryboardVTT([]Sheet{
+		{Name: "sprite_0.jpg", First: 0, Count: 3, Columns: 3},
+		{Name: "sprite_1.jpg", First: 3, Count: 12, Columns: 10},
+	}, 2, 160, 90, 28.5))
+	want := "WEBVTT\n" +
+		"\n00:00:00.000 --> 00:00:02.000\nsprite_0.jpg#xywh=0,0,160,90\n" +
+		"\n00:00:02.000 --> 00:00:04.000\nsprite_0.jpg#xywh=160,0,160,90\n" +
+		"\n00:00:04.000 --> 00:00:06.000\nsprite_0.jpg#xywh=320,0,160,90\n" +
+		"\n00:00:06.000 --> 00:00:08.000\nsprite_1.jpg#xywh=0,0,160,90\n"
+	if !strings.HasPrefix(got, want) {
+		t.Fatalf("track starts\n%s\nwant\n%s", got[:min(len(got), len(want))], want)
+	}
+	for _, line := range []string{
+		"\n00:00:24.000 --> 00:00:26.000\nsprite_1.jpg#xywh=1440,0,160,90\n", // the 10th of its sheet
+		"\n00:00:26.000 --> 00:00:28.000\nsprite_1.jpg#xywh=0,90,160,90\n",   // the 11th: the second row
+		"\n00:00:28.000 --> 00:00:28.500\nsprite_1.jpg#xywh=160,90,160,90\n", // the last, to the end
+	} {
+		if !strings.Contains(got, line) {
+			t.Errorf("track lacks %q:\n%s", line, got)
+		}
+	}
+	if n := strings.Count(got, " --> "); n != 15 {
+		t.Errorf("%d cues, want 15 (0 to 28 s)", n)
 	}
 }

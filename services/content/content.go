@@ -31,6 +31,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/playback"
+	"github.com/hlsd/hlsd/pkg/playlist"
 	"github.com/hlsd/hlsd/pkg/store"
 )
 
@@ -58,9 +59,11 @@ const (
 
 const (
 	cacheSegment  = "public, max-age=31536000, immutable" // never rewritten with other bytes
-	cachePlaylist = "public, max-age=86400"               // only complete VOD playlists are published
+	cachePlaylist = "public, max-age=86400"               // complete VOD playlists
+	cacheGrowing  = "public, max-age=2"                   // EVENT playlists, early masters
 	ageSegment    = 31536000
 	agePlaylist   = 86400
+	ageGrowing    = 2
 	maxPlaylist   = 8 << 20
 )
 
@@ -138,15 +141,21 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 	h.Set("ETag", info.ETag)
 	if strings.HasSuffix(key, ".m3u8") {
 		h.Set("Content-Type", TypePlaylist)
-		h.Set("Cache-Control", d.cacheControl(cachePlaylist, agePlaylist, "", token, expires))
-		d.servePlaylist(w, r, key, info, token, playback.RewritePlaylist)
+		d.servePlaylist(w, r, key, info, token, playback.RewritePlaylist, func(body []byte) string {
+			if playlist.InProgress(body) {
+				// It grows (EVENT) or will be rewritten (an early master):
+				// cached no longer than a third of a segment.
+				return d.cacheControl(cacheGrowing, ageGrowing, "", token, expires)
+			}
+			return d.cacheControl(cachePlaylist, agePlaylist, "", token, expires)
+		})
 		return
 	}
 	if strings.HasSuffix(key, ".vtt") {
 		// Served like a playlist: its sheet URIs carry the token.
 		h.Set("Content-Type", TypeVTT)
 		h.Set("Cache-Control", d.cacheControl(cachePlaylist, agePlaylist, "", token, expires))
-		d.servePlaylist(w, r, key, info, token, playback.RewriteVTT)
+		d.servePlaylist(w, r, key, info, token, playback.RewriteVTT, nil)
 		return
 	}
 	if strings.HasSuffix(key, ".jpg") {
@@ -359,11 +368,33 @@ func (d Deps) serveKey(w http.ResponseWriter, r *http.Request, id string) {
 // memory: rewritten so every child URI carries the request's token, then
 // maybe compressed. Each representation has its own ETag, derived from the
 // stored one, so a 304 is answered without reading the store.
-func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, info store.Info, token string, rewrite func([]byte, string) ([]byte, error)) {
+//
+// cache, if set, picks Cache-Control by the playlist's content (a playlist
+// still growing is cached briefly); it is read from the store then, also
+// for requests that would otherwise get the object as it is.
+func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, info store.Info, token string, rewrite func([]byte, string) ([]byte, error), cache func([]byte) string) {
 	h := w.Header()
 	h.Add("Vary", "Accept-Encoding")
 	gz := acceptsGzip(r)
+	var body []byte
+	if cache != nil {
+		if info.Size > maxPlaylist {
+			d.log().Error("playlist too large", "key", key, "size", info.Size)
+			fail(w, http.StatusInternalServerError, msgUnavailable)
+			return
+		}
+		var err error
+		if body, err = d.readAll(r.Context(), key); err != nil {
+			d.storeError(w, key, err)
+			return
+		}
+		h.Set("Cache-Control", cache(body))
+	}
 	if token == "" && !gz {
+		if body != nil {
+			http.ServeContent(w, r, "", info.ModTime, bytes.NewReader(body)) // Range, HEAD, 304
+			return
+		}
 		d.serveObject(w, r, key, info)
 		return
 	}
@@ -381,17 +412,20 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if info.Size > maxPlaylist {
-		d.log().Error("playlist too large", "key", key, "size", info.Size)
-		fail(w, http.StatusInternalServerError, msgUnavailable)
-		return
-	}
-	body, err := d.readAll(r.Context(), key)
-	if err != nil {
-		d.storeError(w, key, err)
-		return
+	if body == nil {
+		if info.Size > maxPlaylist {
+			d.log().Error("playlist too large", "key", key, "size", info.Size)
+			fail(w, http.StatusInternalServerError, msgUnavailable)
+			return
+		}
+		var err error
+		if body, err = d.readAll(r.Context(), key); err != nil {
+			d.storeError(w, key, err)
+			return
+		}
 	}
 	if token != "" {
+		var err error
 		if body, err = rewrite(body, token); err != nil {
 			d.log().Error("playlist rewrite failed", "key", key, "err", err)
 			fail(w, http.StatusInternalServerError, msgUnavailable)

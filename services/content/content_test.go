@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hlsd/hlsd/pkg/playlist"
 	"github.com/hlsd/hlsd/pkg/store"
 )
 
@@ -197,5 +198,44 @@ func TestObjectKey(t *testing.T) {
 		if key != tc.key || ok != (tc.key != "") {
 			t.Errorf("ObjectKey(%q) = %q %v, want %q", tc.path, key, ok, tc.key)
 		}
+	}
+}
+
+// A playlist that still grows (EVENT, or a master written before the video
+// was ready) is cached for 2 s; a finished one for a day. Both plain and
+// gzipped, with ETag and 304 as ever.
+func TestCachesGrowingPlaylistsBriefly(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"event", "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXTINF:6.000,\nseg_00000.ts\n", "public, max-age=2"},
+		{"early master", string(playlist.MarkInProgress([]byte("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na/index.m3u8\n"))), "public, max-age=2"},
+		{"vod", "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:6.000,\nseg_00000.ts\n#EXT-X-ENDLIST\n", "public, max-age=86400"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := store.NewFileStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := "streams/" + id + "/360p/index.m3u8"
+			if err := st.Put(context.Background(), key, strings.NewReader(tc.body), int64(len(tc.body))); err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(Handler(Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+			defer srv.Close()
+			for _, enc := range []string{"", "gzip"} {
+				resp, body := do(t, "GET", srv.URL+"/"+key, map[string]string{"Accept-Encoding": enc})
+				if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != tc.want {
+					t.Errorf("%q: %d Cache-Control %q, want %q", enc, resp.StatusCode, resp.Header.Get("Cache-Control"), tc.want)
+				}
+				if enc == "" && string(body) != tc.body {
+					t.Errorf("body %q", body)
+				}
+				resp, _ = do(t, "GET", srv.URL+"/"+key, map[string]string{"Accept-Encoding": enc, "If-None-Match": resp.Header.Get("ETag")})
+				if resp.StatusCode != http.StatusNotModified || resp.Header.Get("Cache-Control") != tc.want {
+					t.Errorf("%q revalidated: %d Cache-Control %q", enc, resp.StatusCode, resp.Header.Get("Cache-Control"))
+				}
+			}
+		})
 	}
 }

@@ -51,6 +51,7 @@ func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v jobs.Video,
 	if err != nil {
 		return err
 	}
+	body = playlist.MarkInProgress(body)
 	if err := d.Store.Put(ctx, jobs.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
 		return err
 	}

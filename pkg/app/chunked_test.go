@@ -1,0 +1,172 @@
+package app_test
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/pkg/app/apptest"
+	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/testutil"
+)
+
+// A 10-minute source, encoded in 21 chunks: the master appears after the
+// first chunk while the rest is encoding, its media playlists are EVENT
+// playlists that only grow, and once ready they are VOD; a flash and a
+// beep placed together near the end of the source come out together
+// (audio, encoded once, and video, encoded in chunks, keep in sync).
+func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
+	t.Parallel()
+	// A small picture and the fastest preset: the test is about chunks and
+	// timing, not picture quality.
+	prof, err := os.ReadFile("../../profiles.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	profPath := filepath.Join(t.TempDir(), "profiles.json")
+	testutil.WriteFile(t, filepath.Dir(profPath), "profiles.json", []byte(strings.Replace(string(prof), `"preset": "veryfast"`, `"preset": "ultrafast"`, 1)))
+	base := apptest.Start(t, profPath, func(c *app.Config) { c.EncoderWorkers = 2 })
+
+	const flash = 595.0 // seconds into the source
+	src := generate(t, "long.mp4",
+		"-f", "lavfi", "-i", "color=black:size=192x108:rate=25",
+		"-f", "lavfi", "-i", "aevalsrc='if(between(t,595,595.3),sin(2*PI*1000*t),0)':s=48000",
+		"-vf", "drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='between(t,595,595.3)'",
+		"-t", "600", "-c:v", "libx264", "-preset", "ultrafast", "-g", "250", "-c:a", "aac", "-b:a", "64k")
+
+	status, body, _ := testutil.Upload(t, base+"/api/videos", src)
+	if status != http.StatusAccepted {
+		t.Fatalf("POST /api/videos = %d %s", status, body)
+	}
+	var created struct{ ID string }
+	if err := json.Unmarshal(body, &created); err != nil {
+		t.Fatal(err)
+	}
+
+	// Playable while encoding: the master and EVENT media playlists.
+	var v apiVideo
+	var video jobs.Video
+	deadline := time.Now().Add(5 * time.Minute)
+	for v.MasterURL == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no master_url within 5 minutes: %+v", v)
+		}
+		time.Sleep(100 * time.Millisecond)
+		b, _ := get(t, base+"/api/videos/"+created.ID)
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatal(err)
+		}
+		_ = json.Unmarshal(b, &video)
+		if v.State == jobs.StateFailed {
+			t.Fatalf("failed: %s", b)
+		}
+	}
+	if v.State == jobs.StateReady {
+		t.Fatalf("ready before it was reported playable; chunks %d", video.Chunks)
+	}
+	t.Logf("playable %s after the upload was stored, %d chunks", video.PlayableAt.Sub(video.CreatedAt).Round(time.Millisecond), video.Chunks)
+	if video.Chunks != 21 {
+		t.Errorf("%d chunks, want 21 (6 s, then 30 s each)", video.Chunks)
+	}
+	master, hdr := get(t, v.MasterURL)
+	if !strings.Contains(hdr.Get("Cache-Control"), "max-age=") || strings.Contains(hdr.Get("Cache-Control"), "86400") {
+		t.Errorf("early master cached as %q", hdr.Get("Cache-Control"))
+	}
+	dir := v.MasterURL[:strings.LastIndex(v.MasterURL, "/")+1]
+	variant := regexp.MustCompile(`(?m)^([0-9]+p)/index\.m3u8$`).FindSubmatch(master)
+	if variant == nil || !strings.Contains(string(master), `URI="audio/index.m3u8"`) {
+		t.Fatalf("early master:\n%s", master)
+	}
+	early, _ := get(t, dir+string(variant[1])+"/index.m3u8")
+	if !strings.Contains(string(early), "#EXT-X-PLAYLIST-TYPE:EVENT\n") || strings.Contains(string(early), "#EXT-X-ENDLIST") {
+		t.Errorf("media playlist while encoding:\n%s", early)
+	}
+
+	// Then ready, every playlist VOD and containing what the EVENT one had.
+	for v.State != jobs.StateReady {
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within 5 minutes: %+v", v)
+		}
+		time.Sleep(250 * time.Millisecond)
+		b, _ := get(t, base+"/api/videos/"+created.ID)
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatal(err)
+		}
+		if v.State == jobs.StateFailed {
+			t.Fatalf("failed: %s", b)
+		}
+	}
+	final, _ := get(t, dir+string(variant[1])+"/index.m3u8")
+	if !strings.Contains(string(final), "#EXT-X-PLAYLIST-TYPE:VOD\n") || !strings.HasSuffix(string(final), "#EXT-X-ENDLIST\n") {
+		t.Errorf("media playlist when ready:\n%s", final)
+	}
+	earlyBody := strings.Replace(string(early), "#EXT-X-PLAYLIST-TYPE:EVENT\n", "", 1)
+	if finalBody := strings.Replace(string(final), "#EXT-X-PLAYLIST-TYPE:VOD\n", "", 1); !strings.HasPrefix(finalBody, earlyBody) {
+		t.Errorf("the VOD playlist does not extend the EVENT one:\n%s\n---\n%s", early, final)
+	}
+	if n := strings.Count(string(final), "#EXTINF:"); n != 100 {
+		t.Errorf("%d segments, want 100", n)
+	}
+
+	// The flash and the beep, on the published timeline (raw timestamps).
+	flashAt := firstFrameAbove(t, dir+string(variant[1])+"/index.m3u8", 128)
+	beepAt := firstSoundAfterSilence(t, dir+"audio/index.m3u8", flash-10)
+	t.Logf("flash at %.4f s, beep at %.4f s", flashAt, beepAt)
+	if math.Abs(flashAt-beepAt) > 0.020 {
+		t.Errorf("A/V offset %.1f ms at %g s into the source, want under 20 ms", (flashAt-beepAt)*1000, flash)
+	}
+	if math.Abs(flashAt-(flash+2.4)) > 0.041 {
+		t.Errorf("the flash is at %.3f s, want %.3f s", flashAt, flash+2.4)
+	}
+}
+
+// firstFrameAbove is the timestamp of the first frame of a playlist whose
+// mean luma exceeds y.
+func firstFrameAbove(t *testing.T, playlist string, y float64) float64 {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-v", "error", "-copyts", "-i", playlist, "-map", "0:v:0",
+		"-vf", "signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-", "-f", "null", "-").Output()
+	if err != nil {
+		t.Fatalf("ffmpeg %s: %v", playlist, err)
+	}
+	var pts float64
+	for _, line := range strings.Split(string(out), "\n") {
+		if _, v, ok := strings.Cut(line, "pts_time:"); ok {
+			pts, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+		if _, v, ok := strings.Cut(line, "YAVG="); ok {
+			if f, _ := strconv.ParseFloat(v, 64); f > y {
+				return pts
+			}
+		}
+	}
+	t.Fatalf("%s has no frame brighter than %g", playlist, y)
+	return 0
+}
+
+// firstSoundAfterSilence is when the audio of a playlist first stops being
+// silent after the given time.
+func firstSoundAfterSilence(t *testing.T, playlist string, after float64) float64 {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-v", "info", "-hide_banner", "-nostats", "-copyts", "-i", playlist, "-map", "0:a:0",
+		"-af", "silencedetect=n=-40dB:d=0.5", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg %s: %v", playlist, err)
+	}
+	for _, m := range regexp.MustCompile(`silence_end: ([0-9.]+)`).FindAllStringSubmatch(string(out), -1) {
+		if f, _ := strconv.ParseFloat(m[1], 64); f > after {
+			return f
+		}
+	}
+	t.Fatalf("%s has no sound after %g s:\n%s", playlist, after, out)
+	return 0
+}
