@@ -296,12 +296,23 @@ type Video struct {
 	// rendition had its first chunk, and players could start while the
 	// rest was encoded.
 	PlayableAt *time.Time `json:"playable_at,omitempty"`
-	// MasterClaim serializes master playlist writes: "event" while the
-	// early master is being written, "final" once the last chunk is in.
-	MasterClaim string     `json:"master_claim,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
-	ReadyAt     *time.Time `json:"ready_at,omitempty"`
+	// Publisher is the lease of the one segmenter that writes the video's
+	// playlists at a time (see segmenter.publish); nil when none does.
+	Publisher *Lease     `json:"publisher,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	ReadyAt   *time.Time `json:"ready_at,omitempty"`
+}
+
+// Lease is held by Owner until Until, unless renewed or released.
+type Lease struct {
+	Owner string    `json:"owner"`
+	Until time.Time `json:"until"`
+}
+
+// Held reports whether l is held by someone other than owner at now.
+func (l *Lease) Held(owner string, now time.Time) bool {
+	return l != nil && l.Owner != owner && now.Before(l.Until)
 }
 
 // Playable reports whether the master playlist is published (the video may

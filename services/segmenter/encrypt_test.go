@@ -128,7 +128,7 @@ func TestEncryptedRendition(t *testing.T) {
 	ctx := context.Background()
 	id := jobs.NewVideoID()
 	if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateSegmenting,
-		Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25}}}); err != nil {
+		Chunks: 1, Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
 	}
 	key := mustHex(t, "00112233445566778899aabbccddeeff")
@@ -137,7 +137,7 @@ func TestEncryptedRendition(t *testing.T) {
 	}
 	work := putTS(t, d, id, "a")
 	plainTS := read(t, d.Store, work)
-	if err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "a", Key: work, SegmentDuration: 6,
+	if err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "a", Key: work, SegmentDuration: 6, Chunk: jobs.Chunk{Count: 1},
 		Encryption: profiles.EncryptionAES128}); err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestEncryptionKeyProblems(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := jobs.NewVideoID()
-			if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateSegmenting, Renditions: []jobs.Rendition{{Name: "a"}}}); err != nil {
+			if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateSegmenting, Chunks: 1, Renditions: []jobs.Rendition{{Name: "a", Segmented: []bool{false}}}}); err != nil {
 				t.Fatal(err)
 			}
 			if tc.key != nil {
@@ -232,7 +232,7 @@ func TestEncryptionKeyProblems(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "a", Key: jobs.WorkKey(id, "a", 0), SegmentDuration: 6, Encryption: tc.encryption})
+			err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "a", Key: jobs.WorkKey(id, "a", 0), SegmentDuration: 6, Encryption: tc.encryption, Chunk: jobs.Chunk{Count: 1}})
 			var pe *jobs.PermanentError
 			if err == nil || errors.As(err, &pe) != tc.permanent {
 				t.Fatalf("got %v, want an error, permanent=%v", err, tc.permanent)

@@ -14,38 +14,21 @@ import (
 	"github.com/hlsd/hlsd/pkg/store"
 )
 
-// earlyMasterWait bounds how long the final master waits for an early
-// master still being written (by a segmenter that may have died).
-const earlyMasterWait = 30 * time.Second
-
 // publishMaster writes the master playlist when the state allows: the
 // final one once every rendition is complete, otherwise an early one as
-// soon as every rendition lists its first chunk. Only one segmenter writes
-// the early master (it claims it with compare-and-set), and the final one
-// waits for it, so the early master never lands over the final one.
-func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v jobs.Video, job jobs.SegmentJob) error {
+// soon as every rendition lists its first chunk. Only the publisher (the
+// holder of the video's lease) gets here, so the two never cross.
+func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v jobs.Video) error {
 	if v.AllRenditionsDone() {
-		return d.publishFinal(ctx, log, v.ID)
+		return d.publishFinal(ctx, log, v)
+	}
+	if v.PlayableAt != nil {
+		return nil
 	}
 	for _, r := range v.Renditions {
 		if r.Published == 0 || r.Bandwidth == 0 {
 			return nil
 		}
-	}
-	if v.MasterClaim != "" {
-		return nil
-	}
-	claimed := false
-	v, err := d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
-		claimed = false
-		if v.State.Final() || v.MasterClaim != "" {
-			return jobs.ErrNoChange
-		}
-		v.MasterClaim, claimed = "event", true
-		return nil
-	})
-	if err != nil || !claimed {
-		return err
 	}
 	body, err := masterPlaylist(v, false)
 	if err != nil {
@@ -56,7 +39,7 @@ func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v jobs.Video,
 		return err
 	}
 	v, err = d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
-		if v.PlayableAt != nil {
+		if v.PlayableAt != nil || v.State.Final() {
 			return jobs.ErrNoChange
 		}
 		now := time.Now().UTC()
@@ -66,44 +49,17 @@ func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v jobs.Video,
 	if err != nil {
 		return err
 	}
-	log.Info("video playable", "after", v.PlayableAt.Sub(v.CreatedAt).Round(time.Millisecond))
+	if v.PlayableAt != nil {
+		log.Info("video playable", "after", v.PlayableAt.Sub(v.CreatedAt).Round(time.Millisecond))
+	}
 	return nil
 }
 
 // publishFinal writes the storyboard track and the final master (VOD, with
 // measured bit rates and I-frame playlists), then marks the video ready.
-// Every segmenter that sees all renditions complete may get here (after a
+// A publisher that dies in between leaves it to the next (after a
 // redelivery, say); writing the same files twice is harmless.
-func (d Deps) publishFinal(ctx context.Context, log *slog.Logger, id string) error {
-	deadline := time.Now().Add(earlyMasterWait)
-	for {
-		v, err := d.Bus.Videos.Get(ctx, id)
-		if err != nil || v.State.Final() {
-			return err
-		}
-		if v.MasterClaim != "event" || v.PlayableAt != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			log.Warn("the early master was claimed but never written; writing the final one")
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	v, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
-		if v.State.Final() || v.MasterClaim == "final" {
-			return jobs.ErrNoChange
-		}
-		v.MasterClaim = "final"
-		return nil
-	})
-	if err != nil || v.State.Final() {
-		return err
-	}
+func (d Deps) publishFinal(ctx context.Context, log *slog.Logger, v jobs.Video) error {
 	thumbnails := d.writeStoryboard(ctx, log, v)
 	body, err := masterPlaylist(v, true)
 	if err != nil {
@@ -127,6 +83,7 @@ func (d Deps) publishFinal(ctx context.Context, log *slog.Logger, id string) err
 			thumbnails.Poster = v.Thumbnails.HasPoster()
 			v.Thumbnails = thumbnails
 		}
+		v.Publisher = nil
 		readied = true
 		return nil
 	})

@@ -181,54 +181,124 @@ func (d Deps) split(ctx context.Context, job jobs.SegmentJob) (chunkManifest, er
 	return m, nil
 }
 
-// publish brings the video's published playlists up to what the state
-// says is segmented. Several segmenters may run it at once for one video:
-// each rewrites only playlists that grew, records what it wrote with
-// compare-and-set, and looks again until nothing is left to do, so the last
-// one to finish leaves every playlist complete.
+// leaseTime is how long a publisher may go without renewing its lease
+// before another segmenter may take over (it renews at every round).
+const leaseTime = 20 * time.Second
+
+// publish brings the video's published playlists up to what the state says
+// is segmented. One segmenter at a time does it, holding the video's
+// publisher lease (taken and released with compare-and-set on the video's
+// state): two writers of one playlist could otherwise land their writes out
+// of order and leave an older playlist over a newer one. A segmenter that
+// finds the lease held leaves the work to its holder, which keeps going
+// until a release finds nothing left to do; the release is a
+// compare-and-set, so a chunk marked meanwhile makes it fail and look again.
+// A holder that dies loses the lease after leaseTime, and its job's
+// redelivery (or any later job) takes over.
 func (d Deps) publish(ctx context.Context, log *slog.Logger, job jobs.SegmentJob) error {
-	id := job.VideoID
-	for range 1000 {
-		v, err := d.Bus.Videos.Get(ctx, id)
-		if err != nil || v.State.Final() {
-			return err
-		}
-		grew := map[string]renditionPlaylists{}
-		for _, r := range v.Renditions {
-			n := r.Contiguous()
-			if n <= r.Published {
-				continue
-			}
-			p, err := d.writeMedia(ctx, job, v, r, n)
-			if err != nil {
-				return err
-			}
-			grew[r.Name] = p
-		}
-		if len(grew) == 0 {
-			return d.publishMaster(ctx, log, v, job)
-		}
-		if _, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
-			if v.State.Final() {
+	id, owner := job.VideoID, jobs.NewVideoID()
+	for range 10000 {
+		var held bool
+		v, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
+			held = false
+			if v.State.Final() || !pending(v) || v.Publisher.Held(owner, time.Now()) {
 				return jobs.ErrNoChange
 			}
-			for i := range v.Renditions {
-				r := &v.Renditions[i]
-				if p, ok := grew[r.Name]; ok && p.chunks > r.Published {
-					p.record(r)
-				}
+			v.Publisher, held = &jobs.Lease{Owner: owner, Until: time.Now().Add(leaseTime)}, true
+			return nil
+		})
+		if err != nil || !held {
+			return err // nothing to do, or the holder will do it
+		}
+		if err := d.publishRound(ctx, log, job, v); err != nil {
+			d.release(ctx, id, owner)
+			return err
+		}
+		released := false
+		if _, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
+			released = false
+			if v.Publisher == nil || v.Publisher.Owner != owner {
+				return jobs.ErrNoChange // lost it (expired): the new holder goes on
 			}
-			done := 0
-			for _, r := range v.Renditions {
-				done += r.Published
+			if !v.State.Final() && pending(v) {
+				return jobs.ErrNoChange // more came in: another round
 			}
-			v.Progress = max(v.Progress, 0.9*float64(done)/float64(max(1, v.Chunks*len(v.Renditions))))
+			v.Publisher, released = nil, true
 			return nil
 		}); err != nil {
 			return err
 		}
+		if released {
+			return nil
+		}
 	}
-	return fmt.Errorf("segmenter: video %s: playlists still growing after 1000 rounds", id)
+	return fmt.Errorf("segmenter: video %s: playlists still growing after 10000 rounds", id)
+}
+
+// release gives the lease up after a failed round (the job's retry, or
+// another job, takes it again).
+func (d Deps) release(ctx context.Context, id, owner string) {
+	_, _ = d.Bus.Videos.Update(context.WithoutCancel(ctx), id, func(v *jobs.Video) error {
+		if v.Publisher == nil || v.Publisher.Owner != owner {
+			return jobs.ErrNoChange
+		}
+		v.Publisher = nil
+		return nil
+	})
+}
+
+// pending reports whether a publisher has something to write: a playlist
+// that can grow, or a master that can appear or become final.
+func pending(v *jobs.Video) bool {
+	first := true
+	for _, r := range v.Renditions {
+		if r.Contiguous() > r.Published {
+			return true
+		}
+		first = first && r.Published > 0 && r.Bandwidth > 0
+	}
+	return v.AllRenditionsDone() || first && v.PlayableAt == nil
+}
+
+// publishRound writes every playlist that can grow, records what it wrote,
+// and then the master if it is due.
+func (d Deps) publishRound(ctx context.Context, log *slog.Logger, job jobs.SegmentJob, v jobs.Video) error {
+	grew := map[string]renditionPlaylists{}
+	for _, r := range v.Renditions {
+		n := r.Contiguous()
+		if n <= r.Published {
+			continue
+		}
+		p, err := d.writeMedia(ctx, job, v, r, n)
+		if err != nil {
+			return err
+		}
+		grew[r.Name] = p
+	}
+	v, err := d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
+		if v.State.Final() {
+			return jobs.ErrNoChange
+		}
+		for i := range v.Renditions {
+			r := &v.Renditions[i]
+			if p, ok := grew[r.Name]; ok && p.chunks > r.Published {
+				p.record(r)
+			}
+		}
+		done := 0
+		for _, r := range v.Renditions {
+			done += r.Published
+		}
+		v.Progress = max(v.Progress, 0.9*float64(done)/float64(max(1, v.Chunks*len(v.Renditions))))
+		if v.Publisher != nil {
+			v.Publisher.Until = time.Now().Add(leaseTime)
+		}
+		return nil
+	})
+	if err != nil || v.State.Final() {
+		return err
+	}
+	return d.publishMaster(ctx, log, v)
 }
 
 // renditionPlaylists is what writing a rendition's playlists measured.

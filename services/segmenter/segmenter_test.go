@@ -61,12 +61,13 @@ func TestLastRenditionPublishesMasterLast(t *testing.T) {
 	ctx := context.Background()
 	id := jobs.NewVideoID()
 	if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateSegmenting,
-		Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25}, {Name: "b", Width: 320, Height: 180, FrameRate: 25}}}); err != nil {
+		Chunks: 1, Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}},
+			{Name: "b", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
 	}
 	for i, name := range []string{"a", "b"} {
 		key := putTS(t, d, id, name)
-		if err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: name, Key: key, SegmentDuration: 6}); err != nil {
+		if err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: name, Key: key, SegmentDuration: 6, Chunk: jobs.Chunk{Count: 1}}); err != nil {
 			t.Fatal(err)
 		}
 		_, err := d.Store.Stat(ctx, jobs.MasterKey(id))
@@ -92,12 +93,12 @@ func TestPublishesEvenIfStateSaysEncoding(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
 	id := jobs.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateEncoding,
-		Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25}}}); err != nil {
+	if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateEncoding, Chunks: 1,
+		Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
 	}
 	key := putTS(t, d, id, "a")
-	if err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "a", Key: key, SegmentDuration: 6}); err != nil {
+	if err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "a", Key: key, SegmentDuration: 6, Chunk: jobs.Chunk{Count: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	v, _ := d.Bus.Videos.Get(ctx, id)
@@ -125,5 +126,44 @@ func TestUnknownRenditionFails(t *testing.T) {
 	key := putTS(t, d, id, "zzz")
 	if err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "zzz", Key: key, SegmentDuration: 6}); err == nil {
 		t.Fatal("a rendition outside the plan was accepted")
+	}
+}
+
+// Chunks of one rendition segmented at once by different workers: the one
+// publisher at a time (the lease) leaves the complete playlist, never an
+// older one written late over it.
+func TestConcurrentChunksPublishTheWholePlaylist(t *testing.T) {
+	d := setup(t)
+	ctx := context.Background()
+	for round := range 8 {
+		id := jobs.NewVideoID()
+		if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateSegmenting, Chunks: 2,
+			Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false, false}}}}); err != nil {
+			t.Fatal(err)
+		}
+		key := putTS(t, d, id, "a") // 8 s: two segments per chunk
+		chunks := []jobs.Chunk{{Index: 0, Count: 2, FirstSegment: 0, Segments: 2}, {Index: 1, Count: 2, FirstSegment: 2}}
+		errs := make(chan error, 2)
+		for _, c := range chunks {
+			go func() {
+				errs <- d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "a", Key: key, SegmentDuration: 6, Chunk: c})
+			}()
+		}
+		for range chunks {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		v, _ := d.Bus.Videos.Get(ctx, id)
+		rc, err := d.Store.Get(ctx, jobs.MediaPlaylistKey(id, "a"), 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if v.State != jobs.StateReady || v.Publisher != nil || !strings.HasSuffix(string(b), "#EXT-X-ENDLIST\n") ||
+			strings.Count(string(b), "#EXTINF:") != 4 || !strings.Contains(string(b), "seg_00003.ts") {
+			t.Fatalf("round %d: state %s, publisher %+v, media playlist:\n%s", round, v.State, v.Publisher, b)
+		}
 	}
 }
