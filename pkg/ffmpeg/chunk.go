@@ -191,3 +191,32 @@ func (s AudioSpec) Args() []string {
 func EncodeAudio(ctx context.Context, spec AudioSpec) error {
 	return runWithProgress(ctx, spec.Timeout, spec.Args(), spec.Source.Duration, spec.Progress)
 }
+
+// Seekable reports whether ffmpeg seeks reliably in sources of a format (as
+// Probe names it): formats with an index. In others (MPEG-TS above all,
+// whose timestamps may start anywhere and wrap) a seek may land nowhere, so
+// such sources are remuxed once (Remux) before they are cut into chunks.
+func Seekable(format string) bool {
+	return format == "mov" || format == "matroska"
+}
+
+// Remux copies the source's video and audio track (the ones Probe chose),
+// without re-encoding, into a Matroska file at out: indexed, so chunks can
+// seek in it, with timestamps made continuous from 0. (Matroska keeps no
+// rotation, but sources that carry one are MP4/MOV, which need no remux.)
+func Remux(ctx context.Context, input string, src Source, out string, timeout time.Duration) error {
+	args := []string{"-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats"}
+	args = append(args, inputArgs()...)
+	if src.Format != "" {
+		args = append(args, "-f", src.Format)
+	}
+	args = append(args, "-i", "file:"+input)
+	if v := src.Video; v != nil {
+		args = append(args, "-map", fmt.Sprintf("0:%d", v.Index))
+	}
+	if a := src.Audio; a != nil {
+		args = append(args, "-map", fmt.Sprintf("0:%d", a.Index))
+	}
+	args = append(args, "-c", "copy", "-f", "matroska", "file:"+out)
+	return run(ctx, orDefault(timeout), "ffmpeg", args, nil)
+}

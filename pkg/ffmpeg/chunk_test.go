@@ -107,3 +107,23 @@ func TestChunksJoin(t *testing.T) {
 		t.Errorf("audio ends %.4f s from the video", d)
 	}
 }
+
+// Probe's names for the formats Seekable must know.
+func TestSeekableFormats(t *testing.T) {
+	testutil.RequireTools(t, "ffmpeg", "ffprobe")
+	t.Parallel()
+	for name, want := range map[string]bool{"a.mp4": true, "a.mov": true, "a.mkv": true, "a.webm": true, "a.ts": false} {
+		args := []string{"-f", "lavfi", "-i", "testsrc2=size=64x64:rate=5", "-t", "1"}
+		if name == "a.webm" {
+			args = append(args, "-c:v", "libvpx")
+		}
+		src := testutil.Generate(t, name, args...)
+		probe, err := Probe(context.Background(), src, DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Seekable(probe.Format); got != want {
+			t.Errorf("%s (%s): Seekable %v, want %v", name, probe.Format, got, want)
+		}
+	}
+}

@@ -139,6 +139,10 @@ func StoryboardManifestKey(id string, chunk int) string {
 	return fmt.Sprintf("work/%s/storyboard/%d.json", id, chunk)
 }
 
+// RemuxedSourceKey is a seekable copy of a source that is not (MPEG-TS, for
+// one), which the chunk and audio jobs read instead.
+func RemuxedSourceKey(id string) string { return "work/" + id + "/source.mkv" }
+
 // WorkPrefix holds a video's intermediate files.
 func WorkPrefix(id string) string { return "work/" + id + "/" }
 

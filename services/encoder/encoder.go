@@ -167,9 +167,18 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 		return err
 	}
 
+	// Chunks seek in the source; a source ffmpeg cannot seek in reliably
+	// is remuxed once (no re-encoding) into one it can, which the chunk and
+	// audio jobs then read instead.
+	sourceKey := job.SourceKey
+	if len(chunks) > 1 && !ffmpeg.Seekable(probe.Format) {
+		if sourceKey, err = d.remux(ctx, id, src, log); err != nil {
+			return err
+		}
+	}
 	// The audio first: the master waits for its first chunk as for the video's.
 	if probe.Audio != nil {
-		if err := d.Bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: job.SourceKey, Profiles: job.Profiles,
+		if err := d.Bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: sourceKey, Profiles: job.Profiles,
 			Part: jobs.PartAudio, Chunks: chunks}); err != nil {
 			return err
 		}
@@ -179,12 +188,34 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 	}
 	interval := ffmpeg.StoryboardInterval(probe.Duration, job.Profiles.KeyframeInterval)
 	for _, c := range chunks {
-		if err := d.Bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: job.SourceKey, Profiles: job.Profiles,
+		if err := d.Bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: sourceKey, Profiles: job.Profiles,
 			Part: jobs.PartVideo, Chunk: c, Chunks: chunks, Thumbnails: interval}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// remux stores a seekable copy of the source (see ffmpeg.Seekable) and
+// returns its key.
+func (d Deps) remux(ctx context.Context, id string, src source, log *slog.Logger) (string, error) {
+	dir, err := os.MkdirTemp(d.WorkDir, "remux-"+id+"-")
+	if err != nil {
+		return "", fmt.Errorf("encoder: scratch dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "source.mkv")
+	started := time.Now()
+	timeout := d.MinTimeout + time.Duration(src.probe.Duration*float64(d.TimeoutPerSecond)/10)
+	if err := ffmpeg.Remux(ctx, src.path, src.probe, out, timeout); err != nil {
+		return "", classifyEncodeError(err, timeout)
+	}
+	key := jobs.RemuxedSourceKey(id)
+	if _, err := putOutput(ctx, d.Store, key, out, true); err != nil {
+		return "", err
+	}
+	log.Info("source remuxed for seeking", "format", src.probe.Format, "took", time.Since(started).Round(time.Millisecond))
+	return key, nil
 }
 
 // encodeChunk encodes one chunk of every video rendition (and its storyboard
@@ -268,6 +299,9 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 		ok, err := putOutput(ctx, d.Store, jobs.WorkKey(id, o.Name, c.Index), o.Path, c.Index == 0)
 		if err != nil {
 			return err
+		}
+		if !ok {
+			log.Warn("the chunk has no frames: the video stream ends before it", "rendition", o.Name)
 		}
 		empty[o.Name] = !ok
 	}
@@ -453,7 +487,7 @@ func (d Deps) localSource(ctx context.Context, id, key string) (string, func(), 
 		}
 		return p, func() {}, nil
 	}
-	return d.sources.get(ctx, d.Store, id, key)
+	return d.sources.get(ctx, d.Store, key)
 }
 
 // putOutput stores an output file. An empty file is stored as nothing and

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 const sourceIdle = 10 * time.Minute
 
 // sourceCache keeps local copies of sources from a remote store, one per
-// video, shared by the jobs of this process: a video's chunks would
+// object key, shared by the jobs of this process: a video's chunks would
 // otherwise each download the whole source.
 type sourceCache struct {
 	dir     string
@@ -38,13 +39,15 @@ func newSourceCache(workDir string) *sourceCache {
 	return &sourceCache{dir: filepath.Join(workDir, "sources"), entries: map[string]*cachedSource{}}
 }
 
-// get returns the local copy of the source of video id, downloading it if
-// this process has none. release must be called when done with it.
-func (c *sourceCache) get(ctx context.Context, st store.Store, id, key string) (string, func(), error) {
+// get returns the local copy of the object at key, downloading it if this
+// process has none. release must be called when done with it.
+func (c *sourceCache) get(ctx context.Context, st store.Store, key string) (string, func(), error) {
+	id := key
 	c.mu.Lock()
 	e, ok := c.entries[id]
 	if !ok {
-		e = &cachedSource{path: filepath.Join(c.dir, id), ready: make(chan struct{})}
+		// Keys are ours (no user text): a flat file name is unambiguous.
+		e = &cachedSource{path: filepath.Join(c.dir, strings.ReplaceAll(key, "/", "_")), ready: make(chan struct{})}
 		c.entries[id] = e
 	}
 	e.users++

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Chunked encoding: how time to ready scales with encoder processes, what a
+# chunk costs, and how soon a long video is playable.
+#
+# 1. Scaling. The 60 s 1280x720 30 fps source of time-to-ready.sh (or
+#    SOURCE), through `POST /upload` (answers once ready), with N encoder
+#    processes for N in ENCODERS (default "1 2 4"): `hlsd all` (which has one
+#    encoder) exposing its embedded NATS, plus N-1 `hlsd encoder` processes
+#    on the same file store, each with --encoder-workers 1. A fresh stack per
+#    N; REPEAT (2) uploads each, the best kept. Ratios are against N=1.
+#    From the N=1 run's log: each chunk's encode time (`chunk encoded ...
+#    took=`), the first (6 s) and the full (30 s) ones, for the cost model.
+# 2. Time to first playable. A LONG_SECONDS (600) source (the 60 s source
+#    looped with -c copy) through `POST /api/videos` on a fresh `hlsd all`
+#    with its defaults: the time from the stored upload (created_at) to the
+#    master playlist (playable_at), read from the API, polled every 50 ms;
+#    then the master and the first segment of every media playlist it names
+#    are fetched, and ffmpeg decodes the first 6 s through the master. The
+#    rest is not waited for (WAIT_READY=1 waits and reports time to ready).
+#
+# Exits 1 if the first playable time is above TARGET (10 s), 2 on any other
+# failure.
+#
+#   bench/chunked.sh                  # about 10 minutes on 2 cores
+#   ENCODERS="1 2" REPEAT=1 bench/chunked.sh
+#
+# Environment: ENCODERS, REPEAT, TARGET, SOURCE, SOURCE_SECONDS, LONG_SECONDS,
+# WAIT_READY, BENCH_TMP, KEEP_TMP=1.
+NAME=chunked
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ENCODERS=${ENCODERS:-1 2 4}
+REPEAT=${REPEAT:-2}
+TARGET=${TARGET:-10}
+LONG_SECONDS=${LONG_SECONDS:-600}
+for c in go curl ffmpeg ffprobe; do command -v $c >/dev/null || die "$c is not on PATH"; done
+
+machine
+mkdir -p "$TMP/bin"
+build_hlsd "$TMP/bin"
+SRC=$TMP/source.mp4
+make_source "$SRC"
+SRC_S=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$SRC")
+
+json_field() { # name, json: a top-level string or number field
+	sed -n "s/^  \"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" <<<"$2" | head -1
+}
+secs_between() { elapsed "$(date -d "$1" +%s.%N)" "$(date -d "$2" +%s.%N)"; }
+
+# start_stack N: hlsd all + N-1 encoders on a fresh data dir; sets BASE, STACK.
+start_stack() {
+	local n=$1 dir="$TMP/stack-$1" i
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	free_port; local http=$PORT
+	free_port; local nats=$PORT
+	start_bg "$dir/all.log" "$TMP/bin/hlsd" all --listen "127.0.0.1:$http" --data-dir "$dir/all" \
+		--nats-listen "127.0.0.1:$nats" --profiles "$ROOT/profiles.json" --shutdown-grace 2s --encoder-workers 1
+	STACK=("$BG_PID")
+	wait_http_ok "http://127.0.0.1:$http/readyz" "$BG_PID" "hlsd all" "$dir/all.log" 60
+	for ((i = 2; i <= n; i++)); do
+		free_port
+		start_bg "$dir/encoder-$i.log" "$TMP/bin/hlsd" encoder --listen "127.0.0.1:$PORT" --data-dir "$dir/encoder-$i" \
+			--nats-url "nats://127.0.0.1:$nats" --store "$dir/all/store" --shutdown-grace 2s --encoder-workers 1
+		STACK+=("$BG_PID")
+		wait_http_ok "http://127.0.0.1:$PORT/readyz" "$BG_PID" "encoder $i" "$dir/encoder-$i.log" 60
+	done
+	BASE=http://127.0.0.1:$http
+	STACK_DIR=$dir
+}
+stop_stack() { local p; for p in "${STACK[@]}"; do stop_bg "$p"; done; }
+
+# ---- 1. scaling -------------------------------------------------------------------
+
+declare -A BEST
+for n in $ENCODERS; do
+	start_stack "$n"
+	for ((r = 1; r <= REPEAT; r++)); do
+		res=$(curl -sS -o "$TMP/answer.txt" -w '%{http_code} %{time_total}' -F "upload=@$SRC" "$BASE/upload") || die "curl failed"
+		read -r code t <<<"$res"
+		[[ $code == 200 ]] || { tail -20 "$STACK_DIR/all.log" >&2; die "POST /upload answered $code: $(cat "$TMP/answer.txt")"; }
+		id=$(sed -n 's#.*/streams/\([a-z2-7]*\)/master.m3u8.*#\1#p' "$TMP/answer.txt")
+		json=$(curl -fsS "$BASE/api/videos/$id")
+		ready=$(secs_between "$(json_field created_at "$json")" "$(json_field ready_at "$json")")
+		playable=$(secs_between "$(json_field created_at "$json")" "$(json_field playable_at "$json")")
+		chunks=$(json_field chunks "$json")
+		printf 'encoders %d  #%d  POST /upload %6.2f s   stored → playable %5.2f s, → ready %6.2f s   (%s chunks; load %s)\n' \
+			"$n" "$r" "$t" "$playable" "$ready" "$chunks" "$(loadavg)"
+		if [[ -z ${BEST[$n]:-} ]] || awk -v a="$ready" -v b="${BEST[$n]}" 'BEGIN { exit !(a < b) }'; then BEST[$n]=$ready; fi
+	done
+	if [[ $n == 1 ]]; then
+		# Per-chunk encode times for the cost model.
+		grep -h 'msg="chunk encoded"' "$STACK_DIR"/*.log | sed -n 's/.* chunk=\([0-9]*\) .*took=\([0-9.]*\)\(m\{0,1\}s\).*/\1 \2 \3/p' |
+			awk '{ t = ($3 == "ms") ? $2 / 1000 : $2; if ($1 == 0) { f += t; nf++ } else { c += t; nc++ } }
+				END { if (nf && nc) printf "chunk cost (1 encoder): first chunk (6 s) %.2f s, other chunks %.2f s on average (%d chunk encodes)\n", f / nf, c / nc, nf + nc }'
+	fi
+	stop_stack
+done
+SCALING=
+for n in $ENCODERS; do
+	SCALING+="encoders_$n=${BEST[$n]}s speedup_$n=$(ratio "${BEST[1]:-${BEST[$n]}}" "${BEST[$n]}") "
+done
+echo "scaling (best stored → ready of $REPEAT; speed-up against 1 encoder): $SCALING"
+
+# ---- 2. time to first playable ---------------------------------------------------------
+
+LONG=$TMP/long.ts
+loops=$(awk -v l="$LONG_SECONDS" -v s="$SRC_S" 'BEGIN { n = int(l / s + 0.5); print (n > 1 ? n - 1 : 0) }')
+ffmpeg -hide_banner -nostdin -v error -y -stream_loop "$loops" -i "$SRC" -c copy -f mpegts "$LONG" || die "could not make the long source"
+LONG_S=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$LONG")
+start_stack 1
+code=$(curl -sS -o "$TMP/created.json" -w '%{http_code}' -F "upload=@$LONG" "$BASE/api/videos") || die "curl failed"
+[[ $code == 202 ]] || die "POST /api/videos answered $code: $(cat "$TMP/created.json")"
+t_stored=$(now_s)
+id=$(json_field id "$(cat "$TMP/created.json")")
+master=
+for ((i = 0; i < 1200; i++)); do
+	json=$(curl -fsS "$BASE/api/videos/$id")
+	master=$(json_field master_url "$json")
+	[[ -n $master ]] && break
+	[[ $(json_field state "$json") != failed ]] || die "the video failed: $json"
+	sleep 0.05
+done
+[[ -n $master ]] || die "not playable within a minute"
+t_seen=$(now_s)
+playable=$(secs_between "$(json_field created_at "$json")" "$(json_field playable_at "$json")")
+curl -fsS -o "$TMP/master.m3u8" "$master" || die "the master does not answer"
+for m in $(grep -v '^#' "$TMP/master.m3u8") $(sed -n 's/.*URI="\([^"]*index.m3u8\)".*/\1/p' "$TMP/master.m3u8"); do
+	u=${master%master.m3u8}$m
+	seg=$(curl -fsS "$u" | grep -v '^#' | head -1)
+	[[ -n $seg ]] || die "$u lists no segment"
+	curl -fsS -o /dev/null "${u%index.m3u8}$seg" || die "${u%index.m3u8}$seg does not answer"
+done
+ffmpeg -v error -i "$master" -t 6 -map 0 -f null - 2>"$TMP/decode.txt" || { cat "$TMP/decode.txt" >&2; die "ffmpeg cannot play the first 6 s"; }
+printf 'first playable: %s s source (%s chunks): stored → master playable %.2f s (API playable_at); seen by a client polling %.2f s after the upload answered; first segments fetched and 6 s decoded\n' \
+	"${LONG_S%.*}" "$(json_field chunks "$json")" "$playable" "$(elapsed "$t_stored" "$t_seen")"
+if [[ ${WAIT_READY:-} == 1 ]]; then
+	while [[ $(json_field state "$(curl -fsS "$BASE/api/videos/$id")") != ready ]]; do sleep 1; done
+	json=$(curl -fsS "$BASE/api/videos/$id")
+	echo "long source ready $(secs_between "$(json_field created_at "$json")" "$(json_field ready_at "$json")") s after it was stored"
+fi
+stop_stack
+if awk -v p="$playable" -v t="$TARGET" 'BEGIN { exit !(p <= t) }'; then VERDICT=PASS; else VERDICT=FAIL; fi
+echo "RESULT $SCALING first_playable_s=$playable long_source_s=${LONG_S%.*} target=$TARGET verdict=$VERDICT"
+[[ $VERDICT == PASS ]] || exit 1
