@@ -407,8 +407,10 @@ func (d Deps) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 		// Pieces ffmpeg has finished, as they come, so the first chunk's
 		// audio is segmented while the rest is still encoding.
 		if err := pieces.publishFinished(ctx, running); err != nil {
-			cancel()
-			<-done
+			if running { // ffmpeg is still at work: stop it and wait for it
+				cancel()
+				<-done
+			}
 			return err
 		}
 	}

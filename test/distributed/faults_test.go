@@ -75,8 +75,12 @@ func TestConcurrentUploadsShareWorkers(t *testing.T) {
 		}
 		seg += v
 	}
-	if enc != n || seg != n { // one rendition each: 320x180 is below every rung
-		t.Errorf("%g encodes and %g segmentations for %d videos, want exactly one each", enc, seg, n)
+	// Each clip is one chunk (shorter than 6 s) of one video rendition
+	// (320x180 is below every rung) and the audio rendition: a plan and a
+	// chunk to encode (the audio has a stage of its own), two chunks to
+	// segment.
+	if enc != 2*n || seg != 2*n {
+		t.Errorf("%g encodes and %g segmentations for %d videos, want exactly two each", enc, seg, n)
 	}
 }
 
