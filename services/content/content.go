@@ -384,7 +384,7 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 			return
 		}
 		var err error
-		if body, err = d.readAll(r.Context(), key); err != nil {
+		if body, err = d.readAll(r.Context(), key, info.Size); err != nil {
 			d.storeError(w, key, err)
 			return
 		}
@@ -419,7 +419,7 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 			return
 		}
 		var err error
-		if body, err = d.readAll(r.Context(), key); err != nil {
+		if body, err = d.readAll(r.Context(), key, info.Size); err != nil {
 			d.storeError(w, key, err)
 			return
 		}
@@ -458,13 +458,18 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 // the garbage collection after it. Reset gives the same output as a new one.
 var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 
-func (d Deps) readAll(ctx context.Context, key string) ([]byte, error) {
+// readAll reads a playlist whole. size (its size in the store) sizes the
+// buffer, so a file is read in one call and a second that finds its end,
+// not in the many small reads of io.ReadAll's growing buffer.
+func (d Deps) readAll(ctx context.Context, key string, size int64) ([]byte, error) {
 	rc, err := d.Store.Get(ctx, key, 0, -1)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, maxPlaylist+1))
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(size, 0), maxPlaylist)+bytes.MinRead))
+	_, err = buf.ReadFrom(io.LimitReader(rc, maxPlaylist+1))
+	b := buf.Bytes()
 	if err == nil && len(b) > maxPlaylist {
 		err = errors.New("playlist grew past the size limit while being read")
 	}
