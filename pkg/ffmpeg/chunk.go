@@ -107,20 +107,10 @@ func (s EncodeSpec) chunkArgs() []string {
 	gop := int(2*fps*kf) + 1
 	offset := strconv.FormatFloat(c.Start+TimestampOffset, 'f', 6, 64)
 	for i, o := range s.Outputs {
-		args = append(args,
-			"-map", fmt.Sprintf("[v%d]", i),
-			"-c:v", "libx264", "-preset", p.Video.Preset, "-profile:v", p.Video.Profile,
-			"-b:v", fmt.Sprintf("%dk", o.VideoKbps),
-			"-maxrate", fmt.Sprintf("%dk", o.MaxrateKbps),
-			"-bufsize", fmt.Sprintf("%dk", o.BufsizeKbps),
-			"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop),
-			"-sc_threshold", "0", "-forced-idr", "1",
-			"-x264-params", "open_gop=0",
-			// On the chunk's clock: the chunk starts on a segment boundary,
-			// which is a multiple of the interval.
-			"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", kf),
-			"-colorspace", matrix, "-color_range", "tv",
-		)
+		// Keyframes on the chunk's clock: the chunk starts on a segment
+		// boundary, which is a multiple of the keyframe interval.
+		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
+		args = append(args, x264Args(p, o, gop, matrix)...)
 		if c.Frames > 0 {
 			args = append(args, "-frames:v", strconv.Itoa(c.Frames))
 		}

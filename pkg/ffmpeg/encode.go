@@ -149,24 +149,32 @@ func (s EncodeSpec) Args() []string {
 	kf := p.KeyframeInterval
 	gop := int(2*fps*kf) + 1
 	for i, o := range s.Outputs {
-		args = append(args,
-			"-map", fmt.Sprintf("[v%d]", i),
-			"-c:v", "libx264", "-preset", p.Video.Preset, "-profile:v", p.Video.Profile,
-			"-b:v", fmt.Sprintf("%dk", o.VideoKbps),
-			"-maxrate", fmt.Sprintf("%dk", o.MaxrateKbps),
-			"-bufsize", fmt.Sprintf("%dk", o.BufsizeKbps),
-			"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop),
-			"-sc_threshold", "0", "-forced-idr", "1",
-			"-x264-params", "open_gop=0",
-			"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", kf),
-			// Said in the VUI, so players need not guess (x264 writes the
-			// range only along with a colour description).
-			"-colorspace", matrix, "-color_range", "tv",
-		)
+		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
+		args = append(args, x264Args(p, o, gop, matrix)...)
 		args = append(args, audio...)
 		args = append(args, "-f", "mpegts", "file:"+o.Path)
 	}
 	return args
+}
+
+// x264Args are one rendition's encoder options. Keyframes: forced at every
+// keyframe interval on the output clock, and nowhere else (no scene cuts,
+// GOP longer than the interval), so every rendition has keyframes at the
+// same instants and segment boundaries align.
+func x264Args(p profiles.Profiles, o Output, gop int, matrix string) []string {
+	return []string{
+		"-c:v", "libx264", "-preset", p.Video.Preset, "-profile:v", p.Video.Profile,
+		"-b:v", fmt.Sprintf("%dk", o.VideoKbps),
+		"-maxrate", fmt.Sprintf("%dk", o.MaxrateKbps),
+		"-bufsize", fmt.Sprintf("%dk", o.BufsizeKbps),
+		"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop),
+		"-sc_threshold", "0", "-forced-idr", "1",
+		"-x264-params", "open_gop=0",
+		"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", p.KeyframeInterval),
+		// Said in the VUI, so players need not guess (x264 writes the
+		// range only along with a colour description).
+		"-colorspace", matrix, "-color_range", "tv",
+	}
 }
 
 // Encode runs ffmpeg for spec.

@@ -378,14 +378,8 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 	gz := acceptsGzip(r)
 	var body []byte
 	if cache != nil {
-		if info.Size > maxPlaylist {
-			d.log().Error("playlist too large", "key", key, "size", info.Size)
-			fail(w, http.StatusInternalServerError, msgUnavailable)
-			return
-		}
-		var err error
-		if body, err = d.readAll(r.Context(), key, info.Size); err != nil {
-			d.storeError(w, key, err)
+		var ok bool
+		if body, ok = d.readPlaylist(w, r, key, info); !ok {
 			return
 		}
 		h.Set("Cache-Control", cache(body))
@@ -413,14 +407,8 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 		return
 	}
 	if body == nil {
-		if info.Size > maxPlaylist {
-			d.log().Error("playlist too large", "key", key, "size", info.Size)
-			fail(w, http.StatusInternalServerError, msgUnavailable)
-			return
-		}
-		var err error
-		if body, err = d.readAll(r.Context(), key, info.Size); err != nil {
-			d.storeError(w, key, err)
+		var ok bool
+		if body, ok = d.readPlaylist(w, r, key, info); !ok {
 			return
 		}
 	}
@@ -457,6 +445,22 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 // compresses, which made every gzip response cost a large allocation and
 // the garbage collection after it. Reset gives the same output as a new one.
 var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
+// readPlaylist reads a playlist whole, or answers the error itself and
+// reports false.
+func (d Deps) readPlaylist(w http.ResponseWriter, r *http.Request, key string, info store.Info) ([]byte, bool) {
+	if info.Size > maxPlaylist {
+		d.log().Error("playlist too large", "key", key, "size", info.Size)
+		fail(w, http.StatusInternalServerError, msgUnavailable)
+		return nil, false
+	}
+	body, err := d.readAll(r.Context(), key, info.Size)
+	if err != nil {
+		d.storeError(w, key, err)
+		return nil, false
+	}
+	return body, true
+}
 
 // readAll reads a playlist whole. size (its size in the store) sizes the
 // buffer, so a file is read in one call and a second that finds its end,
