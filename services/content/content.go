@@ -44,6 +44,8 @@ type Deps struct {
 	Signer *playback.Signer
 	// Now is the clock tokens are checked against; nil means time.Now.
 	Now func() time.Time
+
+	playlists *playlistCache // set by Handler
 }
 
 // Prefix is where everything this service serves lives.
@@ -85,6 +87,7 @@ var (
 
 // Handler serves GET/HEAD/OPTIONS under /streams/.
 func Handler(d Deps) http.Handler {
+	d.playlists = newPlaylistCache()
 	return http.HandlerFunc(d.serve)
 }
 
@@ -133,15 +136,32 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, msgNotFound)
 		return
 	}
-	info, err := d.Store.Stat(r.Context(), key)
-	if err != nil {
-		d.storeError(w, key, err)
-		return
+	var cached *cachedPlaylist
+	playlistKey := strings.HasSuffix(key, ".m3u8")
+	if playlistKey {
+		cached = d.playlists.get(key, time.Now())
+	}
+	var info store.Info
+	if cached != nil {
+		info = cached.info
+	} else {
+		var err error
+		if info, err = d.Store.Stat(r.Context(), key); err != nil {
+			d.storeError(w, key, err)
+			return
+		}
 	}
 	h.Set("ETag", info.ETag)
-	if strings.HasSuffix(key, ".m3u8") {
+	if playlistKey {
 		h.Set("Content-Type", TypePlaylist)
-		d.servePlaylist(w, r, key, info, token, playback.RewritePlaylist, func(body []byte) string {
+		if cached == nil {
+			body, ok := d.readPlaylist(w, r, key, info)
+			if !ok {
+				return
+			}
+			cached = d.playlists.put(key, info, body, time.Now())
+		}
+		d.servePlaylist(w, r, key, cached, token, playback.RewritePlaylist, func(body []byte) string {
 			if playlist.InProgress(body) {
 				// It grows (EVENT) or will be rewritten (an early master):
 				// cached no longer than a third of a segment.
@@ -155,7 +175,11 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 		// Served like a playlist: its sheet URIs carry the token.
 		h.Set("Content-Type", TypeVTT)
 		h.Set("Cache-Control", d.cacheControl(cachePlaylist, agePlaylist, "", token, expires))
-		d.servePlaylist(w, r, key, info, token, playback.RewriteVTT, nil)
+		body, ok := d.readPlaylist(w, r, key, info)
+		if !ok {
+			return
+		}
+		d.servePlaylist(w, r, key, &cachedPlaylist{info: info, body: body}, token, playback.RewriteVTT, nil)
 		return
 	}
 	if strings.HasSuffix(key, ".jpg") {
@@ -363,33 +387,25 @@ func (d Deps) serveKey(w http.ResponseWriter, r *http.Request, id string) {
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b)) // HEAD, Range
 }
 
-// servePlaylist serves a playlist (or a WebVTT track) as stored, or — for a
-// signed request or a client taking gzip — as a new representation built in
-// memory: rewritten so every child URI carries the request's token, then
-// maybe compressed. Each representation has its own ETag, derived from the
-// stored one, so a 304 is answered without reading the store.
+// servePlaylist serves a playlist (or a WebVTT track), read whole (p, from
+// the store or playlistCache), as stored, or — for a signed request or a
+// client taking gzip — as a new representation built in memory: rewritten
+// so every child URI carries the request's token, then maybe compressed
+// (once per cached playlist for unsigned requests). Each representation has
+// its own ETag, derived from the stored one.
 //
 // cache, if set, picks Cache-Control by the playlist's content (a playlist
-// still growing is cached briefly); it is read from the store then, also
-// for requests that would otherwise get the object as it is.
-func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, info store.Info, token string, rewrite func([]byte, string) ([]byte, error), cache func([]byte) string) {
+// still growing is cached briefly).
+func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, p *cachedPlaylist, token string, rewrite func([]byte, string) ([]byte, error), cache func([]byte) string) {
 	h := w.Header()
 	h.Add("Vary", "Accept-Encoding")
 	gz := acceptsGzip(r)
-	var body []byte
+	info, body := p.info, p.body
 	if cache != nil {
-		var ok bool
-		if body, ok = d.readPlaylist(w, r, key, info); !ok {
-			return
-		}
 		h.Set("Cache-Control", cache(body))
 	}
 	if token == "" && !gz {
-		if body != nil {
-			http.ServeContent(w, r, "", info.ModTime, bytes.NewReader(body)) // Range, HEAD, 304
-			return
-		}
-		d.serveObject(w, r, key, info)
+		http.ServeContent(w, r, "", info.ModTime, bytes.NewReader(body)) // Range, HEAD, 304
 		return
 	}
 	etag := info.ETag
@@ -406,12 +422,6 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if body == nil {
-		var ok bool
-		if body, ok = d.readPlaylist(w, r, key, info); !ok {
-			return
-		}
-	}
 	if token != "" {
 		var err error
 		if body, err = rewrite(body, token); err != nil {
@@ -424,20 +434,19 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 		http.ServeContent(w, r, "", info.ModTime, bytes.NewReader(body)) // Range, HEAD
 		return
 	}
-	var buf bytes.Buffer
-	zw := gzipWriters.Get().(*gzip.Writer)
-	zw.Reset(&buf)
-	_, _ = zw.Write(body)
-	_ = zw.Close()
-	zw.Reset(nil) // drop the reference to buf before pooling
-	gzipWriters.Put(zw)
+	var zipped []byte
+	if token == "" {
+		zipped = p.gzipped() // the same for every client: compressed once
+	} else {
+		zipped = gzipBytes(body)
+	}
 	h.Set("Content-Encoding", "gzip")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(zipped)))
 	h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
 	if r.Method == http.MethodHead {
 		return
 	}
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(zipped)
 }
 
 // gzipWriters reuses compressors: a new gzip.Writer allocates and clears

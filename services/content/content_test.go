@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hlsd/hlsd/pkg/playlist"
 	"github.com/hlsd/hlsd/pkg/store"
@@ -237,5 +239,67 @@ func TestCachesGrowingPlaylistsBriefly(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// countingStore counts the store calls the content service makes.
+type countingStore struct {
+	store.Store
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *countingStore) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c.calls }
+func (c *countingStore) add()       { c.mu.Lock(); c.calls++; c.mu.Unlock() }
+func (c *countingStore) Stat(ctx context.Context, key string) (store.Info, error) {
+	c.add()
+	return c.Store.Stat(ctx, key)
+}
+func (c *countingStore) Get(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	c.add()
+	return c.Store.Get(ctx, key, off, n)
+}
+
+// Playlists are served from memory for a second: repeated requests (plain
+// and gzip) do not ask the store again, and a deleted playlist is gone
+// once that second is over.
+func TestPlaylistsServedFromMemoryBriefly(t *testing.T) {
+	fs, err := store.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &countingStore{Store: fs}
+	key := "streams/" + id + "/360p/index.m3u8"
+	body := "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:6.000,\nseg_00000.ts\n#EXT-X-ENDLIST\n"
+	if err := st.Put(context.Background(), key, strings.NewReader(body), int64(len(body))); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Handler(Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer srv.Close()
+	if resp, b := do(t, "GET", srv.URL+"/"+key, nil); resp.StatusCode != 200 || string(b) != body {
+		t.Fatalf("first GET: %d %q", resp.StatusCode, b)
+	}
+	first := st.count()
+	for _, enc := range []string{"", "gzip", "gzip", ""} {
+		if resp, _ := do(t, "GET", srv.URL+"/"+key, map[string]string{"Accept-Encoding": enc}); resp.StatusCode != 200 {
+			t.Fatalf("GET %q: %d", enc, resp.StatusCode)
+		}
+	}
+	if n := st.count(); n != first {
+		t.Errorf("repeated GETs within a second asked the store %d more times", n-first)
+	}
+	if err := fs.Delete(context.Background(), key); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, _ := do(t, "GET", srv.URL+"/"+key, nil)
+		if resp.StatusCode == http.StatusNotFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the deleted playlist is still served: %d", resp.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

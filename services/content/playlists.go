@@ -1,0 +1,97 @@
+package content
+
+import (
+	"bytes"
+	"compress/gzip"
+	"sync"
+	"time"
+
+	"github.com/hlsd/hlsd/pkg/store"
+)
+
+// playlistTTL is how long a playlist read from the store is served from
+// memory. Every player of a video asks for the same few playlists, often
+// (live-style reloads of EVENT playlists, every session's master); asking
+// the store each time costs a stat and a read (two S3 calls with MinIO).
+// A second is short beside what clients may cache themselves (2 s for a
+// growing playlist, a day for a finished one), so a rewritten or deleted
+// playlist is served at most a second longer than it exists.
+const playlistTTL = time.Second
+
+// maxCachedPlaylists bounds the cache; playlists are small (a 2-hour
+// rendition's is about 40 KB).
+const maxCachedPlaylists = 4096
+
+// playlistCache keeps recently read playlists, and their gzip encoding once
+// a client asked for it, for playlistTTL.
+type playlistCache struct {
+	mu      sync.Mutex
+	entries map[string]*cachedPlaylist
+}
+
+type cachedPlaylist struct {
+	info    store.Info
+	body    []byte
+	expires time.Time
+
+	gzOnce sync.Once
+	gz     []byte
+}
+
+func newPlaylistCache() *playlistCache {
+	return &playlistCache{entries: map[string]*cachedPlaylist{}}
+}
+
+// get returns the fresh entry for key, or nil.
+func (c *playlistCache) get(key string, now time.Time) *cachedPlaylist {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[key]
+	if e == nil || !now.Before(e.expires) {
+		return nil
+	}
+	return e
+}
+
+// put keeps body as key's playlist until now+playlistTTL.
+func (c *playlistCache) put(key string, info store.Info, body []byte, now time.Time) *cachedPlaylist {
+	e := &cachedPlaylist{info: info, body: body, expires: now.Add(playlistTTL)}
+	if c == nil {
+		return e
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= maxCachedPlaylists {
+		for k, old := range c.entries {
+			if !now.Before(old.expires) {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= maxCachedPlaylists {
+			clear(c.entries) // all fresh: a burst of distinct playlists; start over
+		}
+	}
+	c.entries[key] = e
+	return e
+}
+
+// gzipped is the entry's body, gzip-encoded once.
+func (e *cachedPlaylist) gzipped() []byte {
+	e.gzOnce.Do(func() { e.gz = gzipBytes(e.body) })
+	return e.gz
+}
+
+// gzipBytes compresses b with a pooled writer.
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	zw.Reset(nil) // drop the reference to buf before pooling
+	gzipWriters.Put(zw)
+	return buf.Bytes()
+}
