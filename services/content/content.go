@@ -405,7 +405,19 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 		h.Set("Cache-Control", cache(body))
 	}
 	if token == "" && !gz {
-		http.ServeContent(w, r, "", info.ModTime, bytes.NewReader(body)) // Range, HEAD, 304
+		if r.Header.Get("Range") != "" || r.Header.Get("If-Modified-Since") != "" {
+			http.ServeContent(w, r, "", info.ModTime, bytes.NewReader(body)) // Range, dates
+			return
+		}
+		// The common request, answered directly (ServeContent's general
+		// machinery cost a third of the time of a small playlist).
+		if etagMatch(r.Header.Get("If-None-Match"), info.ETag) {
+			h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		h.Set("Accept-Ranges", "bytes")
+		writeBody(w, r, body, info)
 		return
 	}
 	etag := info.ETag
@@ -441,12 +453,18 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 		zipped = gzipBytes(body)
 	}
 	h.Set("Content-Encoding", "gzip")
-	h.Set("Content-Length", strconv.Itoa(len(zipped)))
+	writeBody(w, r, zipped, info)
+}
+
+// writeBody answers 200 with body (headers only for HEAD).
+func writeBody(w http.ResponseWriter, r *http.Request, body []byte, info store.Info) {
+	h := w.Header()
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
 	if r.Method == http.MethodHead {
 		return
 	}
-	_, _ = w.Write(zipped)
+	_, _ = w.Write(body)
 }
 
 // gzipWriters reuses compressors: a new gzip.Writer allocates and clears
