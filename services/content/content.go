@@ -31,7 +31,6 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/playback"
-	"github.com/hlsd/hlsd/pkg/playlist"
 	"github.com/hlsd/hlsd/pkg/store"
 )
 
@@ -161,8 +160,8 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 			}
 			cached = d.playlists.put(key, info, body, time.Now())
 		}
-		d.servePlaylist(w, r, key, cached, token, playback.RewritePlaylist, func(body []byte) string {
-			if playlist.InProgress(body) {
+		d.servePlaylist(w, r, key, cached, token, playback.RewritePlaylist, func(p *cachedPlaylist) string {
+			if p.growing() {
 				// It grows (EVENT) or will be rewritten (an early master):
 				// cached no longer than a third of a segment.
 				return d.cacheControl(cacheGrowing, ageGrowing, "", token, expires)
@@ -396,13 +395,13 @@ func (d Deps) serveKey(w http.ResponseWriter, r *http.Request, id string) {
 //
 // cache, if set, picks Cache-Control by the playlist's content (a playlist
 // still growing is cached briefly).
-func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, p *cachedPlaylist, token string, rewrite func([]byte, string) ([]byte, error), cache func([]byte) string) {
+func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, p *cachedPlaylist, token string, rewrite func([]byte, string) ([]byte, error), cache func(*cachedPlaylist) string) {
 	h := w.Header()
 	h.Add("Vary", "Accept-Encoding")
 	gz := acceptsGzip(r)
 	info, body := p.info, p.body
 	if cache != nil {
-		h.Set("Cache-Control", cache(body))
+		h.Set("Cache-Control", cache(p))
 	}
 	if token == "" && !gz {
 		if r.Header.Get("Range") != "" || r.Header.Get("If-Modified-Since") != "" {
@@ -460,7 +459,7 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 func writeBody(w http.ResponseWriter, r *http.Request, body []byte, info store.Info) {
 	h := w.Header()
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+	h.Set("Last-Modified", httpDate(info.ModTime))
 	if r.Method == http.MethodHead {
 		return
 	}

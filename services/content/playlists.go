@@ -3,9 +3,12 @@ package content
 import (
 	"bytes"
 	"compress/gzip"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/hlsd/hlsd/pkg/playlist"
 	"github.com/hlsd/hlsd/pkg/store"
 )
 
@@ -36,6 +39,9 @@ type cachedPlaylist struct {
 
 	gzOnce sync.Once
 	gz     []byte
+
+	inProgress   sync.Once
+	stillGrowing bool
 }
 
 func newPlaylistCache() *playlistCache {
@@ -77,6 +83,31 @@ func (c *playlistCache) put(key string, info store.Info, body []byte, now time.T
 	c.entries[key] = e
 	return e
 }
+
+// growing reports whether the playlist will still change
+// (playlist.InProgress), looked at once per entry.
+func (e *cachedPlaylist) growing() bool {
+	e.inProgress.Do(func() { e.stillGrowing = playlist.InProgress(e.body) })
+	return e.stillGrowing
+}
+
+// httpDate formats t for Last-Modified; the last result is kept, as a
+// playlist served many times a second has the same time every time.
+func httpDate(t time.Time) string {
+	if c := lastDate.Load(); c != nil && c.t.Equal(t) {
+		return c.s
+	}
+	c := &formattedDate{t: t, s: t.UTC().Format(http.TimeFormat)}
+	lastDate.Store(c)
+	return c.s
+}
+
+type formattedDate struct {
+	t time.Time
+	s string
+}
+
+var lastDate atomic.Pointer[formattedDate]
 
 // gzipped is the entry's body, gzip-encoded once.
 func (e *cachedPlaylist) gzipped() []byte {
