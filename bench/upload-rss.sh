@@ -31,19 +31,14 @@
 #   CONTRAST=1   at the end, also PUT the file with s3put as a stream of unknown length with
 #                minio-go's default part size, to show the memory the limit guards against
 #   KEEP_TMP=1   keep the temporary directory (logs, data) for inspection
-set -euo pipefail
+NAME=upload-rss
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # die, ROOT, TMP and clean-up, ports, waiting, pick_bin
 
 SIZE=${SIZE:-2GiB}
 LIMIT_MIB=${LIMIT_MIB:-100}
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c # keep in step with the Makefile
-NATS_VERSION=v2.12.15
-TOOLS_DIR=${TOOLS_DIR:-$HOME/.cache/hlsd/tools}
 S3_USER=hlsdbench
 S3_PASS=hlsdbench-secret
 BUCKET=hlsd
-
-die() { echo "upload-rss: $*" >&2; exit 2; }
 
 # ---- inputs ---------------------------------------------------------------
 
@@ -65,95 +60,12 @@ BYTES=$(to_bytes "$SIZE")
 command -v go >/dev/null || die "go is not on PATH"
 command -v curl >/dev/null || die "curl is not on PATH"
 GOPATH_BIN=$(go env GOPATH)/bin
-pick_bin() { # env value, pinned path, fallback, name
-	local p
-	for p in "$1" "$2" "$3"; do
-		if [[ -n $p && -x $p ]]; then echo "$p"; return; fi
-	done
-	die "no $4 binary: run \`make test\` (it builds the pinned one) or set the path in the environment"
-}
 MINIO_BIN=$(pick_bin "${MINIO_BIN:-}" "$TOOLS_DIR/minio-$MINIO_VERSION/minio" "$GOPATH_BIN/minio" minio)
 NATS_BIN=$(pick_bin "${NATS_BIN:-}" "$TOOLS_DIR/nats-server-$NATS_VERSION/nats-server" "$GOPATH_BIN/nats-server" nats-server)
 
-# ---- temporary directory and clean-up --------------------------------------
-
-TMP=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/hlsd-upload-rss.XXXXXX")
-PIDS=()
 SAMPLER_PID=
-cleanup() {
-	local rc=$? pid i
-	trap - EXIT INT TERM
-	if [[ -n $SAMPLER_PID ]]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do
-		for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	if [[ ${KEEP_TMP:-} == 1 ]]; then
-		echo "upload-rss: kept $TMP" >&2
-	else
-		rm -rf "$TMP"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ---- helpers -----------------------------------------------------------------
-
-USED_PORTS=" "
-PORT=
-# Ports come from below the kernel's ephemeral range, so servers that other
-# programs start on port 0 (tests running alongside) cannot take them meanwhile.
-read -r EPHEMERAL_LOW _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || EPHEMERAL_LOW=32768
-free_port() { # sets PORT to one nothing listens on and not handed out before in this run
-	local p i lo=10000 hi=$((EPHEMERAL_LOW > 11000 ? EPHEMERAL_LOW : 65536))
-	for ((i = 0; i < 200; i++)); do
-		p=$((lo + RANDOM % (hi - lo)))
-		[[ $USED_PORTS == *" $p "* ]] && continue
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			USED_PORTS+="$p "
-			PORT=$p
-			return
-		fi
-	done
-	die "found no free port"
-}
-
-alive() { # pid, name, log: fail if the process we started has exited (e.g. its port was taken)
-	if ! kill -0 "$1" 2>/dev/null; then
-		tail -20 "$3" >&2 || true
-		die "$2 exited (its log above)"
-	fi
-}
-
-wait_tcp() { # port, pid, name, log
-	local i
-	for ((i = 0; i < 300; i++)); do
-		alive "$2" "$3" "$4"
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return; fi
-		sleep 0.1
-	done
-	tail -20 "$4" >&2 || true
-	die "$3 did not listen on 127.0.0.1:$1 within 30 s (log above)"
-}
-
-wait_http_ok() { # url, pid, name, log, seconds
-	local i
-	for ((i = 0; i < $5 * 10; i++)); do
-		alive "$2" "$3" "$4"
-		if curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; then
-			sleep 0.2
-			alive "$2" "$3" "$4" # the answer came from our process, not one that held the port before
-			return
-		fi
-		sleep 0.1
-	done
-	tail -20 "$4" >&2 || true
-	die "$3 was not ready at $1 within $5 s (log above)"
-}
 
 status_kib() { # pid, field (VmRSS, VmHWM): the value in KiB
 	local k v _
@@ -226,7 +138,6 @@ alive "$NATS_PID" nats-server "$TMP/nats.log"
 alive "$MINIO_PID" MinIO "$TMP/minio.log"
 
 SIZE_MIB=$(awk -v b="$BYTES" 'BEGIN { printf "%.0f", b / 1048576 }')
-loadavg() { local a _; read -r a _ </proc/loadavg; echo "$a"; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; } # key, "k=v k=v" line
 
 # ---- one anchor upload: straight into MinIO ---------------------------------------------
@@ -234,6 +145,7 @@ field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; } # key, "k=v k=v" line
 anchor_once() { # sets A_S, A_RATE, A_RSS_KIB
 	local out load
 	load=$(loadavg)
+	load=${load%% *} # the 1-minute figure
 	out=$(s3put -key bench/anchor -file "$FILE") || { tail -20 "$TMP/minio.log" >&2; die "anchor PUT failed (MinIO's log above)"; }
 	A_S=$(field seconds "$out")
 	A_RSS_KIB=$(field maxrss_kib "$out")
@@ -249,6 +161,7 @@ anchor_once() { # sets A_S, A_RATE, A_RSS_KIB
 gateway_once() { # sets G_S, G_RATE, G_HWM_KIB, G_SAMPLED_KIB
 	local res curl_rc gw_rc code id n load samples="$TMP/rss-samples-$1.txt" # "milliseconds rss_kib", every 100 ms
 	load=$(loadavg)
+	load=${load%% *} # the 1-minute figure
 	(
 		t0=${EPOCHREALTIME/./}
 		while [[ -r /proc/$GW_PID/status ]]; do
@@ -263,6 +176,7 @@ gateway_once() { # sets G_S, G_RATE, G_HWM_KIB, G_SAMPLED_KIB
 		done
 	) >"$samples" &
 	SAMPLER_PID=$!
+	PIDS+=("$SAMPLER_PID") # stopped by the clean-up if the script ends meanwhile
 
 	set +e
 	res=$(curl -sS -o "$TMP/response.json" -w '%{http_code} %{time_total}' -F "upload=@$FILE" \
