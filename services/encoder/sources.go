@@ -42,13 +42,12 @@ func newSourceCache(workDir string) *sourceCache {
 // get returns the local copy of the object at key, downloading it if this
 // process has none. release must be called when done with it.
 func (c *sourceCache) get(ctx context.Context, st store.Store, key string) (string, func(), error) {
-	id := key
 	c.mu.Lock()
-	e, ok := c.entries[id]
+	e, ok := c.entries[key]
 	if !ok {
 		// Keys are ours (no user text): a flat file name is unambiguous.
 		e = &cachedSource{path: filepath.Join(c.dir, strings.ReplaceAll(key, "/", "_")), ready: make(chan struct{})}
-		c.entries[id] = e
+		c.entries[key] = e
 	}
 	e.users++
 	c.mu.Unlock()
@@ -70,8 +69,8 @@ func (c *sourceCache) get(ctx context.Context, st store.Store, key string) (stri
 	}
 	if e.err != nil {
 		c.mu.Lock()
-		if c.entries[id] == e {
-			delete(c.entries, id) // the next job tries again
+		if c.entries[key] == e {
+			delete(c.entries, key) // the next job tries again
 		}
 		c.mu.Unlock()
 		release()
@@ -98,7 +97,7 @@ func (c *sourceCache) sweep(ctx context.Context) {
 func (c *sourceCache) drop(idle time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for id, e := range c.entries {
+	for key, e := range c.entries {
 		select {
 		case <-e.ready:
 		default:
@@ -106,7 +105,7 @@ func (c *sourceCache) drop(idle time.Duration) {
 		}
 		if e.users == 0 && time.Since(e.lastUsed) >= idle {
 			_ = os.Remove(e.path)
-			delete(c.entries, id)
+			delete(c.entries, key)
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -67,7 +66,7 @@ func (p *pictures) finish(ctx context.Context) bool {
 	if !p.poster {
 		return false
 	}
-	if err := putPicture(ctx, p.store, jobs.PosterKey(p.id), p.path()); err != nil {
+	if _, err := putOutput(ctx, p.store, jobs.PosterKey(p.id), p.path(), true); err != nil {
 		p.log.Warn("no poster: it could not be stored", "err", err)
 		return false
 	}
@@ -98,17 +97,4 @@ func (d Deps) storeSheet(ctx context.Context, log *slog.Logger, id string, chunk
 	if err != nil {
 		log.Warn("no storyboard sheet for this chunk: its previews are left out", "err", err)
 	}
-}
-
-func putPicture(ctx context.Context, st store.Store, key, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	return st.Put(ctx, key, f, info.Size())
 }
