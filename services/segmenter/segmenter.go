@@ -36,10 +36,13 @@ type Deps struct {
 	ShutdownGrace time.Duration
 	Log           *slog.Logger
 	Observe       func(stage string, o jobs.Outcome, d time.Duration, redelivered bool)
+
+	manifests *manifestCache // set by Run; nil reads every record from the store
 }
 
 // Run segments jobs until ctx ends.
 func Run(ctx context.Context, d Deps) error {
+	d.manifests = newManifestCache()
 	w := &jobs.Worker[jobs.SegmentJob]{
 		Stage: "segment", Stream: jobs.StreamSegment, Consumer: d.Bus.Segmenter, Bus: d.Bus,
 		Concurrency: d.Concurrency, ShutdownGrace: d.ShutdownGrace, Log: d.Log, Observe: d.Observe,
@@ -81,6 +84,7 @@ func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 	if err := d.Store.Put(ctx, jobs.ChunkManifestKey(id, name, c.Index), bytes.NewReader(b), int64(len(b))); err != nil {
 		return err
 	}
+	d.manifests.put(jobs.ChunkManifestKey(id, name, c.Index), m)
 	if _, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
 		if v.State.Final() {
 			return jobs.ErrNoChange
@@ -401,8 +405,12 @@ func (d Deps) writeMedia(ctx context.Context, job jobs.SegmentJob, v jobs.Video,
 }
 
 func (d Deps) manifest(ctx context.Context, id, rendition string, chunk int) (chunkManifest, error) {
+	key := jobs.ChunkManifestKey(id, rendition, chunk)
+	if m, ok := d.manifests.get(key); ok {
+		return m, nil
+	}
 	var m chunkManifest
-	rc, err := d.Store.Get(ctx, jobs.ChunkManifestKey(id, rendition, chunk), 0, -1)
+	rc, err := d.Store.Get(ctx, key, 0, -1)
 	if err != nil {
 		return m, fmt.Errorf("segmenter: chunk %d of %s: %w", chunk, rendition, err)
 	}
@@ -410,6 +418,7 @@ func (d Deps) manifest(ctx context.Context, id, rendition string, chunk int) (ch
 	if err := json.NewDecoder(rc).Decode(&m); err != nil {
 		return m, fmt.Errorf("segmenter: chunk %d of %s: %w", chunk, rendition, err)
 	}
+	d.manifests.put(key, m)
 	return m, nil
 }
 
