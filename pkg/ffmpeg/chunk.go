@@ -136,7 +136,6 @@ type AudioSpec struct {
 	Boundaries []float64
 	Dir        string // pieces a_00000.ts, ... and their list, pieces.csv
 	Timeout    time.Duration
-	Progress   func(fraction float64)
 }
 
 // AudioPieceList is the CSV file (name,start,end per line) in which ffmpeg
@@ -179,7 +178,7 @@ func (s AudioSpec) Args() []string {
 
 // EncodeAudio runs the audio rendition's encode.
 func EncodeAudio(ctx context.Context, spec AudioSpec) error {
-	return runWithProgress(ctx, spec.Timeout, spec.Args(), spec.Source.Duration, spec.Progress)
+	return runWithProgress(ctx, spec.Timeout, spec.Args(), spec.Source.Duration, nil)
 }
 
 // Seekable reports whether ffmpeg seeks reliably in sources of a format (as

@@ -22,13 +22,8 @@ func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v jobs.Video)
 	if v.AllRenditionsDone() {
 		return d.publishFinal(ctx, log, v)
 	}
-	if v.PlayableAt != nil {
+	if v.PlayableAt != nil || !firstChunksListed(&v) {
 		return nil
-	}
-	for _, r := range v.Renditions {
-		if r.Published == 0 || r.Bandwidth == 0 {
-			return nil
-		}
 	}
 	body, err := masterPlaylist(v, false)
 	if err != nil {

@@ -254,14 +254,23 @@ func (d Deps) release(ctx context.Context, id, owner string) {
 // pending reports whether a publisher has something to write: a playlist
 // that can grow, or a master that can appear or become final.
 func pending(v *jobs.Video) bool {
-	first := true
 	for _, r := range v.Renditions {
 		if r.Contiguous() > r.Published {
 			return true
 		}
-		first = first && r.Published > 0 && r.Bandwidth > 0
 	}
-	return v.AllRenditionsDone() || first && v.PlayableAt == nil
+	return v.AllRenditionsDone() || v.PlayableAt == nil && firstChunksListed(v)
+}
+
+// firstChunksListed reports whether every rendition's playlist lists its
+// first chunk: the early master can be written.
+func firstChunksListed(v *jobs.Video) bool {
+	for _, r := range v.Renditions {
+		if r.Published == 0 || r.Bandwidth == 0 {
+			return false
+		}
+	}
+	return len(v.Renditions) > 0
 }
 
 // publishRound writes every playlist that can grow, records what it wrote,
