@@ -2,9 +2,12 @@ package mpegts
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -39,11 +42,21 @@ func FuzzSplitTS(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, targetMs uint16) {
 		target := time.Duration(targetMs%20000+1) * time.Millisecond
 		next := 0
+		var prev, prevCopy []byte // the last segment's data as emitted, and a copy
+		var segs []byte           // every segment's bytes, for the one-byte reader's run
+		var metas []Segment
 		info, err := SplitTS(bytes.NewReader(data), Options{TargetDuration: target}, func(seg Segment, d []byte) error {
 			if seg.Index != next {
 				t.Fatalf("segment index %d, want %d", seg.Index, next)
 			}
 			next++
+			// The previous segment's data stays valid until this call returns.
+			if !bytes.Equal(prev, prevCopy) {
+				t.Fatalf("segment %d: segment %d's data changed before this emit", seg.Index, seg.Index-1)
+			}
+			prev, prevCopy = d, bytes.Clone(d)
+			segs = append(segs, d...)
+			metas = append(metas, seg)
 			if seg.Size != int64(len(d)) || len(d) == 0 || len(d)%PacketSize != 0 || d[0] != syncByte {
 				t.Fatalf("segment %d: Size %d, len %d, first byte %#x", seg.Index, seg.Size, len(d), d[0])
 			}
@@ -86,6 +99,19 @@ func FuzzSplitTS(f *testing.F) {
 		}
 		if err == nil && next == 0 {
 			t.Fatal("success without segments")
+		}
+		// The same input read a byte at a time (a slow network body) cuts
+		// the same segments and fails the same way.
+		var segs1 []byte
+		var metas1 []Segment
+		info1, err1 := SplitTS(iotest.OneByteReader(bytes.NewReader(data)), Options{TargetDuration: target}, func(seg Segment, d []byte) error {
+			segs1 = append(segs1, d...)
+			metas1 = append(metas1, seg)
+			return nil
+		})
+		if fmt.Sprint(err) != fmt.Sprint(err1) || info != info1 || !bytes.Equal(segs, segs1) || !reflect.DeepEqual(metas, metas1) {
+			t.Fatalf("one byte at a time: %v, %+v, %d bytes in %d segments; all at once: %v, %+v, %d bytes in %d segments",
+				err1, info1, len(segs1), len(metas1), err, info, len(segs), len(metas))
 		}
 	})
 }

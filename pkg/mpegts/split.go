@@ -11,7 +11,6 @@
 package mpegts
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -50,8 +49,8 @@ const (
 	// arithmetic cannot overflow.
 	MaxTargetDuration = 24 * time.Hour
 
-	readBufferSize = 256 << 10
-	minBufferSize  = 256 << 10 // initial segment buffer capacity
+	readSize      = 256 << 10 // bytes asked of the reader at a time
+	minBufferSize = 512 << 10 // initial segment buffer capacity
 
 	// Grid arithmetic is exact in integers: a PTS tick (1/90000 s) is
 	// ticksScale units and a nanosecond is nanosScale units.
@@ -137,8 +136,11 @@ type Info struct {
 
 // SplitTS reads a transport stream from r (as a stream: it never holds more
 // than the current segment plus one GOP in memory) and cuts it into
-// segments, calling emit for each in order. data is only valid during the
-// call (seg.Keyframes may be kept). A nil emit only gathers Info.
+// segments, calling emit for each in order. data stays valid until the next
+// call of emit returns (or SplitTS does), so emit may hand it to a writer
+// that works while the next segment is cut, provided it waits for that write
+// before returning from the next call (seg.Keyframes may be kept). A nil emit
+// only gathers Info. r is read in large blocks; it needs no buffering.
 //
 // Segments start at IDR access units (audio-only: at audio PES starts). The
 // k-th cut is the candidate nearest to k*TargetDuration after the first PTS
@@ -168,7 +170,7 @@ func SplitTS(r io.Reader, opts Options, emit func(seg Segment, data []byte) erro
 	}
 	s := &splitter{
 		emit:    emit,
-		br:      bufio.NewReaderSize(r, readBufferSize),
+		r:       r,
 		step:    int64(opts.TargetDuration) * nanosScale,
 		maxSize: opts.MaxSegmentSize,
 		maxSegs: opts.MaxSegments,
@@ -265,9 +267,13 @@ func (d *deltaStats) mode() int64 {
 
 type splitter struct {
 	emit    func(Segment, []byte) error
-	br      *bufio.Reader
-	pkt     [PacketSize]byte
-	offset  int64 // input offset of pkt
+	r       io.Reader
+	pkt     []byte // the packet being handled: cur[len(cur):][:PacketSize]
+	offset  int64  // input offset of pkt
+	pending int    // bytes read into cur after len(cur), not yet handled
+	// rebased: cur was rebased while handling pkt, which (with the payload
+	// slices the handlers hold) now lies in spare.
+	rebased bool
 	step    int64 // TargetDuration in scaled units
 	maxSize int64
 	maxSegs int
@@ -318,26 +324,36 @@ type splitter struct {
 
 func (s *splitter) run() error {
 	for {
-		if n, err := io.ReadFull(s.br, s.pkt[:]); err != nil {
-			switch {
-			case err == io.EOF && s.offset == 0:
-				return fmt.Errorf("mpegts: empty input: %w", ErrNotTransportStream)
-			case err == io.EOF:
-				return s.finish()
-			case s.offset == 0 && n > 0 && s.pkt[0] != syncByte:
-				return fmt.Errorf("mpegts: no sync byte at offset 0 (found %#02x) in %d bytes of input: %w", s.pkt[0], n, ErrNotTransportStream)
-			case errors.Is(err, io.ErrUnexpectedEOF):
-				return fmt.Errorf("mpegts: input ends inside the packet at offset %d: %w (%w)", s.offset, ErrTruncated, err)
-			default:
-				return fmt.Errorf("mpegts: read at offset %d: %w", s.offset, err)
+		if s.pending < PacketSize {
+			err := s.fill()
+			if err != nil && err != io.EOF {
+				return fmt.Errorf("mpegts: read at offset %d: %w", s.offset+int64(s.pending), err)
+			}
+			if err == io.EOF && s.pending < PacketSize {
+				switch {
+				case s.offset == 0 && s.pending > 0 && s.cur[:1][0] != syncByte:
+					return fmt.Errorf("mpegts: no sync byte at offset 0 (found %#02x) in %d bytes of input: %w", s.cur[:1][0], s.pending, ErrNotTransportStream)
+				case s.pending > 0:
+					return fmt.Errorf("mpegts: input ends inside the packet at offset %d: %w (%w)", s.offset, ErrTruncated, io.ErrUnexpectedEOF)
+				case s.offset == 0:
+					return fmt.Errorf("mpegts: empty input: %w", ErrNotTransportStream)
+				default:
+					return s.finish()
+				}
+			}
+			if s.pending < PacketSize {
+				continue // a short read: read more
 			}
 		}
+		at := len(s.cur)
+		s.pkt = s.cur[at : at+PacketSize : at+PacketSize]
 		if s.pkt[0] != syncByte {
 			if s.offset == 0 {
 				return fmt.Errorf("mpegts: no sync byte at offset 0 (found %#02x): %w", s.pkt[0], ErrNotTransportStream)
 			}
 			return fmt.Errorf("mpegts: lost sync at offset %d (found %#02x): %w", s.offset, s.pkt[0], ErrNotTransportStream)
 		}
+		s.rebased = false
 		if err := s.packet(); err != nil {
 			return err
 		}
@@ -345,9 +361,33 @@ func (s *splitter) run() error {
 	}
 }
 
+// fill reads more input into cur's free capacity, after the bytes already
+// read (s.pending of them, from len(cur) on), growing cur if it has less
+// than readSize free. Reading straight into the segment buffer, where the
+// packets are then parsed and kept, spares copying every byte twice (into
+// a read buffer, then into the segment).
+func (s *splitter) fill() error {
+	end := len(s.cur) + s.pending
+	if cap(s.cur)-end < readSize {
+		// Double rather than grow by what is needed: each growth copies the
+		// whole segment so far.
+		grown := make([]byte, end, max(2*cap(s.cur), end+readSize, minBufferSize))
+		copy(grown, s.cur[:end])
+		s.cur = grown[:len(s.cur)]
+	}
+	for range 100 { // io.Reader allows (0, nil); don't spin on it forever
+		n, err := s.r.Read(s.cur[end : end+readSize])
+		s.pending += n
+		if n > 0 || err != nil {
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}
+
 // packet handles the packet in s.pkt.
 func (s *splitter) packet() error {
-	p := s.pkt[:]
+	p := s.pkt
 	pid := packetPID(p)
 	if p[1]&0x80 != 0 { // transport_error_indicator: don't parse it, just pass it on
 		return s.appendPacket(pid == pidPAT || s.havePAT && pid == s.pmtPID)
@@ -372,21 +412,20 @@ func (s *splitter) packet() error {
 	}
 }
 
-// appendPacket adds s.pkt to the current segment buffer. Until a PMT is
-// known there is no header to put in front of it, so it is dropped.
+// appendPacket keeps s.pkt, which lies right after the current segment's
+// bytes in cur, as part of the segment. Until a PMT is known there is no
+// header to put in front of it, so it is dropped: cur is empty then, and
+// starts after it.
 func (s *splitter) appendPacket(psi bool) error {
+	s.pending -= PacketSize
 	if !s.havePMT {
+		s.cur = s.cur[PacketSize:PacketSize]
 		return nil
 	}
 	if psi {
 		s.psiOffs = append(s.psiOffs, len(s.cur))
 	}
-	if cap(s.cur)-len(s.cur) < PacketSize {
-		// Double rather than let append grow large slices by 1.25x: each
-		// growth copies the whole segment so far.
-		s.cur = slices.Grow(s.cur, max(cap(s.cur), minBufferSize))
-	}
-	s.cur = append(s.cur, s.pkt[:]...)
+	s.cur = s.cur[:len(s.cur)+PacketSize]
 	if int64(len(s.cur)) > s.maxSize {
 		return fmt.Errorf("mpegts: segment %d exceeds %d bytes at input offset %d: %w", s.index, s.maxSize, s.offset, ErrSegmentTooLarge)
 	}
@@ -397,7 +436,7 @@ func (s *splitter) handlePAT(payload []byte, pusi bool) {
 	if payload == nil {
 		return
 	}
-	sec, ok := s.pat.feed(s.pkt[:], payload, pusi)
+	sec, ok := s.pat.feed(s.pkt, payload, pusi)
 	if !ok {
 		return
 	}
@@ -413,7 +452,7 @@ func (s *splitter) handlePMT(payload []byte, pusi bool) error {
 	if payload == nil {
 		return nil
 	}
-	sec, ok := s.pmt.feed(s.pkt[:], payload, pusi)
+	sec, ok := s.pmt.feed(s.pkt, payload, pusi)
 	if !ok {
 		return nil
 	}
@@ -718,10 +757,19 @@ func (s *splitter) emitSegment(off int, durTicks float64) error {
 // fixing up every stored offset. It returns the offset delta.
 func (s *splitter) rebase(off int) int {
 	hdrLen := len(s.patPkts) + len(s.pmtPkts)
-	n := append(s.spare[:0], s.patPkts...)
+	dst := s.spare[:0]
+	if s.rebased {
+		// spare holds the packet being handled, still read through its
+		// payload slices: a second rebase within one packet (the first
+		// segment's start, two cuts at one candidate) takes a new buffer.
+		dst = nil
+	}
+	s.rebased = true
+	n := append(dst, s.patPkts...)
 	n = append(n, s.pmtPkts...)
-	n = append(n, s.cur[off:]...)
-	s.cur, s.spare = n, s.cur
+	// The packet being handled and the input read after it go along.
+	n = append(n, s.cur[off:len(s.cur)+s.pending]...)
+	s.cur, s.spare = n[:len(n)-s.pending], s.cur
 
 	delta := hdrLen - off
 	ps := s.psiSpare[:0]

@@ -9,7 +9,6 @@
 package segmenter
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -131,7 +130,9 @@ func (d Deps) split(ctx context.Context, job jobs.SegmentJob) (chunkManifest, er
 		return m, fmt.Errorf("segmenter: %w", err)
 	}
 	defer rc.Close()
-	info, err := mpegts.SplitTS(bufio.NewReaderSize(storeReader{rc}, 1<<20),
+	// Each segment is stored while the next one is cut.
+	var behind mpegts.Behind
+	info, err := mpegts.SplitTS(storeReader{rc},
 		mpegts.Options{TargetDuration: time.Duration(job.SegmentDuration * float64(time.Second)), MaxSegments: c.Segments},
 		func(seg mpegts.Segment, data []byte) error {
 			n := c.FirstSegment + seg.Index
@@ -141,8 +142,13 @@ func (d Deps) split(ctx context.Context, job jobs.SegmentJob) (chunkManifest, er
 				data = encryptSegment(block, uint64(n), data)
 				size = int64(len(data)) // bandwidth is what players download
 			}
-			if err := d.Store.Put(ctx, jobs.SegmentKey(id, name, n), bytes.NewReader(data), int64(len(data))); err != nil {
-				return fmt.Errorf("%w: %w", errStore, err)
+			if err := behind.Go(func() error {
+				if err := d.Store.Put(ctx, jobs.SegmentKey(id, name, n), bytes.NewReader(data), int64(len(data))); err != nil {
+					return fmt.Errorf("%w: %w", errStore, err)
+				}
+				return nil
+			}); err != nil {
+				return err
 			}
 			uri := jobs.SegmentName(n)
 			m.Segments = append(m.Segments, playlist.Segment{URI: uri, Duration: seg.Duration, Size: size})
@@ -169,6 +175,9 @@ func (d Deps) split(ctx context.Context, job jobs.SegmentJob) (chunkManifest, er
 			}
 			return nil
 		})
+	if werr := behind.Wait(); err == nil {
+		err = werr
+	}
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, errStore) {
 			return m, fmt.Errorf("segmenter: %w", err) // worth a retry

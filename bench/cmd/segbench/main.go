@@ -31,7 +31,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -202,12 +201,12 @@ func runFFmpeg(dir string) (int, error) {
 	return bytes.Count(b, []byte("#EXTINF")), nil
 }
 
-func open() (*os.File, *bufio.Reader, error) {
+func open() (*os.File, *os.File, error) {
 	f, err := os.Open(*in)
 	if err != nil {
 		return nil, nil, err
 	}
-	return f, bufio.NewReaderSize(f, 1<<20), nil // as services/segmenter reads the store
+	return f, f, nil // SplitTS reads in large blocks itself, as services/segmenter reads the store
 }
 
 func splitDiscard(d time.Duration) (int, error) {
@@ -227,12 +226,13 @@ func splitFiles(dir string, d time.Duration) (int, error) {
 	}
 	defer f.Close()
 	var segs []playlist.Segment
+	var w mpegts.Behind
 	info, err := mpegts.SplitTS(r, mpegts.Options{TargetDuration: d}, func(s mpegts.Segment, data []byte) error {
 		name := fmt.Sprintf("seg_%05d.ts", s.Index)
 		segs = append(segs, playlist.Segment{URI: name, Duration: s.Duration, Size: s.Size})
-		return os.WriteFile(filepath.Join(dir, name), data, 0o644)
+		return w.Go(func() error { return os.WriteFile(filepath.Join(dir, name), data, 0o644) })
 	})
-	if err != nil {
+	if err := errors.Join(err, w.Wait()); err != nil {
 		return 0, err
 	}
 	pl, err := playlist.Media(segs, int(d/time.Second), nil)
@@ -254,12 +254,13 @@ func splitStore(dir string, d time.Duration) (int, error) {
 	defer f.Close()
 	ctx := context.Background()
 	var segs []playlist.Segment
+	var w mpegts.Behind
 	info, err := mpegts.SplitTS(r, mpegts.Options{TargetDuration: d}, func(s mpegts.Segment, data []byte) error {
 		name := fmt.Sprintf("seg_%05d.ts", s.Index)
 		segs = append(segs, playlist.Segment{URI: name, Duration: s.Duration, Size: s.Size})
-		return st.Put(ctx, "streams/v/720p/"+name, bytes.NewReader(data), int64(len(data)))
+		return w.Go(func() error { return st.Put(ctx, "streams/v/720p/"+name, bytes.NewReader(data), int64(len(data))) })
 	})
-	if err != nil {
+	if err := errors.Join(err, w.Wait()); err != nil {
 		return 0, err
 	}
 	pl, err := playlist.Media(segs, int(d/time.Second), nil)
