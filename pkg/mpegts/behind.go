@@ -1,39 +1,48 @@
 package mpegts
 
-// Behind writes emitted segments one at a time in the background, so a
-// segment is stored while SplitTS cuts the next one (on another core). An
-// emit callback hands each segment's write to Go, which first waits for the
-// previous write: that keeps within SplitTS's promise that data stays valid
-// until the next emit returns. After SplitTS returns, Wait must be called
-// (whatever SplitTS returned) for the last write and its error.
+// Behind writes emitted segments in the background, so segments are stored
+// while SplitTS cuts the next ones (on other cores). An emit callback hands
+// each segment's write to Go. With Depth writes at most in flight (0 means
+// 1), Go first waits for the write started Depth calls before, which keeps
+// within SplitTS's promise when Options.Hold is at least Depth. After
+// SplitTS returns, Wait must be called (whatever SplitTS returned) for the
+// last writes and their error.
 //
-//	var w mpegts.Behind
-//	_, err := mpegts.SplitTS(r, opts, func(seg mpegts.Segment, data []byte) error {
+//	w := mpegts.Behind{Depth: 2}
+//	_, err := mpegts.SplitTS(r, mpegts.Options{TargetDuration: d, Hold: 2}, func(seg mpegts.Segment, data []byte) error {
 //		return w.Go(func() error { return put(seg.Index, data) })
 //	})
 //	err = errors.Join(err, w.Wait())
 type Behind struct {
-	done chan error
+	Depth int
+	done  []chan error // writes in flight, oldest first
 }
 
-// Go waits for the previous write and starts write in the background. It
-// returns the previous write's error, in which case write is not started.
+// Go waits until fewer than Depth writes are in flight and starts write in
+// the background. It returns the error of a write it waited for, in which
+// case write is not started.
 func (b *Behind) Go(write func() error) error {
-	if err := b.Wait(); err != nil {
-		return err
+	for len(b.done) >= max(b.Depth, 1) {
+		err := <-b.done[0]
+		b.done = b.done[1:]
+		if err != nil {
+			return err
+		}
 	}
 	done := make(chan error, 1)
-	b.done = done
+	b.done = append(b.done, done)
 	go func() { done <- write() }()
 	return nil
 }
 
-// Wait waits for the write in progress, if any, and returns its error.
+// Wait waits for every write in flight and returns the first error.
 func (b *Behind) Wait() error {
-	if b.done == nil {
-		return nil
+	var first error
+	for _, done := range b.done {
+		if err := <-done; err != nil && first == nil {
+			first = err
+		}
 	}
-	err := <-b.done
 	b.done = nil
-	return err
+	return first
 }

@@ -3,48 +3,69 @@ package mpegts
 import (
 	"bytes"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// TestBehindWritesEverySegmentOnceInOrder cuts a real stream with its
-// writes behind SplitTS: what the writes saw is what SplitTS emitted, one
-// write at a time, in order.
-func TestBehindWritesEverySegmentOnceInOrder(t *testing.T) {
-	small := synthStream(synthOpts{frames: 60, keyframe: func(i int) bool { return i%10 == 0 }, audio: 8})
+// TestBehindWritesEverySegmentOnce cuts a stream with its writes behind
+// SplitTS, one, two and three at a time: every write sees the bytes SplitTS
+// emitted, and no more than Depth writes run at once.
+func TestBehindWritesEverySegmentOnce(t *testing.T) {
+	stream := synthStream(synthOpts{frames: 60, keyframe: func(i int) bool { return i%10 == 0 }, audio: 8})
+	opts := Options{TargetDuration: 300 * time.Millisecond}
 	var want [][]byte
-	if _, err := SplitTS(bytes.NewReader(small), Options{TargetDuration: 300 * time.Millisecond}, func(_ Segment, d []byte) error {
+	if _, err := SplitTS(bytes.NewReader(stream), opts, func(_ Segment, d []byte) error {
 		want = append(want, bytes.Clone(d))
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var w Behind
-	var running atomic.Int32
-	got := make([][]byte, 0, len(want))
-	_, err := SplitTS(bytes.NewReader(small), Options{TargetDuration: 300 * time.Millisecond}, func(seg Segment, d []byte) error {
-		return w.Go(func() error {
-			if running.Add(1) != 1 {
-				t.Errorf("segment %d: two writes at once", seg.Index)
-			}
-			defer running.Add(-1)
-			if len(got) != seg.Index {
-				t.Errorf("segment %d written after %d others", seg.Index, len(got))
-			}
-			got = append(got, bytes.Clone(d))
-			return nil
+	if len(want) < 4 {
+		t.Fatalf("%d segments, want at least 4", len(want))
+	}
+	for depth := 1; depth <= 3; depth++ {
+		w := Behind{Depth: depth}
+		opts.Hold = depth
+		var running, most atomic.Int32
+		var mu sync.Mutex
+		got := make([][]byte, len(want))
+		started := make([]chan struct{}, len(want))
+		for i := range started {
+			started[i] = make(chan struct{})
+		}
+		_, err := SplitTS(bytes.NewReader(stream), opts, func(seg Segment, d []byte) error {
+			return w.Go(func() error {
+				n := running.Add(1)
+				defer running.Add(-1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				close(started[seg.Index])
+				if depth > 1 && seg.Index == 0 {
+					// The second write must start while the first still runs.
+					select {
+					case <-started[1]:
+					case <-time.After(10 * time.Second):
+						t.Errorf("depth %d: the second write did not start during the first", depth)
+					}
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				got[seg.Index] = bytes.Clone(d)
+				return nil
+			})
 		})
-	})
-	if err := errors.Join(err, w.Wait()); err != nil {
-		t.Fatal(err)
-	}
-	if len(want) < 3 || len(got) != len(want) {
-		t.Fatalf("%d segments written, %d emitted (want at least 3)", len(got), len(want))
-	}
-	for i := range want {
-		if !bytes.Equal(got[i], want[i]) {
-			t.Errorf("segment %d: written bytes differ from the emitted ones", i)
+		if err := errors.Join(err, w.Wait()); err != nil {
+			t.Fatal(err)
+		}
+		if m := most.Load(); m > int32(depth) {
+			t.Errorf("depth %d: up to %d writes at once", depth, m)
+		}
+		for i := range want {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Errorf("depth %d: segment %d: written bytes differ from the emitted ones", depth, i)
+			}
 		}
 	}
 }

@@ -42,19 +42,25 @@ func FuzzSplitTS(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, targetMs uint16) {
 		target := time.Duration(targetMs%20000+1) * time.Millisecond
 		next := 0
-		var prev, prevCopy []byte // the last segment's data as emitted, and a copy
-		var segs []byte           // every segment's bytes, for the one-byte reader's run
+		hold := int(targetMs>>14)%3 + 1 // 1 to 3 segments kept valid
+		var held, heldCopies [][]byte   // the last segments' data as emitted, and copies
+		var segs []byte                 // every segment's bytes, for the one-byte reader's run
 		var metas []Segment
-		info, err := SplitTS(bytes.NewReader(data), Options{TargetDuration: target}, func(seg Segment, d []byte) error {
+		info, err := SplitTS(bytes.NewReader(data), Options{TargetDuration: target, Hold: hold}, func(seg Segment, d []byte) error {
 			if seg.Index != next {
 				t.Fatalf("segment index %d, want %d", seg.Index, next)
 			}
 			next++
-			// The previous segment's data stays valid until this call returns.
-			if !bytes.Equal(prev, prevCopy) {
-				t.Fatalf("segment %d: segment %d's data changed before this emit", seg.Index, seg.Index-1)
+			// The last hold segments' data stays valid until this call returns.
+			for i := range held {
+				if !bytes.Equal(held[i], heldCopies[i]) {
+					t.Fatalf("segment %d (hold %d): segment %d's data changed before this emit", seg.Index, hold, seg.Index-len(held)+i)
+				}
 			}
-			prev, prevCopy = d, bytes.Clone(d)
+			held, heldCopies = append(held, d), append(heldCopies, bytes.Clone(d))
+			if len(held) > hold {
+				held, heldCopies = held[1:], heldCopies[1:]
+			}
 			segs = append(segs, d...)
 			metas = append(metas, seg)
 			if seg.Size != int64(len(d)) || len(d) == 0 || len(d)%PacketSize != 0 || d[0] != syncByte {

@@ -48,6 +48,8 @@ const (
 	// MaxTargetDuration bounds Options.TargetDuration so that grid
 	// arithmetic cannot overflow.
 	MaxTargetDuration = 24 * time.Hour
+	// MaxHold bounds Options.Hold.
+	MaxHold = 16
 
 	readSize      = 256 << 10 // bytes asked of the reader at a time
 	minBufferSize = 512 << 10 // initial segment buffer capacity
@@ -73,6 +75,11 @@ type Options struct {
 	// longer video planned as N segments is cut into N, however its audio
 	// packets happen to fall near its end.
 	MaxSegments int
+	// Hold is how many emitted segments' data stay valid: a segment's data
+	// is left alone until the Hold-th emit after it returns. 0 means 1.
+	// Each costs a buffer of a segment's size; Behind writes that many
+	// segments at once.
+	Hold int
 }
 
 // Segment describes one cut, handed to the emit callback with its bytes.
@@ -137,10 +144,11 @@ type Info struct {
 // SplitTS reads a transport stream from r (as a stream: it never holds more
 // than the current segment plus one GOP in memory) and cuts it into
 // segments, calling emit for each in order. data stays valid until the next
-// call of emit returns (or SplitTS does), so emit may hand it to a writer
-// that works while the next segment is cut, provided it waits for that write
-// before returning from the next call (seg.Keyframes may be kept). A nil emit
-// only gathers Info. r is read in large blocks; it needs no buffering.
+// call of emit returns (the Options.Hold-th next), or after the last one,
+// so emit may hand it to a writer that works while the next segments are
+// cut, provided it waits for that write before then (see Behind).
+// seg.Keyframes may be kept. A nil emit only gathers Info. r is read in
+// large blocks; it needs no buffering.
 //
 // Segments start at IDR access units (audio-only: at audio PES starts). The
 // k-th cut is the candidate nearest to k*TargetDuration after the first PTS
@@ -165,6 +173,9 @@ func SplitTS(r io.Reader, opts Options, emit func(seg Segment, data []byte) erro
 	if opts.MaxSegments < 0 {
 		return Info{}, fmt.Errorf("mpegts: MaxSegments %d is negative: %w", opts.MaxSegments, ErrInvalidOptions)
 	}
+	if opts.Hold < 0 || opts.Hold > MaxHold {
+		return Info{}, fmt.Errorf("mpegts: Hold %d must be in [0, %d]: %w", opts.Hold, MaxHold, ErrInvalidOptions)
+	}
 	if opts.MaxSegmentSize < 0 {
 		return Info{}, fmt.Errorf("mpegts: MaxSegmentSize %d is negative: %w", opts.MaxSegmentSize, ErrInvalidOptions)
 	}
@@ -176,6 +187,7 @@ func SplitTS(r io.Reader, opts Options, emit func(seg Segment, data []byte) erro
 		maxSegs: opts.MaxSegments,
 		cc:      make(map[uint16]uint8, 2),
 		kfs:     make([]keyframe, 0, 16),
+		spares:  make([][]byte, max(opts.Hold, 1)),
 		k:       1,
 	}
 	if s.maxSize == 0 {
@@ -272,7 +284,7 @@ type splitter struct {
 	offset  int64  // input offset of pkt
 	pending int    // bytes read into cur after len(cur), not yet handled
 	// rebased: cur was rebased while handling pkt, which (with the payload
-	// slices the handlers hold) now lies in spare.
+	// slices the handlers hold) now lies in the newest of spares.
 	rebased bool
 	step    int64 // TargetDuration in scaled units
 	maxSize int64
@@ -306,10 +318,16 @@ type splitter struct {
 	// Current segment. cur holds the PAT/PMT header followed by the
 	// segment's packets, then (after the look-back candidate) the packets
 	// of the next segment so far.
-	cur, spare []byte
-	hdrLen     int   // length of the PAT/PMT header at the start of cur
-	psiOffs    []int // offsets in cur of PAT/PMT packets, whose CC we rewrite
-	psiSpare   []int
+	cur []byte
+	// bufCap is the largest capacity cur has needed: new buffers start
+	// there rather than growing (and copying) their way up again.
+	bufCap int
+	// spares are the buffers of the last emitted segments, oldest first:
+	// Options.Hold of them, left alone until they are the oldest.
+	spares   [][]byte
+	hdrLen   int   // length of the PAT/PMT header at the start of cur
+	psiOffs  []int // offsets in cur of PAT/PMT packets, whose CC we rewrite
+	psiSpare []int
 	// kfs are the keyframes in cur, in order (video only). The first one
 	// starts the segment; only the last one can still wait for its end.
 	kfs        []keyframe
@@ -371,7 +389,8 @@ func (s *splitter) fill() error {
 	if cap(s.cur)-end < readSize {
 		// Double rather than grow by what is needed: each growth copies the
 		// whole segment so far.
-		grown := make([]byte, end, max(2*cap(s.cur), end+readSize, minBufferSize))
+		s.bufCap = max(2*cap(s.cur), end+readSize, minBufferSize, s.bufCap)
+		grown := make([]byte, end, s.bufCap)
 		copy(grown, s.cur[:end])
 		s.cur = grown[:len(s.cur)]
 	}
@@ -757,19 +776,22 @@ func (s *splitter) emitSegment(off int, durTicks float64) error {
 // fixing up every stored offset. It returns the offset delta.
 func (s *splitter) rebase(off int) int {
 	hdrLen := len(s.patPkts) + len(s.pmtPkts)
-	dst := s.spare[:0]
-	if s.rebased {
-		// spare holds the packet being handled, still read through its
-		// payload slices: a second rebase within one packet (the first
-		// segment's start, two cuts at one candidate) takes a new buffer.
-		dst = nil
+	dst := s.spares[0][:0]
+	if need := hdrLen + len(s.cur) - off + s.pending + readSize; s.rebased || cap(dst) < need {
+		// (With s.rebased, the packet being handled, still read through its
+		// payload slices, is in a spare: a second rebase within one packet
+		// (the first segment's start, two cuts at one candidate) takes a
+		// new buffer.)
+		dst = make([]byte, 0, max(need, s.bufCap))
 	}
 	s.rebased = true
 	n := append(dst, s.patPkts...)
 	n = append(n, s.pmtPkts...)
 	// The packet being handled and the input read after it go along.
 	n = append(n, s.cur[off:len(s.cur)+s.pending]...)
-	s.cur, s.spare = n[:len(n)-s.pending], s.cur
+	copy(s.spares, s.spares[1:])
+	s.spares[len(s.spares)-1] = s.cur
+	s.cur = n[:len(n)-s.pending]
 
 	delta := hdrLen - off
 	ps := s.psiSpare[:0]

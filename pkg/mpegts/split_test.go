@@ -552,4 +552,9 @@ func TestSplitTSMaxSegments(t *testing.T) {
 	if _, err := SplitTS(bytes.NewReader(nil), Options{TargetDuration: time.Second, MaxSegments: -1}, nil); !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("MaxSegments -1: %v", err)
 	}
+	for _, hold := range []int{-1, MaxHold + 1} {
+		if _, err := SplitTS(bytes.NewReader(nil), Options{TargetDuration: time.Second, Hold: hold}, nil); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("Hold %d: %v", hold, err)
+		}
+	}
 }

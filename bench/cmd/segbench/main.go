@@ -226,8 +226,8 @@ func splitFiles(dir string, d time.Duration) (int, error) {
 	}
 	defer f.Close()
 	var segs []playlist.Segment
-	var w mpegts.Behind
-	info, err := mpegts.SplitTS(r, mpegts.Options{TargetDuration: d}, func(s mpegts.Segment, data []byte) error {
+	w := mpegts.Behind{Depth: 2} // two files written at once, beside the splitter
+	info, err := mpegts.SplitTS(r, mpegts.Options{TargetDuration: d, Hold: 2}, func(s mpegts.Segment, data []byte) error {
 		name := fmt.Sprintf("seg_%05d.ts", s.Index)
 		segs = append(segs, playlist.Segment{URI: name, Duration: s.Duration, Size: s.Size})
 		return w.Go(func() error { return os.WriteFile(filepath.Join(dir, name), data, 0o644) })
