@@ -90,11 +90,27 @@ func Handler(d Deps) http.Handler {
 	return http.HandlerFunc(d.serve)
 }
 
+// Header values every response (or every plain playlist response) carries,
+// assigned to the header map under their canonical keys: that spares
+// canonicalising the key and allocating a value slice per header per
+// request, a measurable part of a small playlist's cost. net/http only
+// reads them; Set and Del replace them, and Add copies (len == cap).
+var (
+	hdrAllowOrigin   = []string{"*"}
+	hdrExposeHeaders = []string{"Content-Length, Content-Range, ETag"}
+	hdrNoSniff       = []string{"nosniff"}
+	hdrTypePlaylist  = []string{TypePlaylist}
+	hdrVary          = []string{"Accept-Encoding"}
+	hdrAcceptRanges  = []string{"bytes"}
+	hdrCachePlaylist = []string{cachePlaylist}
+	hdrCacheGrowing  = []string{cacheGrowing}
+)
+
 func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, ETag")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Access-Control-Allow-Origin"] = hdrAllowOrigin
+	h["Access-Control-Expose-Headers"] = hdrExposeHeaders
+	h["X-Content-Type-Options"] = hdrNoSniff
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
@@ -126,39 +142,47 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if id, ok := KeyVideoID(escaped); ok {
-		d.serveKey(w, r, id)
-		return
-	}
-	key, ok := ObjectKey(escaped)
-	if !ok {
-		fail(w, http.StatusNotFound, msgNotFound)
-		return
-	}
+	// A playlist asked for within the last second is in the cache under
+	// its path, which ObjectKey accepted then.
 	var cached *cachedPlaylist
-	playlistKey := strings.HasSuffix(key, ".m3u8")
-	if playlistKey {
-		cached = d.playlists.get(key, time.Now())
+	var key string
+	if strings.HasSuffix(escaped, ".m3u8") {
+		if cached = d.playlists.get(escaped, time.Now()); cached != nil {
+			key = cached.key
+		}
 	}
+	if cached == nil {
+		if id, ok := KeyVideoID(escaped); ok {
+			d.serveKey(w, r, id)
+			return
+		}
+		var ok bool
+		if key, ok = ObjectKey(escaped); !ok {
+			fail(w, http.StatusNotFound, msgNotFound)
+			return
+		}
+	}
+	playlistKey := strings.HasSuffix(key, ".m3u8")
 	var info store.Info
 	if cached != nil {
 		info = cached.info
+		h["Etag"] = cached.etag
 	} else {
 		var err error
 		if info, err = d.Store.Stat(r.Context(), key); err != nil {
 			d.storeError(w, key, err)
 			return
 		}
+		h.Set("ETag", info.ETag)
 	}
-	h.Set("ETag", info.ETag)
 	if playlistKey {
-		h.Set("Content-Type", TypePlaylist)
+		h["Content-Type"] = hdrTypePlaylist
 		if cached == nil {
 			body, ok := d.readPlaylist(w, r, key, info)
 			if !ok {
 				return
 			}
-			cached = d.playlists.put(key, info, body, time.Now())
+			cached = d.playlists.put(escaped, key, info, body, time.Now())
 		}
 		d.servePlaylist(w, r, key, cached, token, playback.RewritePlaylist, func(p *cachedPlaylist) string {
 			if p.growing() {
@@ -397,11 +421,22 @@ func (d Deps) serveKey(w http.ResponseWriter, r *http.Request, id string) {
 // still growing is cached briefly).
 func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, p *cachedPlaylist, token string, rewrite func([]byte, string) ([]byte, error), cache func(*cachedPlaylist) string) {
 	h := w.Header()
-	h.Add("Vary", "Accept-Encoding")
+	if _, ok := h["Vary"]; ok {
+		h.Add("Vary", "Accept-Encoding")
+	} else {
+		h["Vary"] = hdrVary
+	}
 	gz := acceptsGzip(r)
 	info, body := p.info, p.body
 	if cache != nil {
-		h.Set("Cache-Control", cache(p))
+		switch cc := cache(p); cc {
+		case cachePlaylist:
+			h["Cache-Control"] = hdrCachePlaylist
+		case cacheGrowing:
+			h["Cache-Control"] = hdrCacheGrowing
+		default:
+			h.Set("Cache-Control", cc)
+		}
 	}
 	if token == "" && !gz {
 		if r.Header.Get("Range") != "" || r.Header.Get("If-Modified-Since") != "" {
@@ -415,7 +450,15 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		h.Set("Accept-Ranges", "bytes")
+		h["Accept-Ranges"] = hdrAcceptRanges
+		if p.length != nil { // a cached playlist: its headers made once
+			h["Content-Length"] = p.length
+			h["Last-Modified"] = p.lastModified
+			if r.Method != http.MethodHead {
+				_, _ = w.Write(body)
+			}
+			return
+		}
 		writeBody(w, r, body, info)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,9 +34,13 @@ type playlistCache struct {
 }
 
 type cachedPlaylist struct {
+	key     string // in the store
 	info    store.Info
 	body    []byte
 	expires time.Time
+
+	// Header values of the plain response, made once (see hdrAllowOrigin).
+	etag, length, lastModified []string
 
 	gzOnce sync.Once
 	gz     []byte
@@ -48,23 +53,29 @@ func newPlaylistCache() *playlistCache {
 	return &playlistCache{entries: map[string]*cachedPlaylist{}}
 }
 
-// get returns the fresh entry for key, or nil.
-func (c *playlistCache) get(key string, now time.Time) *cachedPlaylist {
+// get returns the fresh entry for a request path, or nil.
+func (c *playlistCache) get(path string, now time.Time) *cachedPlaylist {
 	if c == nil {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.entries[key]
+	e := c.entries[path]
 	if e == nil || !now.Before(e.expires) {
 		return nil
 	}
 	return e
 }
 
-// put keeps body as key's playlist until now+playlistTTL.
-func (c *playlistCache) put(key string, info store.Info, body []byte, now time.Time) *cachedPlaylist {
-	e := &cachedPlaylist{info: info, body: body, expires: now.Add(playlistTTL)}
+// put keeps body, the playlist stored at key, as the answer to path (the
+// request path ObjectKey mapped to key) until now+playlistTTL.
+func (c *playlistCache) put(path, key string, info store.Info, body []byte, now time.Time) *cachedPlaylist {
+	e := &cachedPlaylist{
+		key: key, info: info, body: body, expires: now.Add(playlistTTL),
+		etag:         []string{info.ETag},
+		length:       []string{strconv.Itoa(len(body))},
+		lastModified: []string{httpDate(info.ModTime)},
+	}
 	if c == nil {
 		return e
 	}
@@ -80,7 +91,7 @@ func (c *playlistCache) put(key string, info store.Info, body []byte, now time.T
 			clear(c.entries) // all fresh: a burst of distinct playlists; start over
 		}
 	}
-	c.entries[key] = e
+	c.entries[path] = e
 	return e
 }
 
