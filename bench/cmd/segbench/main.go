@@ -11,11 +11,16 @@
 //	            (a process: wall clock from start to exit)
 //	go-files    SplitTS reading the file, writing each segment to DIR with
 //	            os.WriteFile, then the media playlist (pkg/playlist.Media):
-//	            what ffmpeg does, in Go
+//	            what ffmpeg does, in Go. The writes run behind the splitter,
+//	            two files at a time (mpegts.Behind, Options.Hold 2), so the
+//	            splitting and the page-cache writes share this machine's
+//	            two cores; ffmpeg's HLS muxer runs on one thread
+//	            (ffmpeg 5.1).
 //	go-discard  SplitTS reading the file, emit discarding the segments
 //	go-store    SplitTS writing each segment through store.FileStore.Put
-//	            (temporary file, fsync, rename), as hlsd's segmenter does with
-//	            a disk store, then the playlist the same way
+//	            (temporary file, fsync, rename), one write behind the
+//	            splitter, as hlsd's segmenter does with a disk store, then
+//	            the playlist the same way
 //
 // each into a fresh empty directory made (and afterwards removed) outside the
 // timing. It prints every time, the best of each in MB/s (10^6 bytes of input
