@@ -206,8 +206,10 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	var contentService *content.Service
 	if target.runs(Content) {
-		mux.Handle(content.Prefix, content.Handler(content.Deps{Store: st, Log: log, Signer: signer}))
+		contentService = content.New(content.Deps{Store: st, Log: log, Signer: signer})
+		mux.Handle(content.Prefix, contentService)
 	}
 	if target.runs(Gateway) {
 		mux.Handle("/", gateway.Handler(gateway.Deps{
@@ -224,7 +226,16 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		g.Go(func() error { return wh.Run(gctx) })
 		log.Info("webhooks on: ready and failed videos are announced", "url", gateway.RedactURL(cfg.WebhookURL))
 	}
-	g.Go(func() error { return serveHTTP(gctx, listen, m.Instrument(string(target), mux), cfg, log) })
+	if target == Content {
+		// The standalone content service answers its most frequent requests
+		// with fasthttp (content.Service.ServeFast) and everything else
+		// through the same net/http handlers as the other targets.
+		g.Go(func() error {
+			return serveFast(gctx, listen, contentService, m, m.Instrument(string(target), mux), cfg, log)
+		})
+	} else {
+		g.Go(func() error { return serveHTTP(gctx, listen, m.Instrument(string(target), mux), cfg, log) })
+	}
 	return g.Wait()
 }
 
@@ -366,4 +377,41 @@ func ready(ctx context.Context, nc *nats.Conn, st store.Store) error {
 		return fmt.Errorf("object store: %w", err)
 	}
 	return nil
+}
+
+// serveFast serves the standalone content service with fasthttp
+// (content.Service.FastServer): plain playlist and segment requests
+// straight from the service, every other request through h, the net/http
+// handler the other targets serve.
+func serveFast(ctx context.Context, addr string, svc *content.Service, m *metrics.Metrics, h http.Handler, cfg Config, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	srv := svc.FastServer(h, func(path string, took time.Duration, bytes int64) {
+		m.ObserveHTTP(string(Content), metrics.Route(path), http.StatusOK, took, bytes)
+	})
+	srv.Logger = slogPrinter{log}
+	log.Info("serving HTTP", "addr", ln.Addr().String(), "engine", "fasthttp")
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	_ = srv.ShutdownWithContext(sctx)
+	return nil
+}
+
+// slogPrinter hands fasthttp's log lines (connection errors) to slog.
+type slogPrinter struct{ log *slog.Logger }
+
+func (p slogPrinter) Printf(format string, args ...any) {
+	p.log.Debug("fasthttp: " + fmt.Sprintf(format, args...))
 }

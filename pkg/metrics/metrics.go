@@ -125,13 +125,18 @@ func (m *Metrics) Instrument(service string, h http.Handler) http.Handler {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(rec, r)
-		route := Route(r.URL.Path)
-		m.httpRequests.WithLabelValues(service, route, strconv.Itoa(rec.code)).Inc()
-		m.httpDuration.WithLabelValues(service, route).Observe(time.Since(start).Seconds())
-		if strings.HasPrefix(route, "/streams/") {
-			m.servedBytes.Add(float64(rec.bytes))
-		}
+		m.ObserveHTTP(service, Route(r.URL.Path), rec.code, time.Since(start), rec.bytes)
 	})
+}
+
+// ObserveHTTP records one answered request, as Instrument does; for
+// requests answered outside net/http (the content service's fast path).
+func (m *Metrics) ObserveHTTP(service, route string, code int, took time.Duration, bytes int64) {
+	m.httpRequests.WithLabelValues(service, route, strconv.Itoa(code)).Inc()
+	m.httpDuration.WithLabelValues(service, route).Observe(took.Seconds())
+	if strings.HasPrefix(route, "/streams/") {
+		m.servedBytes.Add(float64(bytes))
+	}
 }
 
 // Route maps a path to a low-cardinality label.

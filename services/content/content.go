@@ -85,10 +85,21 @@ var (
 )
 
 // Handler serves GET/HEAD/OPTIONS under /streams/.
-func Handler(d Deps) http.Handler {
+func Handler(d Deps) http.Handler { return New(d) }
+
+// Service is the content service: a net/http handler, and for the
+// standalone service a fasthttp fast path (ServeCached) that shares its
+// playlist cache.
+type Service struct{ d Deps }
+
+// New makes the service.
+func New(d Deps) *Service {
 	d.playlists = newPlaylistCache()
-	return http.HandlerFunc(d.serve)
+	return &Service{d: d}
 }
+
+// ServeHTTP serves GET/HEAD/OPTIONS under /streams/.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.d.serve(w, r) }
 
 // Header values every response (or every plain playlist response) carries,
 // assigned to the header map under their canonical keys: that spares
@@ -314,7 +325,7 @@ func (d Deps) serveObject(w http.ResponseWriter, r *http.Request, key string, in
 }
 
 func conditionalOrRanged(r *http.Request) bool {
-	for _, k := range []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"} {
+	for _, k := range conditionalHeaders {
 		if r.Header.Get(k) != "" {
 			return true
 		}
@@ -573,7 +584,12 @@ func acceptsGzip(r *http.Request) bool {
 	if r.Header.Get("Range") != "" {
 		return false // ranges refer to the identity bytes
 	}
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+	return acceptsGzipEncoding(r.Header.Get("Accept-Encoding"))
+}
+
+// acceptsGzipEncoding reads an Accept-Encoding value.
+func acceptsGzipEncoding(value string) bool {
+	for _, part := range strings.Split(value, ",") {
 		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0" {
 			return true

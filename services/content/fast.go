@@ -1,0 +1,158 @@
+package content
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// FastServer is the standalone content service's HTTP server (fasthttp):
+// ServeFast, and every other request through next, the net/http handler
+// (the service mounted with health checks and metrics), by fasthttpadaptor.
+// observe, if set, is told of each request ServeFast answered. Requests
+// net/http would refuse as malformed get the same 400. Limits and timeouts
+// match hlsd's net/http server where both have them; a content request has
+// no body, so only a small one is read (and then refused).
+func (s *Service) FastServer(next http.Handler, observe func(path string, took time.Duration, bytes int64)) *fasthttp.Server {
+	slow := fasthttpadaptor.NewFastHTTPHandler(next)
+	return &fasthttp.Server{
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			start := time.Now()
+			if ok, n := s.ServeFast(ctx); ok {
+				if observe != nil {
+					observe(string(ctx.Path()), time.Since(start), n)
+				}
+				return
+			}
+			if _, err := url.ParseRequestURI(string(ctx.RequestURI())); err != nil {
+				badRequest(ctx) // the adaptor would answer 500
+				return
+			}
+			slow(ctx)
+		},
+		ErrorHandler:          func(ctx *fasthttp.RequestCtx, _ error) { badRequest(ctx) },
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		ReadTimeout:           10 * time.Second, // net/http: ReadHeaderTimeout, also its idle timeout
+		ReadBufferSize:        16 << 10,         // request line and headers
+		MaxRequestBodySize:    64 << 10,
+		CloseOnShutdown:       true,
+	}
+}
+
+// badRequest answers a request that cannot be parsed as net/http does.
+func badRequest(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Reset()
+	ctx.SetStatusCode(http.StatusBadRequest)
+	ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString("400 Bad Request")
+	ctx.SetConnectionClose()
+}
+
+// ServeFast answers, with fasthttp, the requests players make most: a plain
+// GET (identity or gzip) of a playlist served within the last second, so
+// still in the cache (every session asks for the master and its media
+// playlists, and reloads an EVENT playlist every few seconds), and a plain
+// GET of a whole segment. The answer is what ServeHTTP gives, header for
+// header and byte for byte, at a fraction of net/http's cost per request
+// (BENCHMARKS.md, "Content service under wrk"). It reports false, having
+// written nothing, for anything else — other methods, a query (signed
+// playback), ranges, conditional requests, a playlist not in the cache, a
+// store error — which is left to ServeHTTP. The second result is the
+// body's length.
+func (s *Service) ServeFast(ctx *fasthttp.RequestCtx) (bool, int64) {
+	d := &s.d
+	if d.Signer != nil || !ctx.IsGet() {
+		return false, 0
+	}
+	// The request-target as sent: cached paths are exactly the origin-form
+	// paths ObjectKey accepted, so a query, an absolute form or any other
+	// spelling misses; segments go through ObjectKey here too.
+	path := ctx.RequestURI()
+	req := &ctx.Request.Header
+	for _, k := range conditionalHeaders {
+		if len(req.Peek(k)) > 0 {
+			return false, 0
+		}
+	}
+	switch {
+	case bytes.HasSuffix(path, []byte(".m3u8")):
+		return s.playlist(ctx, path)
+	case bytes.HasSuffix(path, []byte(".ts")):
+		return s.segment(ctx, string(path))
+	}
+	return false, 0
+}
+
+// playlist answers a playlist in the cache.
+func (s *Service) playlist(ctx *fasthttp.RequestCtx, path []byte) (bool, int64) {
+	req := &ctx.Request.Header
+	p := s.d.playlists.getBytes(path, time.Now())
+	if p == nil || p.length == nil {
+		return false, 0
+	}
+	gz := acceptsGzipEncoding(string(req.Peek("Accept-Encoding")))
+	h := &ctx.Response.Header
+	h.Set("Access-Control-Allow-Origin", hdrAllowOrigin[0])
+	h.Set("Access-Control-Expose-Headers", hdrExposeHeaders[0])
+	h.Set("X-Content-Type-Options", hdrNoSniff[0])
+	h.SetContentType(TypePlaylist)
+	h.Set("Vary", hdrVary[0])
+	if p.growing() {
+		h.Set("Cache-Control", cacheGrowing)
+	} else {
+		h.Set("Cache-Control", cachePlaylist)
+	}
+	h.Set("Last-Modified", p.lastModified[0])
+	body := p.body
+	if gz {
+		body = p.gzipped()
+		h.Set("Etag", etagWith(p.info.ETag, "gz"))
+		h.Set("Content-Encoding", "gzip")
+	} else {
+		h.Set("Etag", p.etag[0])
+		h.Set("Accept-Ranges", "bytes")
+	}
+	ctx.SetStatusCode(http.StatusOK)
+	ctx.Response.SetBodyRaw(body) // cached bodies are never modified
+	return true, int64(len(body))
+}
+
+// segment answers a whole segment, streamed from the store (sendfile from
+// a file store).
+func (s *Service) segment(ctx *fasthttp.RequestCtx, path string) (bool, int64) {
+	key, ok := ObjectKey(path)
+	if !ok {
+		return false, 0
+	}
+	info, err := s.d.Store.Stat(ctx, key)
+	if err != nil {
+		return false, 0
+	}
+	rc, err := s.d.Store.Get(ctx, key, 0, -1)
+	if err != nil {
+		return false, 0
+	}
+	h := &ctx.Response.Header
+	h.Set("Access-Control-Allow-Origin", hdrAllowOrigin[0])
+	h.Set("Access-Control-Expose-Headers", hdrExposeHeaders[0])
+	h.Set("X-Content-Type-Options", hdrNoSniff[0])
+	h.SetContentType(TypeSegment)
+	h.Set("Cache-Control", cacheSegment)
+	h.Set("Etag", info.ETag)
+	h.Set("Accept-Ranges", "bytes")
+	if !info.ModTime.IsZero() && info.ModTime.Unix() != 0 { // as http.ServeContent
+		h.Set("Last-Modified", httpDate(info.ModTime))
+	}
+	ctx.SetStatusCode(http.StatusOK)
+	ctx.Response.SetBodyStream(rc, int(info.Size)) // closed by fasthttp once sent
+	return true, info.Size
+}
+
+// conditionalHeaders are those a cached answer cannot honour without
+// net/http's machinery.
+var conditionalHeaders = []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"}

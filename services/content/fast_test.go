@@ -1,0 +1,176 @@
+package content
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// serveFastHTTP serves svc as `hlsd content` does (FastHandler in front of
+// a ServeMux holding the service) on a loopback port, and returns its
+// address and a count of the requests ServeFast answered.
+func serveFastHTTP(t *testing.T, svc *Service) (string, *atomic.Int64) {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle(Prefix, svc)
+	fast := new(atomic.Int64)
+	srv := svc.FastServer(mux, func(string, time.Duration, int64) { fast.Add(1) })
+	srv.Logger = discardLogger{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return ln.Addr().String(), fast
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
+
+// rawDo sends one request as written and reads the answer.
+func rawDo(t *testing.T, addr, method, target string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	req := method + " " + target + " HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n"
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req += hdr[i] + ": " + hdr[i+1] + "\r\n"
+	}
+	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("%s %q: %v", method, target, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+// answer is what a client sees of a response, less the Date and the
+// connection's own headers.
+func answer(resp *http.Response, body []byte) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d\n", resp.StatusCode)
+	keys := make([]string, 0, len(resp.Header))
+	for k := range resp.Header {
+		if k != "Date" && k != "Connection" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s: %s\n", k, strings.Join(resp.Header[k], " | "))
+	}
+	fmt.Fprintf(&b, "\n%q", body)
+	return b.String()
+}
+
+// TestFastAnswersAsNetHTTP: whatever a client sends, `hlsd content`'s
+// fasthttp front (ServeFast, else net/http through the adaptor) answers
+// exactly as the net/http handler alone: status, headers and body. The
+// plain playlist and segment requests must indeed take the fast path.
+func TestFastAnswersAsNetHTTP(t *testing.T) {
+	f := newFixture(t)
+	svc := New(Deps{Store: f.store, Log: quietLog()})
+	mux := http.NewServeMux()
+	mux.Handle(Prefix, svc)
+	ref := httptest.NewServer(mux)
+	defer ref.Close()
+	refAddr := ref.Listener.Addr().String()
+	fastAddr, fast := serveFastHTTP(t, svc)
+
+	base := "/streams/" + id
+	type request struct {
+		method, target string
+		hdr            []string
+		fast           bool // answered by ServeFast (once the playlist is cached)
+	}
+	reqs := []request{
+		{"GET", base + "/master.m3u8", nil, true},
+		{"GET", base + "/360p/index.m3u8", nil, true},
+		{"GET", base + "/360p/index.m3u8", []string{"Accept-Encoding", "gzip, deflate, br"}, true},
+		{"GET", base + "/360p/index.m3u8", []string{"Accept-Encoding", "gzip;q=0"}, true},
+		{"GET", base + "/360p/iframes.m3u8", nil, true},
+		{"GET", base + "/360p/seg_00000.ts", nil, true},
+		{"GET", base + "/360p/seg_00000.ts", []string{"Range", "bytes=10-99"}, false},
+		{"GET", base + "/360p/seg_00000.ts", []string{"If-None-Match", "*"}, false},
+		{"GET", base + "/360p/index.m3u8", []string{"Range", "bytes=0-9"}, false},
+		{"GET", base + "/360p/index.m3u8", []string{"If-Modified-Since", "Mon, 01 Jan 2024 00:00:00 GMT"}, false},
+		{"GET", base + "/360p/index.m3u8?x=1", nil, false},
+		{"GET", base + "/360p/seg_00000.ts?x=1", nil, false},
+		{"HEAD", base + "/360p/index.m3u8", nil, false},
+		{"HEAD", base + "/360p/seg_00000.ts", nil, false},
+		{"OPTIONS", base + "/360p/index.m3u8", nil, false},
+		{"DELETE", base + "/360p/seg_00000.ts", nil, false},
+		{"GET", base + "/360p/seg_00001.ts", nil, false}, // not in the store
+		{"GET", base + "/720p/index.m3u8", nil, false},
+		{"GET", base + "/poster.jpg", nil, false},
+		{"GET", base + "/thumbnails.vtt", nil, false},
+		{"GET", base + "/key", nil, false},
+		{"GET", "/metrics", nil, false},
+	}
+	for _, p := range append(traversals(), tricks()...) {
+		reqs = append(reqs, request{method: "GET", target: p})
+	}
+	// Twice: the first round fills the playlist cache (through net/http),
+	// the second is answered from it.
+	for round := 1; round <= 2; round++ {
+		for _, r := range reqs {
+			before := fast.Load()
+			want := answer(rawDo(t, refAddr, r.method, r.target, r.hdr...))
+			got := answer(rawDo(t, fastAddr, r.method, r.target, r.hdr...))
+			if strings.HasPrefix(want, "400\n") && strings.HasPrefix(got, "400\n") {
+				// Both refuse a malformed request; net/http then closes
+				// the connection without a Content-Length.
+				want, got = want[strings.LastIndex(want, "\n\n"):], got[strings.LastIndex(got, "\n\n"):]
+			}
+			if got != want {
+				t.Errorf("round %d: %s %q %v:\nfasthttp front:\n%s\nnet/http:\n%s", round, r.method, r.target, r.hdr, got, want)
+			}
+			if tookFast := fast.Load() > before; round == 2 && tookFast != r.fast {
+				t.Errorf("%s %q %v: answered by ServeFast: %v, want %v", r.method, r.target, r.hdr, tookFast, r.fast)
+			}
+		}
+	}
+	if fast.Load() == 0 {
+		t.Fatal("no request took the fast path")
+	}
+}
+
+// The fast path gives a growing playlist the short cache lifetime, as net/http does.
+func TestFastGrowingPlaylist(t *testing.T) {
+	f := newFixture(t)
+	key := "streams/" + id + "/360p/index.m3u8"
+	ev := []byte("#EXTM3U\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXTINF:6.000,\nseg_00000.ts\n")
+	if err := f.store.Put(t.Context(), key, bytes.NewReader(ev), int64(len(ev))); err != nil {
+		t.Fatal(err)
+	}
+	svc := New(Deps{Store: f.store, Log: quietLog()})
+	addr, fast := serveFastHTTP(t, svc)
+	for i := range 2 {
+		resp, body := rawDo(t, addr, "GET", "/"+key)
+		if resp.StatusCode != 200 || !bytes.Equal(body, ev) || resp.Header.Get("Cache-Control") != cacheGrowing {
+			t.Fatalf("request %d: %d %q, Cache-Control %q", i, resp.StatusCode, body, resp.Header.Get("Cache-Control"))
+		}
+	}
+	if n := fast.Load(); n != 1 {
+		t.Fatalf("%d requests took the fast path, want the second one", n)
+	}
+}
