@@ -286,17 +286,28 @@ func IsLoopback(listen string) bool {
 }
 
 func serveHTTP(ctx context.Context, addr string, h http.Handler, cfg Config, log *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return listenAndServe(ctx, addr, cfg, log, "net/http", srv.Serve, func(sctx context.Context) {
+		if err := srv.Shutdown(sctx); err != nil {
+			srv.Close()
+		}
+	})
+}
+
+// listenAndServe listens on addr, tells cfg.Ready, and runs serve until it
+// fails or ctx ends; then shutdown has cfg.ShutdownGrace to finish.
+func listenAndServe(ctx context.Context, addr string, cfg Config, log *slog.Logger, engine string,
+	serve func(net.Listener) error, shutdown func(context.Context)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("serving HTTP", "addr", ln.Addr().String())
+	log.Info("serving HTTP", "addr", ln.Addr().String(), "engine", engine)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http: %w", err)
@@ -304,9 +315,7 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, cfg Config, log
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
-	}
+	shutdown(sctx)
 	return nil
 }
 
@@ -384,29 +393,13 @@ func ready(ctx context.Context, nc *nats.Conn, st store.Store) error {
 // straight from the service, every other request through h, the net/http
 // handler the other targets serve.
 func serveFast(ctx context.Context, addr string, svc *content.Service, m *metrics.Metrics, h http.Handler, cfg Config, log *slog.Logger) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
-	}
 	srv := svc.FastServer(h, func(path string, took time.Duration, bytes int64) {
 		m.ObserveHTTP(string(Content), metrics.Route(path), http.StatusOK, took, bytes)
 	})
 	srv.Logger = slogPrinter{log}
-	log.Info("serving HTTP", "addr", ln.Addr().String(), "engine", "fasthttp")
-	if cfg.Ready != nil {
-		cfg.Ready(ln.Addr().String())
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("http: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-	defer cancel()
-	_ = srv.ShutdownWithContext(sctx)
-	return nil
+	return listenAndServe(ctx, addr, cfg, log, "fasthttp", srv.Serve, func(sctx context.Context) {
+		_ = srv.ShutdownWithContext(sctx)
+	})
 }
 
 // slogPrinter hands fasthttp's log lines (connection errors) to slog.

@@ -92,7 +92,7 @@ func (s *Service) ServeFast(ctx *fasthttp.RequestCtx) (bool, int64) {
 // playlist answers a playlist in the cache.
 func (s *Service) playlist(ctx *fasthttp.RequestCtx, path []byte) (bool, int64) {
 	req := &ctx.Request.Header
-	p := s.d.playlists.getBytes(path, time.Now())
+	p := s.d.playlists.get(string(path), time.Now())
 	if p == nil || p.length == nil {
 		return false, 0
 	}

@@ -1,10 +1,8 @@
 package content
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -38,28 +36,13 @@ type discardLogger struct{}
 
 func (discardLogger) Printf(string, ...any) {}
 
-// rawDo sends one request as written and reads the answer.
+// rawDo sends one request as written (rawRequest) and reads the answer.
 func rawDo(t *testing.T, addr, method, target string, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
-	req := method + " " + target + " HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n"
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req += hdr[i] + ": " + hdr[i+1] + "\r\n"
-	}
-	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	resp, body, err := rawRequest(addr, method, target, hdr...)
 	if err != nil {
 		t.Fatalf("%s %q: %v", method, target, err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	return resp, body
 }
 

@@ -67,21 +67,6 @@ func (c *playlistCache) get(path string, now time.Time) *cachedPlaylist {
 	return e
 }
 
-// getBytes is get for a path in a byte slice (no string is made for the
-// lookup).
-func (c *playlistCache) getBytes(path []byte, now time.Time) *cachedPlaylist {
-	if c == nil {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.entries[string(path)]
-	if e == nil || !now.Before(e.expires) {
-		return nil
-	}
-	return e
-}
-
 // put keeps body, the playlist stored at key, as the answer to path (the
 // request path ObjectKey mapped to key) until now+playlistTTL.
 func (c *playlistCache) put(path, key string, info store.Info, body []byte, now time.Time) *cachedPlaylist {

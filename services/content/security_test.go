@@ -112,28 +112,28 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 // cleaning or escaping — and reads the answer.
 func rawGet(t *testing.T, addr, target string, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
-	resp, body, err := rawRequest(addr, target, hdr...)
+	resp, body, err := rawRequest(addr, http.MethodGet, target, hdr...)
 	if err != nil {
 		t.Fatalf("GET %q: %v", target, err)
 	}
 	return resp, body
 }
 
-func rawRequest(addr, target string, hdr ...string) (*http.Response, []byte, error) {
+func rawRequest(addr, method, target string, hdr ...string) (*http.Response, []byte, error) {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
-	req := "GET " + target + " HTTP/1.1\r\nHost: " + addr + "\r\nConnection: close\r\n"
+	req := method + " " + target + " HTTP/1.1\r\nHost: " + addr + "\r\nConnection: close\r\n"
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req += hdr[i] + ": " + hdr[i+1] + "\r\n"
 	}
 	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
 		return nil, nil, err
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -276,7 +276,7 @@ func leaked(target string, resp *http.Response, body []byte) string {
 // checkRefused requests target and, behind a mux, follows one redirect: the
 // cleaned path must be refused as well, or be a published file of the video.
 func checkRefused(addr, target string, mux bool, hdr ...string) string {
-	resp, body, err := rawRequest(addr, target, hdr...)
+	resp, body, err := rawRequest(addr, http.MethodGet, target, hdr...)
 	if err != nil {
 		return err.Error()
 	}
@@ -291,7 +291,7 @@ func checkRefused(addr, target string, mux bool, hdr ...string) string {
 	if loc.RawQuery != "" {
 		next += "?" + loc.RawQuery
 	}
-	resp, body, err = rawRequest(addr, next, hdr...)
+	resp, body, err = rawRequest(addr, http.MethodGet, next, hdr...)
 	if err != nil {
 		return err.Error()
 	}
