@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -19,7 +20,7 @@ import (
 // match hlsd's net/http server where both have them; a content request has
 // no body, so only a small one is read (and then refused).
 func (s *Service) FastServer(next http.Handler, observe func(path string, took time.Duration, bytes int64)) *fasthttp.Server {
-	slow := fasthttpadaptor.NewFastHTTPHandler(next)
+	slow := fasthttpadaptor.NewFastHTTPHandler(detached(next))
 	return &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			start := time.Now()
@@ -43,6 +44,41 @@ func (s *Service) FastServer(next http.Handler, observe func(path string, took t
 		MaxRequestBodySize:    64 << 10,
 		CloseOnShutdown:       true,
 	}
+}
+
+// detached hands next a copy of the adaptor's request whose strings are its
+// own. The adaptor's point into fasthttp's buffers (zero-copy), which the
+// connection's next request overwrites: anything kept past the request (a
+// playlist cached under its path) would change under its holder, and a map
+// keyed by it would serve one video's playlist for another's. Only the
+// requests ServeFast leaves pay for the copy.
+func detached(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := r.Clone(r.Context())
+		c.Method, c.Proto, c.Host = strings.Clone(r.Method), strings.Clone(r.Proto), strings.Clone(r.Host)
+		c.RequestURI, c.RemoteAddr = strings.Clone(r.RequestURI), strings.Clone(r.RemoteAddr)
+		u := c.URL
+		u.Scheme, u.Opaque, u.Host = strings.Clone(u.Scheme), strings.Clone(u.Opaque), strings.Clone(u.Host)
+		u.Path, u.RawPath, u.RawQuery = strings.Clone(u.Path), strings.Clone(u.RawPath), strings.Clone(u.RawQuery)
+		u.Fragment, u.RawFragment = strings.Clone(u.Fragment), strings.Clone(u.RawFragment)
+		if u.User != nil {
+			if p, ok := u.User.Password(); ok {
+				u.User = url.UserPassword(strings.Clone(u.User.Username()), strings.Clone(p))
+			} else {
+				u.User = url.User(strings.Clone(u.User.Username()))
+			}
+		}
+		h := make(http.Header, len(r.Header))
+		for k, vs := range r.Header {
+			own := make([]string, len(vs))
+			for i, v := range vs {
+				own[i] = strings.Clone(v)
+			}
+			h[strings.Clone(k)] = own
+		}
+		c.Header = h
+		next.ServeHTTP(w, c)
+	})
 }
 
 // badRequest answers a request that cannot be parsed as net/http does.

@@ -3,6 +3,7 @@ package content
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -155,5 +156,50 @@ func TestFastGrowingPlaylist(t *testing.T) {
 	}
 	if n := fast.Load(); n != 1 {
 		t.Fatalf("%d requests took the fast path, want the second one", n)
+	}
+}
+
+// The adaptor's http.Request strings point into fasthttp's buffers, which
+// the connection's next request overwrites. A playlist cached under such a
+// string would change its key under the map (and another video's playlist
+// would be served for it): each key must still name its own playlist after
+// later requests on the same connection.
+func TestFastCacheKeysOutliveTheRequest(t *testing.T) {
+	f := newFixture(t)
+	ids := []string{"aaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbb", "cccccccccccccccccccccccc"}
+	for _, v := range ids {
+		body := []byte("#EXTM3U\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:6.000,\nseg_00000.ts\n# " + v + "\n#EXT-X-ENDLIST\n")
+		if err := f.store.Put(t.Context(), "streams/"+v+"/360p/index.m3u8", bytes.NewReader(body), int64(len(body))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := New(Deps{Store: f.store, Log: quietLog()})
+	addr, _ := serveFastHTTP(t, svc)
+	// One connection, kept alive, so every request reuses its buffers.
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	for round := range 2 {
+		for _, v := range ids {
+			resp, err := client.Get("http://" + addr + "/streams/" + v + "/360p/index.m3u8")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("# "+v+"\n")) {
+				t.Fatalf("round %d, video %s: %d %q", round, v, resp.StatusCode, body)
+			}
+		}
+	}
+	c := svc.d.playlists
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) != len(ids) {
+		t.Errorf("%d cached playlists, want %d", len(c.entries), len(ids))
+	}
+	for k, e := range c.entries {
+		if key, _ := ObjectKey(k); key != e.key || c.entries[strings.Clone(k)] != e || !bytes.Contains(e.body, []byte(k[len("/streams/"):][:24])) {
+			t.Errorf("the entry cached as %q holds %q (%q): its key changed after it was stored", k, e.key, e.body)
+		}
 	}
 }

@@ -240,14 +240,25 @@ func (c *cluster) restartNATS(down time.Duration) {
 	c.nats.run(c.t, c.natsBin)
 }
 
+// dumpLogs shows the last lines of every process's log and keeps the
+// whole logs in a directory that outlives the test. Only a few lines each:
+// a CI report shows the end of the output, and the test's own failure
+// messages, printed before these, must still be in it.
 func (c *cluster) dumpLogs() {
+	kept, err := os.MkdirTemp("", "hlsd-"+strings.ReplaceAll(c.t.Name(), "/", "_")+"-logs-")
 	for _, p := range c.procs {
 		b, _ := os.ReadFile(p.log)
+		if err == nil {
+			_ = os.WriteFile(filepath.Join(kept, p.name+".log"), b, 0o644)
+		}
 		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		if len(lines) > 40 {
-			lines = lines[len(lines)-40:]
+		if len(lines) > 6 {
+			lines = lines[len(lines)-6:]
 		}
 		c.t.Logf("---- %s (last lines) ----\n%s", p.name, strings.Join(lines, "\n"))
+	}
+	if err == nil {
+		c.t.Logf("the whole logs are in %s", kept)
 	}
 }
 
