@@ -19,6 +19,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -174,6 +175,25 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	playlistKey := strings.HasSuffix(key, ".m3u8")
+	if cached == nil && playlistKey {
+		// Read once, however many requests miss at the same moment.
+		var err error
+		cached, err = d.playlists.fill(r.Context(), escaped, func(ctx context.Context) (*cachedPlaylist, error) {
+			info, err := d.Store.Stat(ctx, key)
+			if err != nil {
+				return nil, err
+			}
+			body, err := d.loadPlaylist(ctx, key, info)
+			if err != nil {
+				return nil, err
+			}
+			return d.playlists.put(escaped, key, info, body, time.Now()), nil
+		})
+		if err != nil {
+			d.playlistError(w, key, err)
+			return
+		}
+	}
 	var info store.Info
 	if cached != nil {
 		info = cached.info
@@ -188,13 +208,6 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if playlistKey {
 		h["Content-Type"] = hdrTypePlaylist
-		if cached == nil {
-			body, ok := d.readPlaylist(w, r, key, info)
-			if !ok {
-				return
-			}
-			cached = d.playlists.put(escaped, key, info, body, time.Now())
-		}
 		d.servePlaylist(w, r, key, cached, token, playback.RewritePlaylist, func(p *cachedPlaylist) string {
 			if p.growing() {
 				// It grows (EVENT) or will be rewritten (an early master):
@@ -209,8 +222,9 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 		// Served like a playlist: its sheet URIs carry the token.
 		h.Set("Content-Type", TypeVTT)
 		h.Set("Cache-Control", d.cacheControl(cachePlaylist, agePlaylist, "", token, expires))
-		body, ok := d.readPlaylist(w, r, key, info)
-		if !ok {
+		body, err := d.loadPlaylist(r.Context(), key, info)
+		if err != nil {
+			d.playlistError(w, key, err)
 			return
 		}
 		d.servePlaylist(w, r, key, &cachedPlaylist{info: info, body: body}, token, playback.RewriteVTT, nil)
@@ -526,20 +540,26 @@ func writeBody(w http.ResponseWriter, r *http.Request, body []byte, info store.I
 // the garbage collection after it. Reset gives the same output as a new one.
 var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 
-// readPlaylist reads a playlist whole, or answers the error itself and
-// reports false.
-func (d Deps) readPlaylist(w http.ResponseWriter, r *http.Request, key string, info store.Info) ([]byte, bool) {
+// errPlaylistTooLarge: a playlist (or storyboard track) past maxPlaylist,
+// which the service will not hold in memory.
+var errPlaylistTooLarge = errors.New("playlist too large")
+
+// loadPlaylist reads a playlist whole.
+func (d Deps) loadPlaylist(ctx context.Context, key string, info store.Info) ([]byte, error) {
 	if info.Size > maxPlaylist {
-		d.log().Error("playlist too large", "key", key, "size", info.Size)
+		return nil, fmt.Errorf("%w: %d bytes", errPlaylistTooLarge, info.Size)
+	}
+	return d.readAll(ctx, key, info.Size)
+}
+
+// playlistError answers a playlist that could not be loaded.
+func (d Deps) playlistError(w http.ResponseWriter, key string, err error) {
+	if errors.Is(err, errPlaylistTooLarge) {
+		d.log().Error("playlist too large", "key", key, "err", err)
 		fail(w, http.StatusInternalServerError, msgUnavailable)
-		return nil, false
+		return
 	}
-	body, err := d.readAll(r.Context(), key, info.Size)
-	if err != nil {
-		d.storeError(w, key, err)
-		return nil, false
-	}
-	return body, true
+	d.storeError(w, key, err)
 }
 
 // readAll reads a playlist whole. size (its size in the store) sizes the
