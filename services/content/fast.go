@@ -2,9 +2,11 @@ package content
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,7 +18,8 @@ import (
 // ServeFast, and every other request through next, the net/http handler
 // (the service mounted with health checks and metrics), by fasthttpadaptor.
 // observe, if set, is told of each request ServeFast answered. Requests
-// net/http would refuse as malformed get the same 400. Limits and timeouts
+// net/http would refuse as malformed get the same 400; a request line and
+// headers past 16 KiB get net/http's 431 (its own limit is 1 MiB). Limits and timeouts
 // match hlsd's net/http server where both have them; a content request has
 // no body, so only a small one is read (and then refused).
 func (s *Service) FastServer(next http.Handler, observe func(path string, took time.Duration, bytes int64)) *fasthttp.Server {
@@ -36,7 +39,16 @@ func (s *Service) FastServer(next http.Handler, observe func(path string, took t
 			}
 			slow(ctx)
 		},
-		ErrorHandler:          func(ctx *fasthttp.RequestCtx, _ error) { badRequest(ctx) },
+		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
+			var small *fasthttp.ErrSmallBuffer
+			if errors.As(err, &small) {
+				// Past ReadBufferSize: net/http's answer past its own limit
+				// (1 MiB; a player's request line and headers are far below 16 KiB).
+				refuse(ctx, http.StatusRequestHeaderFieldsTooLarge)
+				return
+			}
+			badRequest(ctx)
+		},
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
 		ReadTimeout:           10 * time.Second, // net/http: ReadHeaderTimeout, also its idle timeout
@@ -82,11 +94,15 @@ func detached(next http.Handler) http.Handler {
 }
 
 // badRequest answers a request that cannot be parsed as net/http does.
-func badRequest(ctx *fasthttp.RequestCtx) {
+func badRequest(ctx *fasthttp.RequestCtx) { refuse(ctx, http.StatusBadRequest) }
+
+// refuse answers a request net/http would refuse before any handler, as it
+// does: the status in plain text, and the connection closed.
+func refuse(ctx *fasthttp.RequestCtx, status int) {
 	ctx.Response.Reset()
-	ctx.SetStatusCode(http.StatusBadRequest)
+	ctx.SetStatusCode(status)
 	ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
-	ctx.SetBodyString("400 Bad Request")
+	ctx.SetBodyString(strconv.Itoa(status) + " " + http.StatusText(status))
 	ctx.SetConnectionClose()
 }
 

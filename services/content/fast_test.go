@@ -203,3 +203,17 @@ func TestFastCacheKeysOutliveTheRequest(t *testing.T) {
 		}
 	}
 }
+
+// Headers past the fast server's read buffer get net/http's 431, not a 400.
+func TestFastRefusesHugeHeadersAs431(t *testing.T) {
+	f := newFixture(t)
+	addr, _ := serveFastHTTP(t, New(Deps{Store: f.store, Log: quietLog()}))
+	target := "/streams/" + id + "/360p/index.m3u8"
+	resp, body := rawDo(t, addr, "GET", target, "Cookie", strings.Repeat("a", 20<<10))
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || string(body) != "431 Request Header Fields Too Large" || !resp.Close {
+		t.Errorf("20 KiB of headers: %d %q, connection closed: %v", resp.StatusCode, body, resp.Close)
+	}
+	if resp, _ := rawDo(t, addr, "GET", target, "Cookie", strings.Repeat("a", 8<<10)); resp.StatusCode != http.StatusOK {
+		t.Errorf("8 KiB of headers: %d, want 200", resp.StatusCode)
+	}
+}
