@@ -66,10 +66,12 @@ func (s *Service) FastServer(next http.Handler, observe func(path string, took t
 // requests ServeFast leaves pay for the copy.
 func detached(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := r.Clone(r.Context())
+		c := r.WithContext(r.Context()) // a shallow copy; what holds strings is copied below
 		c.Method, c.Proto, c.Host = strings.Clone(r.Method), strings.Clone(r.Proto), strings.Clone(r.Host)
 		c.RequestURI, c.RemoteAddr = strings.Clone(r.RequestURI), strings.Clone(r.RemoteAddr)
-		u := c.URL
+		u := new(url.URL)
+		*u = *r.URL
+		c.URL = u
 		u.Scheme, u.Opaque, u.Host = strings.Clone(u.Scheme), strings.Clone(u.Opaque), strings.Clone(u.Host)
 		u.Path, u.RawPath, u.RawQuery = strings.Clone(u.Path), strings.Clone(u.RawPath), strings.Clone(u.RawQuery)
 		u.Fragment, u.RawFragment = strings.Clone(u.Fragment), strings.Clone(u.RawFragment)
@@ -80,17 +82,33 @@ func detached(next http.Handler) http.Handler {
 				u.User = url.User(strings.Clone(u.User.Username()))
 			}
 		}
-		h := make(http.Header, len(r.Header))
-		for k, vs := range r.Header {
-			own := make([]string, len(vs))
-			for i, v := range vs {
-				own[i] = strings.Clone(v)
-			}
-			h[strings.Clone(k)] = own
-		}
-		c.Header = h
+		c.Header, c.Trailer = ownHeader(r.Header), ownHeader(r.Trailer)
+		c.TransferEncoding = ownStrings(r.TransferEncoding)
 		next.ServeHTTP(w, c)
 	})
+}
+
+// ownHeader copies h, keys and values (nil stays nil).
+func ownHeader(h http.Header) http.Header {
+	if h == nil {
+		return nil
+	}
+	own := make(http.Header, len(h))
+	for k, vs := range h {
+		own[strings.Clone(k)] = ownStrings(vs)
+	}
+	return own
+}
+
+func ownStrings(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	own := make([]string, len(ss))
+	for i, s := range ss {
+		own[i] = strings.Clone(s)
+	}
+	return own
 }
 
 // badRequest answers a request that cannot be parsed as net/http does.
