@@ -43,10 +43,11 @@ func FuzzSplitTS(f *testing.F) {
 		target := time.Duration(targetMs%20000+1) * time.Millisecond
 		next := 0
 		hold := int(targetMs>>14)%3 + 1 // 1 to 3 segments kept valid
+		continuous := targetMs&1 == 1    // renumbered and padded (Options.Continuous)
 		var held, heldCopies [][]byte   // the last segments' data as emitted, and copies
 		var segs []byte                 // every segment's bytes, for the one-byte reader's run
 		var metas []Segment
-		info, err := SplitTS(bytes.NewReader(data), Options{TargetDuration: target, Hold: hold}, func(seg Segment, d []byte) error {
+		info, err := SplitTS(bytes.NewReader(data), Options{TargetDuration: target, Hold: hold, Continuous: continuous}, func(seg Segment, d []byte) error {
 			if seg.Index != next {
 				t.Fatalf("segment index %d, want %d", seg.Index, next)
 			}
@@ -110,7 +111,7 @@ func FuzzSplitTS(f *testing.F) {
 		// the same segments and fails the same way.
 		var segs1 []byte
 		var metas1 []Segment
-		info1, err1 := SplitTS(iotest.OneByteReader(bytes.NewReader(data)), Options{TargetDuration: target}, func(seg Segment, d []byte) error {
+		info1, err1 := SplitTS(iotest.OneByteReader(bytes.NewReader(data)), Options{TargetDuration: target, Continuous: continuous}, func(seg Segment, d []byte) error {
 			segs1 = append(segs1, d...)
 			metas1 = append(metas1, seg)
 			return nil

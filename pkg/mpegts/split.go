@@ -80,6 +80,19 @@ type Options struct {
 	// Each costs a buffer of a segment's size; Behind writes that many
 	// segments at once.
 	Hold int
+	// Continuous makes the output of separate runs over consecutive pieces
+	// of one presentation (a video's chunks, each written by its own muxer,
+	// whose counters all start again at 0) play as one stream: the
+	// continuity counter of every PID is numbered from 0 in the first
+	// segment, and the last segment is padded so that every PID's counter
+	// ends on 15, where the next piece's first packet (0) continues it
+	// (RFC 8216 §3: each segment carries on the bitstream of the one
+	// before). The padding splits packets already there (the payload bytes
+	// spread over more packets, with adaptation-field stuffing; PAT and PMT
+	// repeated), so no byte of any elementary stream changes. Packets of
+	// PIDs that are neither PAT, PMT nor a stream SplitTS cuts (SDT, null
+	// packets) are dropped: nothing could keep their counters in step.
+	Continuous bool
 }
 
 // Segment describes one cut, handed to the emit callback with its bytes.
@@ -186,6 +199,7 @@ func SplitTS(r io.Reader, opts Options, emit func(seg Segment, data []byte) erro
 		maxSize: opts.MaxSegmentSize,
 		maxSegs: opts.MaxSegments,
 		cc:      make(map[uint16]uint8, 2),
+		joins:   opts.Continuous,
 		kfs:     make([]keyframe, 0, 16),
 		spares:  make([][]byte, max(opts.Hold, 1)),
 		k:       1,
@@ -297,6 +311,10 @@ type splitter struct {
 	havePAT, havePMT bool
 	pmtPID           uint16
 	cc               map[uint16]uint8 // next output continuity counter of PSI PIDs
+	// joins: Options.Continuous. next is then the next output continuity
+	// counter of every PID (allocated on the first emit).
+	joins bool
+	next  *[8192]uint8
 
 	video, audio esStream
 	mainVideo    bool // cut on video keyframes (else on audio PES starts)
@@ -426,9 +444,20 @@ func (s *splitter) packet() error {
 		return s.handleES(&s.video, payload, pusi)
 	case s.audio.present && pid == s.audio.pid:
 		return s.handleES(&s.audio, payload, pusi)
+	case s.joins:
+		s.dropPacket()
+		return nil
 	default:
 		return s.appendPacket(false)
 	}
+}
+
+// dropPacket leaves s.pkt out: the input read after it moves up into its
+// place. (Only SDT and the like, a few times a second at most.)
+func (s *splitter) dropPacket() {
+	at := len(s.cur)
+	copy(s.cur[at:at+s.pending], s.cur[at+PacketSize:at+s.pending])
+	s.pending -= PacketSize
 }
 
 // appendPacket keeps s.pkt, which lies right after the current segment's
@@ -720,9 +749,15 @@ func (s *splitter) cut(off int, t int64) (int, error) {
 // emitSegment hands cur[:off] to the callback as the segment s.index.
 func (s *splitter) emitSegment(off int, durTicks float64) error {
 	data := s.cur[:off]
+	if s.joins {
+		s.renumber(data)
+	}
 	// Give the PAT/PMT packets (header copies and in-stream ones) output
 	// continuity counters that run on across segments.
 	for _, o := range s.psiOffs {
+		if s.joins {
+			break // renumber did every packet
+		}
 		if o >= off {
 			break
 		}
@@ -851,6 +886,9 @@ func (s *splitter) finish() error {
 	}
 	s.endPES(&s.video)
 	s.endPES(&s.audio)
+	if s.joins {
+		s.padCounters()
+	}
 	dur := s.streamEnd() - float64(s.segStart)
 	if !(dur > 0) { // also catches NaN
 		dur = 0
@@ -876,4 +914,148 @@ func (s *splitter) streamEnd() float64 {
 		}
 	}
 	return maxRel + frame
+}
+
+// renumber gives every packet of data that carries a payload the next
+// continuity counter of its PID (Options.Continuous).
+func (s *splitter) renumber(data []byte) {
+	if s.next == nil {
+		s.next = new([8192]uint8)
+	}
+	for o := 0; o+PacketSize <= len(data); o += PacketSize {
+		p := data[o : o+PacketSize]
+		if !hasPayload(p) {
+			continue
+		}
+		pid := packetPID(p)
+		setCC(p, s.next[pid])
+		s.next[pid] = (s.next[pid] + 1) & 0x0f
+	}
+}
+
+// padCounters adds packets to the last segment (cur) so that, once
+// renumbered, every PID's last continuity counter is 15 (Options.Continuous):
+// PAT and PMT are repeated at the end, and elementary stream packets are
+// split in two or more with adaptation-field stuffing. A PID that cannot be
+// padded (no payload packet of it in the last segment with bytes to spare)
+// is left as it is.
+func (s *splitter) padCounters() {
+	if s.next == nil {
+		s.next = new([8192]uint8)
+	}
+	counts := map[uint16]int{}
+	var pids []uint16 // in order of appearance, so the padding is deterministic
+	for o := 0; o+PacketSize <= len(s.cur); o += PacketSize {
+		if p := s.cur[o : o+PacketSize]; hasPayload(p) {
+			pid := packetPID(p)
+			if _, ok := counts[pid]; !ok {
+				pids = append(pids, pid)
+			}
+			counts[pid]++
+		}
+	}
+	for _, pid := range pids {
+		need := (16 - (int(s.next[pid])+counts[pid])%16) % 16
+		if need == 0 {
+			continue
+		}
+		switch {
+		case pid == pidPAT && len(s.patPkts) == PacketSize:
+			s.cur = slices.Grow(s.cur, need*PacketSize)
+			for range need {
+				s.cur = append(s.cur, s.patPkts...)
+			}
+		case pid == s.pmtPID && len(s.pmtPkts) == PacketSize:
+			s.cur = slices.Grow(s.cur, need*PacketSize)
+			for range need {
+				s.cur = append(s.cur, s.pmtPkts...)
+			}
+		case pid != pidPAT && pid != s.pmtPID:
+			s.padStream(pid, need)
+		}
+	}
+}
+
+// padStream adds need packets of pid to cur by splitting its packets, the
+// last ones first: a packet's payload is spread over several packets, the
+// first keeping its header flags and adaptation field (PCR, random access),
+// the rest continuing the payload. A PES header stays whole in its packet.
+func (s *splitter) padStream(pid uint16, need int) {
+	for o := len(s.cur) - PacketSize; o >= s.hdrLen && need > 0; o -= PacketSize {
+		p := s.cur[o : o+PacketSize]
+		if packetPID(p) != pid || p[1]&0x80 != 0 {
+			continue
+		}
+		payload := packetPayload(p)
+		keep := 1 // bytes the first piece must hold
+		if p[1]&0x40 != 0 {
+			if len(payload) < 9 || payload[0] != 0 || payload[1] != 0 || payload[2] != 1 {
+				continue
+			}
+			keep = 9 + int(payload[8])
+		}
+		n := min(need+1, len(payload)-keep+1) // pieces
+		if n < 2 {
+			continue
+		}
+		pieces := splitPacket(p, payload, n, keep)
+		grow := (n - 1) * PacketSize
+		s.cur = slices.Insert(s.cur, o+PacketSize, pieces[PacketSize:]...)
+		copy(s.cur[o:o+PacketSize], pieces[:PacketSize])
+		for i := range s.kfs {
+			if s.kfs[i].off > o {
+				s.kfs[i].off += grow
+			}
+			if s.kfs[i].end > o {
+				s.kfs[i].end += grow
+			}
+		}
+		need -= n - 1
+	}
+}
+
+// splitPacket spreads the payload of packet p over n packets, the first
+// holding at least keep bytes of it, and returns them.
+func splitPacket(p, payload []byte, n, keep int) []byte {
+	out := make([]byte, n*PacketSize)
+	first := max(keep, len(payload)/n)
+	rest := len(payload) - first
+	at := 0
+	for i := range n {
+		size := first
+		if i > 0 {
+			size = rest / (n - 1)
+			if i <= rest%(n-1) {
+				size++
+			}
+		}
+		q := out[i*PacketSize : (i+1)*PacketSize]
+		q[0], q[1], q[2] = syncByte, p[1], p[2]
+		if i > 0 {
+			q[1] &^= 0x40 // payload_unit_start_indicator: only the first
+		}
+		scrambling := p[3] & 0xc0
+		stuff := PacketSize - 4 - size // adaptation field bytes
+		if stuff == 0 {
+			q[3] = scrambling | 0x10
+		} else {
+			q[3] = scrambling | 0x30
+			q[4] = byte(stuff - 1)
+			f := q[5 : 4+stuff]
+			for j := range f {
+				f[j] = 0xff
+			}
+			if len(f) > 0 {
+				f[0] = 0 // no flags
+				if i == 0 && p[3]&0x20 != 0 && p[4] > 0 {
+					// The original adaptation field's flags and fields
+					// (it is no longer than the new one: the payload shrank).
+					copy(f, p[5:5+int(p[4])])
+				}
+			}
+		}
+		copy(q[PacketSize-size:], payload[at:at+size])
+		at += size
+	}
+	return out
 }

@@ -133,7 +133,9 @@ func (d Deps) split(ctx context.Context, job jobs.SegmentJob) (chunkManifest, er
 	// Each segment is stored while the next one is cut.
 	var behind mpegts.Behind
 	info, err := mpegts.SplitTS(storeReader{rc},
-		mpegts.Options{TargetDuration: time.Duration(job.SegmentDuration * float64(time.Second)), MaxSegments: c.Segments},
+		// Continuous: each chunk is its own muxer's output, whose counters
+		// start at 0; the padding makes them run on across the joins.
+		mpegts.Options{TargetDuration: time.Duration(job.SegmentDuration * float64(time.Second)), MaxSegments: c.Segments, Continuous: true},
 		func(seg mpegts.Segment, data []byte) error {
 			n := c.FirstSegment + seg.Index
 			size := seg.Size

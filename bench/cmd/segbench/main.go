@@ -220,7 +220,7 @@ func splitDiscard(d time.Duration) (int, error) {
 		return 0, err
 	}
 	defer f.Close()
-	info, err := mpegts.SplitTS(r, mpegts.Options{TargetDuration: d}, func(mpegts.Segment, []byte) error { return nil })
+	info, err := mpegts.SplitTS(r, mpegts.Options{TargetDuration: d, Continuous: true}, func(mpegts.Segment, []byte) error { return nil })
 	return info.Segments, err
 }
 
@@ -232,7 +232,7 @@ func splitFiles(dir string, d time.Duration) (int, error) {
 	defer f.Close()
 	var segs []playlist.Segment
 	w := mpegts.Behind{Depth: 2} // two files written at once, beside the splitter
-	info, err := mpegts.SplitTS(r, mpegts.Options{TargetDuration: d, Hold: 2}, func(s mpegts.Segment, data []byte) error {
+	info, err := mpegts.SplitTS(r, mpegts.Options{TargetDuration: d, Hold: 2, Continuous: true}, func(s mpegts.Segment, data []byte) error {
 		name := fmt.Sprintf("seg_%05d.ts", s.Index)
 		segs = append(segs, playlist.Segment{URI: name, Duration: s.Duration, Size: s.Size})
 		return w.Go(func() error { return os.WriteFile(filepath.Join(dir, name), data, 0o644) })
@@ -260,7 +260,7 @@ func splitStore(dir string, d time.Duration) (int, error) {
 	ctx := context.Background()
 	var segs []playlist.Segment
 	var w mpegts.Behind
-	info, err := mpegts.SplitTS(r, mpegts.Options{TargetDuration: d}, func(s mpegts.Segment, data []byte) error {
+	info, err := mpegts.SplitTS(r, mpegts.Options{TargetDuration: d, Continuous: true}, func(s mpegts.Segment, data []byte) error {
 		name := fmt.Sprintf("seg_%05d.ts", s.Index)
 		segs = append(segs, playlist.Segment{URI: name, Duration: s.Duration, Size: s.Size})
 		return w.Go(func() error { return st.Put(ctx, "streams/v/720p/"+name, bytes.NewReader(data), int64(len(data))) })
