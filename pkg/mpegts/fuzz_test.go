@@ -43,7 +43,7 @@ func FuzzSplitTS(f *testing.F) {
 		target := time.Duration(targetMs%20000+1) * time.Millisecond
 		next := 0
 		hold := int(targetMs>>14)%3 + 1 // 1 to 3 segments kept valid
-		continuous := targetMs&1 == 1    // renumbered and padded (Options.Continuous)
+		continuous := targetMs&1 == 1   // renumbered and padded (Options.Continuous)
 		var held, heldCopies [][]byte   // the last segments' data as emitted, and copies
 		var segs []byte                 // every segment's bytes, for the one-byte reader's run
 		var metas []Segment
