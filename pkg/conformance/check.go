@@ -289,6 +289,7 @@ func (c *checker) master(ctx context.Context, u *url.URL) error {
 	c.report.Variants = len(streams)
 	c.report.Renditions = renditions
 	c.mu.Unlock()
+	c.alternates(uri, variants)
 	c.aligned(variants)
 	c.renditionContent(groups)
 	for _, v := range variants {
@@ -321,6 +322,24 @@ func (c *checker) master(ctx context.Context, u *url.URL) error {
 	c.report.IFrames = len(iframes)
 	c.mu.Unlock()
 	return nil
+}
+
+// alternates checks that a video tall enough to step down from has a
+// variant to step down to. The source is at least as large as the largest
+// variant: players are never sent an upscaled picture.
+func (c *checker) alternates(uri string, vs []*variant) {
+	sizes := map[[2]int]bool{}
+	lines := 0
+	for _, v := range vs {
+		if v.claim == nil || !v.first.ok || !v.video {
+			continue
+		}
+		sizes[[2]int{v.first.width, v.first.height}] = true
+		lines = max(lines, min(v.first.width, v.first.height))
+	}
+	if lines >= 240 && len(sizes) < 2 {
+		c.add(RuleAlternates, uri, "one video variant size for a %d-line video", lines)
+	}
 }
 
 // claims checks the attributes of one EXT-X-STREAM-INF on their own.
@@ -400,7 +419,9 @@ func (c *checker) media(ctx context.Context, base *url.URL, v *variant) error {
 	for i, s := range segs {
 		g.Go(func() error {
 			su := u.ResolveReference(mustParse(s.URI))
-			m, err := c.segment(gctx, su.String(), s, keys[i])
+			// Interlacing is looked for in the first and middle segments
+			// (decoding every frame of every variant would cost too much).
+			m, err := c.segment(gctx, su.String(), s, keys[i], i == 0 || i == len(segs)/2)
 			if err != nil {
 				return err
 			}
@@ -526,12 +547,16 @@ type segMeasure struct {
 	hasAudio     bool
 	firstIsIDR   bool
 	videoProfile string
-	idrErr       error // the first picture could not be extracted
+	idrErr       error     // the first picture could not be extracted
+	colour       [3]string // video colour primaries, transfer, matrix as ffprobe names them
+	fieldOrder   string
+	idet         [2]int              // frames idet found interlaced, of those it saw (if asked)
+	cc           map[uint16][2]uint8 // first and last continuity counter of each PID
 }
 
 // segment fetches and measures one media segment, decrypting it first if
 // key is set. Its size, for bit rates, is what was downloaded.
-func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment, key *segKey) (segMeasure, error) {
+func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment, key *segKey, idet bool) (segMeasure, error) {
 	rng := ""
 	if s.Limit > 0 {
 		rng = fmt.Sprintf("bytes=%d-%d", s.Offset, s.Offset+s.Limit-1)
@@ -550,7 +575,7 @@ func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment,
 			return segMeasure{}, nil
 		}
 	}
-	m, err := c.probe(ctx, plain)
+	m, err := c.probe(ctx, plain, idet)
 	if err != nil {
 		if ctx.Err() != nil {
 			return segMeasure{}, ctx.Err()
@@ -559,6 +584,10 @@ func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment,
 		return segMeasure{}, nil
 	}
 	m.size = int64(len(data))
+	var broken string
+	if m.cc, broken = continuity(plain); broken != "" {
+		c.add(RuleContinuity, uri, "inside the segment: %s", broken)
+	}
 	switch {
 	case m.hasVideo && m.idrErr != nil:
 		c.add(RuleIDR, uri, "the first video picture cannot be read on its own: %v", m.idrErr)
@@ -593,6 +622,22 @@ func (c *checker) measured(uri string, v *variant, segs []*m3u8.MediaSegment, ms
 		if m.hasVideo != ms[0].hasVideo || m.hasAudio != ms[0].hasAudio {
 			c.add(RuleCodecsMatch, uri, "segment %d carries different streams from segment 0", i)
 		}
+		if i > 0 && !s.Discontinuity {
+			c.continuous(uri, i, ms[i-1].cc, m.cc)
+		}
+		if m.hasVideo && strings.HasPrefix(m.videoCodec, "avc") {
+			for j, what := range []string{"colour primaries", "transfer characteristics", "matrix"} {
+				if tag := m.colour[j]; tag != "" && tag != "unknown" && tag != "bt709" {
+					c.add(RuleColour, uri, "segment %d (%s): H.264 with %s %s", i, s.URI, what, tag)
+				}
+			}
+		}
+		if fieldOrders[m.fieldOrder] {
+			c.add(RuleProgressive, uri, "segment %d (%s): the stream is flagged interlaced (field order %s)", i, s.URI, m.fieldOrder)
+		}
+		if n := m.idet; n[1] > 0 && 20*n[0] > n[1] {
+			c.add(RuleProgressive, uri, "segment %d (%s): idet finds %d of %d frames interlaced", i, s.URI, n[0], n[1])
+		}
 	}
 	v.first = ms[0]
 	if ms[0].hasVideo {
@@ -602,6 +647,26 @@ func (c *checker) measured(uri string, v *variant, segs []*m3u8.MediaSegment, ms
 	}
 	if ms[0].hasAudio && ms[0].audioCodec != "mp4a.40.2" {
 		c.add(RuleAACLC, uri, "audio is %s", ms[0].audioCodec)
+	}
+}
+
+// fieldOrders are ffprobe's names for interlaced scans.
+var fieldOrders = map[string]bool{"tt": true, "bb": true, "tb": true, "bt": true}
+
+// continuous checks that every PID of a segment continues the counter where
+// the segment before left it.
+func (c *checker) continuous(uri string, i int, prev, cur map[uint16][2]uint8) {
+	pids := make([]int, 0, len(cur))
+	for pid := range cur {
+		pids = append(pids, int(pid))
+	}
+	sort.Ints(pids)
+	for _, pid := range pids {
+		p, ok := prev[uint16(pid)]
+		if first := cur[uint16(pid)][0]; ok && first != (p[1]+1)&0x0f {
+			c.add(RuleContinuity, uri, "segment %d: PID %#x starts at counter %d, segment %d ended at %d", i, pid, first, i-1, p[1])
+			return // one finding per boundary
+		}
 	}
 }
 

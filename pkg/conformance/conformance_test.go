@@ -221,6 +221,24 @@ func TestEachRuleFires(t *testing.T) {
 		{name: "I-frame entries not IDR", want: "i-frame-is-idr", break_: func(t *testing.T, dir string) {
 			writeIFrames(t, dir, 5, func(key bool) bool { return !key })
 		}},
+		{name: "counters restart at a segment", want: "continuity-counters", break_: func(t *testing.T, dir string) {
+			// As a second muxer would: every counter of seg_001.ts moved on
+			// by one, so only the join with seg_000.ts breaks.
+			p := filepath.Join(dir, "seg_001.ts")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for o := 0; o+188 <= len(b); o += 188 {
+				b[o+3] = b[o+3]&0xf0 | (b[o+3]+1)&0x0f
+			}
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "HLG in H.264", want: "sdr-bt709", ffmpeg: []string{"-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"}},
+		{name: "interlaced", want: "progressive", ffmpeg: []string{"-vf", "tinterlace=mode=interleave_top,setfield=tff", "-flags", "+ildct+ilme"}},
+		{name: "one variant of 240 lines", want: "stream-alternates", ffmpeg: []string{"-vf", "scale=426:240"}},
 		{name: "I-frame playlist version", want: "version", break_: func(t *testing.T, dir string) { writeIFrames(t, dir, 4, keyframes) }},
 		{name: "I-frame range past the end", want: "byte-range", break_: func(t *testing.T, dir string) {
 			writeIFrames(t, dir, 5, keyframes)

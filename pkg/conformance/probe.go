@@ -7,16 +7,18 @@ import (
 	"fmt"
 	"math"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 )
 
 // probe measures one segment held in data with ffprobe (streams and packet
 // timestamps) and ffmpeg (the raw H.264 of its first picture).
-func (c *checker) probe(ctx context.Context, data []byte) (segMeasure, error) {
+// With idet, it also counts interlaced frames with ffmpeg's idet filter.
+func (c *checker) probe(ctx context.Context, data []byte, idet bool) (segMeasure, error) {
 	var m segMeasure
 	out, err := c.run(ctx, c.o.FFprobe, data, "-v", "error", "-f", "mpegts", "-i", "pipe:0",
-		"-show_entries", "stream=index,codec_type,codec_name,profile,width,height,r_frame_rate:packet=stream_index,pts_time,duration_time",
+		"-show_entries", "stream=index,codec_type,codec_name,profile,width,height,r_frame_rate,color_primaries,color_transfer,color_space,field_order:packet=stream_index,pts_time,duration_time",
 		"-of", "json")
 	if err != nil {
 		return m, err
@@ -30,6 +32,10 @@ func (c *checker) probe(ctx context.Context, data []byte) (segMeasure, error) {
 			Width      int    `json:"width"`
 			Height     int    `json:"height"`
 			RFrameRate string `json:"r_frame_rate"`
+			Primaries  string `json:"color_primaries"`
+			Transfer   string `json:"color_transfer"`
+			Matrix     string `json:"color_space"`
+			FieldOrder string `json:"field_order"`
 		} `json:"streams"`
 		Packets []struct {
 			StreamIndex  int    `json:"stream_index"`
@@ -47,6 +53,8 @@ func (c *checker) probe(ctx context.Context, data []byte) (segMeasure, error) {
 			videoIdx, m.hasVideo = s.Index, true
 			m.width, m.height = s.Width, s.Height
 			m.frameRate = ratio(s.RFrameRate)
+			m.colour = [3]string{s.Primaries, s.Transfer, s.Matrix}
+			m.fieldOrder = s.FieldOrder
 			if s.CodecName != "h264" {
 				m.videoCodec = s.CodecName // never equal to an avc1 claim
 			}
@@ -81,6 +89,11 @@ func (c *checker) probe(ctx context.Context, data []byte) (segMeasure, error) {
 	if math.IsInf(m.start, 0) {
 		return m, fmt.Errorf("no timestamped packets")
 	}
+	if idet && m.hasVideo {
+		if m.idet, err = c.interlacedFrames(ctx, data); err != nil {
+			return m, err
+		}
+	}
 	if m.hasVideo && m.videoCodec == "" {
 		raw, err := c.run(ctx, c.o.FFmpeg, data, "-v", "error", "-f", "mpegts", "-i", "pipe:0",
 			"-map", "0:v:0", "-c", "copy", "-frames:v", "1", "-f", "h264", "pipe:1")
@@ -101,6 +114,87 @@ func (c *checker) probe(ctx context.Context, data []byte) (segMeasure, error) {
 		}
 	}
 	return m, nil
+}
+
+// idetRe reads the summary ffmpeg's idet filter prints when it ends; yavgRe
+// the mean difference of each pair of consecutive fields.
+var (
+	idetRe = regexp.MustCompile(`Multi frame detection: TFF:\s*(\d+)\s+BFF:\s*(\d+)\s+Progressive:\s*(\d+)\s+Undetermined:\s*(\d+)`)
+	yavgRe = regexp.MustCompile(`lavfi\.signalstats\.YAVG=([0-9.]+)`)
+)
+
+// interlacedFrames decodes the video of the MPEG-TS data through idet and
+// returns how many frames it found interlaced, and how many it looked at.
+// Fine detail in progressive pictures (test patterns, text) fools idet, so
+// its count stands only when the fields also move as interlaced fields do:
+// one field order four times as often as the other, and the two fields of
+// a frame differing about as much as a frame's second field and the next
+// frame's first (less than 1.6 times); in progressive video the fields of
+// a frame are one instant and differ much less.
+func (c *checker) interlacedFrames(ctx context.Context, data []byte) ([2]int, error) {
+	cmd := exec.CommandContext(ctx, c.o.FFmpeg, "-hide_banner", "-nostats", "-v", "info", "-f", "mpegts", "-i", "pipe:0",
+		"-map", "0:v:0", "-vf", "idet,separatefields,tblend=all_mode=difference,signalstats,metadata=mode=print:key=lavfi.signalstats.YAVG",
+		"-f", "null", "-")
+	cmd.Stdin = bytes.NewReader(data)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return [2]int{}, ctx.Err()
+		}
+		return [2]int{}, fmt.Errorf("ffmpeg idet: %w", err)
+	}
+	m := idetRe.FindStringSubmatch(stderr.String())
+	if m == nil {
+		return [2]int{}, fmt.Errorf("ffmpeg idet printed no summary")
+	}
+	var n [4]int
+	for i := range n {
+		n[i], _ = strconv.Atoi(m[i+1])
+	}
+	var within, across float64
+	for i, y := range yavgRe.FindAllStringSubmatch(stderr.String(), -1) {
+		d, _ := strconv.ParseFloat(y[1], 64)
+		if i%2 == 0 {
+			within += d
+		} else {
+			across += d
+		}
+	}
+	total := n[0] + n[1] + n[2] + n[3]
+	if hi, lo := max(n[0], n[1]), min(n[0], n[1]); hi >= 4*lo && within > 0 && across < 1.6*within {
+		return [2]int{hi, total}, nil
+	}
+	return [2]int{0, total}, nil
+}
+
+// continuity scans MPEG-TS packets for their continuity counters: the
+// first and last of each PID whose packets carry a payload (only those
+// advance it), and the first break inside the data ("" if none). A packet
+// repeating the counter before it is a permitted duplicate.
+func continuity(data []byte) (map[uint16][2]uint8, string) {
+	ccs := map[uint16][2]uint8{}
+	broken := ""
+	for o := 0; o+188 <= len(data) && data[o] == 0x47; o += 188 {
+		p := data[o : o+188]
+		if p[3]&0x10 == 0 {
+			continue // adaptation field only
+		}
+		pid, cc := uint16(p[1]&0x1f)<<8|uint16(p[2]), p[3]&0x0f
+		if pid == 0x1fff {
+			continue // null packets have no counter
+		}
+		prev, seen := ccs[pid]
+		if !seen {
+			ccs[pid] = [2]uint8{cc, cc}
+			continue
+		}
+		if cc != (prev[1]+1)&0x0f && cc != prev[1] && broken == "" {
+			broken = fmt.Sprintf("PID %#x: counter %d after %d at byte %d", pid, cc, prev[1], o)
+		}
+		ccs[pid] = [2]uint8{prev[0], cc}
+	}
+	return ccs, broken
 }
 
 // pictures returns, for each picture of the H.264 stream in the MPEG-TS

@@ -65,6 +65,10 @@ var (
 		"Every AES-128 segment is a whole number of 16-byte blocks that decrypts (AES-128-CBC, the key, the IV attribute or else the media sequence number) to PKCS#7-padded MPEG-TS."}
 	RuleRenditions = Rule{"rendition-groups", Must, "RFC 8216 §4.3.4.1, §4.3.4.1.1, §4.3.4.2",
 		"Every EXT-X-MEDIA has a known TYPE that says what its segments hold (an AUDIO rendition: audio and no video), a GROUP-ID and a NAME, a URI if SUBTITLES and none if CLOSED-CAPTIONS, INSTREAM-ID exactly for CLOSED-CAPTIONS, FORCED only for SUBTITLES, YES or NO for DEFAULT, AUTOSELECT and FORCED, and AUTOSELECT=YES if present beside DEFAULT=YES; the NAMEs of a group differ and at most one member says DEFAULT=YES; every AUDIO, VIDEO, SUBTITLES and CLOSED-CAPTIONS attribute of EXT-X-STREAM-INF names a group of that TYPE."}
+	RuleContinuity = Rule{"continuity-counters", Must, "RFC 8216 §3; ISO/IEC 13818-1 §2.4.3.3",
+		"The MPEG-TS continuity counter of every PID runs on from each segment into the next of its media playlist (unless EXT-X-DISCONTINUITY says otherwise), as one muxer would have written it: each segment carries on the bitstream of the one before."}
+	RuleColour = Rule{"sdr-bt709", Must, "Apple authoring spec: Video (SDR in BT.709; no HDR in H.264)",
+		"H.264 video is described as BT.709 or not at all: colour primaries, transfer characteristics and matrix are each bt709 or unspecified (never BT.2020, PQ or HLG in AVC)."}
 
 	RuleTarget6 = Rule{"target-duration", Should, "Apple authoring spec: Media segmentation",
 		"EXT-X-TARGETDURATION is the configured target (6 s)."}
@@ -96,6 +100,10 @@ var (
 		"Audio is AAC-LC (mp4a.40.2)."}
 	RuleRenditionDefault = Rule{"rendition-default", Should, "RFC 8216 §4.3.4.1 (DEFAULT, AUTOSELECT), §4.3.4.1.1",
 		"Every rendition group has exactly one member with DEFAULT=YES (more than one is a rendition-groups MUST), and its AUTOSELECT=YES members differ in LANGUAGE, ASSOC-LANGUAGE, FORCED or CHARACTERISTICS."}
+	RuleProgressive = Rule{"progressive", Should, "Apple authoring spec: Video (de-interlace interlaced sources)",
+		"Video is progressive: the stream is not flagged interlaced, and ffmpeg's idet finds at most 5% of the frames of a video variant's first and middle segments interlaced (with one field order four times as often as the other, and fields moving as interlaced fields do)."}
+	RuleAlternates = Rule{"stream-alternates", Should, "Apple authoring spec: Video (stream alternates, the bit-rate ladder)",
+		"A video of 240 lines or more (shorter side of its largest variant) has at least two video variants to switch between."}
 	RuleAVAligned = Rule{"av-aligned", Should, "RFC 8216 §6.2.4 (the same content, matching timestamps); Apple authoring spec: Media segmentation",
 		"Each video variant and every audio rendition of its AUDIO group start together (first timestamps within 0.1 s) and end together (EXTINF totals within 0.5 s)."}
 )
@@ -104,10 +112,11 @@ var (
 var Rules = []Rule{
 	RuleHTTP, RuleMIME, RuleEXTM3U, RuleSyntax, RuleVersion, RuleBandwidth, RuleCodecsPresent,
 	RuleCodecsMatch, RuleResolutionMatch, RuleVOD, RuleEndlist, RuleTargetDuration, RuleIDR,
-	RuleIFrameIDR, RuleByteRange, RuleKey, RuleDecrypt, RuleRenditions,
+	RuleIFrameIDR, RuleByteRange, RuleKey, RuleDecrypt, RuleRenditions, RuleContinuity, RuleColour,
 	RuleTarget6, RuleSegmentLength, RuleEXTINFAccurate, RuleContinuous, RuleAligned,
 	RuleAverageBandwidth, RulePeakBandwidth, RuleFrameRate, RuleResolution, RuleIndependent,
 	RuleIFrames, RuleGzip, RuleH264Profile, RuleAACLC, RuleRenditionDefault, RuleAVAligned,
+	RuleProgressive, RuleAlternates,
 }
 
 // Finding is one broken rule at one URI.

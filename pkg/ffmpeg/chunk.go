@@ -83,15 +83,8 @@ func (s EncodeSpec) chunkArgs() []string {
 	// which is a frame of the whole video's grid, so the chunks' frames
 	// fall exactly where one encode of the whole video would put them.
 	var g strings.Builder
-	fmt.Fprintf(&g, "[0:%d]fps=%s:start_time=0,split=%d", v.Index, rate, branches)
-	for i := range branches {
-		fmt.Fprintf(&g, "[s%d]", i)
-	}
-	matrix, scalerMatrix := OutputMatrix(v)
-	for i, o := range s.Outputs {
-		fmt.Fprintf(&g, ";[s%d]scale=%d:%d:flags=bicubic:in_color_matrix=%s:out_color_matrix=%[4]s:out_range=tv,format=yuv420p,setsar=1[v%d]",
-			i, o.Width, o.Height, scalerMatrix, i)
-	}
+	matrix := s.sourceGraph(&g, rate, ":start_time=0", branches)
+	s.scaleBranches(&g, matrix)
 	if t := c.Thumbnails; t != nil {
 		// The first frame at or after each multiple of the interval, on
 		// the video's clock (t is the chunk's).
@@ -99,7 +92,7 @@ func (s EncodeSpec) chunkArgs() []string {
 		frame := strconv.FormatFloat(1/fps, 'f', 9, 64)
 		sel := fmt.Sprintf("gt(floor((t+%s)/%d),floor((t+%s-%s)/%d))", at, t.Interval, at, frame, t.Interval)
 		fmt.Fprintf(&g, ";[s%d]select='%s',scale=%d:%d:flags=bicubic:in_color_matrix=%s:out_color_matrix=bt601:out_range=pc,format=yuvj420p,setsar=1[th]",
-			len(s.Outputs), sel, t.Width, t.Height, scalerMatrix)
+			len(s.Outputs), sel, t.Width, t.Height, matrix)
 	}
 	args = append(args, "-filter_complex", g.String())
 
@@ -110,7 +103,7 @@ func (s EncodeSpec) chunkArgs() []string {
 		// Keyframes on the chunk's clock: the chunk starts on a segment
 		// boundary, which is a multiple of the keyframe interval.
 		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
-		args = append(args, x264Args(p, o, gop, matrix)...)
+		args = append(args, x264Args(p, o, gop)...)
 		if c.Frames > 0 {
 			args = append(args, "-frames:v", strconv.Itoa(c.Frames))
 		}

@@ -47,10 +47,13 @@ var standardRates = []string{"5", "6", "8", "10", "12", "25/2", "15", "24000/100
 // OutputFrameRate is the frame rate every rendition gets: the standard rate
 // nearest the source's average, capped at max. It returns ffmpeg's notation
 // (exact for 29.97) and the value.
+//
+// An interlaced source's rate is its field rate where that is within max
+// (1080i50 becomes 50p; see deinterlaceFilter).
 func OutputFrameRate(v *VideoStream, max float64) (string, float64) {
-	src := v.FrameRate
-	if src <= 0 {
-		src = 30
+	src := sourceRate(v)
+	if fieldRate(v, max) {
+		src *= 2
 	}
 	best, bestRate := "", 0.0
 	for _, r := range standardRates {
@@ -75,12 +78,11 @@ var yuvMatrices = map[string]string{
 	"bt709": "bt709", "bt470bg": "bt601", "smpte170m": "bt601", "smpte240m": "smpte240m", "fcc": "fcc", "bt2020nc": "bt2020",
 }
 
-// OutputMatrix is the YCbCr matrix of every rendition: the source's own when
-// it names one, otherwise what players assume for an untagged picture of its
-// size (BT.709 from 1280x720 up, BT.601 below), the same for every rendition.
-// It returns the name for the encoder (-colorspace) and for the scale filter.
-// The renditions must name it: x264 writes no colour description without
-// one, and without that the stream cannot say it is limited range either.
+// OutputMatrix is the YCbCr matrix of the source's pictures: its own when it
+// names one, otherwise what players assume for an untagged picture of its
+// size (BT.709 from 1280x720 up, BT.601 below). It returns ffprobe's name
+// and the scale filter's, which the scalers convert from (to BT.709, what
+// every rendition is).
 func OutputMatrix(v *VideoStream) (tag, scaler string) {
 	if sc, ok := yuvMatrices[v.ColorSpace]; ok {
 		return v.ColorSpace, sc
@@ -126,21 +128,11 @@ func (s EncodeSpec) Args() []string {
 	}
 
 	rate, fps := OutputFrameRate(v, p.Video.MaxFrameRate)
-	// One decode, a constant frame rate (variable-rate sources become
-	// constant), then one scaled branch per rendition.
+	// One decode, progressive SDR frames at a constant rate (variable-rate
+	// sources become constant), then one scaled branch per rendition.
 	var g strings.Builder
-	fmt.Fprintf(&g, "[0:%d]fps=%s,split=%d", v.Index, rate, len(s.Outputs))
-	for i := range s.Outputs {
-		fmt.Fprintf(&g, "[s%d]", i)
-	}
-	// out_range=tv: full-range (yuvj) sources become the limited range players
-	// expect. The matrix stays the source's (in and out the same, so YCbCr
-	// sources keep their samples); RGB sources are converted with it.
-	matrix, scalerMatrix := OutputMatrix(v)
-	for i, o := range s.Outputs {
-		fmt.Fprintf(&g, ";[s%d]scale=%d:%d:flags=bicubic:in_color_matrix=%s:out_color_matrix=%[4]s:out_range=tv,format=yuv420p,setsar=1[v%d]",
-			i, o.Width, o.Height, scalerMatrix, i)
-	}
+	matrix := s.sourceGraph(&g, rate, "", len(s.Outputs))
+	s.scaleBranches(&g, matrix)
 	args = append(args, "-filter_complex", g.String())
 
 	// Keyframes: forced at every keyframe interval on the output clock, and
@@ -150,7 +142,7 @@ func (s EncodeSpec) Args() []string {
 	gop := int(2*fps*kf) + 1
 	for i, o := range s.Outputs {
 		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
-		args = append(args, x264Args(p, o, gop, matrix)...)
+		args = append(args, x264Args(p, o, gop)...)
 		args = append(args, audio...)
 		args = append(args, "-f", "mpegts", "file:"+o.Path)
 	}
@@ -161,8 +153,8 @@ func (s EncodeSpec) Args() []string {
 // keyframe interval on the output clock, and nowhere else (no scene cuts,
 // GOP longer than the interval), so every rendition has keyframes at the
 // same instants and segment boundaries align.
-func x264Args(p profiles.Profiles, o Output, gop int, matrix string) []string {
-	return []string{
+func x264Args(p profiles.Profiles, o Output, gop int) []string {
+	args := []string{
 		"-c:v", "libx264", "-preset", p.Video.Preset, "-profile:v", p.Video.Profile,
 		"-b:v", fmt.Sprintf("%dk", o.VideoKbps),
 		"-maxrate", fmt.Sprintf("%dk", o.MaxrateKbps),
@@ -171,9 +163,37 @@ func x264Args(p profiles.Profiles, o Output, gop int, matrix string) []string {
 		"-sc_threshold", "0", "-forced-idr", "1",
 		"-x264-params", "open_gop=0",
 		"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", p.KeyframeInterval),
-		// Said in the VUI, so players need not guess (x264 writes the
-		// range only along with a colour description).
-		"-colorspace", matrix, "-color_range", "tv",
+	}
+	// Said in the VUI, so players need not guess.
+	return append(args, colourArgs()...)
+}
+
+// sourceGraph writes the start of a filter graph: the source's video
+// through pictureFilters (with fps options fpsOpts), split in n. It returns
+// the YCbCr matrix of the split frames, for the scalers.
+func (s EncodeSpec) sourceGraph(g *strings.Builder, rate, fpsOpts string, n int) string {
+	v := s.Source.Video
+	w, h := 0, 0
+	for _, o := range s.Outputs { // colours are converted at the largest size
+		if o.Width*o.Height > w*h {
+			w, h = o.Width, o.Height
+		}
+	}
+	chain, matrix := pictureFilters(v, fieldRate(v, s.Profiles.Video.MaxFrameRate), rate, fpsOpts, w, h)
+	fmt.Fprintf(g, "[0:%d]%s,split=%d", v.Index, strings.Join(chain, ","), n)
+	for i := range n {
+		fmt.Fprintf(g, "[s%d]", i)
+	}
+	return matrix
+}
+
+// scaleBranches writes one scaler per output, [s{i}] to [v{i}]: to its
+// size, to the BT.709 matrix, to limited range (full-range, yuvj, sources
+// are converted, not relabelled), 8-bit 4:2:0 with square pixels.
+func (s EncodeSpec) scaleBranches(g *strings.Builder, matrix string) {
+	for i, o := range s.Outputs {
+		fmt.Fprintf(g, ";[s%d]scale=%d:%d:flags=bicubic:in_color_matrix=%s:out_color_matrix=bt709:out_range=tv,format=yuv420p,setsar=1[v%d]",
+			i, o.Width, o.Height, matrix, i)
 	}
 }
 

@@ -3,6 +3,7 @@ package ffmpeg
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -185,8 +186,10 @@ func TestEncodeSignalsColour(t *testing.T) {
 		wantSrc string // pix_fmt/color_range/color_space of the source
 		wantOut string
 	}{
-		{"untagged full range", []string{"-pix_fmt", "yuvj420p"}, "yuvj420p/pc/", "yuv420p/tv/smpte170m"},
+		{"untagged full range", []string{"-pix_fmt", "yuvj420p"}, "yuvj420p/pc/", "yuv420p/tv/bt709"},
 		{"tagged BT.709 limited range", []string{"-pix_fmt", "yuv420p", "-colorspace", "bt709", "-color_range", "tv"}, "yuv420p/tv/bt709", "yuv420p/tv/bt709"},
+		// BT.601 (SD) is converted to BT.709, what every rendition is.
+		{"tagged BT.601", []string{"-pix_fmt", "yuv420p", "-colorspace", "smpte170m", "-color_range", "tv"}, "yuv420p/tv/smpte170m", "yuv420p/tv/bt709"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -208,6 +211,9 @@ func TestEncodeSignalsColour(t *testing.T) {
 			if got := colourOf(t, out); got != tc.wantOut {
 				t.Errorf("output is %s, want %s", got, tc.wantOut)
 			}
+			if got := tagsOf(t, out); got != "bt709/bt709" {
+				t.Errorf("output primaries/transfer %s, want bt709/bt709", got)
+			}
 			y, err := exec.Command("ffmpeg", "-v", "error", "-i", out, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-").Output()
 			if err != nil || len(y) < 320*180 {
 				t.Fatalf("decoding the output: %v", err)
@@ -228,6 +234,18 @@ func colourOf(t *testing.T, path string) string {
 	}
 	first, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n") // a transport stream lists it again under its program
 	return strings.ReplaceAll(strings.ReplaceAll(first, "unknown", ""), ",", "/")
+}
+
+func tagsOf(t *testing.T, path string) string {
+	t.Helper()
+	b, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=color_primaries,color_transfer", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", path, err)
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	// ffprobe prints them as transfer, primaries.
+	trc, prim, _ := strings.Cut(first, ",")
+	return prim + "/" + trc
 }
 
 func TestOutputMatrix(t *testing.T) {
@@ -273,6 +291,69 @@ func TestOutputFrameRate(t *testing.T) {
 		got, f := OutputFrameRate(&VideoStream{FrameRate: tc.src}, tc.max)
 		if got != tc.want || f != parseRate(tc.want) {
 			t.Errorf("OutputFrameRate(%g, max %g) = %s (%g), want %s", tc.src, tc.max, got, f, tc.want)
+		}
+	}
+	// Interlaced sources: one frame per field within the cap, else per frame.
+	for _, tc := range []struct {
+		v      VideoStream
+		max    float64
+		want   string
+		filter string
+	}{
+		{VideoStream{FrameRate: 25, FieldOrder: "tt"}, 60, "50", "bwdif=mode=send_field:parity=auto:deint=all"},
+		{VideoStream{FrameRate: 30000.0 / 1001, FieldOrder: "bb"}, 60, "60000/1001", "bwdif=mode=send_field:parity=auto:deint=all"},
+		{VideoStream{FrameRate: 30000.0 / 1001, FieldOrder: "tb"}, 30, "30000/1001", "bwdif=mode=send_frame:parity=auto:deint=all"},
+		{VideoStream{FrameRate: 25, FieldOrder: "progressive", Combed: "bff"}, 60, "50", "bwdif=mode=send_field:parity=bff:deint=all"},
+		{VideoStream{FrameRate: 25, FieldOrder: "progressive"}, 60, "25", ""},
+		{VideoStream{FrameRate: 25, FieldOrder: "unknown"}, 60, "25", ""},
+	} {
+		got, _ := OutputFrameRate(&tc.v, tc.max)
+		if f := deinterlaceFilter(&tc.v, fieldRate(&tc.v, tc.max)); got != tc.want || f != tc.filter {
+			t.Errorf("%+v, max %g: rate %s, filter %q; want %s, %q", tc.v, tc.max, got, f, tc.want, tc.filter)
+		}
+	}
+}
+
+func TestParseIdet(t *testing.T) {
+	line := func(tff, bff, prog, und int) string {
+		return fmt.Sprintf("[Parsed_idet_0 @ 0x1] Single frame detection: TFF: 1 BFF: 0 Progressive: 0 Undetermined: 0\n"+
+			"[Parsed_idet_0 @ 0x1] Multi frame detection: TFF: %5d BFF: %5d Progressive: %5d Undetermined: %5d\n", tff, bff, prog, und)
+	}
+	for _, tc := range []struct {
+		stderr, want string
+	}{
+		{line(90, 0, 0, 0), "tff"},
+		{line(0, 88, 2, 0), "bff"},
+		{line(40, 10, 30, 10), "tff"}, // mostly combed among those told apart
+		{line(2, 0, 85, 3), ""},       // progressive
+		{line(10, 0, 2, 78), ""},      // mostly undecided (still pictures): too few to act on
+		{line(30, 0, 30, 30), ""},     // as many progressive as combed
+		{line(40, 45, 5, 0), ""},      // both orders alike: fine detail (testsrc2), not fields
+		{line(21, 32, 37, 0), ""},     //
+		{"no summary", ""},
+	} {
+		if got := parseIdet(tc.stderr); got != tc.want {
+			t.Errorf("parseIdet(%q) = %q, want %q", tc.stderr, got, tc.want)
+		}
+	}
+}
+
+func TestToneMapFilter(t *testing.T) {
+	for _, tc := range []struct {
+		v    VideoStream
+		want string
+	}{
+		{VideoStream{ColorTransfer: "arib-std-b67", ColorPrimaries: "bt2020", ColorSpace: "bt2020nc", ColorRange: "tv"},
+			"zscale=w=1920:h=1080:pin=2020:min=2020_ncl:rin=limited:tin=arib-std-b67:t=linear:npl=203,format=gbrpf32le,zscale=p=709,tonemap=tonemap=mobius:param=0.8,zscale=t=709:m=709:r=limited,format=yuv420p"},
+		{VideoStream{ColorTransfer: "smpte2084"}, // untagged otherwise: BT.2020 assumed
+			"zscale=w=1920:h=1080:pin=2020:min=2020_ncl:rin=limited:tin=smpte2084:t=linear:npl=203,format=gbrpf32le,zscale=p=709,tonemap=tonemap=mobius:param=0.8,zscale=t=709:m=709:r=limited,format=yuv420p"},
+		{VideoStream{ColorTransfer: "bt2020-10", ColorPrimaries: "bt2020", ColorSpace: "bt2020nc"},
+			"zscale=w=1920:h=1080:pin=2020:min=2020_ncl:rin=limited:tin=2020_10:p=709:t=709:m=709:r=limited,format=yuv420p"},
+		{VideoStream{ColorTransfer: "bt709", ColorPrimaries: "bt709", ColorSpace: "bt709"}, ""},
+		{VideoStream{}, ""},
+	} {
+		if got := toneMapFilter(&tc.v, 1920, 1080); got != tc.want {
+			t.Errorf("%+v:\n got %s\nwant %s", tc.v, got, tc.want)
 		}
 	}
 }

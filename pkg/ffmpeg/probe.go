@@ -55,7 +55,17 @@ type VideoStream struct {
 	RateExpr      string  // the same as ffmpeg writes it ("30000/1001"), for exact filters
 	PixFmt        string
 	ColorSpace    string // YCbCr matrix as ffprobe names it ("bt709"); "" or "unknown" if untagged
-	Rotation      int
+	// Colour tags as ffprobe names them ("" or "unknown" if untagged).
+	ColorTransfer  string // "bt709", "smpte2084" (PQ), "arib-std-b67" (HLG)...
+	ColorPrimaries string // "bt709", "bt2020"...
+	ColorRange     string // "tv" (limited) or "pc" (full)
+	// FieldOrder is the stream's scan as ffprobe says: "progressive", an
+	// interlaced order ("tt", "bb", "tb", "bt"), or "" / "unknown".
+	FieldOrder string
+	// Combed is set by the planner, not the probe: "tff" or "bff" when
+	// DetectCombing found a source not flagged interlaced to be so.
+	Combed   string
+	Rotation int
 }
 
 // AudioStream is the first audio stream.
@@ -100,6 +110,10 @@ type probeJSON struct {
 		SAR          string `json:"sample_aspect_ratio"`
 		PixFmt       string `json:"pix_fmt"`
 		ColorSpace   string `json:"color_space"`
+		ColorTrc     string `json:"color_transfer"`
+		ColorPrim    string `json:"color_primaries"`
+		ColorRange   string `json:"color_range"`
+		FieldOrder   string `json:"field_order"`
 		AvgFrameRate string `json:"avg_frame_rate"`
 		RFrameRate   string `json:"r_frame_rate"`
 		Channels     int    `json:"channels"`
@@ -152,7 +166,8 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 	for _, s := range pj.Streams {
 		switch {
 		case s.CodecType == "video" && src.Video == nil && s.Disposition.AttachedPic == 0 && s.Width > 0 && s.Height > 0:
-			v := &VideoStream{Index: s.Index, Codec: s.CodecName, Width: s.Width, Height: s.Height, PixFmt: s.PixFmt, ColorSpace: s.ColorSpace}
+			v := &VideoStream{Index: s.Index, Codec: s.CodecName, Width: s.Width, Height: s.Height, PixFmt: s.PixFmt, ColorSpace: s.ColorSpace,
+				ColorTransfer: s.ColorTrc, ColorPrimaries: s.ColorPrim, ColorRange: s.ColorRange, FieldOrder: s.FieldOrder}
 			v.FrameRate, v.RateExpr = parseRate(s.AvgFrameRate), s.AvgFrameRate
 			if v.FrameRate <= 0 || v.FrameRate > 1000 {
 				v.FrameRate, v.RateExpr = parseRate(s.RFrameRate), s.RFrameRate

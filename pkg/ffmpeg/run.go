@@ -66,12 +66,23 @@ func lastLine(s string) string {
 // run executes tool with args, killing it when ctx ends or timeout passes.
 // stdout, if not nil, receives the standard output as it is produced.
 func run(ctx context.Context, timeout time.Duration, tool string, args []string, stdout io.Writer) error {
+	return runWith(ctx, timeout, tool, args, stdout, &tailBuffer{max: 16 << 10})
+}
+
+// runStderr is run for tools that report on standard error (filters'
+// summaries): it returns the last 64 KiB of it.
+func runStderr(ctx context.Context, timeout time.Duration, tool string, args []string) (string, error) {
+	stderr := &tailBuffer{max: 64 << 10}
+	err := runWith(ctx, timeout, tool, args, nil, stderr)
+	return stderr.String(), err
+}
+
+func runWith(ctx context.Context, timeout time.Duration, tool string, args []string, stdout io.Writer, stderr *tailBuffer) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, tool, args...)
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Stdin = nil
-	stderr := &tailBuffer{max: 16 << 10}
 	cmd.Stderr = stderr
 	cmd.Stdout = stdout
 	err := cmd.Run()

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -85,7 +86,9 @@ func Poster(ctx context.Context, spec PosterSpec) (bool, error) {
 func (s PosterSpec) Args(at float64) []string {
 	v := s.Source.Video
 	w, h := PosterSize(v.DisplayWidth, v.DisplayHeight)
-	_, matrix := OutputMatrix(v)
+	// Deinterlaced and tone-mapped like the renditions (one frame: no
+	// field rate, no fps).
+	chain, matrix := pictureFilters(v, false, "", "", w, h)
 	args := []string{"-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats"}
 	if at > 0 {
 		// Before -i: seek the input (to the keyframe before, then decode up
@@ -101,7 +104,7 @@ func (s PosterSpec) Args(at float64) []string {
 		// Rotation is applied before the filters (ffmpeg's autorotate), so
 		// the display size is the size to scale from; setsar=1 makes
 		// anamorphic pictures square-pixelled. JPEG is full-range BT.601.
-		"-vf", fmt.Sprintf("scale=%d:%d:flags=bicubic:in_color_matrix=%s:out_color_matrix=bt601:out_range=pc,format=yuvj420p,setsar=1", w, h, matrix),
+		"-vf", strings.Join(append(chain, fmt.Sprintf("scale=%d:%d:flags=bicubic:in_color_matrix=%s:out_color_matrix=bt601:out_range=pc,format=yuvj420p,setsar=1", w, h, matrix)), ","),
 		"-q:v", "3", "-f", "image2", "-update", "1", "file:"+s.Path)
 	return args
 }

@@ -79,6 +79,10 @@ type EncodeJob struct {
 	// Thumbnails is the storyboard interval in seconds (video chunks; 0 for
 	// none).
 	Thumbnails int `json:"thumbnails,omitempty"`
+	// Combed is what the plan found in a source not flagged interlaced
+	// (video chunks): "tff" or "bff" if its frames are interlaced all the
+	// same (ffmpeg.DetectCombing), so every chunk deinterlaces alike.
+	Combed string `json:"combed,omitempty"`
 }
 
 // SegmentJob asks a segmenter to cut one rendition's transport stream.
@@ -240,6 +244,12 @@ type Source struct {
 	FrameRate  float64 `json:"frame_rate,omitempty"`
 	VideoCodec string  `json:"video_codec,omitempty"`
 	AudioCodec string  `json:"audio_codec,omitempty"`
+	// Interlaced: the source's frames are interlaced (flagged, or found
+	// combed); the renditions are deinterlaced.
+	Interlaced bool `json:"interlaced,omitempty"`
+	// HDR names the source's HDR transfer, "pq" or "hlg" ("" for SDR); the
+	// renditions are tone-mapped to SDR.
+	HDR string `json:"hdr,omitempty"`
 }
 
 // Rendition is one variant of a video, planned by the encoder and completed

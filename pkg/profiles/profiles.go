@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -162,35 +163,91 @@ type Planned struct {
 // Select picks the enabled rungs for a source of displayW x displayH (after
 // rotation and sample aspect ratio). A rung is used only when the source is
 // at least as large as the rung's box in one dimension, so nothing is ever
-// upscaled; the picture keeps its aspect ratio inside the box. A source
-// smaller than every box gets a single rendition at its own size, with the
-// smallest rung's name and bitrates.
+// upscaled; the picture keeps its aspect ratio inside the box.
+//
+// A source that falls between two rungs (larger than the biggest rung it
+// fills, smaller than the next) also gets a top rendition at its own size,
+// named by it ("852x478"), with bit rates interpolated by pixel count
+// between the two rungs: a 479-line source is not cut to 432 lines. Where
+// that size is within 10% of the rung below (in pixels) it replaces that
+// rung instead, unless that would leave a single rendition.
+//
+// A source smaller than every box gets a single rendition at its own size,
+// with the smallest rung's name and bitrates.
 func (p Profiles) Select(displayW, displayH int) []Planned {
-	var out []Planned
-	var smallest *Rendition
-	for i := range p.Renditions {
-		r := p.Renditions[i]
-		if !r.Enabled {
-			continue
+	var rungs []Rendition
+	for _, r := range p.Renditions {
+		if r.Enabled {
+			rungs = append(rungs, r)
 		}
-		if smallest == nil || r.Height < smallest.Height {
-			smallest = &p.Renditions[i]
-		}
-		boxW, boxH := even(r.Height*16/9), r.Height
+	}
+	if len(rungs) == 0 || displayW <= 0 || displayH <= 0 {
+		return nil
+	}
+	slices.SortStableFunc(rungs, func(a, b Rendition) int { return a.Height - b.Height })
+	box := func(r Rendition) (int, int) {
 		if displayH > displayW { // portrait: turn the box
-			boxW, boxH = boxH, boxW
+			return r.Height, even(r.Height * 16 / 9)
 		}
+		return even(r.Height * 16 / 9), r.Height
+	}
+	var out []Planned
+	next := -1 // the first rung the source is too small for
+	for i, r := range rungs {
+		boxW, boxH := box(r)
 		if displayW < boxW && displayH < boxH {
+			if next < 0 {
+				next = i
+			}
 			continue // would be an upscale
 		}
 		w, h := fit(displayW, displayH, boxW, boxH)
 		out = append(out, Planned{Rendition: r, Width: w, Height: h})
 	}
-	if len(out) == 0 && smallest != nil {
-		out = append(out, Planned{Rendition: *smallest, Width: max(displayW&^1, 2), Height: max(displayH&^1, 2)})
+	ownW, ownH := max(displayW&^1, 2), max(displayH&^1, 2)
+	if len(out) == 0 {
+		return []Planned{{Rendition: rungs[0], Width: ownW, Height: ownH}}
 	}
 	slices.SortStableFunc(out, func(a, b Planned) int { return a.Width*a.Height - b.Width*b.Height })
+	top := out[len(out)-1]
+	if next < 0 || ownW*ownH <= top.Width*top.Height {
+		return out
+	}
+	// Between top and rungs[next]: a rendition at the source's own size.
+	nextW, nextH := box(rungs[next])
+	upW, upH := fitUp(displayW, displayH, nextW, nextH)
+	own := Planned{Rendition: interpolate(top.Rendition, rungs[next], top.Width*top.Height, upW*upH, ownW*ownH), Width: ownW, Height: ownH}
+	own.Name = fmt.Sprintf("%dx%d", ownW, ownH)
+	own.Rendition.Height = min(ownW, ownH)
+	if 10*ownW*ownH < 11*top.Width*top.Height && len(out) > 1 {
+		out[len(out)-1] = own
+	} else {
+		out = append(out, own)
+	}
 	return out
+}
+
+// interpolate is the rung for a picture of px pixels between rung a (of
+// aPx pixels for this source's shape) and rung b (bPx): bit rates linear in
+// the pixel count.
+func interpolate(a, b Rendition, aPx, bPx, px int) Rendition {
+	f := 1.0
+	if bPx > aPx {
+		f = min(max(float64(px-aPx)/float64(bPx-aPx), 0), 1)
+	}
+	lerp := func(x, y int) int { return int(math.Round(float64(x) + f*float64(y-x))) }
+	r := a
+	r.VideoKbps = lerp(a.VideoKbps, b.VideoKbps)
+	r.MaxrateKbps = max(lerp(a.MaxrateKbps, b.MaxrateKbps), r.VideoKbps)
+	r.BufsizeKbps = lerp(a.BufsizeKbps, b.BufsizeKbps)
+	return r
+}
+
+// fitUp scales w x h to fit boxW x boxH exactly in one dimension, up or
+// down, keeping the aspect ratio.
+func fitUp(w, h, boxW, boxH int) (int, int) {
+	s := min(float64(boxW)/float64(w), float64(boxH)/float64(h))
+	return even(int(float64(w)*s + 0.5)), even(int(float64(h)*s + 0.5))
 }
 
 // fit scales w x h down to fit in boxW x boxH, keeping the aspect ratio.

@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -24,11 +25,11 @@ func TestValidateNamesTheField(t *testing.T) {
 		{`"profile": "high"`, `"profile": "high10"`, "video.profile"},
 		{`"kbps": 128`, `"kbps": 5`, "audio.kbps"},
 		{`"channels": 2`, `"channels": 6`, "audio.channels"},
-		{`"name": "540p"`, `"name": "360p"`, "renditions[1].name"},
-		{`"name": "540p"`, `"name": "../x"`, "renditions[1].name"},
-		{`"height": 720`, `"height": 721`, "renditions[2].height"},
-		{`"maxrate_kbps": 2200`, `"maxrate_kbps": 100`, "renditions[1].maxrate_kbps"},
-		{`"video_kbps": 6000`, `"video_kbps": 0`, "renditions[3].video_kbps"},
+		{`"name": "540p"`, `"name": "360p"`, "renditions[3].name"},
+		{`"name": "540p"`, `"name": "../x"`, "renditions[3].name"},
+		{`"height": 720`, `"height": 721`, "renditions[4].height"},
+		{`"maxrate_kbps": 2200`, `"maxrate_kbps": 100`, "renditions[3].maxrate_kbps"},
+		{`"video_kbps": 6000`, `"video_kbps": 0`, "renditions[5].video_kbps"},
 		{`"enabled": true }`, `"enabeld": true }`, "enabeld"},
 		{`"encryption": "none"`, `"encryption": "aes-256"`, "encryption"},
 		{`"encryption": "none"`, `"encryption": "AES-128"`, "encryption"},
@@ -94,14 +95,22 @@ func TestSelect(t *testing.T) {
 		w, h int
 		want []wh
 	}{
-		{"1080p source gets every rung", 1920, 1080, []wh{{"360p", 640, 360}, {"540p", 960, 540}, {"720p", 1280, 720}, {"1080p", 1920, 1080}}},
-		{"720p source is not upscaled", 1280, 720, []wh{{"360p", 640, 360}, {"540p", 960, 540}, {"720p", 1280, 720}}},
-		{"cinemascope keeps its rung", 1280, 536, []wh{{"360p", 640, 268}, {"540p", 960, 402}, {"720p", 1280, 536}}},
-		{"portrait", 1080, 1920, []wh{{"360p", 360, 640}, {"540p", 540, 960}, {"720p", 720, 1280}, {"1080p", 1080, 1920}}},
-		{"odd size", 853, 479, []wh{{"360p", 640, 360}}},
-		{"4:3", 640, 480, []wh{{"360p", 480, 360}}},
-		{"tiny source keeps its size", 320, 240, []wh{{"360p", 320, 240}}},
-		{"tiny odd source rounds down", 175, 99, []wh{{"360p", 174, 98}}},
+		{"1080p source gets every rung", 1920, 1080, []wh{{"234p", 416, 234}, {"360p", 640, 360}, {"432p", 768, 432}, {"540p", 960, 540}, {"720p", 1280, 720}, {"1080p", 1920, 1080}}},
+		{"720p source is not upscaled", 1280, 720, []wh{{"234p", 416, 234}, {"360p", 640, 360}, {"432p", 768, 432}, {"540p", 960, 540}, {"720p", 1280, 720}}},
+		{"cinemascope keeps its rung", 1280, 536, []wh{{"234p", 416, 174}, {"360p", 640, 268}, {"432p", 768, 322}, {"540p", 960, 402}, {"720p", 1280, 536}}},
+		{"portrait", 1080, 1920, []wh{{"234p", 234, 416}, {"360p", 360, 640}, {"432p", 432, 768}, {"540p", 540, 960}, {"720p", 720, 1280}, {"1080p", 1080, 1920}}},
+		// Between two rungs: the top rendition at the source's own size.
+		{"odd size", 853, 479, []wh{{"234p", 416, 234}, {"360p", 640, 360}, {"432p", 768, 432}, {"852x478", 852, 478}}},
+		{"4:3", 640, 480, []wh{{"234p", 312, 234}, {"360p", 480, 360}, {"432p", 576, 432}, {"640x480", 640, 480}}},
+		{"webcam 640x360", 640, 360, []wh{{"234p", 416, 234}, {"360p", 640, 360}}},
+		{"web 480x270", 480, 270, []wh{{"234p", 416, 234}, {"480x270", 480, 270}}},
+		{"camera 768x432", 768, 432, []wh{{"234p", 416, 234}, {"360p", 640, 360}, {"432p", 768, 432}}},
+		// Within 10% of a rung: it replaces the rung, but never leaves one alone.
+		{"just over 720p", 1282, 722, []wh{{"234p", 416, 234}, {"360p", 640, 360}, {"432p", 768, 432}, {"540p", 960, 540}, {"1282x722", 1282, 722}}},
+		{"240 lines", 426, 240, []wh{{"234p", 416, 234}, {"426x240", 426, 240}}},
+		{"small 4:3", 320, 240, []wh{{"234p", 312, 234}, {"320x240", 320, 240}}},
+		{"tiny source keeps its size", 300, 200, []wh{{"234p", 300, 200}}},
+		{"tiny odd source rounds down", 175, 99, []wh{{"234p", 174, 98}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := p.Select(tc.w, tc.h)
@@ -120,11 +129,31 @@ func TestSelect(t *testing.T) {
 	}
 }
 
+// The rendition at the source's own size gets bit rates between its two
+// neighbours', by pixel count.
+func TestSelectInterpolates(t *testing.T) {
+	p, err := Load("../../profiles.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.Select(853, 479)
+	own, below := got[len(got)-1], got[len(got)-2]
+	above := p.Renditions[3] // 540p: 960x540 for this shape (960x539, rounded)
+	if below.Name != "432p" || above.Name != "540p" {
+		t.Fatalf("neighbours %s and %s, want 432p and 540p", below.Name, above.Name)
+	}
+	f := float64(852*478-768*432) / float64(960*540-768*432)
+	want := int(math.Round(730 + f*(2000-730)))
+	if own.VideoKbps != want || own.MaxrateKbps < own.VideoKbps || own.BufsizeKbps <= below.BufsizeKbps || own.BufsizeKbps >= above.BufsizeKbps {
+		t.Errorf("852x478: %d/%d/%d kbps, want video %d between 432p's and 540p's", own.VideoKbps, own.MaxrateKbps, own.BufsizeKbps, want)
+	}
+}
+
 func TestSelectSkipsDisabled(t *testing.T) {
 	p, _ := Load("../../profiles.json")
 	p.Renditions[1].Enabled = false
 	for _, r := range p.Select(1920, 1080) {
-		if r.Name == "540p" {
+		if r.Name == p.Renditions[1].Name {
 			t.Fatal("disabled rung selected")
 		}
 	}

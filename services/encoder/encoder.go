@@ -108,11 +108,42 @@ func (d Deps) openSource(ctx context.Context, job jobs.EncodeJob) (source, func(
 		return source{}, nil, err
 	}
 	src := source{path: path, probe: probe}
-	src.plan, src.fps = planRenditions(job.Profiles, probe)
 	if probe.Video != nil {
-		src.rate, _ = ffmpeg.OutputFrameRate(probe.Video, job.Profiles.Video.MaxFrameRate)
+		probe.Video.Combed = job.Combed
 	}
+	src.planLadder(job.Profiles)
 	return src, release, nil
+}
+
+// planLadder picks the renditions and the output frame rate.
+func (src *source) planLadder(p profiles.Profiles) {
+	src.plan, src.fps = planRenditions(p, src.probe)
+	if src.probe.Video != nil {
+		src.rate, _ = ffmpeg.OutputFrameRate(src.probe.Video, p.Video.MaxFrameRate)
+	}
+}
+
+// detectCombing looks for interlaced frames in a source not flagged
+// interlaced, and plans again if it finds them (the frame rate doubles).
+// A failed look is logged and the source taken as it says it is: its
+// chunks will fail with the reason if it cannot be decoded.
+func (d Deps) detectCombing(ctx context.Context, src *source, p profiles.Profiles, log *slog.Logger) error {
+	v := src.probe.Video
+	if v == nil || v.Interlaced() {
+		return nil
+	}
+	parity, err := ffmpeg.DetectCombing(ctx, src.path, src.probe, d.MinTimeout)
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		log.Warn("looking for interlaced frames failed; taking the source as progressive", "err", err)
+	case parity != "":
+		log.Info("interlaced frames in a source not flagged so: deinterlacing", "field_order", v.FieldOrder, "first_field", parity)
+		v.Combed = parity
+		src.planLadder(p)
+	}
+	return nil
 }
 
 // plan probes the source, plans its renditions and chunks, and queues the
@@ -136,6 +167,9 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 		return err
 	}
 	defer release()
+	if err := d.detectCombing(ctx, &src, job.Profiles, log); err != nil {
+		return err
+	}
 	probe := src.probe
 	var num, den int64
 	if probe.Video != nil {
@@ -189,7 +223,7 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 	interval := ffmpeg.StoryboardInterval(probe.Duration, job.Profiles.KeyframeInterval)
 	for _, c := range chunks {
 		if err := d.Bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: sourceKey, Profiles: job.Profiles,
-			Part: jobs.PartVideo, Chunk: c, Chunks: chunks, Thumbnails: interval}); err != nil {
+			Part: jobs.PartVideo, Chunk: c, Chunks: chunks, Thumbnails: interval, Combed: probe.Video.Combed}); err != nil {
 			return err
 		}
 	}
@@ -552,6 +586,7 @@ func sourceFacts(p ffmpeg.Source) *jobs.Source {
 	s := &jobs.Source{Format: p.Format, Duration: p.Duration}
 	if v := p.Video; v != nil {
 		s.Width, s.Height, s.FrameRate, s.VideoCodec = v.DisplayWidth, v.DisplayHeight, v.FrameRate, v.Codec
+		s.Interlaced, s.HDR = v.Interlaced(), v.HDR()
 	}
 	if a := p.Audio; a != nil {
 		s.AudioCodec = a.Codec
