@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -116,6 +117,15 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 	if n := strings.Count(string(final), "#EXTINF:"); n != 100 {
 		t.Errorf("%d segments, want 100", n)
 	}
+
+	// Twenty chunks, each its own muxer, read as one stream: ffmpeg decodes
+	// every rendition of the master without a word at -v warning (the
+	// continuity counters run on across every join), and the checker finds
+	// nothing, continuity counters included.
+	if out, err := exec.Command("ffmpeg", "-v", "warning", "-i", dir+"master.m3u8", "-map", "0", "-f", "null", "-").CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("ffmpeg decoding the 20-chunk master at -v warning: %v\n%s", err, out)
+	}
+	assertConformant(t, dir+"master.m3u8")
 
 	// The flash and the beep, on the published timeline (raw timestamps).
 	flashAt := firstFrameAbove(t, dir+string(variant[1])+"/index.m3u8", 128)

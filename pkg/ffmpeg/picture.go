@@ -103,8 +103,8 @@ const ToneMapWhite = 203
 // on every frame.
 func toneMapFilter(v *VideoStream, w, h int) string {
 	size := ""
-	if w > 0 && h > 0 {
-		size = fmt.Sprintf("w=%d:h=%d:", w, h)
+	if w > 0 && h > 0 { // even: zscale's 4:2:0 output needs it (a poster may be odd)
+		size = fmt.Sprintf("w=%d:h=%d:", (w+1)&^1, (h+1)&^1)
 	}
 	in := fmt.Sprintf("pin=%s:min=%s:rin=%s", zname(v.ColorPrimaries, "2020"), zname(v.ColorSpace, "2020_ncl"), zname(v.ColorRange, "limited"))
 	switch {
