@@ -333,7 +333,16 @@ func checkSegment(t *testing.T, seg Segment, data []byte, video bool) {
 // without a gap across the concatenated segments.
 func checkContinuity(t *testing.T, segs [][]byte) {
 	t.Helper()
+	if breaks := ccBreaks(segs); len(breaks) > 0 {
+		t.Fatalf("%d counter breaks, the first: %s", len(breaks), breaks[0])
+	}
+}
+
+// ccBreaks describes each packet whose continuity counter does not follow
+// the one before of the same PID.
+func ccBreaks(segs [][]byte) []string {
 	last := map[uint16]uint8{}
+	var breaks []string
 	for i, data := range segs {
 		for o := 0; o+PacketSize <= len(data); o += PacketSize {
 			p := data[o : o+PacketSize]
@@ -342,11 +351,12 @@ func checkContinuity(t *testing.T, segs [][]byte) {
 			}
 			pid, cc := packetPID(p), p[3]&0x0f
 			if l, ok := last[pid]; ok && cc != (l+1)&0x0f {
-				t.Fatalf("segment %d offset %d: PID %#x CC %d after %d", i, o, pid, cc, l)
+				breaks = append(breaks, fmt.Sprintf("segment %d offset %d: PID %#x CC %d after %d", i, o, pid, cc, l))
 			}
 			last[pid] = cc
 		}
 	}
+	return breaks
 }
 
 // checkPassThrough verifies that, leaving out PAT/PMT, the concatenated
