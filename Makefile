@@ -56,7 +56,8 @@ ffmpeg:
 	fi
 	@ffmpeg -hide_banner -encoders 2>/dev/null | grep -q libx264 || { echo "ffmpeg lacks the libx264 encoder: install a build with it (Debian's ffmpeg package has it)." >&2; exit 1; }
 
-# Debian's chromium and the pinned npm packages for the hls.js playback test.
+# Debian's chromium and the pinned npm packages (playwright-core, hls.js,
+# Shaka Player, video.js) for the browser tests.
 # If they cannot be installed the test skips and says why; nothing else fails.
 browser:
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
@@ -67,7 +68,7 @@ browser:
 	      || echo "Could not install chromium: the browser test will be skipped."; \
 	  else echo "chromium or npm is missing and cannot be installed here: the browser test will be skipped."; fi; \
 	fi
-	@if command -v npm >/dev/null 2>&1 && [ ! -d test/browser/node_modules/hls.js ]; then \
+	@if command -v npm >/dev/null 2>&1 && { [ ! -d test/browser/node_modules/hls.js ] || [ ! -d test/browser/node_modules/shaka-player ] || [ ! -d test/browser/node_modules/video.js ]; }; then \
 	  (cd test/browser && npm ci --silent --no-audit --no-fund) || echo "npm ci failed: the browser test will be skipped."; \
 	fi
 

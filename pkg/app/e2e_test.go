@@ -96,9 +96,9 @@ func TestUploadToPlayableHLS(t *testing.T) {
 			variants = append(variants, v)
 		}
 	}
-	// 960x540 source: 360p and 540p, nothing upscaled to 720p/1080p.
-	if len(variants) != 2 {
-		t.Fatalf("got %d variants, want 2 (360p, 540p):\n%s", len(variants), mb)
+	// 960x540 source: 234p, 360p, 432p and 540p, nothing upscaled to 720p/1080p.
+	if len(variants) != 4 {
+		t.Fatalf("got %d variants, want 4 (234p, 360p, 432p, 540p):\n%s", len(variants), mb)
 	}
 	var boundaries []string
 	for _, v := range variants {
@@ -113,12 +113,13 @@ func TestUploadToPlayableHLS(t *testing.T) {
 	}
 
 	// The conformance suite finds nothing, and checked the I-frame playlists.
-	if r := assertConformant(t, master); r.IFrames != 2 || r.Variants != 2 {
-		t.Errorf("hlsd check saw %d variants and %d I-frame playlists, want 2 and 2", r.Variants, r.IFrames)
+	if r := assertConformant(t, master); r.IFrames != 4 || r.Variants != 4 {
+		t.Errorf("hlsd check saw %d variants and %d I-frame playlists, want 4 and 4", r.Variants, r.IFrames)
 	}
 
-	// ffmpeg decodes every stream of the whole master over HTTP without a complaint.
-	out, err := exec.Command("ffmpeg", "-v", "error", "-i", master, "-map", "0", "-f", "null", "-").CombinedOutput()
+	// ffmpeg decodes every stream of the whole master over HTTP without a
+	// complaint, not even a warning.
+	out, err := exec.Command("ffmpeg", "-v", "warning", "-i", master, "-map", "0", "-f", "null", "-").CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("ffmpeg decoding the master: %v\n%s", err, out)
 	}
@@ -127,13 +128,14 @@ func TestUploadToPlayableHLS(t *testing.T) {
 	metrics, _ := get(t, base+"/metrics")
 	for _, re := range []string{
 		// The plan and two chunks (6 s, then the rest); the audio, whole;
-		// two chunks of each of the three renditions (360p, 540p, audio).
+		// two chunks of each of the five renditions (234p, 360p, 432p,
+		// 540p, audio).
 		`hlsd_jobs_started_total\{stage="encode"\} 3\n`,
 		`hlsd_jobs_started_total\{stage="audio"\} 1\n`,
-		`hlsd_jobs_started_total\{stage="segment"\} 6\n`,
+		`hlsd_jobs_started_total\{stage="segment"\} 10\n`,
 		`hlsd_jobs_total\{outcome="succeeded",stage="encode"\} 3\n`,
 		`hlsd_jobs_total\{outcome="succeeded",stage="audio"\} 1\n`,
-		`hlsd_jobs_total\{outcome="succeeded",stage="segment"\} 6\n`,
+		`hlsd_jobs_total\{outcome="succeeded",stage="segment"\} 10\n`,
 		`hlsd_job_duration_seconds_count\{outcome="succeeded",stage="encode"\} 3\n`,
 		`hlsd_ffmpeg_speed_ratio_count 2\n`,
 		`hlsd_uploaded_bytes_total [1-9][0-9.e+]*\n`,
@@ -157,12 +159,12 @@ func TestUploadToPlayableHLS(t *testing.T) {
 	if err := json.Unmarshal(ab, &v); err != nil {
 		t.Fatal(err)
 	}
-	if v.State != jobs.StateReady || v.Progress != 1 || v.MasterURL != master || len(v.Renditions) != 3 || v.Chunks != 2 || v.PlayableAt == nil || v.Source == nil || v.Source.Duration != srcDuration {
+	if v.State != jobs.StateReady || v.Progress != 1 || v.MasterURL != master || len(v.Renditions) != 5 || v.Chunks != 2 || v.PlayableAt == nil || v.Source == nil || v.Source.Duration != srcDuration {
 		t.Errorf("GET /api/videos/%s = %s", id, ab)
 	}
 }
 
-// checkVariant holds one rendition to the rules of DESIGN.md.
+// checkVariant holds one rendition to the output rules (README: How it works).
 func checkVariant(t *testing.T, master string, v *m3u8.Variant, srcDuration float64, boundaries *[]string) {
 	if v.Bandwidth == 0 || v.AverageBandwidth == 0 || v.AverageBandwidth > v.Bandwidth {
 		t.Errorf("BANDWIDTH %d AVERAGE-BANDWIDTH %d", v.Bandwidth, v.AverageBandwidth)

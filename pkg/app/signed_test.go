@@ -47,7 +47,7 @@ func TestSignedPlaybackURLs(t *testing.T) {
 
 	// Every URI in the playlists carries the token.
 	body, _ := get(t, masters[0])
-	media := bare[:strings.LastIndex(bare, "/")+1] + "360p/index.m3u8?token=" + token
+	media := bare[:strings.LastIndex(bare, "/")+1] + "234p/index.m3u8?token=" + token
 	mbody, _ := get(t, media)
 	segment := ""
 	for _, line := range strings.Split(string(body)+string(mbody), "\n") {
@@ -55,7 +55,7 @@ func TestSignedPlaybackURLs(t *testing.T) {
 			t.Errorf("URI %q does not carry the token", line)
 		}
 		if strings.HasPrefix(line, "seg_") {
-			segment = bare[:strings.LastIndex(bare, "/")+1] + "360p/" + strings.TrimSuffix(line, "?token="+token)
+			segment = bare[:strings.LastIndex(bare, "/")+1] + "234p/" + strings.TrimSuffix(line, "?token="+token)
 		}
 	}
 	if segment == "" {

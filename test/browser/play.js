@@ -1,10 +1,14 @@
-// Plays HLS streams with hls.js in headless Chromium: starts playback, switches
-// to every level in turn (each must play on), seeks near the end and waits for
-// the end. Fails on any fatal hls.js error or media error.
+// Plays HLS streams in headless Chromium with the player of a page: starts
+// playback, switches to every level in turn (each must play on), seeks near
+// the end and waits for the end. Fails on any fatal player error or media
+// error.
 //
 //   node play.js PAGE_URL MASTER_URL...
 //
-// PAGE_URL serves page.html with hls.js beside it (the Go test does that).
+// PAGE_URL serves one of the player pages with node_modules beside it (the Go
+// test does that): page.html (hls.js), shaka.html (Shaka Player) or
+// videojs.html (video.js). Each defines start(url), report, media() (the
+// <video>) and player: count(), select(i), active().
 const { chromium } = require('playwright-core');
 
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -24,25 +28,40 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
     await page.goto(pageURL);
     await page.evaluate(u => start(u), url);
     const playsPast = async (t) => page.waitForFunction(
-      m => document.getElementById('v').currentTime > m || document.getElementById('v').ended || window.report.fatal, t);
+      m => window.report.fatal || (window.media() && (window.media().currentTime > m || window.media().ended)), t);
     let ok = true;
     let note = '';
+    let stage = 'playing the first seconds';
     try {
       await playsPast(3); // several seconds of real playback first
-      const levels = await page.evaluate(() => hls.levels.length);
+      const levels = await page.evaluate(() => window.player.count());
       for (let i = 0; i < levels; i++) {
-        await page.evaluate(i => { hls.currentLevel = i; }, i);
-        await page.waitForFunction(i => window.report.switched.includes(i) || window.report.fatal, i);
-        const now = await page.evaluate(() => document.getElementById('v').currentTime);
+        stage = `switching to level ${i}`;
+        // Near the end a player has nothing left to load, and some (VHS)
+        // switch only when they load: go back to the start first.
+        await page.evaluate(() => {
+          const m = window.media();
+          if (m.ended || m.duration - m.currentTime < 3) m.currentTime = 0;
+          if (m.paused) m.play();
+        });
+        await page.evaluate(i => window.player.select(i), i);
+        await page.waitForFunction(i => window.player.active() === i || window.report.fatal, i);
+        if (!(await page.evaluate(i => window.report.switched.includes(i), i))) {
+          await page.evaluate(i => window.report.switched.push(i), i);
+        }
+        stage = `playing on at level ${i}`;
+        const now = await page.evaluate(() => window.media().currentTime);
         await playsPast(now + 1);
       }
-      const duration = await page.evaluate(() => document.getElementById('v').duration);
-      await page.evaluate(d => { document.getElementById('v').currentTime = Math.max(0, d - 2); }, duration);
-      await page.waitForFunction(() => document.getElementById('v').ended || window.report.fatal);
+      stage = 'seeking to the end';
+      const duration = await page.evaluate(() => window.media().duration);
+      await page.evaluate(d => { window.media().currentTime = Math.max(0, d - 2); }, duration);
+      await page.waitForFunction(() => window.media().ended || window.report.fatal);
       note = `duration=${duration.toFixed(3)}`;
     } catch (e) {
       ok = false;
-      note = e.message.split('\n')[0];
+      const at = await page.evaluate(() => window.media() && window.media().currentTime).catch(() => null);
+      note = `${stage} (at ${at} s): ${e.message.split('\n')[0]}`;
     }
     const r = await page.evaluate(() => window.report);
     if (r.fatal || r.mediaError) ok = false;
