@@ -744,6 +744,9 @@ func (c *checker) claimed(v *variant, audio []*rendition) {
 			c.add(RuleResolutionMatch, where, "RESOLUTION %s, the video is %s", v.claim.Resolution, got)
 		}
 	}
+	if m.hasVideo && strings.HasPrefix(m.videoCodec, "avc") && v.claim.VideoRange != "" && v.claim.VideoRange != "SDR" {
+		c.add(RuleColour, where, "VIDEO-RANGE=%s on H.264 video", v.claim.VideoRange)
+	}
 	if m.hasVideo && v.claim.FrameRate > 0 && math.Abs(v.claim.FrameRate-m.frameRate) > 0.01 {
 		c.add(RuleFrameRate, where, "FRAME-RATE %.3f, the video runs at %.3f", v.claim.FrameRate, m.frameRate)
 	}

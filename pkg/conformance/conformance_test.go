@@ -236,6 +236,9 @@ func TestEachRuleFires(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{name: "VIDEO-RANGE=PQ on H.264", want: "sdr-bt709", break_: func(t *testing.T, dir string) {
+			edit(t, dir, "master.m3u8", "RESOLUTION=320x180", "RESOLUTION=320x180,VIDEO-RANGE=PQ")
+		}},
 		{name: "HLG in H.264", want: "sdr-bt709", ffmpeg: []string{"-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"}},
 		{name: "interlaced", want: "progressive", ffmpeg: []string{"-vf", "tinterlace=mode=interleave_top,setfield=tff", "-flags", "+ildct+ilme"}},
 		{name: "one variant of 240 lines", want: "stream-alternates", ffmpeg: []string{"-vf", "scale=426:240"}},

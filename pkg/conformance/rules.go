@@ -68,7 +68,7 @@ var (
 	RuleContinuity = Rule{"continuity-counters", Must, "RFC 8216 §3; ISO/IEC 13818-1 §2.4.3.3",
 		"The MPEG-TS continuity counter of every PID runs on from each segment into the next of its media playlist (unless EXT-X-DISCONTINUITY says otherwise), as one muxer would have written it: each segment carries on the bitstream of the one before."}
 	RuleColour = Rule{"sdr-bt709", Must, "Apple authoring spec: Video (SDR in BT.709; no HDR in H.264)",
-		"H.264 video is described as BT.709 or not at all: colour primaries, transfer characteristics and matrix are each bt709 or unspecified (never BT.2020, PQ or HLG in AVC)."}
+		"H.264 video is described as BT.709 or not at all: colour primaries, transfer characteristics and matrix are each bt709 or unspecified (never BT.2020, PQ or HLG in AVC), and its variant's VIDEO-RANGE, if any, is SDR."}
 
 	RuleTarget6 = Rule{"target-duration", Should, "Apple authoring spec: Media segmentation",
 		"EXT-X-TARGETDURATION is the configured target (6 s)."}

@@ -241,6 +241,9 @@ func Master(vs []Variant, audio *AudioGroup) ([]byte, error) {
 		if v.Width > 0 && v.Height > 0 {
 			params.Resolution = strconv.Itoa(v.Width) + "x" + strconv.Itoa(v.Height)
 			params.FrameRate = math.Round(v.FrameRate*1000) / 1000
+			// Said, though it is the default: every rendition is SDR
+			// (HDR sources are tone-mapped), and players need not guess.
+			params.VideoRange = "SDR"
 			if audio != nil {
 				params.Audio = AudioGroupID
 			}
@@ -262,6 +265,7 @@ func Master(vs []Variant, audio *AudioGroup) ([]byte, error) {
 			AverageBandwidth: uint32(v.IFrames.AverageBandwidth),
 			Codecs:           v.IFrames.Codecs,
 			Resolution:       strconv.Itoa(v.Width) + "x" + strconv.Itoa(v.Height),
+			VideoRange:       "SDR",
 		})
 	}
 	return p.Encode().Bytes(), nil

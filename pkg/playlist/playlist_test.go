@@ -76,7 +76,7 @@ func TestMaster(t *testing.T) {
 	}
 	s := string(b)
 	for _, want := range []string{"#EXT-X-INDEPENDENT-SEGMENTS\n",
-		`BANDWIDTH=2300000,AVERAGE-BANDWIDTH=2100000,CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=960x540,FRAME-RATE=30.000` + "\n540p/index.m3u8",
+		`BANDWIDTH=2300000,AVERAGE-BANDWIDTH=2100000,CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=960x540,FRAME-RATE=30.000,VIDEO-RANGE=SDR` + "\n540p/index.m3u8",
 		"FRAME-RATE=29.970"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %q in\n%s", want, s)
@@ -162,7 +162,7 @@ func TestMasterListsIFrameStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `#EXT-X-I-FRAME-STREAM-INF:PROGRAM-ID=1,BANDWIDTH=200000,AVERAGE-BANDWIDTH=150000,CODECS="avc1.64001e",RESOLUTION=640x360,URI="360p/iframes.m3u8"` + "\n"
+	want := `#EXT-X-I-FRAME-STREAM-INF:PROGRAM-ID=1,BANDWIDTH=200000,AVERAGE-BANDWIDTH=150000,CODECS="avc1.64001e",RESOLUTION=640x360,VIDEO-RANGE=SDR,URI="360p/iframes.m3u8"` + "\n"
 	if !strings.Contains(string(b), want) {
 		t.Errorf("master lacks %s:\n%s", want, b)
 	}
@@ -245,8 +245,8 @@ func TestMasterAudioGroup(t *testing.T) {
 	s := string(b)
 	for _, want := range []string{
 		`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="audio/index.m3u8"` + "\n",
-		`RESOLUTION=640x360,AUDIO="audio",FRAME-RATE=30.000` + "\n360p/index.m3u8",
-		`RESOLUTION=1280x720,AUDIO="audio",FRAME-RATE=30.000` + "\n720p/index.m3u8",
+		`RESOLUTION=640x360,AUDIO="audio",FRAME-RATE=30.000,VIDEO-RANGE=SDR` + "\n360p/index.m3u8",
+		`RESOLUTION=1280x720,AUDIO="audio",FRAME-RATE=30.000,VIDEO-RANGE=SDR` + "\n720p/index.m3u8",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("master lacks %q:\n%s", want, s)
