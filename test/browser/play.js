@@ -8,7 +8,8 @@
 // PAGE_URL serves one of the player pages with node_modules beside it (the Go
 // test does that): page.html (hls.js), shaka.html (Shaka Player) or
 // videojs.html (video.js). Each defines start(url), report, media() (the
-// <video>) and player: count(), select(i), active().
+// <video>) and player: count(), select(i), active(), and switchesOnLoad if
+// it changes level only when it loads a segment.
 const { chromium } = require('playwright-core');
 
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -37,10 +38,12 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
       const levels = await page.evaluate(() => window.player.count());
       for (let i = 0; i < levels; i++) {
         stage = `switching to level ${i}`;
-        // Near the end a player has nothing left to load, and some (VHS)
-        // switch only when they load: go back to the start first.
+        // Near the end a player has nothing left to load, and some (VHS:
+        // player.switchesOnLoad) switch only when they load: go back to the
+        // start first.
         await page.evaluate(() => {
           const m = window.media();
+          if (!window.player.switchesOnLoad) return;
           if (m.ended || m.duration - m.currentTime < 3) m.currentTime = 0;
           if (m.paused) m.play();
         });
