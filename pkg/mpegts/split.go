@@ -207,6 +207,9 @@ func SplitTS(r io.Reader, opts Options, emit func(seg Segment, data []byte) erro
 	if s.maxSize == 0 {
 		s.maxSize = DefaultMaxSegmentSize
 	}
+	if s.joins {
+		s.next = new([8192]uint8)
+	}
 	s.video.video = true
 	s.stats.hist = make(map[int64]int, 4)
 	err := s.run()
@@ -312,7 +315,7 @@ type splitter struct {
 	pmtPID           uint16
 	cc               map[uint16]uint8 // next output continuity counter of PSI PIDs
 	// joins: Options.Continuous. next is then the next output continuity
-	// counter of every PID (allocated on the first emit).
+	// counter of every PID.
 	joins bool
 	next  *[8192]uint8
 
@@ -751,24 +754,8 @@ func (s *splitter) emitSegment(off int, durTicks float64) error {
 	data := s.cur[:off]
 	if s.joins {
 		s.renumber(data)
-	}
-	// Give the PAT/PMT packets (header copies and in-stream ones) output
-	// continuity counters that run on across segments.
-	for _, o := range s.psiOffs {
-		if s.joins {
-			break // renumber did every packet
-		}
-		if o >= off {
-			break
-		}
-		p := data[o : o+PacketSize]
-		if !hasPayload(p) {
-			continue
-		}
-		pid := packetPID(p)
-		c := s.cc[pid]
-		setCC(p, c)
-		s.cc[pid] = (c + 1) & 0x0f
+	} else {
+		s.renumberPSI(data)
 	}
 	seg := Segment{
 		Index:      s.index,
@@ -919,9 +906,6 @@ func (s *splitter) streamEnd() float64 {
 // renumber gives every packet of data that carries a payload the next
 // continuity counter of its PID (Options.Continuous).
 func (s *splitter) renumber(data []byte) {
-	if s.next == nil {
-		s.next = new([8192]uint8)
-	}
 	for o := 0; o+PacketSize <= len(data); o += PacketSize {
 		p := data[o : o+PacketSize]
 		if !hasPayload(p) {
@@ -940,9 +924,6 @@ func (s *splitter) renumber(data []byte) {
 // padded (no payload packet of it in the last segment with bytes to spare)
 // is left as it is.
 func (s *splitter) padCounters() {
-	if s.next == nil {
-		s.next = new([8192]uint8)
-	}
 	counts := map[uint16]int{}
 	var pids []uint16 // in order of appearance, so the padding is deterministic
 	for o := 0; o+PacketSize <= len(s.cur); o += PacketSize {
@@ -959,19 +940,21 @@ func (s *splitter) padCounters() {
 		if need == 0 {
 			continue
 		}
-		switch {
-		case pid == pidPAT && len(s.patPkts) == PacketSize:
-			s.cur = slices.Grow(s.cur, need*PacketSize)
-			for range need {
-				s.cur = append(s.cur, s.patPkts...)
-			}
-		case pid == s.pmtPID && len(s.pmtPkts) == PacketSize:
-			s.cur = slices.Grow(s.cur, need*PacketSize)
-			for range need {
-				s.cur = append(s.cur, s.pmtPkts...)
-			}
-		case pid != pidPAT && pid != s.pmtPID:
+		var table []byte // the latest PAT or PMT: repeated
+		switch pid {
+		case pidPAT:
+			table = s.patPkts
+		case s.pmtPID:
+			table = s.pmtPkts
+		default:
 			s.padStream(pid, need)
+			continue
+		}
+		if len(table) == PacketSize { // (a table over several packets is left)
+			s.cur = slices.Grow(s.cur, need*PacketSize)
+			for range need {
+				s.cur = append(s.cur, table...)
+			}
 		}
 	}
 }
@@ -1058,4 +1041,22 @@ func splitPacket(p, payload []byte, n, keep int) []byte {
 		at += size
 	}
 	return out
+}
+
+// renumberPSI gives the PAT/PMT packets of data (header copies and in-stream
+// ones) output continuity counters that run on across segments.
+func (s *splitter) renumberPSI(data []byte) {
+	for _, o := range s.psiOffs {
+		if o >= len(data) {
+			break
+		}
+		p := data[o : o+PacketSize]
+		if !hasPayload(p) {
+			continue
+		}
+		pid := packetPID(p)
+		c := s.cc[pid]
+		setCC(p, c)
+		s.cc[pid] = (c + 1) & 0x0f
+	}
 }
