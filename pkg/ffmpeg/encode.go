@@ -72,25 +72,24 @@ func OutputFrameRate(v *VideoStream, max float64) (string, float64) {
 	return best, bestRate
 }
 
-// yuvMatrices maps the YCbCr matrices ffprobe reports that hlsd passes on to
-// the scale filter's name for them.
+// yuvMatrices maps the YCbCr matrices ffprobe reports that hlsd reads to the
+// scale filter's name for them.
 var yuvMatrices = map[string]string{
 	"bt709": "bt709", "bt470bg": "bt601", "smpte170m": "bt601", "smpte240m": "smpte240m", "fcc": "fcc", "bt2020nc": "bt2020",
 }
 
-// OutputMatrix is the YCbCr matrix of the source's pictures: its own when it
-// names one, otherwise what players assume for an untagged picture of its
-// size (BT.709 from 1280x720 up, BT.601 below). It returns ffprobe's name
-// and the scale filter's, which the scalers convert from (to BT.709, what
-// every rendition is).
-func OutputMatrix(v *VideoStream) (tag, scaler string) {
+// SourceMatrix is the YCbCr matrix of the source's pictures, in the scale
+// filter's names: its own when it names one, otherwise what players assume
+// for an untagged picture of its size (BT.709 from 1280x720 up, BT.601
+// below). The scalers convert from it to BT.709, what every rendition is.
+func SourceMatrix(v *VideoStream) string {
 	if sc, ok := yuvMatrices[v.ColorSpace]; ok {
-		return v.ColorSpace, sc
+		return sc
 	}
 	if v.Width >= 1280 || v.Height >= 720 {
-		return "bt709", "bt709"
+		return "bt709"
 	}
-	return "smpte170m", "bt601"
+	return "bt601"
 }
 
 // Args builds the ffmpeg command line.

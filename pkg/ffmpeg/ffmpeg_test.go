@@ -248,24 +248,24 @@ func tagsOf(t *testing.T, path string) string {
 	return prim + "/" + trc
 }
 
-func TestOutputMatrix(t *testing.T) {
+func TestSourceMatrix(t *testing.T) {
 	for _, tc := range []struct {
-		space       string
-		w, h        int
-		tag, scaler string
+		space  string
+		w, h   int
+		scaler string
 	}{
-		{"bt709", 320, 180, "bt709", "bt709"},         // the source's own, whatever its size
-		{"bt470bg", 1920, 1080, "bt470bg", "bt601"},   // likewise
-		{"smpte170m", 640, 480, "smpte170m", "bt601"}, //
-		{"", 1920, 1080, "bt709", "bt709"},            // untagged HD: what players assume
-		{"unknown", 720, 1280, "bt709", "bt709"},      // portrait HD
-		{"unknown", 640, 360, "smpte170m", "bt601"},   // untagged SD
-		{"gbr", 640, 360, "smpte170m", "bt601"},       // RGB: converted with the size's matrix
-		{"ycgco", 1280, 720, "bt709", "bt709"},        // not a matrix hlsd passes on
+		{"bt709", 320, 180, "bt709"},       // the source's own, whatever its size
+		{"bt470bg", 1920, 1080, "bt601"},   // likewise
+		{"smpte170m", 640, 480, "bt601"},   //
+		{"", 1920, 1080, "bt709"},          // untagged HD: what players assume
+		{"unknown", 720, 1280, "bt709"},    // portrait HD
+		{"unknown", 640, 360, "bt601"},     // untagged SD
+		{"gbr", 640, 360, "bt601"},         // RGB: converted with the size's matrix
+		{"ycgco", 1280, 720, "bt709"},      // not a matrix hlsd reads
+		{"bt2020nc", 3840, 2160, "bt2020"}, // wide gamut
 	} {
-		tag, scaler := OutputMatrix(&VideoStream{ColorSpace: tc.space, Width: tc.w, Height: tc.h})
-		if tag != tc.tag || scaler != tc.scaler {
-			t.Errorf("%q %dx%d: got %s/%s, want %s/%s", tc.space, tc.w, tc.h, tag, scaler, tc.tag, tc.scaler)
+		if got := SourceMatrix(&VideoStream{ColorSpace: tc.space, Width: tc.w, Height: tc.h}); got != tc.scaler {
+			t.Errorf("%q %dx%d: got %s, want %s", tc.space, tc.w, tc.h, got, tc.scaler)
 		}
 	}
 }

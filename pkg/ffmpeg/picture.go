@@ -132,7 +132,7 @@ func pictureFilters(v *VideoStream, perField bool, rate, fpsOpts string, w, h in
 	if rate != "" {
 		chain = append(chain, "fps="+rate+fpsOpts)
 	}
-	_, matrix = OutputMatrix(v)
+	matrix = SourceMatrix(v)
 	if t := toneMapFilter(v, w, h); t != "" {
 		chain = append(chain, t)
 		matrix = "bt709"
