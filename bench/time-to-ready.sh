@@ -77,8 +77,8 @@ anchor_once() { # sets A_S
 	A_S=$(elapsed "$t0" "$t1")
 	[[ -s $dir/master.m3u8 ]] || die "the anchor wrote no master playlist"
 	n=$(cat "$dir"/*/index.m3u8 | grep -c '^seg_')
-	printf 'anchor  #%d  ffmpeg -f hls (one run, 3 renditions)        %7.2f s   (%d segments; load %s → %s)\n' \
-		"$1" "$A_S" "$n" "$load" "$(loadavg)"
+	printf 'anchor  #%d  ffmpeg -f hls (one run, %d renditions)        %7.2f s   (%d segments; load %s → %s)\n' \
+		"$1" "$(ls "$dir"/*/index.m3u8 | wc -l)" "$A_S" "$n" "$load" "$(loadavg)"
 }
 
 # ---- one hlsd run -------------------------------------------------------------------
