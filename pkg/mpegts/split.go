@@ -475,6 +475,12 @@ func (s *splitter) appendPacket(psi bool) error {
 	}
 	if psi {
 		s.psiOffs = append(s.psiOffs, len(s.cur))
+	} else if s.joins {
+		// Numbered now, while the packet is in cache (at emit time every
+		// packet of a segment would be read again). It lies at the end of
+		// cur, which may no longer be where s.pkt points (a rebase copies
+		// it).
+		s.number(s.cur[len(s.cur) : len(s.cur)+PacketSize])
 	}
 	s.cur = s.cur[:len(s.cur)+PacketSize]
 	if int64(len(s.cur)) > s.maxSize {
@@ -549,6 +555,7 @@ func (s *splitter) handleES(st *esStream, payload []byte, pusi bool) error {
 		}
 		if isMain && !s.started {
 			s.rebase(len(s.cur)) // drop what came before this PES
+			s.restartCounters()
 		}
 		st.inPES, st.hasPTS, st.reported = true, false, false
 		st.off = len(s.cur)
@@ -685,6 +692,7 @@ func (s *splitter) onCandidate(off int, pts int64) error {
 	if !s.started {
 		s.started, s.origin = true, pts
 		s.rebase(off)
+		s.restartCounters()
 		s.prev.valid = false
 		if s.mainVideo {
 			s.kfs = append(s.kfs[:0], keyframe{off: s.hdrLen, end: -1})
@@ -752,11 +760,7 @@ func (s *splitter) cut(off int, t int64) (int, error) {
 // emitSegment hands cur[:off] to the callback as the segment s.index.
 func (s *splitter) emitSegment(off int, durTicks float64) error {
 	data := s.cur[:off]
-	if s.joins {
-		s.renumber(data)
-	} else {
-		s.renumberPSI(data)
-	}
+	s.renumberPSI(data) // (elementary stream packets: see appendPacket)
 	seg := Segment{
 		Index:      s.index,
 		Start:      float64(s.segStart) / clockRate,
@@ -903,17 +907,28 @@ func (s *splitter) streamEnd() float64 {
 	return maxRel + frame
 }
 
-// renumber gives every packet of data that carries a payload the next
-// continuity counter of its PID (Options.Continuous).
-func (s *splitter) renumber(data []byte) {
-	for o := 0; o+PacketSize <= len(data); o += PacketSize {
-		p := data[o : o+PacketSize]
-		if !hasPayload(p) {
-			continue
-		}
+// number gives packet p, if it carries a payload, the next continuity
+// counter of its PID (Options.Continuous).
+func (s *splitter) number(p []byte) {
+	if hasPayload(p) {
 		pid := packetPID(p)
 		setCC(p, s.next[pid])
 		s.next[pid] = (s.next[pid] + 1) & 0x0f
+	}
+}
+
+// restartCounters numbers the elementary stream packets kept in cur from 0
+// again, after a rebase before the first segment dropped packets already
+// numbered (Options.Continuous).
+func (s *splitter) restartCounters() {
+	if !s.joins {
+		return
+	}
+	*s.next = [8192]uint8{}
+	for o := s.hdrLen; o+PacketSize <= len(s.cur); o += PacketSize {
+		if pid := packetPID(s.cur[o:]); pid != pidPAT && pid != s.pmtPID {
+			s.number(s.cur[o : o+PacketSize])
+		}
 	}
 }
 
@@ -924,22 +939,18 @@ func (s *splitter) renumber(data []byte) {
 // padded (no payload packet of it in the last segment with bytes to spare)
 // is left as it is.
 func (s *splitter) padCounters() {
-	counts := map[uint16]int{}
+	var counts [8192]int32
 	var pids []uint16 // in order of appearance, so the padding is deterministic
 	for o := 0; o+PacketSize <= len(s.cur); o += PacketSize {
 		if p := s.cur[o : o+PacketSize]; hasPayload(p) {
 			pid := packetPID(p)
-			if _, ok := counts[pid]; !ok {
+			if counts[pid] == 0 {
 				pids = append(pids, pid)
 			}
 			counts[pid]++
 		}
 	}
 	for _, pid := range pids {
-		need := (16 - (int(s.next[pid])+counts[pid])%16) % 16
-		if need == 0 {
-			continue
-		}
 		var table []byte // the latest PAT or PMT: repeated
 		switch pid {
 		case pidPAT:
@@ -947,12 +958,18 @@ func (s *splitter) padCounters() {
 		case s.pmtPID:
 			table = s.pmtPkts
 		default:
-			s.padStream(pid, need)
+			// Numbered already: s.next counts them.
+			if need := (16 - int(s.next[pid])) % 16; need > 0 {
+				s.padStream(pid, need, (int(s.next[pid])-int(counts[pid]))&0x0f)
+			}
 			continue
 		}
-		if len(table) == PacketSize { // (a table over several packets is left)
+		// Numbered at emit (renumberPSI), from s.cc on.
+		need := (16 - (int(s.cc[pid])+int(counts[pid]))%16) % 16
+		if need > 0 && len(table) == PacketSize { // (a table over several packets is left)
 			s.cur = slices.Grow(s.cur, need*PacketSize)
 			for range need {
+				s.psiOffs = append(s.psiOffs, len(s.cur))
 				s.cur = append(s.cur, table...)
 			}
 		}
@@ -963,7 +980,17 @@ func (s *splitter) padCounters() {
 // last ones first: a packet's payload is spread over several packets, the
 // first keeping its header flags and adaptation field (PCR, random access),
 // the rest continuing the payload. A PES header stays whole in its packet.
-func (s *splitter) padStream(pid uint16, need int) {
+// The packets of pid in cur are then numbered again from first, the counter
+// of the first of them.
+func (s *splitter) padStream(pid uint16, need int, first int) {
+	defer func() {
+		s.next[pid] = uint8(first)
+		for o := s.hdrLen; o+PacketSize <= len(s.cur); o += PacketSize {
+			if packetPID(s.cur[o:]) == pid {
+				s.number(s.cur[o : o+PacketSize])
+			}
+		}
+	}()
 	for o := len(s.cur) - PacketSize; o >= s.hdrLen && need > 0; o -= PacketSize {
 		p := s.cur[o : o+PacketSize]
 		if packetPID(p) != pid || p[1]&0x80 != 0 {
@@ -991,6 +1018,11 @@ func (s *splitter) padStream(pid uint16, need int) {
 			}
 			if s.kfs[i].end > o {
 				s.kfs[i].end += grow
+			}
+		}
+		for i, po := range s.psiOffs {
+			if po > o {
+				s.psiOffs[i] += grow
 			}
 		}
 		need -= n - 1
