@@ -357,3 +357,39 @@ func TestToneMapFilter(t *testing.T) {
 		}
 	}
 }
+
+// DetectCombing finds interlaced frames where the stream says progressive
+// (woven fields re-encoded without the flags), and leaves progressive
+// pictures alone, test patterns included (which fool idet alone).
+func TestDetectCombing(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"woven top first, flagged progressive", []string{"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=50",
+			"-vf", "tinterlace=mode=interleave_top", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast"}, "tff"},
+		{"woven bottom first, flagged progressive", []string{"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=50",
+			"-vf", "tinterlace=mode=interleave_bottom", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast"}, "bff"},
+		{"progressive test pattern", []string{"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast"}, ""},
+		{"progressive HD test pattern", []string{"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := generate(t, "src.mp4", tc.args...)
+			probe, err := Probe(context.Background(), src, DefaultLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if probe.Video.Interlaced() {
+				t.Fatalf("test source is flagged interlaced (%s): it should not be", probe.Video.FieldOrder)
+			}
+			got, err := DetectCombing(context.Background(), src, probe, time.Minute)
+			if err != nil || got != tc.want {
+				t.Errorf("DetectCombing = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
