@@ -12,6 +12,9 @@ MINIO_BIN     := $(TOOLS_DIR)/minio-$(MINIO_VERSION)/minio
 NATS_VERSION  := v2.12.15
 NATS_BIN      := $(TOOLS_DIR)/nats-server-$(NATS_VERSION)/nats-server
 FUZZTIME      ?= 20s
+# Minimizing a new interesting input runs the target again and again without
+# counting executions; Go's default (60 s) would eat a whole short run.
+FUZZMINIMIZETIME ?= 200x
 
 .PHONY: vendor-web run build test check-go ffmpeg minio nats-server browser lint fuzz clean bench
 
@@ -32,12 +35,12 @@ lint:
 
 # Each fuzz target runs briefly in CI; longer runs: make fuzz FUZZTIME=10m
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzSplitTS$$' -fuzztime $(FUZZTIME) ./pkg/mpegts
-	$(GO) test -run '^$$' -fuzz '^FuzzUpload$$' -fuzztime $(FUZZTIME) ./services/gateway
-	$(GO) test -run '^$$' -fuzz '^FuzzRewritePlaylist$$' -fuzztime $(FUZZTIME) ./pkg/playback
-	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./pkg/playback
-	$(GO) test -run '^$$' -fuzz '^FuzzObjectKey$$' -fuzztime $(FUZZTIME) ./services/content
-	$(GO) test -run '^$$' -fuzz '^FuzzKeyVideoID$$' -fuzztime $(FUZZTIME) ./services/content
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitTS$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./pkg/mpegts
+	$(GO) test -run '^$$' -fuzz '^FuzzUpload$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./services/gateway
+	$(GO) test -run '^$$' -fuzz '^FuzzRewritePlaylist$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./pkg/playback
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./pkg/playback
+	$(GO) test -run '^$$' -fuzz '^FuzzObjectKey$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./services/content
+	$(GO) test -run '^$$' -fuzz '^FuzzKeyVideoID$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./services/content
 
 check-go:
 	@command -v $(GO) >/dev/null 2>&1 || { echo "Go is missing: install Go 1.26 or newer from https://go.dev/dl and put it on PATH." >&2; exit 1; }
