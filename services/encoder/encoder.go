@@ -117,10 +117,13 @@ func (d Deps) openSource(ctx context.Context, job jobs.EncodeJob) (source, func(
 
 // planLadder picks the renditions and the output frame rate.
 func (src *source) planLadder(p profiles.Profiles) {
-	src.plan, src.fps = planRenditions(p, src.probe)
-	if src.probe.Video != nil {
-		src.rate, _ = ffmpeg.OutputFrameRate(src.probe.Video, p.Video.MaxFrameRate)
+	v := src.probe.Video
+	if v == nil {
+		src.plan = []profiles.Planned{{Rendition: profiles.Rendition{Name: jobs.AudioRendition}}}
+		return
 	}
+	src.rate, src.fps = ffmpeg.OutputFrameRate(v, p.Video.MaxFrameRate)
+	src.plan = p.Select(v.DisplayWidth, v.DisplayHeight)
 }
 
 // detectCombing looks for interlaced frames in a source not flagged
@@ -548,15 +551,6 @@ func putOutput(ctx context.Context, s store.Store, key, path string, required bo
 		return false, nil
 	}
 	return true, s.Put(ctx, key, f, st.Size())
-}
-
-// planRenditions picks the ladder for the source and the output frame rate.
-func planRenditions(p profiles.Profiles, src ffmpeg.Source) ([]profiles.Planned, float64) {
-	if src.Video == nil {
-		return []profiles.Planned{{Rendition: profiles.Rendition{Name: jobs.AudioRendition}}}, 0
-	}
-	_, fps := ffmpeg.OutputFrameRate(src.Video, p.Video.MaxFrameRate)
-	return p.Select(src.Video.DisplayWidth, src.Video.DisplayHeight), fps
 }
 
 // mergePlan records the plan, keeping what segmenters already finished if

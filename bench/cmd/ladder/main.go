@@ -59,7 +59,7 @@ func main() {
 	if src.Video == nil || src.Audio == nil {
 		fail(errors.New("the source needs a video and an audio stream"))
 	}
-	// As services/encoder's planRenditions.
+	// As services/encoder's planLadder.
 	plan := prof.Select(src.Video.DisplayWidth, src.Video.DisplayHeight)
 	if *mode == "rungs" {
 		for _, p := range plan {
