@@ -59,12 +59,21 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
       stage = 'seeking to the end';
       const duration = await page.evaluate(() => window.media().duration);
       await page.evaluate(d => { window.media().currentTime = Math.max(0, d - 2); }, duration);
-      await page.waitForFunction(() => window.media().ended || window.report.fatal);
+      // A loaded CI machine (race-enabled tests encoding beside Chromium)
+      // can take long to refill the buffer after the seek: a minute.
+      await page.waitForFunction(() => window.media().ended || window.report.fatal, null, { timeout: 60000 });
       note = `duration=${duration.toFixed(3)}`;
     } catch (e) {
       ok = false;
-      const at = await page.evaluate(() => window.media() && window.media().currentTime).catch(() => null);
-      note = `${stage} (at ${at} s): ${e.message.split('\n')[0]}`;
+      // Where the media stood and what it had buffered say why it stalled.
+      const at = await page.evaluate(() => {
+        const m = window.media();
+        if (!m) return null;
+        const b = [];
+        for (let i = 0; i < m.buffered.length; i++) b.push(`${m.buffered.start(i).toFixed(3)}-${m.buffered.end(i).toFixed(3)}`);
+        return `${m.currentTime} s, buffered ${b.join(',') || 'nothing'}, readyState ${m.readyState}, paused ${m.paused}, seeking ${m.seeking}`;
+      }).catch(() => null);
+      note = `${stage} (at ${at}): ${e.message.split('\n')[0]}`;
     }
     const r = await page.evaluate(() => window.report);
     if (r.fatal || r.mediaError) ok = false;
