@@ -331,6 +331,9 @@ func (t *tusServer) serve(w http.ResponseWriter, r *http.Request) {
 			jsonError(w, http.StatusMethodNotAllowed, "Create an upload with POST "+TusPath+"; HEAD, PATCH and DELETE go to the upload's URL.")
 			return
 		}
+		if r.Header.Get("Upload-Defer-Length") != "" && !t.capBody(tw, r, 0) {
+			return
+		}
 		t.h.Middleware(http.HandlerFunc(t.h.PostFile)).ServeHTTP(tw, r)
 		return
 	}
@@ -348,6 +351,9 @@ func (t *tusServer) serve(w http.ResponseWriter, r *http.Request) {
 	case http.MethodHead:
 		t.head(tw, r2, id)
 	case http.MethodPatch:
+		if !t.capDeferredPatch(tw, r2, id) {
+			return
+		}
 		t.h.Middleware(http.HandlerFunc(t.h.PatchFile)).ServeHTTP(tw, r2)
 	case http.MethodDelete:
 		t.h.Middleware(http.HandlerFunc(t.h.DelFile)).ServeHTTP(tw, r2)
@@ -355,6 +361,65 @@ func (t *tusServer) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "HEAD, PATCH, DELETE, OPTIONS")
 		jsonError(w, http.StatusMethodNotAllowed, "An upload takes HEAD (its offset), PATCH (more bytes) and DELETE (termination).")
 	}
+}
+
+// capDeferredPatch holds a PATCH to an upload of deferred length to the
+// upload limit: tusd caps such a body at the limit only when it comes
+// without Content-Length (v2.9.1 lets a Content-Length raise the cap), so
+// without this two PATCHes of 100 MiB each were stored on a server limited
+// to 20 MiB. It answers and returns false when the request cannot fit.
+func (t *tusServer) capDeferredPatch(tw *tusWriter, r *http.Request, id string) bool {
+	if t.d.MaxUploadBytes <= 0 {
+		return true
+	}
+	if l := r.Header.Get("Upload-Length"); l != "" {
+		// Declaring the length: tusd checks it against the limit, but
+		// answers that it is not a whole number.
+		if n, err := strconv.ParseInt(l, 10, 64); err == nil && n > t.d.MaxUploadBytes {
+			jsonError(tw.ResponseWriter, http.StatusRequestEntityTooLarge, tooLargeError{t.d.MaxUploadBytes}.Error())
+			return false
+		}
+	}
+	up, err := t.composer.Core.GetUpload(r.Context(), id)
+	if err != nil {
+		return true // tusd answers
+	}
+	info, err := up.GetInfo(r.Context())
+	if err != nil || !info.SizeIsDeferred {
+		return true
+	}
+	// tusd refuses a PATCH whose Upload-Offset is not the stored offset
+	// (under the upload's lock), so the header is the offset this body
+	// would be written at.
+	offset, err := strconv.ParseInt(r.Header.Get("Upload-Offset"), 10, 64)
+	if err != nil || offset < 0 {
+		return true // tusd answers
+	}
+	return t.capBody(tw, r, offset)
+}
+
+// capBody refuses a body that would take an upload written from offset past
+// the upload limit: at once when its Content-Length says so, else when the
+// byte past the limit arrives (tusd stores what came before it, and answers
+// 413 with the limit's sentence).
+func (t *tusServer) capBody(tw *tusWriter, r *http.Request, offset int64) bool {
+	max := t.d.MaxUploadBytes
+	if max <= 0 {
+		return true
+	}
+	room := max - offset
+	if room < 0 {
+		room = 0
+	}
+	if r.ContentLength > room {
+		jsonError(tw.ResponseWriter, http.StatusRequestEntityTooLarge, tooLargeError{max}.Error())
+		return false
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(tw, r.Body, room)
+		tw.capped = true
+	}
+	return true
 }
 
 // head answers the offset of an unfinished upload (tusd), or, for an upload
@@ -502,6 +567,7 @@ func (t *tusServer) finish(ctx context.Context, up tushandler.Upload, info tusha
 type tusWriter struct {
 	http.ResponseWriter
 	max         int64
+	capped      bool // the body was cut at the upload limit (capBody)
 	wroteHeader bool
 	held        bool
 	status      int
@@ -539,6 +605,9 @@ func (w *tusWriter) flush() {
 	}
 	w.held = false
 	status, msg := tusSentence(w.status, string(w.body), w.max)
+	if w.capped && strings.HasPrefix(string(w.body), "ERR_UPLOAD_SIZE_EXCEEDED") {
+		status, msg = http.StatusRequestEntityTooLarge, tooLargeError{w.max}.Error()
+	}
 	w.Header().Del("Content-Length")
 	jsonError(w.ResponseWriter, status, msg)
 }
@@ -574,7 +643,10 @@ func tusSentence(status int, body string, max int64) (int, string) {
 		return status, `Upload-Defer-Length can only be "1".`
 	case "ERR_CONCATENATION_UNSUPPORTED", "ERR_NOT_IMPLEMENTED":
 		return status, "This server does not support that tus feature."
-	case "ERR_UNEXPECTED_EOF", "ERR_READ_TIMEOUT", "ERR_CONNECTION_RESET", "ERR_UPLOAD_INTERRUPTED":
+	case "ERR_READ_TIMEOUT":
+		// tusd answers 500, but the client stalled, not the server.
+		return http.StatusRequestTimeout, "The upload stalled: no bytes came for too long; send HEAD for the offset that was stored and resume from it."
+	case "ERR_UNEXPECTED_EOF", "ERR_CONNECTION_RESET", "ERR_UPLOAD_INTERRUPTED":
 		return status, "The upload was interrupted; send HEAD for the offset that was stored and resume from it."
 	case "ERR_SERVER_SHUTDOWN":
 		return status, "The server is shutting down; send HEAD for the offset that was stored and resume shortly."

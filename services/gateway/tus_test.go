@@ -480,7 +480,11 @@ func TestTusSentences(t *testing.T) {
 		"ERR_CONNECTION_RESET", "ERR_INTERNAL_SERVER_ERROR", "ERR_SOMETHING_NEW", "",
 	} {
 		status, msg := tusSentence(400, code+": some detail from tusd\n", 1<<30)
-		if status != 400 || !isSentence(msg) {
+		want := 400
+		if code == "ERR_READ_TIMEOUT" {
+			want = http.StatusRequestTimeout // tusd says 500: the client stalled, not the server
+		}
+		if status != want || !isSentence(msg) {
 			t.Errorf("%s: %d %q", code, status, msg)
 		}
 	}
@@ -557,5 +561,68 @@ func TestTusDeferredLength(t *testing.T) {
 	}
 	if v, err := d.Bus.Videos.Get(context.Background(), id); err != nil || v.Size != 600 || v.Filename != "later.mp4" {
 		t.Fatalf("video: %+v %v", v, err)
+	}
+}
+
+// Every way a deferred-length upload can send bytes is held to the upload
+// limit (4 KiB here): each PATCH, with or without Content-Length, the
+// running total, creation-with-upload, and a length declared late. Nothing
+// past the limit reaches the disk.
+func TestTusDeferredLengthHonoursTheLimit(t *testing.T) {
+	t.Parallel()
+	base, d, _, tusDir := tusGateway(t)
+	c := tusClient{t: t}
+	deferred := func(body []byte) tusResp {
+		return c.do(http.MethodPost, base+TusPath, map[string]string{"Upload-Defer-Length": "1", "Upload-Metadata": tusMeta("big.mp4"),
+			"Content-Type": "application/offset+octet-stream"}, body)
+	}
+	tooLarge := tooLargeError{d.MaxUploadBytes}.Error()
+	refused := func(what string, r tusResp) {
+		t.Helper()
+		if r.status != http.StatusRequestEntityTooLarge || r.errMsg() != tooLarge {
+			t.Errorf("%s: %d %s, want 413 %q", what, r.status, r.body, tooLarge)
+		}
+	}
+	r := deferred(nil)
+	loc := r.header.Get("Location")
+	if r.status != http.StatusCreated || loc == "" {
+		t.Fatalf("POST with Upload-Defer-Length: %d %s", r.status, r.body)
+	}
+	chunk := tusBody(3 << 10)
+	if r := c.patch(loc, 0, chunk); r.status != http.StatusNoContent {
+		t.Fatalf("first PATCH (3 KiB): %d %s", r.status, r.body)
+	}
+	refused("second PATCH of 3 KiB with Content-Length", c.patch(loc, 3<<10, chunk))
+	// Without Content-Length (chunked): cut at the limit.
+	req, _ := http.NewRequest(http.MethodPatch, loc, io.MultiReader(bytes.NewReader(chunk)))
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Upload-Offset", strconv.Itoa(3<<10))
+	req.Header.Set("Content-Type", "application/offset+octet-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	refused("chunked PATCH past the limit", tusResp{resp.StatusCode, resp.Header, string(b)})
+	if off := c.offset(loc); off > int(d.MaxUploadBytes) {
+		t.Errorf("offset %d after the refusals, past the %d-byte limit", off, d.MaxUploadBytes)
+	}
+	refused("declaring an Upload-Length past the limit", c.do(http.MethodPatch, loc, map[string]string{
+		"Upload-Offset": strconv.Itoa(c.offset(loc)), "Upload-Length": "5000", "Content-Type": "application/offset+octet-stream"}, nil))
+	refused("creation-with-upload of 5 KiB, length deferred", deferred(tusBody(5<<10-2)))
+
+	var stored int64
+	entries, _ := os.ReadDir(tusDir)
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && !strings.HasSuffix(e.Name(), ".info") && !strings.HasSuffix(e.Name(), ".lock") {
+			if fi.Size() > d.MaxUploadBytes {
+				t.Errorf("%s holds %d bytes, past the %d-byte limit", e.Name(), fi.Size(), d.MaxUploadBytes)
+			}
+			stored += fi.Size()
+		}
+	}
+	if stored == 0 {
+		t.Error("no upload data found: the test looks in the wrong place")
 	}
 }
