@@ -18,8 +18,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hlsd/hlsd/pkg/connlimit"
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/metrics"
@@ -60,14 +62,21 @@ var DefaultListen = map[Target]string{All: "127.0.0.1:4444", Gateway: ":4444", C
 
 // Config is everything a process can be told.
 type Config struct {
-	Listen           string
-	DataDir          string
-	NATSURL          string // empty: embedded server (target all only)
-	NATSListen       string // embedded server's TCP address, empty for none
-	StoreURL         string // empty: file store under DataDir
-	ProfilesPath     string
-	ContentURL       string
-	MaxUploadBytes   int64
+	Listen         string
+	DataDir        string
+	NATSURL        string // empty: embedded server (target all only)
+	NATSListen     string // embedded server's TCP address, empty for none
+	StoreURL       string // empty: file store under DataDir
+	ProfilesPath   string
+	ContentURL     string
+	MaxUploadBytes int64
+	// UploadStallTimeout drops an upload body that brings fewer than
+	// gateway.StallBytes in this long (0: gateway.DefaultUploadStallTimeout).
+	UploadStallTimeout time.Duration
+	// MaxConnections bounds the HTTP connections the process holds open
+	// (0: connlimit.Default(), from the file limit). Idle keep-alive
+	// connections are closed from three quarters of it on.
+	MaxConnections   int
 	EncoderWorkers   int
 	SegmenterWorkers int
 	ShutdownGrace    time.Duration
@@ -215,7 +224,7 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		mux.Handle("/", gateway.Handler(gateway.Deps{
 			Bus: bus, Store: st, Profiles: prof, MaxUploadBytes: cfg.MaxUploadBytes, ContentURL: cfg.ContentURL, Log: log,
 			UploadedBytes: m.AddUploaded, APITokens: cfg.APITokens, Signer: signer, Resumable: resumable,
-			Done: gctx.Done(),
+			UploadStallTimeout: cfg.UploadStallTimeout, Done: gctx.Done(),
 		}))
 	}
 	if target.runs(Gateway) && cfg.WebhookURL != "" {
@@ -285,24 +294,47 @@ func IsLoopback(listen string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// The HTTP servers' timeouts. Handlers that run longer on purpose set
+// their own deadlines: uploads move theirs while bytes keep coming (see
+// gateway.Deps.UploadStallTimeout) and lift the write timeout, event
+// streams bound each write.
+const (
+	readHeaderTimeout = 10 * time.Second // a request's line and headers
+	readTimeout       = time.Minute      // a request, body included
+	writeTimeout      = 2 * time.Minute  // an answer: a 6 s segment at 1 Mbit/s takes under a minute
+	idleTimeout       = time.Minute      // a keep-alive connection between requests
+)
+
 func serveHTTP(ctx context.Context, addr string, h http.Handler, cfg Config, log *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	return listenAndServe(ctx, addr, cfg, log, "net/http", srv.Serve, func(sctx context.Context) {
+	lim := connlimit.New(maxConnections(cfg))
+	srv := &http.Server{
+		Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout,
+		ConnState: func(c net.Conn, s http.ConnState) { lim.SetIdle(c, s == http.StateIdle) },
+	}
+	return listenAndServe(ctx, addr, lim, cfg, log, "net/http", srv.Serve, func(sctx context.Context) {
 		if err := srv.Shutdown(sctx); err != nil {
 			srv.Close()
 		}
 	})
 }
 
+func maxConnections(cfg Config) int {
+	if cfg.MaxConnections > 0 {
+		return cfg.MaxConnections
+	}
+	return connlimit.Default()
+}
+
 // listenAndServe listens on addr, tells cfg.Ready, and runs serve until it
 // fails or ctx ends; then shutdown has cfg.ShutdownGrace to finish.
-func listenAndServe(ctx context.Context, addr string, cfg Config, log *slog.Logger, engine string,
+func listenAndServe(ctx context.Context, addr string, lim *connlimit.Limiter, cfg Config, log *slog.Logger, engine string,
 	serve func(net.Listener) error, shutdown func(context.Context)) error {
-	ln, err := net.Listen("tcp", addr)
+	raw, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	log.Info("serving HTTP", "addr", ln.Addr().String(), "engine", engine)
+	ln := lim.Listener(raw)
+	log.Info("serving HTTP", "addr", ln.Addr().String(), "engine", engine, "max_connections", lim.Max())
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
 	}
@@ -397,7 +429,11 @@ func serveFast(ctx context.Context, addr string, svc *content.Service, m *metric
 		m.ObserveHTTP(string(Content), metrics.Route(path), http.StatusOK, took, bytes)
 	})
 	srv.Logger = slogPrinter{log}
-	return listenAndServe(ctx, addr, cfg, log, "fasthttp", srv.Serve, func(sctx context.Context) {
+	lim := connlimit.New(maxConnections(cfg))
+	srv.Concurrency = lim.Max()
+	srv.WriteTimeout, srv.IdleTimeout = writeTimeout, idleTimeout
+	srv.ConnState = func(c net.Conn, s fasthttp.ConnState) { lim.SetIdle(c, s == fasthttp.StateIdle) }
+	return listenAndServe(ctx, addr, lim, cfg, log, "fasthttp", srv.Serve, func(sctx context.Context) {
 		_ = srv.ShutdownWithContext(sctx)
 	})
 }

@@ -47,6 +47,9 @@ func (g guard) requireOrQueryToken(h http.HandlerFunc) http.Handler {
 // failed or deleted, after which the stream closes. A client that goes away
 // ends the KV watcher with the request's context; a server shutdown (Done)
 // ends the stream without "end", so the client reconnects.
+// eventWriteTimeout bounds each write of an event stream.
+const eventWriteTimeout = 30 * time.Second
+
 func (d Deps) events(heartbeat time.Duration) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
@@ -73,17 +76,22 @@ func (d Deps) events(heartbeat time.Duration) http.HandlerFunc {
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Accel-Buffering", "no") // nginx: don't buffer the stream
 		w.WriteHeader(http.StatusOK)
+		// The stream outlives the server's write timeout; each write gets
+		// its own, so a client that stops reading is dropped.
+		writeBy := func() { _ = rc.SetWriteDeadline(time.Now().Add(eventWriteTimeout)) }
 		send := func(event string, v any) error {
 			b, err := json.Marshal(v)
 			if err != nil {
 				return err
 			}
+			writeBy()
 			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
 				return err
 			}
 			return rc.Flush()
 		}
 		end := func(state string) { _ = send("end", map[string]string{"id": id, "state": state}) }
+		writeBy()
 		if rc.Flush() != nil {
 			return
 		}
@@ -96,6 +104,7 @@ func (d Deps) events(heartbeat time.Duration) http.HandlerFunc {
 			case <-d.Done: // nil: never
 				return
 			case <-tick.C:
+				writeBy()
 				if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
 					return
 				}

@@ -46,6 +46,9 @@ type Deps struct {
 	// Resumable, if set, keeps unfinished tus uploads and mounts the tus
 	// endpoint at /api/uploads/ (see tus.go).
 	Resumable *Resumable
+	// UploadStallTimeout drops an upload body that brings fewer than
+	// StallBytes in this long (0: DefaultUploadStallTimeout).
+	UploadStallTimeout time.Duration
 	// Done, if set, closes when the server shuts down: event streams end
 	// then (without "end": clients reconnect, to another gateway), instead
 	// of holding the shutdown for its whole grace period.
@@ -89,7 +92,8 @@ func (d Deps) receive(w http.ResponseWriter, r *http.Request) (jobs.Video, int, 
 		return jobs.Video{}, http.StatusBadRequest, errNotMultipart
 	}
 	// Bound the whole body (file plus a little form overhead) so nobody can
-	// stream forever.
+	// stream forever, nor stall.
+	d.guardBody(w, r)
 	r.Body = http.MaxBytesReader(w, r.Body, d.MaxUploadBytes+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -116,6 +120,9 @@ func readErrStatus(err error, max int64) (int, error) {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge, tooLargeError{max}
+	}
+	if errors.Is(err, errStalled) {
+		return http.StatusRequestTimeout, errStalled
 	}
 	return http.StatusBadRequest, errors.New("The upload was interrupted or malformed.")
 }

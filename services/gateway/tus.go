@@ -278,6 +278,7 @@ func mountTus(mux *http.ServeMux, d Deps, g guard) {
 		DisableDownload:           true, // uploads are read back as videos, not here
 		DisableConcatenation:      true, // partial uploads would each become a video
 		Cors:                      &cors,
+		NetworkTimeout:            d.stallTimeout(), // silence on a PATCH body
 		RespectForwardedHeaders:   true, // Location behind a TLS-terminating proxy
 		Logger:                    expslog.New(tusLog{d.Log.Handler()}),
 		PreUploadCreateCallback:   t.preCreate,
@@ -320,6 +321,9 @@ func (t *tusServer) serve(w http.ResponseWriter, r *http.Request) {
 	tw := &tusWriter{ResponseWriter: w, max: t.d.MaxUploadBytes}
 	defer tw.flush()
 	r = r.WithContext(context.WithValue(r.Context(), responseControllerKey{}, http.NewResponseController(w)))
+	if r.Body != nil && r.Body != http.NoBody && (r.Method == http.MethodPatch || r.Method == http.MethodPost) {
+		t.d.guardBody(w, r) // tusd's own read timeout catches silence, this a trickle
+	}
 	method := r.Method
 	if o := r.Header.Get("X-HTTP-Method-Override"); method == http.MethodPost && o != "" {
 		method = o // as tusd's middleware will

@@ -136,6 +136,8 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	fs.DurationVar(&cfg.PlaybackTTL, "playback-ttl", 12*time.Hour, "how long a signed playback URL stays valid (longer than a viewing session)")
 	fs.StringVar(&cfg.WebhookURL, "webhook-url", "", "URL that gets a signed POST when a video becomes ready or failed (gateway); empty sends none")
 	fs.StringVar(&webhookSecret, "webhook-secret", "", "HMAC secret (32+ bytes) that signs webhooks; required with --webhook-url")
+	fs.DurationVar(&cfg.UploadStallTimeout, "upload-stall-timeout", gateway.DefaultUploadStallTimeout, "an upload body that brings fewer than 16 KiB in this long is dropped (tus uploads stay resumable)")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", 0, "most HTTP connections held open at once; 0 sets half the file limit, at most 10000 (idle keep-alive ones are closed from 3/4 of it)")
 	fs.DurationVar(&cfg.UploadExpiry, "upload-expiry", 24*time.Hour, "how long after its creation an unfinished resumable (tus) upload is removed")
 	fs.BoolVar(&cfg.InsecureOpenAPI, "insecure-open-api", false, "serve uploads and /api without tokens on any address (only behind an authenticating proxy)")
 	fs.StringVar(&lc.level, "log-level", "info", "debug, info, warn or error")
@@ -191,6 +193,12 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	}
 	if err := app.CheckAPIAuth(target, listen, cfg.APITokens, cfg.InsecureOpenAPI); err != nil {
 		return cfg, lc, err
+	}
+	if cfg.UploadStallTimeout < time.Second {
+		return cfg, lc, fmt.Errorf("--upload-stall-timeout %v is too short: a slow phone network needs at least 1s to bring 16 KiB", cfg.UploadStallTimeout)
+	}
+	if cfg.MaxConnections < 0 {
+		return cfg, lc, fmt.Errorf("--max-connections must be 0 (automatic) or more")
 	}
 	if cfg.EncoderWorkers < 1 || cfg.SegmenterWorkers < 1 {
 		return cfg, lc, fmt.Errorf("--encoder-workers and --segmenter-workers must be at least 1")
