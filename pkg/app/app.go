@@ -90,6 +90,15 @@ type Config struct {
 	// InsecureOpenAPI serves an open API on any address, for deployments
 	// where an authenticating proxy stands in front of the gateway.
 	InsecureOpenAPI bool
+	// AllowedHosts are the names (Host headers) the HTTP server answers
+	// for; a name starting with "." also allows its subdomains. Empty
+	// answers any name, except in open mode (no API tokens), where only
+	// loopback names are answered: a DNS-rebinding page cannot reach a
+	// developer's hlsd.
+	AllowedHosts []string
+	// AllowedOrigins are the web sites whose pages may call uploads and the
+	// API (see gateway.Deps.AllowedOrigins).
+	AllowedOrigins []string
 	// PlaybackSecrets, if any, make playback URLs signed and expiring: the
 	// gateway hands out master URLs with a token valid for PlaybackTTL, and
 	// the content service refuses requests without one. The first secret
@@ -224,7 +233,7 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		mux.Handle("/", gateway.Handler(gateway.Deps{
 			Bus: bus, Store: st, Profiles: prof, MaxUploadBytes: cfg.MaxUploadBytes, ContentURL: cfg.ContentURL, Log: log,
 			UploadedBytes: m.AddUploaded, APITokens: cfg.APITokens, Signer: signer, Resumable: resumable,
-			UploadStallTimeout: cfg.UploadStallTimeout, Done: gctx.Done(),
+			UploadStallTimeout: cfg.UploadStallTimeout, AllowedOrigins: cfg.AllowedOrigins, Done: gctx.Done(),
 		}))
 	}
 	if target.runs(Gateway) && cfg.WebhookURL != "" {
@@ -235,15 +244,19 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		g.Go(func() error { return wh.Run(gctx) })
 		log.Info("webhooks on: ready and failed videos are announced", "url", gateway.RedactURL(cfg.WebhookURL))
 	}
+	var handler http.Handler = mux
+	if hosts := allowedHosts(target, cfg); hosts != nil {
+		handler = hosts.guard(mux, log)
+	}
 	if target == Content {
 		// The standalone content service answers its most frequent requests
 		// with fasthttp (content.Service.ServeFast) and everything else
 		// through the same net/http handlers as the other targets.
 		g.Go(func() error {
-			return serveFast(gctx, listen, contentService, m, m.Instrument(string(target), mux), cfg, log)
+			return serveFast(gctx, listen, contentService, m, m.Instrument(string(target), handler), cfg, log)
 		})
 	} else {
-		g.Go(func() error { return serveHTTP(gctx, listen, m.Instrument(string(target), mux), cfg, log) })
+		g.Go(func() error { return serveHTTP(gctx, listen, m.Instrument(string(target), handler), cfg, log) })
 	}
 	return g.Wait()
 }
@@ -276,6 +289,78 @@ func CheckAPIAuth(target Target, listen string, tokens []string, insecureOpen bo
 		return nil
 	}
 	return fmt.Errorf("refusing to listen on %s without API tokens: set HLSD_API_TOKENS or --api-tokens-file, or listen on 127.0.0.1 for development", listen)
+}
+
+// hostSet is the Host names a server answers for.
+type hostSet struct {
+	names    map[string]bool
+	suffixes []string // ".example.com"
+	loopback bool     // loopback names and addresses too
+}
+
+// allowedHosts is the set a target's server checks, nil for none: the
+// configured names, or loopback names only for a gateway in open mode.
+func allowedHosts(target Target, cfg Config) *hostSet {
+	open := target.runs(Gateway) && len(cfg.APITokens) == 0 && !cfg.InsecureOpenAPI
+	if len(cfg.AllowedHosts) == 0 && !open {
+		return nil
+	}
+	h := &hostSet{names: map[string]bool{}, loopback: len(cfg.AllowedHosts) == 0}
+	for _, n := range cfg.AllowedHosts {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if strings.HasPrefix(n, ".") {
+			h.suffixes = append(h.suffixes, n)
+		} else if n != "" {
+			h.names[n] = true
+		}
+	}
+	return h
+}
+
+// allows tells whether a request's Host (port ignored) is in the set.
+func (h *hostSet) allows(host string) bool {
+	name := strings.ToLower(host)
+	if n, _, err := net.SplitHostPort(name); err == nil {
+		name = n
+	}
+	name = strings.TrimSuffix(strings.Trim(name, "[]"), ".")
+	if h.loopback && (name == "localhost" || strings.HasSuffix(name, ".localhost") || isLoopbackIP(name)) {
+		return true
+	}
+	if h.names[name] {
+		return true
+	}
+	for _, s := range h.suffixes {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLoopbackIP(s string) bool {
+	ip := net.ParseIP(s)
+	return ip != nil && ip.IsLoopback()
+}
+
+// guard answers 421 to requests for other names. Health checks pass: a
+// kubelet names the pod by its address.
+func (h *hostSet) guard(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.allows(r.Host) || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		log.Warn("request for another host name refused", "host", r.Host, "remote", r.RemoteAddr, "path", r.URL.Path)
+		msg := "This server does not answer for that host name: add it to --allowed-hosts."
+		if h.loopback {
+			msg = "Without API tokens this server answers only for localhost and loopback addresses: set --allowed-hosts (and API tokens) to serve other names."
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusMisdirectedRequest)
+		fmt.Fprintln(w, msg)
+	})
 }
 
 // IsLoopback tells whether a listen address accepts connections from this

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -172,5 +173,86 @@ func TestHostileRequests(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Open mode (no tokens, loopback) is for the developer's own machine: a
+// page of any web site they visit must not use it, by a cross-site request
+// or by DNS rebinding (its own name resolving to 127.0.0.1).
+func TestOpenModeRefusesOtherSites(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	base := startAll(t, func(c *app.Config) { c.DataDir = dataDir })
+	host := strings.TrimPrefix(base, "http://")
+	clip := generate(t, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-t", "1", "-c:v", "libx264", "-preset", "ultrafast")
+
+	do := func(method, path string, hdr map[string]string, body io.Reader, ct string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		for k, v := range hdr {
+			if k == "Host" {
+				req.Host = v
+			} else {
+				req.Header.Set(k, v)
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	form := func() (io.Reader, string) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		fw, _ := mw.CreateFormFile("upload", "clip.mp4")
+		b, _ := os.ReadFile(clip)
+		fw.Write(b)
+		mw.Close()
+		return &buf, mw.FormDataContentType()
+	}
+
+	for _, h := range []map[string]string{
+		{"Host": "attacker.example"},
+		{"Host": "attacker.example:" + strings.Split(host, ":")[1]},
+		{"Host": "127.0.0.1.attacker.example"},
+	} {
+		if status, body := do(http.MethodGet, "/api/videos", h, nil, ""); status != http.StatusMisdirectedRequest || !strings.Contains(body, "localhost") {
+			t.Errorf("GET /api/videos with %v: %d %s", h, status, body)
+		}
+	}
+	for _, h := range []map[string]string{
+		{"Origin": "https://evil.example"},
+		{"Origin": "null"},
+		{"Sec-Fetch-Site": "cross-site"},
+	} {
+		body, ct := form()
+		if status, answer := do(http.MethodPost, "/upload", h, body, ct); status != http.StatusForbidden || !strings.Contains(answer, "other web sites") {
+			t.Errorf("cross-site POST /upload with %v: %d %s", h, status, answer)
+		}
+		if status, _ := do(http.MethodDelete, "/api/videos/aaaaaaaaaaaaaaaaaaaaaaaa", h, nil, ""); status != http.StatusForbidden {
+			t.Errorf("cross-site DELETE with %v: %d", h, status)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dataDir, "store", "uploads")); len(entries) != 0 {
+		t.Errorf("refused uploads were stored: %d", len(entries))
+	}
+	// The developer's own requests: loopback names, the form's own origin.
+	for _, h := range []map[string]string{{"Host": "localhost:1"}, {"Host": "[::1]:1"}, {"Host": "app.localhost"}, {"Origin": base}} {
+		if status, body := do(http.MethodGet, "/api/videos", h, nil, ""); status != http.StatusOK {
+			t.Errorf("GET /api/videos with %v: %d %s", h, status, body)
+		}
+	}
+	body, ct := form()
+	if status, answer := do(http.MethodPost, "/upload", map[string]string{"Origin": base, "Sec-Fetch-Site": "same-origin"}, body, ct); status != http.StatusOK {
+		t.Errorf("the form's own POST /upload: %d %s", status, answer)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -59,22 +60,75 @@ const (
 	msgBadToken = "The API token is not valid."
 )
 
-// guard puts routes behind the API tokens.
+// guard puts routes behind the API tokens and refuses other web sites.
 type guard struct {
-	tokens tokenSet
-	log    *slog.Logger
+	tokens  tokenSet
+	origins map[string]bool // Deps.AllowedOrigins
+	log     *slog.Logger
+}
+
+// msgCrossOrigin answers a browser request sent by another web site.
+const msgCrossOrigin = "Requests from other web sites are refused: add the site to --allowed-origins to let it use this API."
+
+// crossOrigin tells whether r comes from a page of another web site that is
+// not among the allowed origins. Browsers name the page's origin in Origin
+// on every cross-origin request and on same-origin ones that change
+// something; Sec-Fetch-Site says cross-site where Origin is left out.
+// Without either the request is not from a web page, and the tokens (or
+// loopback) decide. This closes the door that open mode left: any web site
+// a developer visited could upload to, list and delete on their hlsd.
+func (g guard) crossOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return r.Header.Get("Sec-Fetch-Site") == "cross-site"
+	}
+	if g.origins[strings.ToLower(origin)] {
+		return false
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" { // "null": a sandboxed page or a redirect
+		return true
+	}
+	return !strings.EqualFold(u.Host, r.Host)
+}
+
+// refuseCrossOrigin answers a cross-origin request 403 and returns true.
+func (g guard) refuseCrossOrigin(w http.ResponseWriter, r *http.Request, jsonAPI bool) bool {
+	if !g.crossOrigin(r) {
+		return false
+	}
+	g.log.Warn("cross-origin request refused", "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
+	if jsonAPI {
+		jsonError(w, http.StatusForbidden, msgCrossOrigin)
+	} else {
+		plainError(w, http.StatusForbidden, msgCrossOrigin)
+	}
+	return true
+}
+
+func newOriginSet(origins []string) map[string]bool {
+	set := map[string]bool{}
+	for _, o := range origins {
+		set[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
+	}
+	return set
 }
 
 // require serves h only to requests with a valid bearer token, or to every
-// request when no token is configured. Refusals are 401 with a
+// request when no token is configured; never to a page of another web site
+// (see crossOrigin). Refusals are 401 with a
 // WWW-Authenticate challenge and a one-sentence body, JSON for the API and
 // plain text for POST /upload; each is logged with the remote address. The
 // check comes before the body is read: a refused upload is not received.
 func (g guard) require(jsonAPI bool, h http.HandlerFunc) http.Handler {
-	if g.tokens.open() {
-		return h
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.refuseCrossOrigin(w, r, jsonAPI) {
+			return
+		}
+		if g.tokens.open() {
+			h(w, r)
+			return
+		}
 		tok, presented := bearerToken(r.Header.Get("Authorization"))
 		if presented && g.tokens.valid(tok) {
 			h(w, r)

@@ -46,6 +46,10 @@ type Deps struct {
 	// Resumable, if set, keeps unfinished tus uploads and mounts the tus
 	// endpoint at /api/uploads/ (see tus.go).
 	Resumable *Resumable
+	// AllowedOrigins are the web sites ("https://app.example.com") whose
+	// pages may call uploads and the API from a browser; the gateway's own
+	// pages always may. Others get 403.
+	AllowedOrigins []string
 	// UploadStallTimeout drops an upload body that brings fewer than
 	// StallBytes in this long (0: DefaultUploadStallTimeout).
 	UploadStallTimeout time.Duration
@@ -59,7 +63,7 @@ type Deps struct {
 func Handler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	registerWeb(mux, d)
-	g := guard{tokens: newTokenSet(d.APITokens), log: d.Log}
+	g := guard{tokens: newTokenSet(d.APITokens), origins: newOriginSet(d.AllowedOrigins), log: d.Log}
 	mux.Handle("POST /upload", g.require(false, d.upload))
 	mux.Handle("POST /api/videos", g.require(true, d.create))
 	mux.Handle("GET /api/videos", g.require(true, d.list))

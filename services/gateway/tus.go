@@ -279,7 +279,7 @@ func mountTus(mux *http.ServeMux, d Deps, g guard) {
 		DisableConcatenation:      true, // partial uploads would each become a video
 		Cors:                      &cors,
 		NetworkTimeout:            d.stallTimeout(), // silence on a PATCH body
-		RespectForwardedHeaders:   true, // Location behind a TLS-terminating proxy
+		RespectForwardedHeaders:   true,             // Location behind a TLS-terminating proxy
 		Logger:                    expslog.New(tusLog{d.Log.Handler()}),
 		PreUploadCreateCallback:   t.preCreate,
 		PreFinishResponseCallback: t.preFinish,
@@ -300,6 +300,11 @@ func mountTus(mux *http.ServeMux, d Deps, g guard) {
 }
 
 func (t *tusServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Other web sites are refused before tusd's CORS sees them, so it
+	// reflects only the gateway's own origin and the allowed ones.
+	if t.g.refuseCrossOrigin(w, r, true) {
+		return
+	}
 	// CORS on hlsd's own answers too (401, 404), so browsers show them.
 	if origin := r.Header.Get("Origin"); origin != "" {
 		w.Header().Set("Access-Control-Allow-Origin", origin)

@@ -125,6 +125,7 @@ func tusGateway(t *testing.T, tokens ...string) (base string, d Deps, storeDir, 
 		t.Fatal(err)
 	}
 	d.Resumable = rs
+	d.AllowedOrigins = []string{"https://app.example.com"}
 	srv := httptest.NewServer(Handler(d))
 	t.Cleanup(srv.Close)
 	return srv.URL, d, storeDir, tusDir
@@ -296,7 +297,7 @@ func TestTusNeedsTheToken(t *testing.T) {
 		t.Fatal(r.status)
 	}
 	if r := ok.patch(loc, 0, tusBody(3)); r.status != http.StatusNoContent || r.header.Get(HeaderVideoID) == "" ||
-		!strings.Contains(ok.do(http.MethodPatch, loc, map[string]string{"Origin": "https://x.example"}, nil).header.Get("Access-Control-Expose-Headers"), HeaderVideoID) {
+		!strings.Contains(ok.do(http.MethodPatch, loc, map[string]string{"Origin": "https://app.example.com"}, nil).header.Get("Access-Control-Expose-Headers"), HeaderVideoID) {
 		t.Errorf("PATCH with the token: %d %v", r.status, r.header)
 	}
 }
@@ -624,5 +625,34 @@ func TestTusDeferredLengthHonoursTheLimit(t *testing.T) {
 	}
 	if stored == 0 {
 		t.Error("no upload data found: the test looks in the wrong place")
+	}
+}
+
+// Pages of web sites that are not allowed get 403 on the preflight and on
+// every request, and no CORS header that would let them read an answer.
+func TestTusRefusesOtherWebSites(t *testing.T) {
+	t.Parallel()
+	base, _, _, _ := tusGateway(t)
+	c := tusClient{t: t}
+	for _, hdr := range []map[string]string{
+		{"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+		{"Origin": "null"},
+		{"Sec-Fetch-Site": "cross-site"},
+	} {
+		for _, method := range []string{http.MethodOptions, http.MethodPost} {
+			h := map[string]string{"Upload-Length": "3"}
+			for k, v := range hdr {
+				h[k] = v
+			}
+			r := c.do(method, base+TusPath, h, nil)
+			if r.status != http.StatusForbidden || r.header.Get("Access-Control-Allow-Origin") != "" {
+				t.Errorf("%s with %v: %d %v", method, hdr, r.status, r.header)
+			}
+		}
+	}
+	// The gateway's own pages (same origin) are served.
+	u := strings.TrimPrefix(base, "http://")
+	if r := c.do(http.MethodPost, base+TusPath, map[string]string{"Upload-Length": "3", "Origin": "http://" + u, "Sec-Fetch-Site": "same-origin"}, nil); r.status != http.StatusCreated {
+		t.Errorf("same-origin POST: %d %s", r.status, r.body)
 	}
 }

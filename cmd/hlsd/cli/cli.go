@@ -140,6 +140,8 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	fs.IntVar(&cfg.MaxConnections, "max-connections", 0, "most HTTP connections held open at once; 0 sets half the file limit, at most 10000 (idle keep-alive ones are closed from 3/4 of it)")
 	fs.DurationVar(&cfg.UploadExpiry, "upload-expiry", 24*time.Hour, "how long after its creation an unfinished resumable (tus) upload is removed")
 	fs.BoolVar(&cfg.InsecureOpenAPI, "insecure-open-api", false, "serve uploads and /api without tokens on any address (only behind an authenticating proxy)")
+	fs.Var(&stringList{&cfg.AllowedHosts}, "allowed-hosts", "comma-separated host names the server answers for (\".example.com\" with subdomains); empty: any, but only loopback names without API tokens")
+	fs.Var(&stringList{&cfg.AllowedOrigins}, "allowed-origins", "comma-separated web origins (https://app.example.com) whose pages may call uploads and the API; the gateway's own pages always may")
 	fs.StringVar(&lc.level, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&lc.format, "log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -193,6 +195,11 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	}
 	if err := app.CheckAPIAuth(target, listen, cfg.APITokens, cfg.InsecureOpenAPI); err != nil {
 		return cfg, lc, err
+	}
+	for _, o := range cfg.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return cfg, lc, fmt.Errorf("--allowed-origins: %q is not an origin like https://app.example.com", o)
+		}
 	}
 	if cfg.UploadStallTimeout < time.Second {
 		return cfg, lc, fmt.Errorf("--upload-stall-timeout %v is too short: a slow phone network needs at least 1s to bring 16 KiB", cfg.UploadStallTimeout)
@@ -380,4 +387,25 @@ func newLogger(lc logConfig, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// stringList is a comma-separated flag value; blanks are dropped.
+type stringList struct{ p *[]string }
+
+func (l *stringList) String() string {
+	if l == nil || l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l *stringList) Set(s string) error {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	*l.p = out
+	return nil
 }
