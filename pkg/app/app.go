@@ -70,6 +70,10 @@ type Config struct {
 	ProfilesPath   string
 	ContentURL     string
 	MaxUploadBytes int64
+	// FailedSourceRetention keeps a failed video's source this long (for a
+	// look at why it failed) before a sweep removes it; 0 removes it with
+	// the rest of the video's files when it fails.
+	FailedSourceRetention time.Duration
 	// UploadStallTimeout drops an upload body that brings fewer than
 	// gateway.StallBytes in this long (0: gateway.DefaultUploadStallTimeout).
 	UploadStallTimeout time.Duration
@@ -182,6 +186,7 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 				Bus: bus, Store: st, Limits: cfg.Limits, WorkDir: filepath.Join(cfg.DataDir, "scratch"),
 				Concurrency: cfg.EncoderWorkers, MinTimeout: cfg.EncodeMinTimeout, TimeoutPerSecond: 10 * time.Second,
 				ShutdownGrace: cfg.ShutdownGrace, Log: log, Observe: m.ObserveJob, Speed: m.ObserveSpeed,
+				KeepFailedSources: cfg.FailedSourceRetention > 0,
 			})
 		})
 	}
@@ -189,7 +194,7 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		g.Go(func() error {
 			return segmenter.Run(gctx, segmenter.Deps{
 				Bus: bus, Store: st, Concurrency: cfg.SegmenterWorkers, ShutdownGrace: cfg.ShutdownGrace, Log: log,
-				Observe: m.ObserveJob,
+				Observe: m.ObserveJob, KeepFailedSources: cfg.FailedSourceRetention > 0,
 			})
 		})
 	}
@@ -230,11 +235,15 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		mux.Handle(content.Prefix, contentService)
 	}
 	if target.runs(Gateway) {
-		mux.Handle("/", gateway.Handler(gateway.Deps{
+		gw := gateway.Deps{
 			Bus: bus, Store: st, Profiles: prof, MaxUploadBytes: cfg.MaxUploadBytes, ContentURL: cfg.ContentURL, Log: log,
 			UploadedBytes: m.AddUploaded, APITokens: cfg.APITokens, Signer: signer, Resumable: resumable,
 			UploadStallTimeout: cfg.UploadStallTimeout, AllowedOrigins: cfg.AllowedOrigins, Done: gctx.Done(),
-		}))
+		}
+		mux.Handle("/", gateway.Handler(gw))
+		if keep := cfg.FailedSourceRetention; keep > 0 {
+			g.Go(func() error { sweepFailedSources(gctx, gw, keep, log); return nil })
+		}
 	}
 	if target.runs(Gateway) && cfg.WebhookURL != "" {
 		wh := &gateway.Webhooks{
@@ -259,6 +268,29 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		g.Go(func() error { return serveHTTP(gctx, listen, m.Instrument(string(target), handler), cfg, log) })
 	}
 	return g.Wait()
+}
+
+// sweepFailedSources removes kept sources of failed videos once their
+// retention is over, checking a few times per retention period (at most
+// every 10 minutes).
+func sweepFailedSources(ctx context.Context, gw gateway.Deps, retention time.Duration, log *slog.Logger) {
+	every := min(max(retention/4, time.Second), 10*time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := gw.SweepFailedSources(ctx, time.Now(), retention)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("sweeping failed videos' sources failed", "err", err)
+		case n > 0:
+			log.Info("failed videos' sources removed", "videos", n, "kept_for", retention)
+		}
+	}
 }
 
 // openResumable is where the gateway keeps unfinished tus uploads: beside

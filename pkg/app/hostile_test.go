@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hlsd/hlsd/pkg/app"
 	"github.com/hlsd/hlsd/pkg/testutil"
@@ -254,5 +256,51 @@ func TestOpenModeRefusesOtherSites(t *testing.T) {
 	body, ct := form()
 	if status, answer := do(http.MethodPost, "/upload", map[string]string{"Origin": base, "Sec-Fetch-Site": "same-origin"}, body, ct); status != http.StatusOK {
 		t.Errorf("the form's own POST /upload: %d %s", status, answer)
+	}
+}
+
+// A refused upload keeps no bytes: its source goes when it fails (or after
+// --failed-source-retention), the answer names its id, and deleting it
+// leaves not even an empty directory.
+func TestRefusedUploadsKeepNothing(t *testing.T) {
+	t.Parallel()
+	for _, retention := range []time.Duration{0, 2 * time.Second} {
+		t.Run(fmt.Sprint("retention ", retention), func(t *testing.T) {
+			t.Parallel()
+			dataDir := t.TempDir()
+			base := startAll(t, func(c *app.Config) { c.DataDir = dataDir; c.FailedSourceRetention = retention })
+			notes := testutil.WriteFile(t, t.TempDir(), "notes.mp4", []byte("these are my notes, not a video\n"))
+			status, body, hdr := upload(t, base+"/upload", notes)
+			id := hdr.Get("Hlsd-Video-Id")
+			if status != http.StatusUnsupportedMediaType || id == "" || !strings.Contains(body, "(video "+id+")") {
+				t.Fatalf("refused upload: %d %q, id %q; want 415 naming the video", status, body, id)
+			}
+			source := filepath.Join(dataDir, "store", "uploads", id, "source")
+			if retention > 0 {
+				if _, err := os.Stat(source); err != nil {
+					t.Fatalf("the source was removed at once despite a retention of %v: %v", retention, err)
+				}
+			}
+			testutil.WaitFor(t, "the refused source to be removed", time.Minute, func() bool {
+				_, err := os.Stat(source)
+				return errors.Is(err, fs.ErrNotExist)
+			})
+
+			req, _ := http.NewRequest(http.MethodDelete, base+"/api/videos/"+id, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("DELETE the failed video: %d", resp.StatusCode)
+			}
+			filepath.WalkDir(filepath.Join(dataDir, "store"), func(p string, d fs.DirEntry, err error) error {
+				if err == nil && strings.Contains(p, id) {
+					t.Errorf("left behind after DELETE: %s", p)
+				}
+				return nil
+			})
+		})
 	}
 }

@@ -125,7 +125,7 @@ func (j SegmentJob) MsgID() string {
 }
 
 // Object keys (DESIGN.md, "Object store layout"). Keys never contain user text.
-func SourceKey(id string) string { return "uploads/" + id + "/source" }
+func SourceKey(id string) string { return UploadPrefix(id) + "source" }
 
 // WorkKey is a rendition's intermediate transport stream for one chunk.
 func WorkKey(id, rendition string, chunk int) string {
@@ -146,6 +146,20 @@ func StoryboardManifestKey(id string, chunk int) string {
 // RemuxedSourceKey is a seekable copy of a source that is not (MPEG-TS, for
 // one), which the chunk and audio jobs read instead.
 func RemuxedSourceKey(id string) string { return "work/" + id + "/source.mkv" }
+
+// UploadPrefix holds a video's source as uploaded.
+func UploadPrefix(id string) string { return "uploads/" + id + "/" }
+
+// VideoPrefixes are every place a video has objects: deleting them all
+// leaves nothing of it. withSource false leaves its upload out (a failed
+// video's source kept for a while, see Worker.OnFailed).
+func VideoPrefixes(id string, withSource bool) []string {
+	p := []string{StreamPrefix(id), WorkPrefix(id), KeyPrefix(id)}
+	if withSource {
+		p = append(p, UploadPrefix(id))
+	}
+	return p
+}
 
 // WorkPrefix holds a video's intermediate files.
 func WorkPrefix(id string) string { return "work/" + id + "/" }

@@ -74,6 +74,9 @@ type Worker[T any] struct {
 	Log           *slog.Logger
 	// Observe, if set, is told how each job ended and how long it ran.
 	Observe func(stage string, o Outcome, d time.Duration, redelivered bool)
+	// OnFailed, if set, runs once the worker has recorded a video as failed
+	// (after the failure event): it removes what the video left behind.
+	OnFailed func(ctx context.Context, v Video)
 }
 
 // Run works until ctx ends, then lets running jobs finish (up to
@@ -219,6 +222,24 @@ func (w *Worker[T]) fail(log *slog.Logger, id, code, reason string) {
 	}
 	if err == nil && failed {
 		w.Bus.AnnounceFinal(video, log) // the video.failed webhook
+		if w.OnFailed != nil {
+			w.OnFailed(ctx, video)
+		}
+	}
+}
+
+// RemoveFailed is an OnFailed that deletes every object of the failed
+// video with del (store.DeletePrefixes on the worker's store), its source
+// too unless keepSource (a retention sweep removes it later). The record
+// stays, with the reason, until the video is deleted. A refused upload thus
+// keeps no bytes: 20 refused sources were once found kept for good.
+func RemoveFailed(del func(ctx context.Context, prefixes ...string) error, keepSource bool, log *slog.Logger) func(context.Context, Video) {
+	return func(_ context.Context, v Video) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := del(ctx, VideoPrefixes(v.ID, !keepSource)...); err != nil {
+			log.Warn("removing a failed video's files failed; deleting the video removes them", "video", v.ID, "err", err)
+		}
 	}
 }
 

@@ -56,10 +56,18 @@ func (s *FileStore) Put(ctx context.Context, key string, r io.Reader, size int64
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("store: put %s: %w", key, err)
+	var tmp *os.File
+	for attempt := 0; ; attempt++ {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("store: put %s: %w", key, err)
+		}
+		tmp, err = os.CreateTemp(filepath.Dir(p), ".tmp-*")
+		// A Delete may have pruned the directory, empty, between the two
+		// calls: make it again.
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 3 {
+			break
+		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("store: put %s: %w", key, err)
 	}
@@ -186,6 +194,13 @@ func (s *FileStore) Delete(ctx context.Context, key string) error {
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("store: delete %s: %w", key, err)
+	}
+	// Directories left empty go too (a deleted video leaves none behind);
+	// the first that is not empty stops it.
+	for dir := filepath.Dir(p); dir != s.root && strings.HasPrefix(dir, s.root+string(filepath.Separator)); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil {
+			break
+		}
 	}
 	return nil
 }

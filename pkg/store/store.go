@@ -81,6 +81,18 @@ func DeletePrefix(ctx context.Context, s Store, prefix string) error {
 	return nil
 }
 
+// DeletePrefixes deletes every object under each prefix, going on past a
+// failure; it returns the first.
+func DeletePrefixes(ctx context.Context, s Store, prefixes ...string) error {
+	var first error
+	for _, p := range prefixes {
+		if err := DeletePrefix(ctx, s, p); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // Open builds a store from a URL:
 //
 //	file:///var/lib/hlsd/store  or a plain path   → the local disk

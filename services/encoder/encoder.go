@@ -26,11 +26,15 @@ import (
 
 // Deps is what the encoder needs.
 type Deps struct {
-	Bus         *jobs.Bus
-	Store       store.Store
-	Limits      ffmpeg.Limits
-	WorkDir     string // local scratch space for sources and outputs
-	Concurrency int
+	// KeepFailedSources leaves a failed video's source for the retention
+	// sweep (gateway.SweepFailedSources) instead of removing it with the
+	// rest of the video's files.
+	KeepFailedSources bool
+	Bus               *jobs.Bus
+	Store             store.Store
+	Limits            ffmpeg.Limits
+	WorkDir           string // local scratch space for sources and outputs
+	Concurrency       int
 	// MinTimeout is the least time an encode may take; longer sources get
 	// TimeoutPerSecond for each second of media on top.
 	MinTimeout       time.Duration
@@ -61,6 +65,8 @@ func Run(ctx context.Context, d Deps) error {
 		Concurrency: d.Concurrency, ShutdownGrace: d.ShutdownGrace, Log: d.Log, Observe: d.Observe,
 		VideoID: func(j jobs.EncodeJob) string { return j.VideoID },
 		Handle:  func(ctx context.Context, j jobs.EncodeJob, a jobs.Attempt) error { return d.encode(ctx, j) },
+		OnFailed: jobs.RemoveFailed(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) },
+			d.KeepFailedSources, d.Log),
 	}
 	audio := *video
 	audio.Stage, audio.Consumer, audio.Concurrency = "audio", d.Bus.Audio, max(d.AudioConcurrency, 1)

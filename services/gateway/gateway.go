@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
@@ -173,6 +174,7 @@ func (d Deps) acceptAs(ctx context.Context, id, filename string, body io.Reader)
 		}); err == nil {
 			d.Bus.AnnounceFinal(failed, log)
 		}
+		_ = d.Store.Delete(context.WithoutCancel(ctx), jobs.SourceKey(id))
 		return jobs.Video{}, http.StatusServiceUnavailable, errors.New("The video could not be queued for encoding; try again shortly.")
 	}
 	log.Info("upload received", "bytes", cr.n)
@@ -212,11 +214,14 @@ func (d Deps) upload(w http.ResponseWriter, r *http.Request) {
 	final, err := d.waitFinal(r.Context(), video.ID)
 	if err != nil {
 		// The client went away or the broker did; the job goes on regardless.
+		setVideoHeaders(w.Header(), video.ID)
 		plainError(w, http.StatusServiceUnavailable, "Lost track of the video while waiting; ask /api/videos/"+video.ID+" for its state.")
 		return
 	}
 	if final.State == jobs.StateFailed {
-		plainError(w, failureStatus(final.Failure), final.Failure.Reason)
+		// The id lets the client see the video's facts, and delete it.
+		setVideoHeaders(w.Header(), video.ID)
+		plainError(w, failureStatus(final.Failure), strings.TrimSuffix(final.Failure.Reason, ".")+" (video "+video.ID+").")
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -344,6 +349,30 @@ func (d Deps) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Log.Info("video deleted", "video", id)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// SweepFailedSources removes the sources of videos that failed before
+// now-retention (those the workers kept, see encoder.Deps.KeepFailedSources)
+// and returns how many it removed.
+func (d Deps) SweepFailedSources(ctx context.Context, now time.Time, retention time.Duration) (int, error) {
+	vs, err := d.Bus.Videos.List(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list videos: %w", err)
+	}
+	n := 0
+	for _, v := range vs {
+		if v.State != jobs.StateFailed || !v.UpdatedAt.Before(now.Add(-retention)) {
+			continue
+		}
+		if _, err := d.Store.Stat(ctx, jobs.SourceKey(v.ID)); errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err := store.DeletePrefix(ctx, d.Store, jobs.UploadPrefix(v.ID)); err != nil {
+			return n, fmt.Errorf("remove the source of failed video %s: %w", v.ID, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

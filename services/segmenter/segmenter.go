@@ -29,12 +29,16 @@ import (
 
 // Deps is what the segmenter needs.
 type Deps struct {
-	Bus           *jobs.Bus
-	Store         store.Store
-	Concurrency   int
-	ShutdownGrace time.Duration
-	Log           *slog.Logger
-	Observe       func(stage string, o jobs.Outcome, d time.Duration, redelivered bool)
+	// KeepFailedSources leaves a failed video's source for the retention
+	// sweep (gateway.SweepFailedSources) instead of removing it with the
+	// rest of the video's files.
+	KeepFailedSources bool
+	Bus               *jobs.Bus
+	Store             store.Store
+	Concurrency       int
+	ShutdownGrace     time.Duration
+	Log               *slog.Logger
+	Observe           func(stage string, o jobs.Outcome, d time.Duration, redelivered bool)
 
 	manifests *manifestCache // set by Run; nil reads every record from the store
 }
@@ -47,6 +51,8 @@ func Run(ctx context.Context, d Deps) error {
 		Concurrency: d.Concurrency, ShutdownGrace: d.ShutdownGrace, Log: d.Log, Observe: d.Observe,
 		VideoID: func(j jobs.SegmentJob) string { return j.VideoID },
 		Handle:  func(ctx context.Context, j jobs.SegmentJob, a jobs.Attempt) error { return d.segment(ctx, j) },
+		OnFailed: jobs.RemoveFailed(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) },
+			d.KeepFailedSources, d.Log),
 	}
 	return w.Run(ctx)
 }

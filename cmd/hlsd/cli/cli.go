@@ -136,6 +136,7 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	fs.DurationVar(&cfg.PlaybackTTL, "playback-ttl", 12*time.Hour, "how long a signed playback URL stays valid (longer than a viewing session)")
 	fs.StringVar(&cfg.WebhookURL, "webhook-url", "", "URL that gets a signed POST when a video becomes ready or failed (gateway); empty sends none")
 	fs.StringVar(&webhookSecret, "webhook-secret", "", "HMAC secret (32+ bytes) that signs webhooks; required with --webhook-url")
+	fs.DurationVar(&cfg.FailedSourceRetention, "failed-source-retention", 0, "keep a failed video's source this long before removing it; 0 removes it when the video fails")
 	fs.DurationVar(&cfg.UploadStallTimeout, "upload-stall-timeout", gateway.DefaultUploadStallTimeout, "an upload body that brings fewer than 16 KiB in this long is dropped (tus uploads stay resumable)")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", 0, "most HTTP connections held open at once; 0 sets half the file limit, at most 10000 (idle keep-alive ones are closed from 3/4 of it)")
 	fs.DurationVar(&cfg.UploadExpiry, "upload-expiry", 24*time.Hour, "how long after its creation an unfinished resumable (tus) upload is removed")
