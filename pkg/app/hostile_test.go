@@ -304,3 +304,52 @@ func TestRefusedUploadsKeepNothing(t *testing.T) {
 		})
 	}
 }
+
+// Outputs carry none of the source's metadata: a phone's recording names
+// where and on what it was made, a title may hold markup.
+func TestOutputsCarryNoSourceMetadata(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	base := startAll(t, func(c *app.Config) { c.DataDir = dataDir })
+	secrets := []string{"<script>alert(1)</script>TitleSecret", "CommentSecret", "+48.8584+002.2945", "OwnerSecret", "HandlerSecret", "AudioTitleSecret", "ChapterSecret"}
+	meta := testutil.WriteFile(t, t.TempDir(), "meta.txt", []byte(";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=ChapterSecret\n"))
+	clip := generate(t, "phone.mov", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine", "-i", meta,
+		"-map", "0:v", "-map", "1:a", "-map_metadata", "2", "-map_chapters", "2", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+		"-metadata", "title="+secrets[0], "-metadata", "comment="+secrets[1], "-metadata", "location="+secrets[2]+"/",
+		"-metadata", "author="+secrets[3], "-metadata:s:v:0", "handler_name="+secrets[4], "-metadata:s:a:0", "title="+secrets[5])
+	// The source does carry them (else the test proves nothing).
+	src, err := os.ReadFile(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if !bytes.Contains(src, []byte(s)) {
+			t.Fatalf("the test source lacks %q", s)
+		}
+	}
+	status, body, _ := upload(t, base+"/upload", clip)
+	if status != http.StatusOK {
+		t.Fatalf("upload: %d %s", status, body)
+	}
+	id := masterURLRe.FindStringSubmatch(strings.TrimSpace(body))[1]
+	files := 0
+	err = filepath.WalkDir(filepath.Join(dataDir, "store", "streams", id), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s carries the source's %q", filepath.Base(p), s)
+			}
+		}
+		return nil
+	})
+	if err != nil || files < 5 {
+		t.Fatalf("read %d output files: %v", files, err)
+	}
+}

@@ -107,6 +107,7 @@ func (s EncodeSpec) chunkArgs() []string {
 		if c.Frames > 0 {
 			args = append(args, "-frames:v", strconv.Itoa(c.Frames))
 		}
+		args = append(args, outputTags()...)
 		args = append(args, "-output_ts_offset", offset, "-f", "mpegts", "file:"+o.Path)
 	}
 	if t := c.Thumbnails; t != nil {
@@ -153,6 +154,9 @@ func (s AudioSpec) Args() []string {
 		// starting at the instant the video does.
 		"-af", "aresample=async=1:first_pts=0",
 		"-output_ts_offset", strconv.FormatFloat(TimestampOffset, 'f', 6, 64),
+	)
+	args = append(args, outputTags()...)
+	args = append(args,
 		"-f", "segment", "-segment_format", "mpegts", "-reset_timestamps", "0",
 		"-segment_list", "file:"+filepath.Join(s.Dir, AudioPieceList), "-segment_list_type", "csv",
 	)

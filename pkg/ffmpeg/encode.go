@@ -92,6 +92,17 @@ func SourceMatrix(v *VideoStream) string {
 	return "bt601"
 }
 
+// outputTags go before every published output: none of the source's
+// metadata (title, comment, location, device and owner tags, stream titles
+// and handler names, chapters) is copied, and the transport stream names
+// hlsd as its service (ffmpeg would name the source's title there). A
+// phone's recording carries where and on what it was made; viewers get the
+// picture and the sound only.
+func outputTags() []string {
+	return []string{"-map_metadata", "-1", "-map_chapters", "-1",
+		"-metadata", "service_provider=hlsd", "-metadata", "service_name=hlsd"}
+}
+
 // Args builds the ffmpeg command line.
 func (s EncodeSpec) Args() []string {
 	if s.Chunk != nil && s.Source.Video != nil {
@@ -121,6 +132,7 @@ func (s EncodeSpec) Args() []string {
 	if v == nil {
 		for _, o := range s.Outputs {
 			args = append(args, audio...)
+			args = append(args, outputTags()...)
 			args = append(args, "-f", "mpegts", "file:"+o.Path)
 		}
 		return args
@@ -143,6 +155,7 @@ func (s EncodeSpec) Args() []string {
 		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
 		args = append(args, x264Args(p, o, gop)...)
 		args = append(args, audio...)
+		args = append(args, outputTags()...)
 		args = append(args, "-f", "mpegts", "file:"+o.Path)
 	}
 	return args
