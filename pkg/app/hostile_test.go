@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/testutil"
 )
 
@@ -352,4 +354,45 @@ func TestOutputsCarryNoSourceMetadata(t *testing.T) {
 	if err != nil || files < 5 {
 		t.Fatalf("read %d output files: %v", files, err)
 	}
+}
+
+// Files crafted to cost far more than they weigh fail with their reason
+// (or, for a container that lies about its length, are planned by what
+// they hold), and the server goes on serving.
+func TestCraftedUploads(t *testing.T) {
+	t.Parallel()
+	base := startAll(t)
+	for _, tc := range []struct {
+		name   string
+		path   string
+		status int
+		reason string
+	}{
+		{"frame gap", testutil.GapMKV(t), http.StatusUnprocessableEntity, "invent"},
+		{"size change mid-stream", testutil.GrowingTS(t), http.StatusUnprocessableEntity, "8192x8192"},
+		{"pixel bomb", testutil.PixelBomb(t), http.StatusUnprocessableEntity, "8192x8192"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body, _ := upload(t, base+"/upload", tc.path)
+			if status != tc.status || !strings.Contains(body, tc.reason) {
+				t.Fatalf("got %d %q, want %d about %q", status, body, tc.status, tc.reason)
+			}
+		})
+	}
+	t.Run("an hour claimed, 2 s held", func(t *testing.T) {
+		status, body, hdr := upload(t, base+"/api/videos", testutil.LongClaimMKV(t))
+		if status != http.StatusAccepted {
+			t.Fatalf("upload: %d %s", status, body)
+		}
+		loc := hdr.Get("Location")
+		var v jobs.Video
+		testutil.WaitFor(t, "the video to be ready", 2*time.Minute, func() bool {
+			b, _ := get(t, base+loc)
+			_ = json.Unmarshal(b, &v)
+			return v.State.Final()
+		})
+		if v.State != jobs.StateReady || v.Chunks != 1 || v.Source == nil || v.Source.Duration > 3 {
+			t.Fatalf("state %s, %d chunks, source %+v; want ready, 1 chunk, about 2 s", v.State, v.Chunks, v.Source)
+		}
+	})
 }

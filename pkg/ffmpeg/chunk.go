@@ -68,7 +68,7 @@ func (s EncodeSpec) chunkArgs() []string {
 		// timestamps starting at 0 from Start.
 		args = append(args, "-ss", strconv.FormatFloat(c.Start, 'f', 6, 64))
 	}
-	args = append(args, inputArgs()...)
+	args = append(args, inputArgs(s.Source)...)
 	if s.Source.Format != "" {
 		args = append(args, "-f", s.Source.Format)
 	}
@@ -130,6 +130,7 @@ type AudioSpec struct {
 	Boundaries []float64
 	Dir        string // pieces a_00000.ts, ... and their list, pieces.csv
 	Timeout    time.Duration
+	RunLimits
 }
 
 // AudioPieceList is the CSV file (name,start,end per line) in which ffmpeg
@@ -140,7 +141,7 @@ const AudioPieceList = "pieces.csv"
 func (s AudioSpec) Args() []string {
 	p := s.Profiles
 	args := []string{"-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats", "-progress", "pipe:1"}
-	args = append(args, inputArgs()...)
+	args = append(args, inputArgs(s.Source)...)
 	if s.Source.Format != "" {
 		args = append(args, "-f", s.Source.Format)
 	}
@@ -175,7 +176,7 @@ func (s AudioSpec) Args() []string {
 
 // EncodeAudio runs the audio rendition's encode.
 func EncodeAudio(ctx context.Context, spec AudioSpec) error {
-	return runWithProgress(ctx, spec.Timeout, spec.Args(), spec.Source.Duration, nil)
+	return runWithProgress(ctx, spec.Timeout, spec.Args(), spec.Source.Duration, nil, spec.RunLimits)
 }
 
 // Seekable reports whether ffmpeg seeks reliably in sources of a format (as
@@ -192,7 +193,7 @@ func Seekable(format string) bool {
 // rotation, but sources that carry one are MP4/MOV, which need no remux.)
 func Remux(ctx context.Context, input string, src Source, out string, timeout time.Duration) error {
 	args := []string{"-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats"}
-	args = append(args, inputArgs()...)
+	args = append(args, inputArgs(src)...)
 	if src.Format != "" {
 		args = append(args, "-f", src.Format)
 	}

@@ -35,6 +35,7 @@ type EncodeSpec struct {
 	// Chunk, if set, encodes one chunk of the video's renditions, video
 	// only; nil encodes the whole source with its audio in every rendition.
 	Chunk *ChunkSpec
+	RunLimits
 }
 
 // standardRates are the frame rates outputs may have, in ffmpeg's notation.
@@ -110,7 +111,7 @@ func (s EncodeSpec) Args() []string {
 	}
 	p := s.Profiles
 	args := []string{"-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats", "-progress", "pipe:1"}
-	args = append(args, inputArgs()...)
+	args = append(args, inputArgs(s.Source)...)
 	if s.Source.Format != "" {
 		args = append(args, "-f", s.Source.Format) // the demuxer that probed it, nothing else
 	}
@@ -218,12 +219,14 @@ func Encode(ctx context.Context, spec EncodeSpec) error {
 	} else if spec.Chunk != nil {
 		duration = max(duration-spec.Chunk.Start, 0.001)
 	}
-	return runWithProgress(ctx, spec.Timeout, spec.Args(), duration, spec.Progress)
+	return runWithProgress(ctx, spec.Timeout, spec.Args(), duration, spec.Progress, spec.RunLimits)
 }
 
 // runWithProgress runs ffmpeg with args (which ask for -progress pipe:1),
-// telling progress the fraction of duration done.
-func runWithProgress(ctx context.Context, timeout time.Duration, args []string, duration float64, progress func(float64)) error {
+// telling progress the fraction of duration done. A frame over the pixel
+// limit ends it with the uploader's reason (a ProbeError), even where
+// ffmpeg went on past the frames its decoder refused.
+func runWithProgress(ctx context.Context, timeout time.Duration, args []string, duration float64, progress func(float64), lim RunLimits) error {
 	if timeout <= 0 {
 		timeout = time.Hour
 	}
@@ -233,10 +236,23 @@ func runWithProgress(ctx context.Context, timeout time.Duration, args []string, 
 		defer close(done)
 		readProgress(pr, duration, progress)
 	}()
-	err := run(ctx, timeout, "ffmpeg", args, pw)
+	stderr := &tailBuffer{max: 16 << 10}
+	err := runLimited(ctx, timeout, "ffmpeg", args, runOpts{stdout: pw, stderr: stderr, cpuBudget: lim.CPUBudget, usage: lim.Usage})
 	pw.Close()
 	<-done
+	if le := pixelLimitError(stderr.String(), err); le != nil {
+		return le
+	}
 	return err
+}
+
+// RunLimits bound an encode beyond its wall-clock timeout.
+type RunLimits struct {
+	// CPUBudget, if positive, is the CPU time the run may use before it
+	// is killed (ErrCPUBudget).
+	CPUBudget time.Duration
+	// Usage, if set, is told the run's CPU time and peak memory.
+	Usage func(Usage)
 }
 
 // readProgress follows ffmpeg's -progress output ("out_time_us=12345").

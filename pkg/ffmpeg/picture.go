@@ -179,7 +179,7 @@ func DetectCombing(ctx context.Context, input string, src Source, timeout time.D
 	if at := min(src.Duration/10, 60); at >= 1 {
 		args = append(args, "-ss", strconv.FormatFloat(at, 'f', 3, 64))
 	}
-	args = append(args, inputArgs()...)
+	args = append(args, inputArgs(src)...)
 	if src.Format != "" {
 		args = append(args, "-f", src.Format)
 	}

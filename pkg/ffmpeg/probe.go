@@ -40,8 +40,11 @@ func DefaultLimits() Limits {
 type Source struct {
 	Format   string  // demuxer short name, e.g. "mov"
 	Duration float64 // seconds; 0 if unknown
-	Video    *VideoStream
-	Audio    *AudioStream
+	// MaxPixels is the limit the source was probed with: every ffmpeg run
+	// on it makes its decoder refuse larger frames (see decodeLimits).
+	MaxPixels int `json:"-"`
+	Video     *VideoStream
+	Audio     *AudioStream
 }
 
 // VideoStream is the first real video stream (cover art is not video).
@@ -136,7 +139,7 @@ type probeJSON struct {
 
 // Probe inspects a local file with ffprobe and checks it against lim.
 func Probe(ctx context.Context, path string, lim Limits) (Source, error) {
-	args := append([]string{"-v", "error", "-hide_banner"}, inputArgs()...)
+	args := append([]string{"-v", "error", "-hide_banner"}, inputArgs(Source{MaxPixels: lim.MaxPixels})...)
 	args = append(args, "-print_format", "json", "-show_format", "-show_streams", "-i", "file:"+path)
 	var out bytes.Buffer
 	timeout := lim.Timeout
@@ -145,12 +148,21 @@ func Probe(ctx context.Context, path string, lim Limits) (Source, error) {
 	}
 	if err := run(ctx, timeout, "ffprobe", args, &out); err != nil {
 		var ee *ExitError
+		if errors.As(err, &ee) {
+			// A frame over the limit is refused by the decoder before it
+			// is allocated (a bomb's header is read, its frame is not).
+			if le := pixelLimitError(ee.Stderr, err); le != nil {
+				return Source{}, le
+			}
+		}
 		if errors.As(err, &ee) && !ee.Killed() {
 			return Source{}, &ProbeError{Code: CodeUnsupported, Reason: "The file is not a video or audio format hlsd can read (or it is damaged)", Err: err}
 		}
 		return Source{}, fmt.Errorf("ffprobe: %w", err)
 	}
-	return parseProbe(out.Bytes(), lim)
+	src, err := parseProbe(out.Bytes(), lim)
+	src.MaxPixels = lim.MaxPixels
+	return src, err
 }
 
 func parseProbe(b []byte, lim Limits) (Source, error) {

@@ -9,9 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -25,8 +30,34 @@ var Demuxers = []string{
 }
 
 // inputArgs are put before every -i: local files only, known demuxers only.
-func inputArgs() []string {
-	return []string{"-protocol_whitelist", "file", "-format_whitelist", strings.Join(Demuxers, ",")}
+func inputArgs(src Source) []string {
+	args := []string{"-protocol_whitelist", "file", "-format_whitelist", strings.Join(Demuxers, ",")}
+	return append(args, decodeLimits(src.MaxPixels)...)
+}
+
+// decodeLimits make the decoder itself refuse frames over maxPixels, so a
+// source that changes to huge frames after its first ones (the probe sees
+// those only) cannot make ffmpeg allocate them: 320x180 followed by
+// 8192x8192 once took 752 MiB in a chunk's ffmpeg.
+func decodeLimits(maxPixels int) []string {
+	if maxPixels <= 0 {
+		return nil
+	}
+	return []string{"-max_pixels", strconv.Itoa(maxPixels)}
+}
+
+// pixelLimitRe is the decoder's line when a frame is over -max_pixels.
+var pixelLimitRe = regexp.MustCompile(`Picture size (\d+)x(\d+) exceeds specified max pixel count (\d+)`)
+
+// pixelLimitError turns that line, if stderr has it, into the uploader's
+// reason; nil if it does not.
+func pixelLimitError(stderr string, err error) error {
+	m := pixelLimitRe.FindStringSubmatch(stderr)
+	if m == nil {
+		return nil
+	}
+	return &ProbeError{Code: CodeLimitExceeded, Err: err,
+		Reason: fmt.Sprintf("The video has frames of %sx%s; at most %s pixels a frame are allowed", m[1], m[2], m[3])}
 }
 
 // ErrTimeout is returned (wrapped) when a run exceeds its time limit.
@@ -78,24 +109,110 @@ func runStderr(ctx context.Context, timeout time.Duration, tool string, args []s
 }
 
 func runWith(ctx context.Context, timeout time.Duration, tool string, args []string, stdout io.Writer, stderr *tailBuffer) error {
+	return runLimited(ctx, timeout, tool, args, runOpts{stdout: stdout, stderr: stderr})
+}
+
+// ErrCPUBudget is returned (wrapped) when a run used more CPU time than its
+// budget allowed.
+var ErrCPUBudget = errors.New("ffmpeg run exceeded its CPU-time budget")
+
+// Usage is what a finished run cost.
+type Usage struct {
+	CPU     time.Duration // user and system time
+	PeakRSS int64         // bytes
+}
+
+type runOpts struct {
+	stdout io.Writer
+	stderr *tailBuffer
+	// cpuBudget, if positive, is the CPU time the run may use: it is
+	// killed past it. A wall-clock timeout alone lets a run hold both
+	// cores of a busy machine for as long as its timeout.
+	cpuBudget time.Duration
+	// usage, if set, is told what the run cost, however it ended.
+	usage func(Usage)
+}
+
+func runLimited(ctx context.Context, timeout time.Duration, tool string, args []string, o runOpts) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, tool, args...)
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Stdin = nil
-	cmd.Stderr = stderr
-	cmd.Stdout = stdout
-	err := cmd.Run()
+	cmd.Stderr = o.stderr
+	cmd.Stdout = o.stdout
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("%s: %w", tool, err)
+	}
+	var overBudget atomic.Bool
+	watched := make(chan struct{})
+	stopWatch := make(chan struct{})
+	go func() {
+		defer close(watched)
+		if o.cpuBudget <= 0 {
+			return
+		}
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopWatch:
+				return
+			case <-t.C:
+			}
+			if cpu, ok := cpuTime(cmd.Process.Pid); ok && cpu > o.cpuBudget {
+				overBudget.Store(true)
+				_ = cmd.Process.Kill()
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(stopWatch)
+	<-watched
+	if o.usage != nil && cmd.ProcessState != nil {
+		u := Usage{CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			u.PeakRSS = ru.Maxrss << 10 // kilobytes on Linux
+		}
+		o.usage(u)
+	}
 	switch {
 	case err == nil:
 		return nil
+	case overBudget.Load():
+		return fmt.Errorf("%s after %s of CPU time: %w", tool, o.cpuBudget, ErrCPUBudget)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("%s after %s: %w", tool, timeout, ErrTimeout)
 	case ctx.Err() != nil:
 		return fmt.Errorf("%s: %w", tool, ctx.Err())
 	default:
-		return &ExitError{Tool: tool, Err: err, Stderr: stderr.String()}
+		return &ExitError{Tool: tool, Err: err, Stderr: o.stderr.String()}
 	}
+}
+
+// cpuTime is the user plus system time a running process has used, from
+// /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+func cpuTime(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, true
 }
 
 // tailBuffer keeps the last max bytes written to it; ffmpeg can print a lot.

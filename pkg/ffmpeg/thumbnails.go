@@ -95,7 +95,7 @@ func (s PosterSpec) Args(at float64) []string {
 		// to the instant), instead of decoding everything before it.
 		args = append(args, "-ss", strconv.FormatFloat(at, 'f', 3, 64))
 	}
-	args = append(args, inputArgs()...)
+	args = append(args, inputArgs(s.Source)...)
 	if s.Source.Format != "" {
 		args = append(args, "-f", s.Source.Format)
 	}

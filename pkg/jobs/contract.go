@@ -83,6 +83,10 @@ type EncodeJob struct {
 	// (video chunks): "tff" or "bff" if its frames are interlaced all the
 	// same (ffmpeg.DetectCombing), so every chunk deinterlaces alike.
 	Combed string `json:"combed,omitempty"`
+	// Duration is the source's length as the plan measured it from its
+	// packets (ffmpeg.ScanPackets), when that is shorter than its
+	// container claims: chunk and audio jobs believe it, not the claim.
+	Duration float64 `json:"duration,omitempty"`
 }
 
 // SegmentJob asks a segmenter to cut one rendition's transport stream.

@@ -113,6 +113,9 @@ func (d Deps) openSource(ctx context.Context, job jobs.EncodeJob) (source, func(
 		release()
 		return source{}, nil, err
 	}
+	if job.Duration > 0 && job.Duration < probe.Duration {
+		probe.Duration = job.Duration // measured by the plan
+	}
 	src := source{path: path, probe: probe}
 	if probe.Video != nil {
 		probe.Video.Combed = job.Combed
@@ -155,6 +158,36 @@ func (d Deps) detectCombing(ctx context.Context, src *source, p profiles.Profile
 	return nil
 }
 
+// measureExtent counts the packets of a small or suspiciously thin source
+// (ffmpeg.ScanWorthwhile): its duration becomes what the packets span when
+// the container claims more, and a video that would be mostly invented
+// frames is refused. A failed count is logged and the claim believed.
+func (d Deps) measureExtent(ctx context.Context, src *source, log *slog.Logger) error {
+	fi, err := os.Stat(src.path)
+	if err != nil || !ffmpeg.ScanWorthwhile(fi.Size(), src.probe.Duration) {
+		return nil
+	}
+	ext, err := ffmpeg.ScanPackets(ctx, src.path, src.probe, d.MinTimeout)
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		log.Warn("counting the source's packets failed; taking its duration as it says", "err", err)
+		return nil
+	}
+	if src.probe.Video != nil {
+		var pe *ffmpeg.ProbeError
+		if err := ffmpeg.CheckInvented(ext, src.fps); errors.As(err, &pe) {
+			return jobs.Permanent(pe.Code, pe.Reason+".", nil)
+		}
+	}
+	if real := ext.Seconds(); real > 0 && real+1 < src.probe.Duration {
+		log.Info("the container claims more than its packets hold", "claimed", src.probe.Duration, "measured", real, "packets", ext.Packets)
+		src.probe.Duration = real
+	}
+	return nil
+}
+
 // plan probes the source, plans its renditions and chunks, and queues the
 // audio job and one job per video chunk.
 func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
@@ -177,6 +210,9 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 	}
 	defer release()
 	if err := d.detectCombing(ctx, &src, job.Profiles, log); err != nil {
+		return err
+	}
+	if err := d.measureExtent(ctx, &src, log); err != nil {
 		return err
 	}
 	probe := src.probe
@@ -222,7 +258,7 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 	// The audio first: the master waits for its first chunk as for the video's.
 	if probe.Audio != nil {
 		if err := d.Bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: sourceKey, Profiles: job.Profiles,
-			Part: jobs.PartAudio, Chunks: chunks}); err != nil {
+			Part: jobs.PartAudio, Chunks: chunks, Duration: probe.Duration}); err != nil {
 			return err
 		}
 	}
@@ -232,7 +268,7 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 	interval := ffmpeg.StoryboardInterval(probe.Duration, job.Profiles.KeyframeInterval)
 	for _, c := range chunks {
 		if err := d.Bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: sourceKey, Profiles: job.Profiles,
-			Part: jobs.PartVideo, Chunk: c, Chunks: chunks, Thumbnails: interval, Combed: probe.Video.Combed}); err != nil {
+			Part: jobs.PartVideo, Chunk: c, Chunks: chunks, Thumbnails: interval, Combed: probe.Video.Combed, Duration: probe.Duration}); err != nil {
 			return err
 		}
 	}
@@ -324,11 +360,17 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 	}
 	timeout := d.MinTimeout + time.Duration(chunkSeconds*float64(d.TimeoutPerSecond))
 	started := time.Now()
+	var used ffmpeg.Usage
 	err = ffmpeg.Encode(ctx, ffmpeg.EncodeSpec{
 		Input: src.path, Source: src.probe, Outputs: outputs, Profiles: job.Profiles, Timeout: timeout,
 		Chunk: spec, Progress: d.progressReporter(ctx, id, c.Index),
+		RunLimits: ffmpeg.RunLimits{
+			CPUBudget: ffmpeg.ChunkCPUBudget(src.probe, outputs, src.fps, chunkSeconds),
+			Usage:     func(u ffmpeg.Usage) { used = u },
+		},
 	})
 	if err != nil {
+		log.Warn("chunk encode failed", "cpu", used.CPU.Round(time.Millisecond), "peak_rss_mib", used.PeakRSS>>20, "err", err)
 		return classifyEncodeError(err, timeout)
 	}
 	if took := time.Since(started).Seconds(); d.Speed != nil && took > 0 {
@@ -394,7 +436,8 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 			return err
 		}
 	}
-	log.Info("chunk encoded", "start", c.Start, "frames", c.Frames, "took", time.Since(started).Round(time.Millisecond))
+	log.Info("chunk encoded", "start", c.Start, "frames", c.Frames, "took", time.Since(started).Round(time.Millisecond),
+		"cpu", used.CPU.Round(time.Millisecond), "peak_rss_mib", used.PeakRSS>>20)
 	return nil
 }
 
@@ -433,7 +476,8 @@ func (d Deps) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 	done := make(chan error, 1)
 	go func() {
 		done <- ffmpeg.EncodeAudio(runCtx, ffmpeg.AudioSpec{Input: src.path, Source: src.probe, Profiles: job.Profiles,
-			Boundaries: boundaries, Dir: dir, Timeout: timeout})
+			Boundaries: boundaries, Dir: dir, Timeout: timeout,
+			RunLimits: ffmpeg.RunLimits{CPUBudget: ffmpeg.AudioCPUBudget(src.probe.Duration)}})
 	}()
 	pieces := &audioPieces{d: d, job: job, dir: dir}
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -629,7 +673,12 @@ func (d Deps) progressReporter(ctx context.Context, id string, chunk int) func(f
 // disk full, shutdown).
 func classifyEncodeError(err error, timeout time.Duration) error {
 	var ee *ffmpeg.ExitError
+	var pe *ffmpeg.ProbeError
 	switch {
+	case errors.As(err, &pe): // a frame over the pixel limit, met mid-stream
+		return jobs.Permanent(pe.Code, pe.Reason+".", err)
+	case errors.Is(err, ffmpeg.ErrCPUBudget):
+		return jobs.Permanent(jobs.CodeLimitExceeded, "Encoding the video took far more processing than its length and picture size justify, so it was stopped.", err)
 	case errors.Is(err, ffmpeg.ErrTimeout):
 		return jobs.Permanent(jobs.CodeEncodeFailed, fmt.Sprintf("Encoding took longer than the %s limit.", timeout.Round(time.Second)), err)
 	case errors.As(err, &ee) && !ee.Killed() && !strings.Contains(ee.Stderr, "No space left"):
