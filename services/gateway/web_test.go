@@ -43,8 +43,15 @@ func TestWebPages(t *testing.T) {
 		}
 		if tc.status == 200 && !strings.HasPrefix(tc.path, "/static/") {
 			csp := rec.Header().Get("Content-Security-Policy")
-			if !strings.Contains(csp, "media-src 'self' https://cdn.example.com blob:") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			if !strings.Contains(csp, "media-src 'self' https://cdn.example.com blob:") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+				!strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe-inline") {
 				t.Errorf("GET %s: CSP %q", tc.path, csp)
+			}
+			// Nothing the policy would block: no inline script, handler or style.
+			for _, inline := range []string{"<script>", " onclick=", " onload=", " style=", "<style"} {
+				if strings.Contains(rec.Body.String(), inline) {
+					t.Errorf("GET %s has inline %q, which its CSP blocks", tc.path, inline)
+				}
 			}
 		}
 	}
@@ -52,7 +59,7 @@ func TestWebPages(t *testing.T) {
 
 // The pages load nothing from other sites: they work offline.
 func TestWebPagesNeedNoCDN(t *testing.T) {
-	for _, name := range []string{"index.html", "library.html", "video.html", "app.js", "app.css"} {
+	for _, name := range []string{"index.html", "library.html", "video.html", "app.js", "index.js", "library.js", "video.js", "app.css"} {
 		b, err := webFiles.ReadFile("web/" + name)
 		if err != nil {
 			t.Fatal(err)
