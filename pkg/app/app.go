@@ -6,6 +6,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,6 +96,11 @@ type Config struct {
 	// InsecureOpenAPI serves an open API on any address, for deployments
 	// where an authenticating proxy stands in front of the gateway.
 	InsecureOpenAPI bool
+	// MetricsToken, if set, is the bearer token /metrics requires.
+	MetricsToken string
+	// NATSToken, if set, is the token the embedded NATS server requires of
+	// every client (NATSListen beyond loopback needs one).
+	NATSToken string
 	// AllowedHosts are the names (Host headers) the HTTP server answers
 	// for; a name starting with "." also allows its subdomains. Empty
 	// answers any name, except in open mode (no API tokens), where only
@@ -220,11 +227,14 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", m.Handler())
+	mux.Handle("GET /metrics", metricsGuard(cfg.MetricsToken, m.Handler()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := ready(r.Context(), nc, st); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		// The reason's class for the prober, the details (paths, addresses)
+		// for the log only.
+		if class, err := ready(r.Context(), nc, st); err != nil {
+			log.Warn("not ready", "reason", class, "err", err)
+			http.Error(w, "not ready: "+class, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
@@ -473,7 +483,10 @@ func connectNATS(cfg Config, target Target, log *slog.Logger) (*nats.Conn, func(
 		if target != All {
 			return nil, nil, fmt.Errorf("hlsd %s needs --nats-url (or HLSD_NATS_URL); only `hlsd all` embeds a NATS server", target)
 		}
-		ns, err := natsembed.Start(natsembed.Options{StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen})
+		if cfg.NATSListen != "" && !IsLoopback(cfg.NATSListen) && cfg.NATSToken == "" {
+			return nil, nil, fmt.Errorf("refusing to open the embedded NATS on %s without a token: anyone reaching it could read and forge jobs; set HLSD_NATS_TOKEN, or listen on 127.0.0.1", cfg.NATSListen)
+		}
+		ns, err := natsembed.Start(natsembed.Options{StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, Token: cfg.NATSToken})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -485,8 +498,12 @@ func connectNATS(cfg Config, target Target, log *slog.Logger) (*nats.Conn, func(
 		log.Info("embedded NATS JetStream started", "store", filepath.Join(cfg.DataDir, "nats"), "listen", cfg.NATSListen)
 		return nc, func() { nc.Close(); ns.Shutdown() }, nil
 	}
+	auth := nats.Token(cfg.NATSToken) // a token in the URL works too
+	if cfg.NATSToken == "" {
+		auth = func(*nats.Options) error { return nil }
+	}
 	nc, err := nats.Connect(cfg.NATSURL,
-		nats.Name("hlsd-"+string(target)),
+		nats.Name("hlsd-"+string(target)), auth,
 		nats.RetryOnFailedConnect(true), // the broker may start after us
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
@@ -525,16 +542,38 @@ func setupBus(ctx context.Context, js jetstream.JetStream, cfg jobs.Config, log 
 	}
 }
 
-func ready(ctx context.Context, nc *nats.Conn, st store.Store) error {
+// ready checks the process's two dependencies; on failure it returns the
+// class of reason that may be shown to anyone ("NATS unreachable") and
+// the error with its details, for the log.
+func ready(ctx context.Context, nc *nats.Conn, st store.Store) (string, error) {
 	if !nc.IsConnected() {
-		return errors.New("NATS is not connected")
+		return "NATS unreachable", errors.New("NATS is not connected")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if _, err := st.Stat(ctx, "readyz/probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("object store: %w", err)
+		return "object store unreachable", fmt.Errorf("object store: %w", err)
 	}
-	return nil
+	return "", nil
+}
+
+// metricsGuard puts /metrics behind a bearer token when one is set: the
+// queue depths and request rates tell an outsider how busy, and how big,
+// the service is.
+func metricsGuard(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte("Bearer " + token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hlsd metrics"`)
+			http.Error(w, "This endpoint needs the metrics token, sent as \"Authorization: Bearer TOKEN\".", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // serveFast serves the standalone content service with fasthttp

@@ -19,21 +19,25 @@ type Options struct {
 	// e.g. a separate encoder process joining a local `hlsd all`. Empty means
 	// in-process connections only.
 	Listen string
+	// Token, if set, is required of every client, in-process ones too.
+	Token string
 }
 
 // Server is a running embedded NATS server.
 type Server struct {
-	ns *server.Server
+	ns    *server.Server
+	token string
 }
 
 // Start boots the server and waits until it accepts connections.
 func Start(o Options) (*Server, error) {
 	opts := &server.Options{
-		ServerName: "hlsd-embedded",
-		JetStream:  true,
-		StoreDir:   o.StoreDir,
-		NoSigs:     true, // hlsd handles signals itself
-		NoLog:      true,
+		ServerName:    "hlsd-embedded",
+		JetStream:     true,
+		StoreDir:      o.StoreDir,
+		NoSigs:        true, // hlsd handles signals itself
+		NoLog:         true,
+		Authorization: o.Token,
 	}
 	if o.Listen == "" {
 		opts.DontListen = true
@@ -53,12 +57,16 @@ func Start(o Options) (*Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("natsembed: server not ready after 30s (store dir %s)", o.StoreDir)
 	}
-	return &Server{ns: ns}, nil
+	return &Server{ns: ns, token: o.Token}, nil
 }
 
 // Connect opens an in-process client connection (no socket).
 func (s *Server) Connect(name string) (*nats.Conn, error) {
-	nc, err := nats.Connect(s.ns.ClientURL(), nats.InProcessServer(s.ns), nats.Name(name))
+	opts := []nats.Option{nats.InProcessServer(s.ns), nats.Name(name)}
+	if s.token != "" {
+		opts = append(opts, nats.Token(s.token))
+	}
+	nc, err := nats.Connect(s.ns.ClientURL(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("natsembed: connect: %w", err)
 	}

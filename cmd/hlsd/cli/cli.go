@@ -143,6 +143,8 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	fs.BoolVar(&cfg.InsecureOpenAPI, "insecure-open-api", false, "serve uploads and /api without tokens on any address (only behind an authenticating proxy)")
 	fs.Var(&stringList{&cfg.AllowedHosts}, "allowed-hosts", "comma-separated host names the server answers for (\".example.com\" with subdomains); empty: any, but only loopback names without API tokens")
 	fs.Var(&stringList{&cfg.AllowedOrigins}, "allowed-origins", "comma-separated web origins (https://app.example.com) whose pages may call uploads and the API; the gateway's own pages always may")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "bearer token /metrics requires (Prometheus: authorization.credentials); empty leaves it open")
+	fs.StringVar(&cfg.NATSToken, "nats-token", "", "token of the NATS server: the embedded one requires it of every client (needed with --nats-listen beyond loopback), an external one is sent it")
 	fs.StringVar(&lc.level, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&lc.format, "log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -201,6 +203,9 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			return cfg, lc, fmt.Errorf("--allowed-origins: %q is not an origin like https://app.example.com", o)
 		}
+	}
+	if cfg.NATSListen != "" && !app.IsLoopback(cfg.NATSListen) && cfg.NATSToken == "" {
+		return cfg, lc, fmt.Errorf("--nats-listen %s reaches beyond this machine: set --nats-token (HLSD_NATS_TOKEN) so only hlsd's processes can use the job queue, or listen on 127.0.0.1", cfg.NATSListen)
 	}
 	if cfg.UploadStallTimeout < time.Second {
 		return cfg, lc, fmt.Errorf("--upload-stall-timeout %v is too short: a slow phone network needs at least 1s to bring 16 KiB", cfg.UploadStallTimeout)
