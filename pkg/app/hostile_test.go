@@ -371,6 +371,7 @@ func TestCraftedUploads(t *testing.T) {
 		{"frame gap", testutil.GapMKV(t), http.StatusUnprocessableEntity, "invent"},
 		{"size change mid-stream", testutil.GrowingTS(t), http.StatusUnprocessableEntity, "8192x8192"},
 		{"pixel bomb", testutil.PixelBomb(t), http.StatusUnprocessableEntity, "8192x8192"},
+		{"GIF with an 8K canvas", testutil.CanvasGIF(t), http.StatusUnprocessableEntity, "7680x4320"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body, _ := upload(t, base+"/upload", tc.path)

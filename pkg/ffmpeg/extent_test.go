@@ -3,6 +3,7 @@ package ffmpeg
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,6 +77,19 @@ func TestCraftedSourcesMeetTheirLimits(t *testing.T) {
 		var pe *ProbeError
 		if !errors.As(err, &pe) || pe.Code != CodeLimitExceeded || !strings.Contains(pe.Reason, "8192x8192") {
 			t.Fatalf("got %v, want the pixel limit naming 8192x8192", err)
+		}
+	})
+
+	t.Run("GIF with an 8K canvas refused by the probe", func(t *testing.T) {
+		t.Parallel()
+		p := testutil.CanvasGIF(t)
+		if fi, err := os.Stat(p); err != nil || fi.Size() > 4096 {
+			t.Fatalf("the crafted GIF: %v, %v", fi, err)
+		}
+		_, err := Probe(ctx, p, lim)
+		var pe *ProbeError
+		if !errors.As(err, &pe) || pe.Code != CodeLimitExceeded || !strings.Contains(pe.Reason, "7680x4320") {
+			t.Fatalf("got %v, want the GIF canvas limit naming 7680x4320", err)
 		}
 	})
 

@@ -3,6 +3,9 @@ package testutil
 import (
 	"bytes"
 	"encoding/binary"
+	"image"
+	"image/color"
+	"image/gif"
 	"math"
 	"os"
 	"path/filepath"
@@ -67,4 +70,27 @@ func GrowingTS(t testing.TB) string {
 // decode.
 func PixelBomb(t testing.TB) string {
 	return Generate(t, "bomb.mkv", "-f", "lavfi", "-i", "color=c=gray:size=8192x8192:rate=1", "-frames:v", "1", "-c:v", "libx264", "-preset", "ultrafast")
+}
+
+// CanvasGIF is about a kilobyte: 60 frames of one pixel on a 7680x4320
+// canvas, which a decoder expands to the whole canvas each.
+func CanvasGIF(t testing.TB) string {
+	t.Helper()
+	g := &gif.GIF{Config: image.Config{Width: 7680, Height: 4320, ColorModel: color.Palette{color.Black, color.White}}}
+	for i := 0; i < 60; i++ {
+		img := image.NewPaletted(image.Rect(0, 0, 1, 1), color.Palette{color.Black, color.White})
+		img.SetColorIndex(0, 0, uint8(i%2))
+		g.Image = append(g.Image, img)
+		g.Delay = append(g.Delay, 2)
+	}
+	p := filepath.Join(t.TempDir(), "canvas.gif")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := gif.EncodeAll(f, g); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
