@@ -283,8 +283,8 @@ func TestRefusedUploadsKeepNothing(t *testing.T) {
 					t.Fatalf("the source was removed at once despite a retention of %v: %v", retention, err)
 				}
 			}
-			testutil.WaitFor(t, "the refused source to be removed", time.Minute, func() bool {
-				_, err := os.Stat(source)
+			testutil.WaitFor(t, "the refused source and its directory to be removed", time.Minute, func() bool {
+				_, err := os.Stat(filepath.Dir(source))
 				return errors.Is(err, fs.ErrNotExist)
 			})
 

@@ -179,7 +179,11 @@ func TestTusUploadToPlayableHLS(t *testing.T) {
 	t.Parallel()
 	const token = "tus-e2e-token-0123456789"
 	dataDir := t.TempDir()
-	base := startAll(t, func(c *app.Config) { c.APITokens = []string{token}; c.DataDir = dataDir })
+	base := startAll(t, func(c *app.Config) {
+		c.APITokens = []string{token}
+		c.DataDir = dataDir
+		c.AllowedOrigins = []string{"https://app.example.com"} // the web app that uploads from the browser
+	})
 	clip := generate(t, "tus.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine",
 		"-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
 	data, err := os.ReadFile(clip)

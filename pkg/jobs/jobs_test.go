@@ -63,10 +63,10 @@ func TestVideoUpdatesNeverLost(t *testing.T) {
 	bus := newBus(t, DefaultConfig())
 	ctx := context.Background()
 	id := NewVideoID()
-	if err := bus.Videos.Create(ctx, Video{ID: id, State: StateUploaded}); err != nil {
+	if err := bus.Videos.Create(ctx, &Video{ID: id, State: StateUploaded}); err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.Videos.Create(ctx, Video{ID: id}); err == nil {
+	if err := bus.Videos.Create(ctx, &Video{ID: id}); err == nil {
 		t.Fatal("Create of an existing id succeeded")
 	}
 	// 16 writers each add one rendition at once; compare-and-set must keep all.
@@ -101,7 +101,7 @@ func TestWatchSeesChanges(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	id := NewVideoID()
-	if err := bus.Videos.Create(ctx, Video{ID: id, State: StateUploaded}); err != nil {
+	if err := bus.Videos.Create(ctx, &Video{ID: id, State: StateUploaded}); err != nil {
 		t.Fatal(err)
 	}
 	ch, err := bus.Videos.Watch(ctx, id)
@@ -136,7 +136,7 @@ func runWorker(t *testing.T, bus *Bus, handle func(context.Context, EncodeJob, A
 func newVideo(t *testing.T, bus *Bus) string {
 	t.Helper()
 	id := NewVideoID()
-	if err := bus.Videos.Create(context.Background(), Video{ID: id, State: StateUploaded}); err != nil {
+	if err := bus.Videos.Create(context.Background(), &Video{ID: id, State: StateUploaded}); err != nil {
 		t.Fatal(err)
 	}
 	if err := bus.PublishEncode(context.Background(), EncodeJob{VideoID: id}); err != nil {
@@ -237,7 +237,7 @@ func TestOtherJobsUnaffectedByAFailingOne(t *testing.T) {
 		}
 		return nil
 	})
-	if err := bus.Videos.Create(context.Background(), Video{ID: bad}); err != nil {
+	if err := bus.Videos.Create(context.Background(), &Video{ID: bad}); err != nil {
 		t.Fatal(err)
 	}
 	if err := bus.PublishEncode(context.Background(), EncodeJob{VideoID: bad}); err != nil {
@@ -313,7 +313,7 @@ func TestSkipsJobsOfFinishedVideos(t *testing.T) {
 	var runs atomic.Int32
 	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error { runs.Add(1); return nil })
 	id := NewVideoID()
-	if err := bus.Videos.Create(context.Background(), Video{ID: id, State: StateReady}); err != nil {
+	if err := bus.Videos.Create(context.Background(), &Video{ID: id, State: StateReady}); err != nil {
 		t.Fatal(err)
 	}
 	if err := bus.PublishEncode(context.Background(), EncodeJob{VideoID: id}); err != nil {

@@ -28,10 +28,11 @@ type Videos struct {
 // NewVideos wraps an opened bucket (see Setup).
 func NewVideos(js jetstream.JetStream, kv jetstream.KeyValue) *Videos { return &Videos{kv: kv, js: js} }
 
-// Create stores a new video; it fails if the id exists.
-func (v *Videos) Create(ctx context.Context, video Video) error {
+// Create stores a new video, setting its creation and update times; it
+// fails if the id exists.
+func (v *Videos) Create(ctx context.Context, video *Video) error {
 	now := time.Now().UTC()
-	video.CreatedAt, video.UpdatedAt = now, now
+	video.CreatedAt, video.UpdatedAt = now, now // the caller's copy is the stored one
 	b, err := json.Marshal(video)
 	if err != nil {
 		return err

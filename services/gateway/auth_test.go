@@ -46,7 +46,7 @@ func TestRoutesNeedAToken(t *testing.T) {
 
 	newVideo := func(t *testing.T) string {
 		id := jobs.NewVideoID()
-		if err := bus.Videos.Create(context.Background(), jobs.Video{ID: id, State: jobs.StateUploaded}); err != nil {
+		if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateUploaded}); err != nil {
 			t.Fatal(err)
 		}
 		return id
@@ -176,8 +176,11 @@ func TestFormIsPublic(t *testing.T) {
 	rec := httptest.NewRecorder()
 	Handler(d).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	page := rec.Body.String()
-	if rec.Code != http.StatusOK || !strings.Contains(page, `<input type="password" id="token"`) || !strings.Contains(page, `headers: hlsd.authHeaders()`) {
-		t.Fatalf("GET / = %d, want the form with its token box:\n%s", rec.Code, page)
+	script := httptest.NewRecorder()
+	Handler(d).ServeHTTP(script, httptest.NewRequest("GET", "/static/index.js", nil))
+	if rec.Code != http.StatusOK || !strings.Contains(page, `<input type="password" id="token"`) || !strings.Contains(page, `<script src="/static/index.js">`) ||
+		script.Code != http.StatusOK || !strings.Contains(script.Body.String(), `headers: hlsd.authHeaders()`) {
+		t.Fatalf("GET / = %d, want the form with its token box, whose script sends the token as a header:\n%s", rec.Code, page)
 	}
 	if strings.Contains(page, `name="token"`) {
 		t.Error("the token box has a name: the token would travel in the form body")

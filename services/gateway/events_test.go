@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/testutil"
 )
@@ -58,13 +59,13 @@ func next(t *testing.T, events <-chan sseEvent) (sseEvent, bool) {
 	}
 }
 
-func nextVideo(t *testing.T, events <-chan sseEvent) videoJSON {
+func nextVideo(t *testing.T, events <-chan sseEvent) api.Video {
 	t.Helper()
 	e, ok := next(t, events)
 	if !ok || e.Event != "video" {
 		t.Fatalf("got %+v (open: %v), want a video event", e, ok)
 	}
-	var v videoJSON
+	var v api.Video
 	if err := json.Unmarshal([]byte(e.Data), &v); err != nil {
 		t.Fatalf("video event data %q: %v", e.Data, err)
 	}
@@ -93,7 +94,7 @@ func TestEventsFollowAVideoToTheEnd(t *testing.T) {
 	defer srv.Close()
 	ctx := context.Background()
 	id := jobs.NewVideoID()
-	if err := bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateUploaded, Size: 42}); err != nil {
+	if err := bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateUploaded, Size: 42}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -102,7 +103,7 @@ func TestEventsFollowAVideoToTheEnd(t *testing.T) {
 		t.Fatalf("GET events: %d %v", resp.StatusCode, resp.Header)
 	}
 	events := readSSE(resp.Body)
-	if v := nextVideo(t, events); v.ID != id || v.State != jobs.StateUploaded || v.Size != 42 || v.StatusURL != "/api/videos/"+id {
+	if v := nextVideo(t, events); v.ID != id || v.State != api.StateUploaded || v.Size != 42 || v.StatusURL != "/api/videos/"+id {
 		t.Fatalf("first event %+v", v)
 	}
 	update := func(fn func(v *jobs.Video)) {
@@ -114,15 +115,15 @@ func TestEventsFollowAVideoToTheEnd(t *testing.T) {
 		v.State, v.Progress = jobs.StateEncoding, 0.3
 		v.Renditions = []jobs.Rendition{{Name: "360p"}, {Name: "540p"}}
 	})
-	if v := nextVideo(t, events); v.State != jobs.StateEncoding || v.Progress != 0.3 || len(v.Renditions) != 2 {
+	if v := nextVideo(t, events); v.State != api.StateEncoding || v.Progress != 0.3 || len(v.Renditions) != 2 {
 		t.Fatalf("second event %+v", v)
 	}
 	update(func(v *jobs.Video) { v.State, v.Renditions[0].Done = jobs.StateSegmenting, true })
-	if v := nextVideo(t, events); v.State != jobs.StateSegmenting || !v.Renditions[0].Done || v.Renditions[1].Done {
+	if v := nextVideo(t, events); v.State != api.StateSegmenting || !v.Renditions[0].Done || v.Renditions[1].Done {
 		t.Fatalf("third event %+v", v)
 	}
 	update(func(v *jobs.Video) { v.State, v.Progress = jobs.StateReady, 1 })
-	if v := nextVideo(t, events); v.State != jobs.StateReady || v.MasterURL != "https://media.example.com/streams/"+id+"/master.m3u8" {
+	if v := nextVideo(t, events); v.State != api.StateReady || v.MasterURL != "https://media.example.com/streams/"+id+"/master.m3u8" {
 		t.Fatalf("last event %+v", v)
 	}
 	if e, _ := next(t, events); e.Event != "end" || e.Data != `{"id":"`+id+`","state":"ready"}` {
@@ -140,11 +141,11 @@ func TestEventsOfAFinishedVideoEndAtOnce(t *testing.T) {
 	defer srv.Close()
 	id := jobs.NewVideoID()
 	failed := jobs.Video{ID: id, State: jobs.StateFailed, Failure: &jobs.Failure{Code: jobs.CodeUnsupported, Reason: "Not a video."}}
-	if err := bus.Videos.Create(context.Background(), failed); err != nil {
+	if err := bus.Videos.Create(context.Background(), &failed); err != nil {
 		t.Fatal(err)
 	}
 	events := readSSE(openEvents(t, srv.URL+"/api/videos/"+id+"/events", "").Body)
-	if v := nextVideo(t, events); v.State != jobs.StateFailed || v.Failure == nil || v.Failure.Reason != "Not a video." {
+	if v := nextVideo(t, events); v.State != api.StateFailed || v.Failure == nil || v.Failure.Reason != "Not a video." {
 		t.Fatalf("event %+v", v)
 	}
 	if e, _ := next(t, events); e.Event != "end" || !strings.Contains(e.Data, `"state":"failed"`) {
@@ -158,7 +159,7 @@ func TestEventsEndWhenTheVideoIsDeleted(t *testing.T) {
 	srv := httptest.NewServer(Handler(d))
 	defer srv.Close()
 	id := jobs.NewVideoID()
-	if err := bus.Videos.Create(context.Background(), jobs.Video{ID: id, State: jobs.StateEncoding}); err != nil {
+	if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateEncoding}); err != nil {
 		t.Fatal(err)
 	}
 	events := readSSE(openEvents(t, srv.URL+"/api/videos/"+id+"/events", "").Body)
@@ -181,7 +182,7 @@ func TestEventsHeartbeatAndDisconnect(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	id := jobs.NewVideoID()
-	if err := bus.Videos.Create(context.Background(), jobs.Video{ID: id, State: jobs.StateEncoding}); err != nil {
+	if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateEncoding}); err != nil {
 		t.Fatal(err)
 	}
 	nc := bus.JS.Conn()
@@ -216,7 +217,7 @@ func TestEventsRefusals(t *testing.T) {
 	srv := httptest.NewServer(Handler(d))
 	defer srv.Close()
 	id := jobs.NewVideoID()
-	if err := bus.Videos.Create(context.Background(), jobs.Video{ID: id, State: jobs.StateReady}); err != nil {
+	if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateReady}); err != nil {
 		t.Fatal(err)
 	}
 	events := srv.URL + "/api/videos/" + id + "/events"
@@ -266,7 +267,7 @@ func TestEventsCloseAtShutdown(t *testing.T) {
 	srv := httptest.NewServer(Handler(d))
 	defer srv.Close()
 	id := jobs.NewVideoID()
-	if err := bus.Videos.Create(context.Background(), jobs.Video{ID: id, State: jobs.StateEncoding}); err != nil {
+	if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateEncoding}); err != nil {
 		t.Fatal(err)
 	}
 	events := readSSE(openEvents(t, srv.URL+"/api/videos/"+id+"/events", "").Body)

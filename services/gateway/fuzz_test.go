@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
 )
 
@@ -32,10 +33,10 @@ func FuzzUpload(f *testing.F) {
 	bus := startBus(f) // once per fuzzing process
 	stubEncoder(f, bus)
 	var logs logBuffer
-	f.Fuzz(func(t *testing.T, api bool, authorization, contentType string, body []byte) {
+	f.Fuzz(func(t *testing.T, isAPI bool, authorization, contentType string, body []byte) {
 		d, dir := newDeps(t, bus, &logs, fuzzToken)
 		path := "/upload"
-		if api {
+		if isAPI {
 			path = "/api/videos"
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -57,7 +58,7 @@ func FuzzUpload(f *testing.F) {
 		}
 		if status >= 400 {
 			msg := answer
-			if api {
+			if isAPI {
 				var e struct{ Error string }
 				if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
 					t.Fatalf("%d answer is not a JSON error: %q", status, answer)
@@ -75,7 +76,7 @@ func FuzzUpload(f *testing.F) {
 				t.Fatalf("a refused upload (%d %q) left files behind: %v", status, answer, files)
 			}
 		case 202:
-			var v videoJSON
+			var v api.Video
 			if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil || !jobs.ValidVideoID(v.ID) || rec.Header().Get("Location") != v.StatusURL {
 				t.Fatalf("202 answer %q (%v)", answer, err)
 			}

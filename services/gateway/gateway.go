@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/playback"
 	"github.com/hlsd/hlsd/pkg/profiles"
@@ -160,7 +161,7 @@ func (d Deps) acceptAs(ctx context.Context, id, filename string, body io.Reader)
 		return jobs.Video{}, http.StatusBadRequest, errEmpty
 	}
 	video := jobs.Video{ID: id, State: jobs.StateUploaded, Filename: jobs.CleanFilename(filename), Size: cr.n}
-	if err := d.Bus.Videos.Create(ctx, video); err != nil {
+	if err := d.Bus.Videos.Create(ctx, &video); err != nil {
 		log.Error("recording upload failed", "err", err)
 		_ = d.Store.Delete(ctx, jobs.SourceKey(id))
 		return jobs.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be recorded; try again shortly.")
@@ -265,19 +266,8 @@ func (d Deps) masterURL(r *http.Request, id string) string {
 	return streamURL(d.contentBase(r), id, "master.m3u8", d.playbackToken(id))
 }
 
-// videoJSON is a video as the API shows it.
-type videoJSON struct {
-	jobs.Video
-	StatusURL     string `json:"status_url"`
-	MasterURL     string `json:"master_url,omitempty"`
-	PosterURL     string `json:"poster_url,omitempty"`
-	ThumbnailsURL string `json:"thumbnails_url,omitempty"`
-}
-
-func (d Deps) present(r *http.Request, v jobs.Video) videoJSON {
-	out := videoJSON{Video: v, StatusURL: "/api/videos/" + v.ID}
-	out.setStreamURLs(d.contentBase(r), d.playbackToken(v.ID))
-	return out
+func (d Deps) present(r *http.Request, v jobs.Video) api.Video {
+	return present(v, d.contentBase(r), d.playbackToken(v.ID))
 }
 
 // create is the API upload: 202 as soon as the file is stored.
@@ -320,7 +310,7 @@ func (d Deps) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vs, next := page(vs, limit, after)
-	out := listPage{Videos: make([]videoJSON, 0, len(vs)), NextCursor: next}
+	out := api.Page{Videos: make([]api.Video, 0, len(vs)), NextCursor: next}
 	for _, v := range vs {
 		out.Videos = append(out.Videos, d.present(r, v))
 	}
@@ -384,7 +374,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func jsonError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	writeJSON(w, status, api.Error{Error: msg})
 }
 
 func plainError(w http.ResponseWriter, status int, msg string) {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
 )
 
@@ -368,12 +369,12 @@ func jsonFields(t reflect.Type) (all, always []string) {
 func TestOpenAPISchemasMatchTheTypes(t *testing.T) {
 	doc := loadOpenAPI(t)
 	for name, typ := range map[string]reflect.Type{
-		"Video":        reflect.TypeFor[videoJSON](),
-		"Rendition":    reflect.TypeFor[jobs.Rendition](),
-		"Failure":      reflect.TypeFor[jobs.Failure](),
-		"Source":       reflect.TypeFor[jobs.Source](),
-		"Thumbnails":   reflect.TypeFor[jobs.Thumbnails](),
-		"VideoPage":    reflect.TypeFor[listPage](),
+		"Video":        reflect.TypeFor[api.Video](),
+		"Rendition":    reflect.TypeFor[api.Rendition](),
+		"Failure":      reflect.TypeFor[api.Failure](),
+		"Source":       reflect.TypeFor[api.Source](),
+		"Thumbnails":   reflect.TypeFor[api.Thumbnails](),
+		"VideoPage":    reflect.TypeFor[api.Page](),
 		"WebhookEvent": reflect.TypeFor[webhookEvent](),
 	} {
 		s, ok := doc.Components.Schemas[name]

@@ -18,13 +18,6 @@ const (
 	MaxPageSize     = 200
 )
 
-// listPage is the answer of GET /api/videos.
-type listPage struct {
-	Videos []videoJSON `json:"videos"`
-	// NextCursor fetches the page after this one; absent on the last page.
-	NextCursor string `json:"next_cursor,omitempty"`
-}
-
 // pageCursor is a position in the newest-first order: the creation time and
 // id of the last video of a page (the id breaks ties). It survives the
 // deletion of that video.

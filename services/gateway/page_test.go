@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
 )
 
@@ -62,20 +63,20 @@ func TestListPagesOverHTTP(t *testing.T) {
 	var created []string // oldest first
 	for range 5 {
 		id := jobs.NewVideoID()
-		if err := bus.Videos.Create(context.Background(), jobs.Video{ID: id, State: jobs.StateUploaded}); err != nil {
+		if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateUploaded}); err != nil {
 			t.Fatal(err)
 		}
 		created = append(created, id)
 		time.Sleep(2 * time.Millisecond)
 	}
-	get := func(query string) (int, listPage, string) {
+	get := func(query string) (int, api.Page, string) {
 		resp, err := http.Get(srv.URL + "/api/videos" + query)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
 		var raw map[string]json.RawMessage
-		var p listPage
+		var p api.Page
 		_ = json.NewDecoder(resp.Body).Decode(&raw)
 		b, _ := json.Marshal(raw)
 		_ = json.Unmarshal(b, &p)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/playback"
 )
@@ -49,20 +50,51 @@ func streamURL(base, id, name, token string) string {
 	return u
 }
 
-// setStreamURLs gives a video the URLs of what it has published: the master
+// present is a video as the API shows it (GET /api/videos, webhooks): the
+// record's public facts, and the URLs of what it has published (see
+// streamURLs), under base and signed with token. The one place a record
+// becomes an answer.
+func present(v jobs.Video, base, token string) api.Video {
+	out := api.Video{
+		ID: v.ID, State: api.State(v.State), Progress: v.Progress, Filename: v.Filename, Size: v.Size,
+		Chunks: v.Chunks, PlayableAt: v.PlayableAt, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, ReadyAt: v.ReadyAt,
+		StatusURL: "/api/videos/" + v.ID,
+	}
+	if f := v.Failure; f != nil {
+		out.Failure = &api.Failure{Code: f.Code, Reason: f.Reason}
+	}
+	if s := v.Source; s != nil {
+		out.Source = &api.Source{Format: s.Format, Duration: s.Duration, Width: s.Width, Height: s.Height, FrameRate: s.FrameRate,
+			VideoCodec: s.VideoCodec, AudioCodec: s.AudioCodec, Interlaced: s.Interlaced, HDR: s.HDR}
+	}
+	for _, r := range v.Renditions {
+		out.Renditions = append(out.Renditions, api.Rendition{Name: r.Name, Width: r.Width, Height: r.Height, FrameRate: r.FrameRate,
+			Done: r.Done, Codecs: r.Codecs, Bandwidth: r.Bandwidth, AverageBandwidth: r.AverageBandwidth, Segments: r.Segments,
+			Duration: r.Duration, IFrameBandwidth: r.IFrameBandwidth, IFrameAverageBandwidth: r.IFrameAverageBandwidth, Channels: r.Channels})
+	}
+	if t := v.Thumbnails; t != nil {
+		out.Thumbnails = &api.Thumbnails{Poster: t.Poster, Interval: t.Interval, Count: t.Count, Sprites: t.Sprites, Width: t.Width, Height: t.Height}
+	}
+	if base != "" {
+		out.MasterURL, out.PosterURL, out.ThumbnailsURL = streamURLs(v, base, token)
+	}
+	return out
+}
+
+// streamURLs are the URLs of what a video has published: the master
 // playlist once it is playable (its later chunks may still be encoding),
 // and the poster and storyboard track when it has them, all signed with the
 // one token.
-func (out *videoJSON) setStreamURLs(base, token string) {
-	v := &out.Video
+func streamURLs(v jobs.Video, base, token string) (master, poster, thumbnails string) {
 	if !v.Playable() {
-		return
+		return "", "", ""
 	}
-	out.MasterURL = streamURL(base, v.ID, "master.m3u8", token)
+	master = streamURL(base, v.ID, "master.m3u8", token)
 	if v.Thumbnails.HasPoster() {
-		out.PosterURL = streamURL(base, v.ID, jobs.PosterName, token)
+		poster = streamURL(base, v.ID, jobs.PosterName, token)
 	}
 	if v.Thumbnails.HasStoryboard() {
-		out.ThumbnailsURL = streamURL(base, v.ID, jobs.ThumbnailsName, token)
+		thumbnails = streamURL(base, v.ID, jobs.ThumbnailsName, token)
 	}
+	return master, poster, thumbnails
 }

@@ -1,11 +1,16 @@
 package gateway
 
 import (
+	"bytes"
+	"context"
 	"crypto/tls"
+	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/playback"
 )
@@ -62,5 +67,50 @@ func TestPresentStreamURLs(t *testing.T) {
 		got.PosterURL[:len("https://cdn.example.com/streams/"+id+"/poster.jpg?token=")] != "https://cdn.example.com/streams/"+id+"/poster.jpg?token=" ||
 		got.ThumbnailsURL == "" {
 		t.Errorf("webhook video: %+v (%v)", got, err)
+	}
+}
+
+// The API's states are the record's, one for one.
+func TestAPIStatesAreTheRecords(t *testing.T) {
+	for _, s := range []jobs.State{jobs.StateUploaded, jobs.StateEncoding, jobs.StateSegmenting, jobs.StateReady, jobs.StateFailed} {
+		got := present(jobs.Video{ID: "abcdefghijklmnopqrstuvwx", State: s}, "", "").State
+		if string(got) != string(s) || got.Final() != s.Final() {
+			t.Errorf("record state %q shows as %q (final %v)", s, got, got.Final())
+		}
+	}
+	for _, s := range []api.State{api.StateUploaded, api.StateEncoding, api.StateSegmenting, api.StateReady, api.StateFailed} {
+		if jobs.State(s) != jobs.StateUploaded && jobs.State(s) != jobs.StateEncoding && jobs.State(s) != jobs.StateSegmenting &&
+			jobs.State(s) != jobs.StateReady && jobs.State(s) != jobs.StateFailed {
+			t.Errorf("API state %q is no record state", s)
+		}
+	}
+}
+
+// POST /api/videos answers the video as GET does, with its real creation
+// time (it once answered "0001-01-01T00:00:00Z").
+func TestCreateAnswersTheStoredVideo(t *testing.T) {
+	t.Parallel()
+	bus := startBus(t)
+	stubEncoder(t, bus)
+	d, _ := newDeps(t, bus, &logBuffer{})
+	srv := httptest.NewServer(Handler(d))
+	defer srv.Close()
+	ct, body := multipartBody(t, "abc")
+	resp, err := http.Post(srv.URL+"/api/videos", ct, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created api.Video
+	err = json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /api/videos: %d %v", resp.StatusCode, err)
+	}
+	stored, err := bus.Videos.Get(context.Background(), created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.CreatedAt.IsZero() || !created.CreatedAt.Equal(stored.CreatedAt) || created.UpdatedAt.IsZero() {
+		t.Fatalf("answered created_at %v, updated_at %v; stored %v", created.CreatedAt, created.UpdatedAt, stored.CreatedAt)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/playback"
 	"github.com/hlsd/hlsd/pkg/webhook"
@@ -52,7 +53,7 @@ type webhookEvent struct {
 	Type      string    `json:"type"`
 	ID        string    `json:"id"`
 	CreatedAt time.Time `json:"created_at"`
-	Video     videoJSON `json:"video"`
+	Video     api.Video `json:"video"`
 }
 
 // Run delivers until ctx ends. A delivery cut short by the end of ctx goes
@@ -167,13 +168,13 @@ func (wh *Webhooks) deliver(ctx context.Context, client *webhook.Client, msg jet
 	}
 }
 
-// present is the video as the API shows it, without a request.
-func (wh *Webhooks) present(v jobs.Video) videoJSON {
-	out := videoJSON{Video: v, StatusURL: "/api/videos/" + v.ID}
-	if v.State == jobs.StateReady && wh.ContentURL != "" {
-		out.setStreamURLs(strings.TrimSuffix(wh.ContentURL, "/"), playbackToken(wh.Signer, v.ID, time.Now()))
+// present is the video as the API shows it, without a request: the
+// stream URLs only once it is ready and the content service's URL is known.
+func (wh *Webhooks) present(v jobs.Video) api.Video {
+	if v.State != jobs.StateReady || wh.ContentURL == "" {
+		return present(v, "", "")
 	}
-	return out
+	return present(v, strings.TrimSuffix(wh.ContentURL, "/"), playbackToken(wh.Signer, v.ID, time.Now()))
 }
 
 // RedactURL keeps credentials and query strings (often a receiver's token)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/testutil"
 	"github.com/hlsd/hlsd/pkg/webhook"
@@ -141,7 +142,7 @@ func TestWebhooksRetryUntilAccepted(t *testing.T) {
 				t.Errorf("event %s delivery %d: %v", id, i+1, err)
 			}
 			e := d.Event
-			if e.ID != id || e.Video.ID != v.ID || e.Video.State != v.State || e.CreatedAt.IsZero() || !e.CreatedAt.Equal(ds[0].Event.CreatedAt) {
+			if e.ID != id || e.Video.ID != v.ID || e.Video.State != api.State(v.State) || e.CreatedAt.IsZero() || !e.CreatedAt.Equal(ds[0].Event.CreatedAt) {
 				t.Errorf("event %s delivery %d: %s", id, i+1, d.Body)
 			}
 			if i > 0 && d.At.Sub(ds[i-1].At) < backoff[i-1]-20*time.Millisecond {

@@ -127,7 +127,7 @@ func TestEncryptedRendition(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
 	id := jobs.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateSegmenting,
+	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting,
 		Chunks: 1, Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestEncryptionKeyProblems(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := jobs.NewVideoID()
-			if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateSegmenting, Chunks: 1, Renditions: []jobs.Rendition{{Name: "a", Segmented: []bool{false}}}}); err != nil {
+			if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting, Chunks: 1, Renditions: []jobs.Rendition{{Name: "a", Segmented: []bool{false}}}}); err != nil {
 				t.Fatal(err)
 			}
 			if tc.key != nil {

@@ -60,7 +60,7 @@ func TestLastRenditionPublishesMasterLast(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
 	id := jobs.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateSegmenting,
+	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting,
 		Chunks: 1, Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}},
 			{Name: "b", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func TestPublishesEvenIfStateSaysEncoding(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
 	id := jobs.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateEncoding, Chunks: 1,
+	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateEncoding, Chunks: 1,
 		Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestUnknownRenditionFails(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
 	id := jobs.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateSegmenting, Renditions: []jobs.Rendition{{Name: "a"}}}); err != nil {
+	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting, Renditions: []jobs.Rendition{{Name: "a"}}}); err != nil {
 		t.Fatal(err)
 	}
 	key := putTS(t, d, id, "zzz")
@@ -137,7 +137,7 @@ func TestConcurrentChunksPublishTheWholePlaylist(t *testing.T) {
 	ctx := context.Background()
 	for round := range 8 {
 		id := jobs.NewVideoID()
-		if err := d.Bus.Videos.Create(ctx, jobs.Video{ID: id, State: jobs.StateSegmenting, Chunks: 2,
+		if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting, Chunks: 2,
 			Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false, false}}}}); err != nil {
 			t.Fatal(err)
 		}

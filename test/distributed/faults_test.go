@@ -196,7 +196,7 @@ func TestAlwaysFailingJobDoesNotBlockTheQueue(t *testing.T) {
 	}
 	// A video whose source was never stored: every attempt fails.
 	bad := jobs.NewVideoID()
-	if err := bus.Videos.Create(ctx, jobs.Video{ID: bad, State: jobs.StateUploaded}); err != nil {
+	if err := bus.Videos.Create(ctx, &jobs.Video{ID: bad, State: jobs.StateUploaded}); err != nil {
 		t.Fatal(err)
 	}
 	if err := bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: bad, SourceKey: jobs.SourceKey(bad), Profiles: prof, Chunk: jobs.Chunk{Count: 1}}); err != nil {

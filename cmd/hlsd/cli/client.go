@@ -25,7 +25,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/api"
 )
 
 // DefaultServer is the gateway the client talks to without --server or
@@ -290,11 +290,7 @@ func orStatus(ae *apiError) string {
 }
 
 // video is a video as the API shows it.
-type video struct {
-	jobs.Video
-	StatusURL string `json:"status_url"`
-	MasterURL string `json:"master_url,omitempty"`
-}
+type video = api.Video
 
 // ---- hlsd upload ----
 
@@ -357,7 +353,7 @@ func runUpload(ctx context.Context, args []string, lookupEnv func(string) (strin
 		}
 		return fail(c.describe(err, ""))
 	}
-	if final.State == jobs.StateFailed {
+	if final.State == api.StateFailed {
 		reason := "no reason given"
 		if final.Failure != nil && final.Failure.Reason != "" {
 			reason = final.Failure.Reason
@@ -489,7 +485,7 @@ func (c *client) follow(ctx context.Context, id string, update func(video)) (vid
 			return video{}, err
 		}
 	}
-	if v.State == jobs.StateReady && v.MasterURL == "" {
+	if v.State == api.StateReady && v.MasterURL == "" {
 		// An event may describe the video without its URL: ask for it.
 		if err := c.getJSON(ctx, "/api/videos/"+url.PathEscape(id), &v); err != nil {
 			return video{}, err
@@ -994,7 +990,7 @@ type stateMeter struct {
 	tty   bool
 	now   func() time.Time
 	last  time.Time
-	state jobs.State
+	state api.State
 	step  int
 	line  line
 }
@@ -1013,7 +1009,7 @@ func (m *stateMeter) update(v video) {
 		return
 	}
 	p := v.Progress
-	if v.State == jobs.StateReady {
+	if v.State == api.StateReady {
 		p = 1
 	}
 	step := percent(p) / 10

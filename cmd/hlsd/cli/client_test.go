@@ -19,6 +19,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/app"
 	"github.com/hlsd/hlsd/pkg/app/apptest"
+	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/testutil"
 )
@@ -137,10 +138,10 @@ func TestClientEndToEnd(t *testing.T) {
 	testutil.WaitFor(t, "the second upload to be ready", 2*time.Minute, func() bool {
 		for _, v := range listed(t, srv) {
 			if v.ID == id {
-				if v.State == jobs.StateFailed {
+				if v.State == api.StateFailed {
 					t.Fatalf("video failed: %+v", v.Failure)
 				}
-				return v.State == jobs.StateReady
+				return v.State == api.StateReady
 			}
 		}
 		// Not listed yet: the server's key listing may skip a video whose
@@ -376,9 +377,9 @@ func TestFollowEventsOrPolling(t *testing.T) {
 	t.Parallel()
 	const id = "bbbbbbbbbbbbbbbbbbbbbbbb"
 	states := []video{
-		{Video: jobs.Video{ID: id, State: jobs.StateEncoding, Progress: 0.3}},
-		{Video: jobs.Video{ID: id, State: jobs.StateSegmenting, Progress: 0.9}},
-		{Video: jobs.Video{ID: id, State: jobs.StateReady, Progress: 1}, MasterURL: "http://cdn.example/streams/" + id + "/master.m3u8"},
+		{ID: id, State: api.StateEncoding, Progress: 0.3},
+		{ID: id, State: api.StateSegmenting, Progress: 0.9},
+		{ID: id, State: api.StateReady, Progress: 1, MasterURL: "http://cdn.example/streams/" + id + "/master.m3u8"},
 	}
 	for _, events := range []bool{false, true} {
 		var mu sync.Mutex
@@ -416,10 +417,10 @@ func TestFollowEventsOrPolling(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var seen []jobs.State
+		var seen []api.State
 		v, err := c.follow(context.Background(), id, func(v video) { seen = append(seen, v.State) })
 		srv.Close()
-		if err != nil || v.State != jobs.StateReady || v.MasterURL != states[2].MasterURL {
+		if err != nil || v.State != api.StateReady || v.MasterURL != states[2].MasterURL {
 			t.Errorf("events %v: %+v %v", events, v, err)
 		}
 		if fmt.Sprint(seen) != "[encoding segmenting ready]" {
@@ -437,8 +438,8 @@ func TestListShapesAndCursors(t *testing.T) {
 	mk := func(n int) []video {
 		var vs []video
 		for i := range n {
-			vs = append(vs, video{Video: jobs.Video{ID: fmt.Sprintf("v%023d", i), State: jobs.StateReady, Progress: 1, Filename: fmt.Sprintf("clip %d.mp4", i),
-				Source: &jobs.Source{Duration: 3723}, CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}})
+			vs = append(vs, video{ID: fmt.Sprintf("v%023d", i), State: api.StateReady, Progress: 1, Filename: fmt.Sprintf("clip %d.mp4", i),
+				Source: &api.Source{Duration: 3723}, CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)})
 		}
 		return vs
 	}

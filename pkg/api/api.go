@@ -1,0 +1,115 @@
+// Package api is the JSON of hlsd's HTTP API: what /api/videos answers,
+// what webhooks carry and what the command line client reads. It is not the
+// record the workers keep (pkg/jobs): the gateway maps one to the other in
+// one place (gateway.present), so no internal field (leases, per-chunk
+// bookkeeping) is published, and the OpenAPI document is tested against
+// these types. It imports nothing of hlsd, so a client needs nothing else.
+package api
+
+import "time"
+
+// Video is a video as the API shows it.
+type Video struct {
+	ID       string   `json:"id"`
+	State    State    `json:"state"`
+	Progress float64  `json:"progress"` // 0..1 over the whole pipeline
+	Failure  *Failure `json:"failure,omitempty"`
+	Filename string   `json:"filename,omitempty"` // as the client named it; display only
+	Size     int64    `json:"size"`               // of the upload, bytes
+	Source   *Source  `json:"source,omitempty"`
+	// Renditions are the video's renditions, audio included, once planned.
+	Renditions []Rendition `json:"renditions,omitempty"`
+	Thumbnails *Thumbnails `json:"thumbnails,omitempty"`
+	// Chunks is how many pieces the video is encoded in (encoders take
+	// them in parallel).
+	Chunks int `json:"chunks,omitempty"`
+	// PlayableAt is when the master playlist first appeared: players could
+	// start while the rest was encoded.
+	PlayableAt *time.Time `json:"playable_at,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	ReadyAt    *time.Time `json:"ready_at,omitempty"`
+
+	StatusURL     string `json:"status_url"`
+	MasterURL     string `json:"master_url,omitempty"` // once playable, signed when playback is
+	PosterURL     string `json:"poster_url,omitempty"`
+	ThumbnailsURL string `json:"thumbnails_url,omitempty"` // a WebVTT storyboard track
+}
+
+// State is where a video is in the pipeline.
+type State string
+
+// The states of a video, in order; ready and failed are final.
+const (
+	StateUploaded   State = "uploaded"
+	StateEncoding   State = "encoding"
+	StateSegmenting State = "segmenting"
+	StateReady      State = "ready"
+	StateFailed     State = "failed"
+)
+
+// Final reports whether the video's processing has ended.
+func (s State) Final() bool { return s == StateReady || s == StateFailed }
+
+// Failure says why a video failed, in one sentence for the uploader.
+type Failure struct {
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
+}
+
+// Source holds facts about the uploaded file.
+type Source struct {
+	Format     string  `json:"format"`
+	Duration   float64 `json:"duration"`
+	Width      int     `json:"width,omitempty"` // display size, after rotation and aspect ratio
+	Height     int     `json:"height,omitempty"`
+	FrameRate  float64 `json:"frame_rate,omitempty"`
+	VideoCodec string  `json:"video_codec,omitempty"`
+	AudioCodec string  `json:"audio_codec,omitempty"`
+	// Interlaced: the source's frames are interlaced; the renditions are
+	// deinterlaced.
+	Interlaced bool `json:"interlaced,omitempty"`
+	// HDR names the source's HDR transfer, "pq" or "hlg" ("" for SDR); the
+	// renditions are tone-mapped to SDR.
+	HDR string `json:"hdr,omitempty"`
+}
+
+// Rendition is one rendition of the ladder.
+type Rendition struct {
+	Name      string  `json:"name"`
+	Width     int     `json:"width,omitempty"`
+	Height    int     `json:"height,omitempty"`
+	FrameRate float64 `json:"frame_rate,omitempty"`
+	// Filled in when the rendition is segmented:
+	Done             bool    `json:"done"`
+	Codecs           string  `json:"codecs,omitempty"`
+	Bandwidth        int     `json:"bandwidth,omitempty"` // peak segment bit rate, bits/s
+	AverageBandwidth int     `json:"average_bandwidth,omitempty"`
+	Segments         int     `json:"segments,omitempty"`
+	Duration         float64 `json:"duration,omitempty"`
+	// The I-frame playlist's bit rates; 0 when it has none (audio-only).
+	IFrameBandwidth        int `json:"iframe_bandwidth,omitempty"`
+	IFrameAverageBandwidth int `json:"iframe_average_bandwidth,omitempty"`
+	Channels               int `json:"channels,omitempty"` // of the audio rendition
+}
+
+// Thumbnails says which pictures a video has.
+type Thumbnails struct {
+	Poster   bool `json:"poster"`
+	Interval int  `json:"interval,omitempty"` // seconds between storyboard thumbnails
+	Count    int  `json:"count,omitempty"`
+	Sprites  int  `json:"sprites,omitempty"`
+	Width    int  `json:"width,omitempty"` // of one thumbnail, pixels
+	Height   int  `json:"height,omitempty"`
+}
+
+// Page is a page of GET /api/videos, newest first.
+type Page struct {
+	Videos     []Video `json:"videos"`
+	NextCursor string  `json:"next_cursor,omitempty"`
+}
+
+// Error is every error answer of the JSON API: one sentence.
+type Error struct {
+	Error string `json:"error"`
+}
