@@ -55,6 +55,16 @@ var Targets = []Target{All, Gateway, Encoder, Segmenter, Content}
 // runs tells which services a target starts.
 func (t Target) runs(s Target) bool { return t == All || t == s }
 
+// Runs tells whether target t starts any of the services ss.
+func (t Target) Runs(ss ...Target) bool {
+	for _, s := range ss {
+		if t.runs(s) {
+			return true
+		}
+	}
+	return false
+}
+
 // DefaultListen is each target's HTTP address; the workers serve only
 // health checks there. `hlsd all` is the development target and listens on
 // loopback, where it may run without API tokens; `hlsd gateway` is deployed

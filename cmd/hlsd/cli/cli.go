@@ -102,51 +102,68 @@ type logConfig struct{ level, format string }
 // Parse reads flags, falling back to HLSD_* environment variables (via
 // lookupEnv) for flags not given on the command line.
 func Parse(target app.Target, args []string, lookupEnv func(string) (string, bool), out io.Writer) (app.Config, logConfig, error) {
-	cfg := app.Config{Limits: ffmpeg.DefaultLimits(), Jobs: jobs.DefaultConfig()}
+	// Defaults also for the settings a target has no flag for (see below).
+	cfg := app.Config{Limits: ffmpeg.DefaultLimits(), Jobs: jobs.DefaultConfig(), ProfilesPath: "profiles.json",
+		EncoderWorkers: 1, SegmenterWorkers: 2, EncodeMinTimeout: 10 * time.Minute, PlaybackTTL: 12 * time.Hour,
+		UploadExpiry: 24 * time.Hour, UploadStallTimeout: gateway.DefaultUploadStallTimeout}
 	var lc logConfig
-	var maxUpload, apiTokens, apiTokensFile, playbackSecrets, playbackSecretFile string
+	maxUpload := "20GiB"
+	var apiTokens, apiTokensFile, playbackSecrets, playbackSecretFile string
 	var webhookSecret string
 	fs := flag.NewFlagSet("hlsd "+string(target), flag.ContinueOnError)
 	fs.SetOutput(out)
+	// Each target registers only the flags it uses, so --help lists those.
 	fs.StringVar(&cfg.Listen, "listen", app.DefaultListen[target], "HTTP listen address")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "local data: embedded NATS, file store, scratch space")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "external NATS server URL; empty runs an embedded one (all only)")
-	fs.StringVar(&cfg.NATSListen, "nats-listen", "", "let other processes reach the embedded NATS at this address, e.g. 127.0.0.1:4222")
 	fs.StringVar(&cfg.StoreURL, "store", "", "object store: a path, file:///path or s3://KEY:SECRET@host:port/bucket?secure=false (default DATA-DIR/store)")
-	fs.StringVar(&cfg.ProfilesPath, "profiles", "profiles.json", "bitrate ladder and encoder settings")
-	fs.StringVar(&cfg.ContentURL, "content-url", "", "base URL of the content service in answers (default: the host the request came to)")
-	fs.StringVar(&maxUpload, "max-upload-size", "20GiB", "largest accepted upload")
-	fs.IntVar(&cfg.EncoderWorkers, "encoder-workers", 1, "encodes run at once by this process (each ffmpeg uses every core)")
-	fs.IntVar(&cfg.SegmenterWorkers, "segmenter-workers", 2, "renditions segmented at once by this process")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long running jobs and requests may finish on shutdown")
-	fs.DurationVar(&cfg.Limits.MaxDuration, "max-duration", cfg.Limits.MaxDuration, "longest accepted source")
-	fs.IntVar(&cfg.Limits.MaxWidth, "max-width", cfg.Limits.MaxWidth, "widest accepted source, pixels")
-	fs.IntVar(&cfg.Limits.MaxHeight, "max-height", cfg.Limits.MaxHeight, "tallest accepted source, pixels")
-	fs.IntVar(&cfg.Limits.MaxPixels, "max-pixels", cfg.Limits.MaxPixels, "most pixels (width × height) in an accepted source's frame")
-	fs.Float64Var(&cfg.Limits.MaxFrameRate, "max-frame-rate", cfg.Limits.MaxFrameRate, "highest accepted source frame rate")
-	fs.IntVar(&cfg.Limits.MaxStreams, "max-streams", cfg.Limits.MaxStreams, "most streams (tracks) in an accepted source")
-	fs.DurationVar(&cfg.EncodeMinTimeout, "encode-timeout", 10*time.Minute, "time limit of an encode, plus 10s per second of media")
 	fs.IntVar(&cfg.Jobs.MaxDeliver, "max-attempts", cfg.Jobs.MaxDeliver, "attempts per job before the video is marked failed")
 	fs.DurationVar(&cfg.Jobs.AckWait, "job-ack-wait", cfg.Jobs.AckWait, "silence after which a worker's job goes to another worker (workers heartbeat well within it)")
 	fs.Var(&durationList{&cfg.Jobs.BackOff}, "job-backoff", "comma-separated waits before the 2nd, 3rd… attempt of a job")
-	fs.StringVar(&apiTokens, "api-tokens", "", "comma-separated bearer tokens for uploads and /api (16+ characters each)")
-	fs.StringVar(&apiTokensFile, "api-tokens-file", "", "file of bearer tokens, one per line; lines starting with # and blank lines are ignored")
-	fs.StringVar(&playbackSecrets, "playback-secrets", "", "comma-separated HMAC secrets (32+ bytes) that sign playback URLs; empty serves streams unsigned")
-	fs.StringVar(&playbackSecretFile, "playback-secret-file", "", "file of playback-signing secrets, one per line; the first signs, all verify")
-	fs.DurationVar(&cfg.PlaybackTTL, "playback-ttl", 12*time.Hour, "how long a signed playback URL stays valid (longer than a viewing session)")
-	fs.StringVar(&cfg.WebhookURL, "webhook-url", "", "URL that gets a signed POST when a video becomes ready or failed (gateway); empty sends none")
-	fs.StringVar(&webhookSecret, "webhook-secret", "", "HMAC secret (32+ bytes) that signs webhooks; required with --webhook-url")
-	fs.DurationVar(&cfg.FailedSourceRetention, "failed-source-retention", 0, "keep a failed video's source this long before removing it; 0 removes it when the video fails")
-	fs.DurationVar(&cfg.UploadStallTimeout, "upload-stall-timeout", gateway.DefaultUploadStallTimeout, "an upload body that brings fewer than 16 KiB in this long is dropped (tus uploads stay resumable)")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", 0, "most HTTP connections held open at once; 0 sets half the file limit, at most 10000 (idle keep-alive ones are closed from 3/4 of it)")
-	fs.DurationVar(&cfg.UploadExpiry, "upload-expiry", 24*time.Hour, "how long after its creation an unfinished resumable (tus) upload is removed")
-	fs.BoolVar(&cfg.InsecureOpenAPI, "insecure-open-api", false, "serve uploads and /api without tokens on any address (only behind an authenticating proxy)")
 	fs.Var(&stringList{&cfg.AllowedHosts}, "allowed-hosts", "comma-separated host names the server answers for (\".example.com\" with subdomains); empty: any, but only loopback names without API tokens")
-	fs.Var(&stringList{&cfg.AllowedOrigins}, "allowed-origins", "comma-separated web origins (https://app.example.com) whose pages may call uploads and the API; the gateway's own pages always may")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "bearer token /metrics requires (Prometheus: authorization.credentials); empty leaves it open")
 	fs.StringVar(&cfg.NATSToken, "nats-token", "", "token of the NATS server: the embedded one requires it of every client (needed with --nats-listen beyond loopback), an external one is sent it")
 	fs.StringVar(&lc.level, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&lc.format, "log-format", "text", "text or json")
+	if target == app.All {
+		fs.StringVar(&cfg.NATSListen, "nats-listen", "", "let other processes reach the embedded NATS at this address, e.g. 127.0.0.1:4222")
+	}
+	if target.Runs(app.Gateway) {
+		fs.StringVar(&cfg.ProfilesPath, "profiles", "profiles.json", "bitrate ladder and encoder settings")
+		fs.StringVar(&cfg.ContentURL, "content-url", "", "base URL of the content service in answers (default: the host the request came to)")
+		fs.StringVar(&maxUpload, "max-upload-size", "20GiB", "largest accepted upload")
+		fs.StringVar(&apiTokens, "api-tokens", "", "comma-separated bearer tokens for uploads and /api (16+ characters each)")
+		fs.StringVar(&apiTokensFile, "api-tokens-file", "", "file of bearer tokens, one per line; lines starting with # and blank lines are ignored")
+		fs.StringVar(&cfg.WebhookURL, "webhook-url", "", "URL that gets a signed POST when a video becomes ready or failed (gateway); empty sends none")
+		fs.StringVar(&webhookSecret, "webhook-secret", "", "HMAC secret (32+ bytes) that signs webhooks; required with --webhook-url")
+		fs.DurationVar(&cfg.UploadStallTimeout, "upload-stall-timeout", gateway.DefaultUploadStallTimeout, "an upload body that brings fewer than 16 KiB in this long is dropped (tus uploads stay resumable)")
+		fs.DurationVar(&cfg.UploadExpiry, "upload-expiry", 24*time.Hour, "how long after its creation an unfinished resumable (tus) upload is removed")
+		fs.BoolVar(&cfg.InsecureOpenAPI, "insecure-open-api", false, "serve uploads and /api without tokens on any address (only behind an authenticating proxy)")
+		fs.Var(&stringList{&cfg.AllowedOrigins}, "allowed-origins", "comma-separated web origins (https://app.example.com) whose pages may call uploads and the API; the gateway's own pages always may")
+	}
+	if target.Runs(app.Gateway, app.Content) {
+		fs.StringVar(&playbackSecrets, "playback-secrets", "", "comma-separated HMAC secrets (32+ bytes) that sign playback URLs; empty serves streams unsigned")
+		fs.StringVar(&playbackSecretFile, "playback-secret-file", "", "file of playback-signing secrets, one per line; the first signs, all verify")
+		fs.DurationVar(&cfg.PlaybackTTL, "playback-ttl", 12*time.Hour, "how long a signed playback URL stays valid (longer than a viewing session)")
+	}
+	if target.Runs(app.Gateway, app.Encoder, app.Segmenter) {
+		fs.DurationVar(&cfg.FailedSourceRetention, "failed-source-retention", 0, "keep a failed video's source this long before removing it; 0 removes it when the video fails")
+	}
+	if target.Runs(app.Encoder) {
+		fs.IntVar(&cfg.EncoderWorkers, "encoder-workers", 1, "encodes run at once by this process (each ffmpeg uses every core)")
+		fs.DurationVar(&cfg.Limits.MaxDuration, "max-duration", cfg.Limits.MaxDuration, "longest accepted source")
+		fs.IntVar(&cfg.Limits.MaxWidth, "max-width", cfg.Limits.MaxWidth, "widest accepted source, pixels")
+		fs.IntVar(&cfg.Limits.MaxHeight, "max-height", cfg.Limits.MaxHeight, "tallest accepted source, pixels")
+		fs.IntVar(&cfg.Limits.MaxPixels, "max-pixels", cfg.Limits.MaxPixels, "most pixels (width × height) in an accepted source's frame")
+		fs.Float64Var(&cfg.Limits.MaxFrameRate, "max-frame-rate", cfg.Limits.MaxFrameRate, "highest accepted source frame rate")
+		fs.IntVar(&cfg.Limits.MaxStreams, "max-streams", cfg.Limits.MaxStreams, "most streams (tracks) in an accepted source")
+		fs.DurationVar(&cfg.EncodeMinTimeout, "encode-timeout", 10*time.Minute, "time limit of an encode, plus 10s per second of media")
+	}
+	if target.Runs(app.Segmenter) {
+		fs.IntVar(&cfg.SegmenterWorkers, "segmenter-workers", 2, "renditions segmented at once by this process")
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage of hlsd %s:\n", target)
 		fs.VisitAll(func(f *flag.Flag) {

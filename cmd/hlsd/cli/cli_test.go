@@ -118,3 +118,35 @@ func TestServiceWithoutNATSURLRefusesToStart(t *testing.T) {
 		t.Fatalf("code %d, output %q", code, out.String())
 	}
 }
+
+// Each target's --help lists its own flags only, and each target starts
+// from its defaults without any flag.
+func TestHelpPerTarget(t *testing.T) {
+	for _, tc := range []struct {
+		target    app.Target
+		has, lacks []string
+	}{
+		{app.All, []string{"--nats-listen", "--max-upload-size", "--encoder-workers", "--segmenter-workers", "--playback-ttl"}, nil},
+		{app.Gateway, []string{"--max-upload-size", "--api-tokens", "--playback-ttl", "--failed-source-retention"}, []string{"--encoder-workers", "--segmenter-workers", "--max-pixels", "--nats-listen"}},
+		{app.Encoder, []string{"--encoder-workers", "--max-pixels", "--encode-timeout", "--failed-source-retention"}, []string{"--max-upload-size", "--api-tokens", "--segmenter-workers", "--playback-ttl", "--webhook-url"}},
+		{app.Segmenter, []string{"--segmenter-workers"}, []string{"--encoder-workers", "--max-upload-size", "--playback-secrets", "--max-pixels"}},
+		{app.Content, []string{"--playback-secrets", "--listen"}, []string{"--encoder-workers", "--max-upload-size", "--api-tokens", "--failed-source-retention"}},
+	} {
+		var usage strings.Builder
+		_, _, _ = Parse(tc.target, []string{"-h"}, env(nil), &usage)
+		for _, f := range tc.has {
+			if !strings.Contains(usage.String(), "  "+f+" ") {
+				t.Errorf("hlsd %s --help lacks %s", tc.target, f)
+			}
+		}
+		for _, f := range tc.lacks {
+			if strings.Contains(usage.String(), "  "+f+" ") {
+				t.Errorf("hlsd %s --help lists %s, which it does not use", tc.target, f)
+			}
+		}
+		e := map[string]string{"HLSD_NATS_URL": "nats://127.0.0.1:4222", "HLSD_API_TOKENS": "0123456789abcdef"}
+		if _, _, err := Parse(tc.target, nil, env(e), io.Discard); err != nil {
+			t.Errorf("hlsd %s with its defaults: %v", tc.target, err)
+		}
+	}
+}
