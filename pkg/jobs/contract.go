@@ -366,15 +366,6 @@ func (v *Video) AllRenditionsDone() bool {
 	return true
 }
 
-// Fail moves v to failed unless it already reached a final state.
-func (v *Video) Fail(code, reason string) {
-	if v.State.Final() {
-		return
-	}
-	v.State = StateFailed
-	v.Failure = &Failure{Code: code, Reason: reason}
-}
-
 // CleanFilename keeps a user's file name safe to show: printable, short.
 func CleanFilename(name string) string {
 	name = strings.Map(func(r rune) rune {

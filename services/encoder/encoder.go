@@ -194,14 +194,12 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 	id := job.VideoID
 	log := d.Log.With("stage", "plan", "video", id)
 	videos := d.Bus.Videos
-	v, err := videos.Update(ctx, id, func(v *jobs.Video) error {
-		if v.State.Final() {
-			return jobs.ErrNoChange
-		}
-		v.State = jobs.StateEncoding
-		return nil
-	})
-	if err != nil || v.State.Final() {
+	v, err := videos.Update(ctx, id, (*jobs.Video).StartEncoding)
+	if errors.Is(err, jobs.ErrTransition) {
+		log.Info("plan skipped: the video is past planning", "state", v.State)
+		return nil // a plan redelivered after its chunks were encoded, or a finished video
+	}
+	if err != nil {
 		return err
 	}
 	src, release, err := d.openSource(ctx, job)
@@ -235,13 +233,7 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 		}
 	}
 	if _, err := videos.Update(ctx, id, func(v *jobs.Video) error {
-		v.Source = sourceFacts(probe)
-		v.Renditions = mergePlan(v.Renditions, renditions, src.fps, len(chunks))
-		if v.Chunks != len(chunks) {
-			v.Chunks, v.Encoded = len(chunks), make([]bool, len(chunks))
-		}
-		v.Progress = max(v.Progress, 0.05)
-		return nil
+		return v.Planned(len(chunks), mergePlan(v.Renditions, renditions, src.fps, len(chunks)), sourceFacts(probe))
 	}); err != nil {
 		return err
 	}
@@ -363,7 +355,7 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 	var used ffmpeg.Usage
 	err = ffmpeg.Encode(ctx, ffmpeg.EncodeSpec{
 		Input: src.path, Source: src.probe, Outputs: outputs, Profiles: job.Profiles, Timeout: timeout,
-		Chunk: spec, Progress: d.progressReporter(ctx, id, c.Index),
+		Chunk: spec, Progress: d.progressReporter(ctx, id),
 		RunLimits: ffmpeg.RunLimits{
 			CPUBudget: ffmpeg.ChunkCPUBudget(src.probe, outputs, src.fps, chunkSeconds),
 			Usage:     func(u ffmpeg.Usage) { used = u },
@@ -398,22 +390,10 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 		poster = pics.finish(ctx)
 	}
 	if _, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
-		if v.State.Final() {
-			return jobs.ErrNoChange
+		err := v.ChunkEncoded(c.Index)
+		if err != nil && (!errors.Is(err, jobs.ErrNoChange) || !poster || v.Thumbnails.HasPoster() || v.State.Final()) {
+			return err
 		}
-		if c.Index < len(v.Encoded) {
-			v.Encoded[c.Index] = true
-		}
-		done := 0
-		for _, e := range v.Encoded {
-			if e {
-				done++
-			}
-		}
-		if done == len(v.Encoded) {
-			v.State = jobs.StateSegmenting
-		}
-		v.Progress = max(v.Progress, 0.05+0.85*float64(done)/float64(max(len(v.Encoded), 1)))
 		if poster {
 			if v.Thumbnails == nil {
 				v.Thumbnails = &jobs.Thumbnails{}
@@ -641,7 +621,7 @@ func sourceFacts(p ffmpeg.Source) *jobs.Source {
 // progressReporter writes encode progress to the video state, at most once a
 // second (every write is a KV round trip that clients watch): the chunks
 // encoded, plus this one's fraction.
-func (d Deps) progressReporter(ctx context.Context, id string, chunk int) func(float64) {
+func (d Deps) progressReporter(ctx context.Context, id string) func(float64) {
 	var mu sync.Mutex
 	var last time.Time
 	return func(f float64) {
@@ -651,20 +631,7 @@ func (d Deps) progressReporter(ctx context.Context, id string, chunk int) func(f
 			return
 		}
 		last = time.Now()
-		_, _ = d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
-			done := 0
-			for i, e := range v.Encoded {
-				if e && i != chunk {
-					done++
-				}
-			}
-			p := 0.05 + 0.85*(float64(done)+f)/float64(max(len(v.Encoded), 1))
-			if v.State.Final() || p <= v.Progress {
-				return jobs.ErrNoChange
-			}
-			v.Progress = p
-			return nil
-		})
+		_, _ = d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error { return v.EncodingProgress(f) })
 	}
 }
 

@@ -66,19 +66,16 @@ func (d Deps) publishFinal(ctx context.Context, log *slog.Logger, v jobs.Video) 
 	readied := false
 	ready, err := d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
 		readied = false
-		if v.State.Final() {
-			return jobs.ErrNoChange
+		if v.State == jobs.StateFailed {
+			return jobs.ErrNoChange // failed meanwhile: the failure stands
 		}
-		now := time.Now().UTC()
-		v.State, v.Progress, v.ReadyAt = jobs.StateReady, 1, &now
-		if v.PlayableAt == nil {
-			v.PlayableAt = &now
+		if err := v.BecomeReady(time.Now().UTC()); err != nil {
+			return err
 		}
 		if thumbnails != nil {
 			thumbnails.Poster = v.Thumbnails.HasPoster()
 			v.Thumbnails = thumbnails
 		}
-		v.Publisher = nil
 		readied = true
 		return nil
 	})

@@ -315,11 +315,7 @@ func (d Deps) publishRound(ctx context.Context, log *slog.Logger, job jobs.Segme
 				p.record(r)
 			}
 		}
-		done := 0
-		for _, r := range v.Renditions {
-			done += r.Published
-		}
-		v.Progress = max(v.Progress, 0.9*float64(done)/float64(max(1, v.Chunks*len(v.Renditions))))
+		_ = v.SegmentsPublished() // the progress
 		if v.Publisher != nil {
 			v.Publisher.Until = time.Now().Add(leaseTime)
 		}
