@@ -123,7 +123,7 @@ func TestServiceWithoutNATSURLRefusesToStart(t *testing.T) {
 // from its defaults without any flag.
 func TestHelpPerTarget(t *testing.T) {
 	for _, tc := range []struct {
-		target    app.Target
+		target     app.Target
 		has, lacks []string
 	}{
 		{app.All, []string{"--nats-listen", "--max-upload-size", "--encoder-workers", "--segmenter-workers", "--playback-ttl"}, nil},
