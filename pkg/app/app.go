@@ -433,19 +433,31 @@ func IsLoopback(listen string) bool {
 
 // The HTTP servers' timeouts. Handlers that run longer on purpose set
 // their own deadlines: uploads move theirs while bytes keep coming (see
-// gateway.Deps.UploadStallTimeout) and lift the write timeout, event
-// streams bound each write.
+// gateway.Deps.UploadStallTimeout) and lift both once the body is in,
+// event streams lift the read deadline and bound each write.
 const (
 	readHeaderTimeout = 10 * time.Second // a request's line and headers
-	readTimeout       = time.Minute      // a request, body included
+	readTimeout       = time.Minute      // a request's body
 	writeTimeout      = 2 * time.Minute  // an answer: a 6 s segment at 1 Mbit/s takes under a minute
 	idleTimeout       = time.Minute      // a keep-alive connection between requests
 )
 
+// withReadDeadline gives every request a read deadline as it starts. Not
+// http.Server.ReadTimeout: that one also runs while a handler waits after
+// reading the body, and ends the request's context when it passes (net/http
+// watches the idle connection for a hang-up), which cut off uploads
+// waiting for their video and event streams after a minute.
+func withReadDeadline(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(readTimeout))
+		h.ServeHTTP(w, r)
+	})
+}
+
 func serveHTTP(ctx context.Context, addr string, h http.Handler, cfg Config, log *slog.Logger) error {
 	lim := connlimit.New(maxConnections(cfg))
 	srv := &http.Server{
-		Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout,
+		Handler: withReadDeadline(h), ReadHeaderTimeout: readHeaderTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout,
 		ConnState: func(c net.Conn, s http.ConnState) { lim.SetIdle(c, s == http.StateIdle) },
 	}
 	return listenAndServe(ctx, addr, lim, cfg, log, "net/http", srv.Serve, func(sctx context.Context) {

@@ -77,6 +77,21 @@ type Worker[T any] struct {
 	// OnFailed, if set, runs once the worker has recorded a video as failed
 	// (after the failure event): it removes what the video left behind.
 	OnFailed func(ctx context.Context, v Video)
+	// OnDeleted, if set, runs after a job whose video was deleted while it
+	// ran: it removes every object of the video, since the job may have
+	// written some after the delete removed the rest. A delete removes the
+	// record first, so a job that finds the record afterwards finished its
+	// writes before the delete's own sweep.
+	OnDeleted func(id string)
+}
+
+// deleted tells whether the video's record is gone (a lookup that fails
+// otherwise says no: the next job will look again).
+func (w *Worker[T]) deleted(id string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := w.Bus.Videos.Get(ctx, id)
+	return errors.Is(err, ErrNotFound)
 }
 
 // Run works until ctx ends, then lets running jobs finish (up to
@@ -170,6 +185,15 @@ func (w *Worker[T]) process(ctx context.Context, msg jetstream.Msg) {
 	stop := w.heartbeat(msg)
 	err = w.Handle(ctx, job, attempt)
 	stop()
+	if w.OnDeleted != nil && w.deleted(id) {
+		// Deleted while the job ran: what it wrote after the deleter
+		// cleared the video's prefixes would stay for good.
+		log.Info("the video was deleted while its job ran: its files are removed again", "job_err", err)
+		w.OnDeleted(id)
+		_ = msg.Term()
+		observe(OutcomeSkipped)
+		return
+	}
 
 	var perm *PermanentError
 	switch {
@@ -239,6 +263,18 @@ func RemoveFailed(del func(ctx context.Context, prefixes ...string) error, keepS
 		defer cancel()
 		if err := del(ctx, VideoPrefixes(v.ID, !keepSource)...); err != nil {
 			log.Warn("removing a failed video's files failed; deleting the video removes them", "video", v.ID, "err", err)
+		}
+	}
+}
+
+// RemoveDeleted is an OnDeleted that deletes every object of the video
+// with del (store.DeletePrefixes on the worker's store).
+func RemoveDeleted(del func(ctx context.Context, prefixes ...string) error, log *slog.Logger) func(id string) {
+	return func(id string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := del(ctx, VideoPrefixes(id, true)...); err != nil {
+			log.Warn("removing a deleted video's late files failed", "video", id, "err", err)
 		}
 	}
 }

@@ -115,6 +115,7 @@ func (m *Metrics) RegisterQueueDepth(bus *jobs.Bus) {
 		}))
 	}
 	depth("encode", func(ctx context.Context) (uint64, error) { return jobs.Pending(ctx, bus.Encoder) })
+	depth("audio", func(ctx context.Context) (uint64, error) { return jobs.Pending(ctx, bus.Audio) })
 	depth("segment", func(ctx context.Context) (uint64, error) { return jobs.Pending(ctx, bus.Segmenter) })
 }
 

@@ -67,6 +67,7 @@ func Run(ctx context.Context, d Deps) error {
 		Handle:  func(ctx context.Context, j jobs.EncodeJob, a jobs.Attempt) error { return d.encode(ctx, j) },
 		OnFailed: jobs.RemoveFailed(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) },
 			d.KeepFailedSources, d.Log),
+		OnDeleted: jobs.RemoveDeleted(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) }, d.Log),
 	}
 	audio := *video
 	audio.Stage, audio.Consumer, audio.Concurrency = "audio", d.Bus.Audio, max(d.AudioConcurrency, 1)

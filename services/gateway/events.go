@@ -71,6 +71,8 @@ func (d Deps) events(heartbeat time.Duration) http.HandlerFunc {
 		}
 
 		rc := http.NewResponseController(w)
+		// The stream lasts; the server's read deadline would end it.
+		_ = rc.SetReadDeadline(time.Time{})
 		h := w.Header()
 		h.Set("Content-Type", "text/event-stream")
 		h.Set("Cache-Control", "no-store")
@@ -110,8 +112,13 @@ func (d Deps) events(heartbeat time.Duration) http.HandlerFunc {
 				}
 			case v, ok := <-updates:
 				if !ok {
-					if ctx.Err() == nil { // the watcher ends on its own only when the video is deleted
-						end("deleted")
+					// The watcher ends on its own when the video is deleted,
+					// or on a broker hiccup: then the stream just closes and
+					// the client reconnects.
+					if ctx.Err() == nil {
+						if _, err := d.Bus.Videos.Get(ctx, id); errors.Is(err, jobs.ErrNotFound) {
+							end("deleted")
+						}
 					}
 					return
 				}

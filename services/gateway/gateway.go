@@ -212,6 +212,9 @@ func (d Deps) upload(w http.ResponseWriter, r *http.Request) {
 		plainError(w, status, err.Error())
 		return
 	}
+	// The body is in; the wait may be long, and a read deadline passing
+	// during it would end the request (see guardBody).
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	final, err := d.waitFinal(r.Context(), video.ID)
 	if err != nil {
 		// The client went away or the broker did; the job goes on regardless.
@@ -229,20 +232,41 @@ func (d Deps) upload(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, d.masterURL(r, video.ID))
 }
 
+// waitFinal follows the video until it is ready or failed. A watcher that
+// ends on its own (a broker hiccup under load once did, and the client
+// was told "Lost track" two seconds before its video was ready) is
+// replaced; only a deleted video or the client leaving ends the wait.
 func (d Deps) waitFinal(ctx context.Context, id string) (jobs.Video, error) {
-	updates, err := d.Bus.Videos.Watch(ctx, id)
-	if err != nil {
-		return jobs.Video{}, err
-	}
-	for v := range updates {
-		if v.State.Final() {
+	for {
+		updates, err := d.Bus.Videos.Watch(ctx, id)
+		if err != nil {
+			return jobs.Video{}, err
+		}
+		for v := range updates {
+			if v.State.Final() {
+				return v, nil
+			}
+		}
+		if ctx.Err() != nil {
+			return jobs.Video{}, ctx.Err()
+		}
+		v, err := d.Bus.Videos.Get(ctx, id)
+		switch {
+		case errors.Is(err, jobs.ErrNotFound):
+			return jobs.Video{}, errors.New("video deleted while waiting")
+		case err == nil && v.State.Final():
 			return v, nil
+		case err != nil:
+			d.Log.Warn("reading the video while waiting for it failed; trying again", "video", id, "err", err)
+		default:
+			d.Log.Warn("the video's watcher ended early; watching again", "video", id)
+		}
+		select {
+		case <-ctx.Done():
+			return jobs.Video{}, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	if ctx.Err() != nil {
-		return jobs.Video{}, ctx.Err()
-	}
-	return jobs.Video{}, errors.New("video deleted while waiting")
 }
 
 // failureStatus maps a failure to the HTTP status that best describes it.
@@ -321,6 +345,25 @@ func (d Deps) list(w http.ResponseWriter, r *http.Request) {
 func (d Deps) delete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if _, err := d.Bus.Videos.Get(r.Context(), id); errors.Is(err, jobs.ErrNotFound) {
+		// Still being uploaded (tus): end the upload, which is the video.
+		if d.Resumable != nil && jobs.ValidVideoID(id) {
+			ended, err := d.Resumable.TerminateVideo(r.Context(), id)
+			if err != nil {
+				d.Log.Error("terminating an unfinished upload failed", "video", id, "err", err)
+				jsonError(w, http.StatusServiceUnavailable, "The video could not be deleted; try again shortly.")
+				return
+			}
+			if ended {
+				d.Log.Info("video deleted while it was being uploaded", "video", id)
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		// Files of a delete that failed half-way (the record went first)
+		// go now; for an id that never existed this finds nothing.
+		if jobs.ValidVideoID(id) {
+			_ = store.DeletePrefixes(r.Context(), d.Store, jobs.VideoPrefixes(id, true)...)
+		}
 		jsonError(w, http.StatusNotFound, "No video has that id.")
 		return
 	}
@@ -330,12 +373,12 @@ func (d Deps) delete(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusServiceUnavailable, "The video could not be deleted; try again shortly.")
 		return
 	}
-	for _, prefix := range []string{jobs.StreamPrefix(id), "work/" + id + "/", "uploads/" + id + "/", jobs.KeyPrefix(id)} {
-		if err := store.DeletePrefix(r.Context(), d.Store, prefix); err != nil {
-			d.Log.Error("delete objects failed", "video", id, "err", err)
-			jsonError(w, http.StatusServiceUnavailable, "Some files of the video could not be deleted; try again shortly.")
-			return
-		}
+	// Then every object. A job still running for it removes what it writes
+	// after this (jobs.Worker.OnDeleted).
+	if err := store.DeletePrefixes(context.WithoutCancel(r.Context()), d.Store, jobs.VideoPrefixes(id, true)...); err != nil {
+		d.Log.Error("delete objects failed", "video", id, "err", err)
+		jsonError(w, http.StatusServiceUnavailable, "Some files of the video could not be deleted; try again shortly.")
+		return
 	}
 	d.Log.Info("video deleted", "video", id)
 	w.WriteHeader(http.StatusNoContent)

@@ -76,5 +76,10 @@ func (b *stallGuard) Read(p []byte) (int, error) {
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		err = errStalled
 	}
+	if err == io.EOF {
+		// All in: the handler may now wait as long as it must (POST
+		// /upload waits for the video) without the deadline ending it.
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
 	return n, err
 }

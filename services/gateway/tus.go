@@ -208,6 +208,33 @@ func (rs *Resumable) Sweep(ctx context.Context, now time.Time, maxAge time.Durat
 	return n, nil
 }
 
+// TerminateVideo ends the unfinished upload that would become video id,
+// if there is one, and tells whether there was: a video deleted while it
+// is still being uploaded leaves nothing either.
+func (rs *Resumable) TerminateVideo(ctx context.Context, id string) (bool, error) {
+	pending, err := rs.pending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("list unfinished uploads in %s: %w", rs.where, err)
+	}
+	for _, p := range pending {
+		if videoIDOf(p.id) != id {
+			continue
+		}
+		err := rs.withLock(ctx, p.id, func() error {
+			up, err := rs.composer.Core.GetUpload(ctx, p.id)
+			if err != nil {
+				return err
+			}
+			return rs.composer.Terminater.AsTerminatableUpload(up).Terminate(ctx)
+		})
+		if errors.Is(err, tushandler.ErrNotFound) {
+			return false, nil // finished or terminated meanwhile
+		}
+		return err == nil, err
+	}
+	return false, nil
+}
+
 // RunSweeper sweeps uploads older than maxAge now and every interval until
 // ctx ends.
 func (rs *Resumable) RunSweeper(ctx context.Context, interval, maxAge time.Duration, log *slog.Logger) {

@@ -53,6 +53,7 @@ func Run(ctx context.Context, d Deps) error {
 		Handle:  func(ctx context.Context, j jobs.SegmentJob, a jobs.Attempt) error { return d.segment(ctx, j) },
 		OnFailed: jobs.RemoveFailed(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) },
 			d.KeepFailedSources, d.Log),
+		OnDeleted: jobs.RemoveDeleted(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) }, d.Log),
 	}
 	return w.Run(ctx)
 }
