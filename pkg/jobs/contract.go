@@ -128,7 +128,7 @@ func (j SegmentJob) MsgID() string {
 	return fmt.Sprintf("segment.%s.%s.%d", j.VideoID, j.Rendition, j.Chunk.Index)
 }
 
-// Object keys (DESIGN.md, "Object store layout"). Keys never contain user text.
+// Object keys (docs/architecture.md, "Object layout"). Keys never contain user text.
 func SourceKey(id string) string { return UploadPrefix(id) + "source" }
 
 // WorkKey is a rendition's intermediate transport stream for one chunk.

@@ -54,7 +54,7 @@ const (
 )
 
 // Worker pulls jobs of type T from a stage's durable consumer and runs Handle
-// on each, Concurrency at a time. It owns the delivery rules of DESIGN.md: ack
+// on each, Concurrency at a time. It owns the delivery rules (docs/architecture.md, "Jobs"): ack
 // only after Handle returned nil (its output is durably stored), heartbeats while
 // it runs, back-off between attempts, and a failed video once a job is out of
 // attempts or cannot succeed.

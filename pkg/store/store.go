@@ -1,6 +1,6 @@
 // Package store is hlsd's object store: the one place where uploads, intermediate
 // transport streams and published HLS live. Keys are the same on every backend
-// (see DESIGN.md, "Object store layout"), so a deployment can move from the local
+// (see docs/architecture.md, "Object layout"), so a deployment can move from the local
 // disk to MinIO without touching anything else.
 package store
 

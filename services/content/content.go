@@ -89,7 +89,7 @@ var (
 func Handler(d Deps) http.Handler { return New(d) }
 
 // Service is the content service: a net/http handler, and for the
-// standalone service a fasthttp fast path (ServeCached) that shares its
+// standalone service a fasthttp fast path (ServeFast) that shares its
 // playlist cache.
 type Service struct{ d Deps }
 

@@ -193,8 +193,8 @@ func (s *Service) playlist(ctx *fasthttp.RequestCtx, path []byte) (bool, int64) 
 	return true, int64(len(body))
 }
 
-// segment answers a whole segment, streamed from the store (sendfile from
-// a file store).
+// segment answers a whole segment, streamed from the store through a
+// buffer (not sendfile: see below).
 func (s *Service) segment(ctx *fasthttp.RequestCtx, path string) (bool, int64) {
 	key, ok := ObjectKey(path)
 	if !ok {
