@@ -48,3 +48,39 @@ func TestSecurityDocNamesRealTests(t *testing.T) {
 		}
 	}
 }
+
+// The repository stands on its own: no code, test or doc points at a file
+// outside it (the project began from a design document that is not in it).
+func TestNoReferencesOutsideTheRepository(t *testing.T) {
+	t.Parallel()
+	needles := []string{"DESIGN" + ".md", "../" + "shared/"}
+	err := filepath.WalkDir("../..", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != "../.." && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(p) {
+		case ".go", ".md", ".yml", ".yaml", ".json", ".sh", ".js", ".html", "":
+		default:
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, n := range needles {
+			if strings.Contains(string(b), n) {
+				t.Errorf("%s refers to %s, outside the repository", p, n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
