@@ -190,13 +190,7 @@ func (rs *Resumable) Sweep(ctx context.Context, now time.Time, maxAge time.Durat
 		if !p.created.Before(now.Add(-maxAge)) {
 			continue
 		}
-		err := rs.withLock(ctx, p.id, func() error {
-			up, err := rs.composer.Core.GetUpload(ctx, p.id)
-			if err != nil {
-				return err
-			}
-			return rs.composer.Terminater.AsTerminatableUpload(up).Terminate(ctx)
-		})
+		err := rs.terminate(ctx, p.id)
 		if errors.Is(err, tushandler.ErrNotFound) {
 			continue // finished or terminated meanwhile
 		}
@@ -206,6 +200,18 @@ func (rs *Resumable) Sweep(ctx context.Context, now time.Time, maxAge time.Durat
 		n++
 	}
 	return n, nil
+}
+
+// terminate removes an unfinished upload, under its lock; tusd's
+// ErrNotFound if it finished or was removed meanwhile.
+func (rs *Resumable) terminate(ctx context.Context, id string) error {
+	return rs.withLock(ctx, id, func() error {
+		up, err := rs.composer.Core.GetUpload(ctx, id)
+		if err != nil {
+			return err
+		}
+		return rs.composer.Terminater.AsTerminatableUpload(up).Terminate(ctx)
+	})
 }
 
 // TerminateVideo ends the unfinished upload that would become video id,
@@ -220,13 +226,7 @@ func (rs *Resumable) TerminateVideo(ctx context.Context, id string) (bool, error
 		if videoIDOf(p.id) != id {
 			continue
 		}
-		err := rs.withLock(ctx, p.id, func() error {
-			up, err := rs.composer.Core.GetUpload(ctx, p.id)
-			if err != nil {
-				return err
-			}
-			return rs.composer.Terminater.AsTerminatableUpload(up).Terminate(ctx)
-		})
+		err := rs.terminate(ctx, p.id)
 		if errors.Is(err, tushandler.ErrNotFound) {
 			return false, nil // finished or terminated meanwhile
 		}

@@ -656,3 +656,31 @@ func TestTusRefusesOtherWebSites(t *testing.T) {
 		t.Errorf("same-origin POST: %d %s", r.status, r.body)
 	}
 }
+
+// A video deleted while it is still being uploaded over tus: the upload
+// ends and its bytes go.
+func TestDeleteDuringTusUpload(t *testing.T) {
+	t.Parallel()
+	base, _, _, tusDir := tusGateway(t)
+	c := tusClient{t: t}
+	loc, r := c.create(base, 3000, "half.mp4")
+	id := r.header.Get(HeaderVideoID)
+	if r := c.patch(loc, 0, tusBody(1500)); r.status != http.StatusNoContent {
+		t.Fatalf("PATCH: %d %s", r.status, r.body)
+	}
+	if r := c.do(http.MethodDelete, base+"/api/videos/"+id, nil, nil); r.status != http.StatusNoContent {
+		t.Fatalf("DELETE /api/videos/%s during the upload: %d %s", id, r.status, r.body)
+	}
+	if r := c.do(http.MethodHead, loc, nil, nil); r.status != http.StatusNotFound {
+		t.Errorf("HEAD after the delete: %d", r.status)
+	}
+	entries, _ := os.ReadDir(tusDir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), id) {
+			t.Errorf("left in the upload directory: %s", e.Name())
+		}
+	}
+	if r := c.do(http.MethodDelete, base+"/api/videos/"+id, nil, nil); r.status != http.StatusNotFound {
+		t.Errorf("a second DELETE: %d", r.status)
+	}
+}
