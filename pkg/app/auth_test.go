@@ -12,6 +12,7 @@ import (
 	"github.com/hlsd/hlsd/pkg/app"
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 )
 
 // The library refuses an open API beyond loopback too, before it opens
@@ -79,7 +80,7 @@ func TestAllWithTokens(t *testing.T) {
 		return resp.StatusCode, string(b), resp.Header
 	}
 	const form = "--x\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"a.mp4\"\r\n\r\nnot a video\r\n--x--\r\n"
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	for _, r := range []struct{ method, path string }{
 		{"POST", "/upload"}, {"POST", "/api/videos"}, {"GET", "/api/videos"}, {"GET", "/api/videos/" + id}, {"DELETE", "/api/videos/" + id},
 	} {

@@ -19,6 +19,7 @@ import (
 	"github.com/hlsd/hlsd/pkg/app"
 	"github.com/hlsd/hlsd/pkg/app/apptest"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/natsembed"
 	"github.com/hlsd/hlsd/pkg/testutil"
 	"github.com/hlsd/hlsd/pkg/testutil/miniotest"
@@ -336,7 +337,7 @@ func TestAPICreateIsAsync(t *testing.T) {
 		ID        string `json:"id"`
 		StatusURL string `json:"status_url"`
 	}
-	if err := json.Unmarshal([]byte(body), &created); err != nil || !jobs.ValidVideoID(created.ID) || hdr.Get("Location") != created.StatusURL {
+	if err := json.Unmarshal([]byte(body), &created); err != nil || !layout.ValidVideoID(created.ID) || hdr.Get("Location") != created.StatusURL {
 		t.Fatalf("create answer %s (%v)", body, err)
 	}
 	deadline := time.Now().Add(2 * time.Minute)

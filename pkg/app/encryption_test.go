@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/app"
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 )
 
 // encryptedProfiles is the shipped profiles.json with "encryption": "aes-128".
@@ -138,7 +138,7 @@ func checkEncrypted(t *testing.T, dir, query, master string) {
 	}
 
 	// The key: 16 bytes, never cached.
-	st, key, hdr := fetch(t, "GET", dir+jobs.KeyName+query)
+	st, key, hdr := fetch(t, "GET", dir+layout.KeyName+query)
 	if st != http.StatusOK || len(key) != 16 || hdr.Get("Content-Type") != "application/octet-stream" ||
 		hdr.Get("Cache-Control") != "private, no-store" || hdr.Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("GET key = %d, %d bytes, %v", st, len(key), hdr)
@@ -146,7 +146,7 @@ func checkEncrypted(t *testing.T, dir, query, master string) {
 	if query != "" {
 		// Signed: the key is as closed as the segments.
 		for _, q := range []string{"", "?token=" + strings.Repeat("A", len(query)-7), "?token=" + query[7:len(query)-2] + "xx"} {
-			if st, body, _ := fetch(t, "GET", dir+jobs.KeyName+q); st != http.StatusForbidden {
+			if st, body, _ := fetch(t, "GET", dir+layout.KeyName+q); st != http.StatusForbidden {
 				t.Errorf("GET key%s = %d %q, want 403", q, st, body)
 			}
 		}
@@ -224,20 +224,20 @@ func TestDeleteRemovesTheKey(t *testing.T) {
 		t.Fatalf("upload: %d %s", status, body)
 	}
 	dir, id := m[1], m[2]
-	keyFile := filepath.Join(data, "store", filepath.FromSlash(jobs.EncryptionKeyKey(id)))
+	keyFile := filepath.Join(data, "store", filepath.FromSlash(layout.EncryptionKeyKey(id)))
 	if _, err := os.Stat(keyFile); err != nil {
-		t.Fatalf("the key is not at %s: %v", jobs.EncryptionKeyKey(id), err)
+		t.Fatalf("the key is not at %s: %v", layout.EncryptionKeyKey(id), err)
 	}
-	if st, _, _ := fetch(t, "GET", dir+jobs.KeyName); st != http.StatusOK {
+	if st, _, _ := fetch(t, "GET", dir+layout.KeyName); st != http.StatusOK {
 		t.Fatalf("GET key = %d", st)
 	}
 	if st, body, _ := fetch(t, "DELETE", base+"/api/videos/"+id); st != http.StatusNoContent {
 		t.Fatalf("DELETE = %d %s", st, body)
 	}
 	if _, err := os.Stat(keyFile); !os.IsNotExist(err) {
-		t.Errorf("the key outlived its video (gateway delete must remove jobs.KeyPrefix): %v", err)
+		t.Errorf("the key outlived its video (gateway delete must remove layout.KeyPrefix): %v", err)
 	}
-	if st, _, _ := fetch(t, "GET", dir+jobs.KeyName); st != http.StatusNotFound {
+	if st, _, _ := fetch(t, "GET", dir+layout.KeyName); st != http.StatusNotFound {
 		t.Errorf("GET key after DELETE = %d, want 404", st)
 	}
 }

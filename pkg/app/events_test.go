@@ -19,6 +19,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/app"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/testutil"
 	"github.com/hlsd/hlsd/pkg/webhook"
 )
@@ -56,7 +57,7 @@ func apiUpload(t *testing.T, base, token, path string) string {
 	defer resp.Body.Close()
 	var created struct{ ID string }
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(b, &created) != nil || !jobs.ValidVideoID(created.ID) {
+	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(b, &created) != nil || !layout.ValidVideoID(created.ID) {
 		t.Fatalf("POST /api/videos = %d %s", resp.StatusCode, b)
 	}
 	return created.ID
@@ -207,7 +208,7 @@ func TestSSEFollowsVideosToTheirEnd(t *testing.T) {
 	t.Run("unknown id", func(t *testing.T) {
 		t.Parallel()
 		for _, u := range []string{
-			base + "/api/videos/" + jobs.NewVideoID() + "/events?access_token=" + eventsToken,
+			base + "/api/videos/" + layout.NewVideoID() + "/events?access_token=" + eventsToken,
 			base + "/api/videos/not-an-id/events?access_token=" + eventsToken,
 		} {
 			resp, err := http.Get(u)
@@ -220,7 +221,7 @@ func TestSSEFollowsVideosToTheirEnd(t *testing.T) {
 				t.Errorf("GET %s = %d %s", u, resp.StatusCode, b)
 			}
 		}
-		resp, err := http.Get(base + "/api/videos/" + jobs.NewVideoID() + "/events")
+		resp, err := http.Get(base + "/api/videos/" + layout.NewVideoID() + "/events")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/app"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/store"
 	"github.com/hlsd/hlsd/pkg/testutil/miniotest"
 )
@@ -104,7 +105,7 @@ func (c tusc) uploadInChunks(data []byte, filename string, n int) string {
 		off = end
 	}
 	id := hdr.Get("Hlsd-Video-Id")
-	if !jobs.ValidVideoID(id) || hdr.Get("Hlsd-Status-Url") != "/api/videos/"+id {
+	if !layout.ValidVideoID(id) || hdr.Get("Hlsd-Status-Url") != "/api/videos/"+id {
 		c.t.Fatalf("final PATCH names no video: %v", hdr)
 	}
 	return id
@@ -217,7 +218,7 @@ func TestTusUploadToPlayableHLS(t *testing.T) {
 	if d := masterDuration(t, v.MasterURL); math.Abs(d-4) > 0.5 {
 		t.Errorf("playlist lasts %g s, source 4 s", d)
 	}
-	src, err := os.ReadFile(filepath.Join(dataDir, "store", filepath.FromSlash(jobs.SourceKey(id))))
+	src, err := os.ReadFile(filepath.Join(dataDir, "store", filepath.FromSlash(layout.SourceKey(id))))
 	if err != nil || !bytes.Equal(src, data) {
 		t.Errorf("stored source: %d bytes (%v), sent %d", len(src), err, len(data))
 	}
@@ -268,7 +269,7 @@ func TestTusResumeAfterInterruption(t *testing.T) {
 	}
 	status, hdr, body := c.patch(u, off, data[off:])
 	id := hdr.Get("Hlsd-Video-Id")
-	if status != http.StatusNoContent || !jobs.ValidVideoID(id) {
+	if status != http.StatusNoContent || !layout.ValidVideoID(id) {
 		t.Fatalf("resuming PATCH: %d %v %s", status, hdr, body)
 	}
 	v := c.waitReady(id)
@@ -327,7 +328,7 @@ func TestTusS3Store(t *testing.T) {
 	if len(left) != 0 {
 		t.Errorf("objects left under tus/: %v", left)
 	}
-	rc, err := st.Get(context.Background(), jobs.SourceKey(id), 0, -1)
+	rc, err := st.Get(context.Background(), layout.SourceKey(id), 0, -1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"testing"
 	"time"
 
@@ -91,7 +92,7 @@ func TestSucceedingJobsPublishNothing(t *testing.T) {
 	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error { return nil })
 	newVideo(t, bus)
 	waitFor(t, "the job", 10*time.Second, func() bool { return streamMsgs(t, bus) == 0 })
-	if err := bus.PublishVideoEvent(context.Background(), Video{ID: NewVideoID(), State: StateEncoding}); err != nil {
+	if err := bus.PublishVideoEvent(context.Background(), Video{ID: layout.NewVideoID(), State: StateEncoding}); err != nil {
 		t.Fatal(err)
 	}
 	if es := eventsOf(t, bus); len(es) != 0 {
@@ -105,7 +106,7 @@ func TestSucceedingJobsPublishNothing(t *testing.T) {
 func TestWebhookConsumer(t *testing.T) {
 	bus := newBus(t, fastConfig())
 	ctx := context.Background()
-	old := Video{ID: NewVideoID(), State: StateReady}
+	old := Video{ID: layout.NewVideoID(), State: StateReady}
 	if err := bus.PublishVideoEvent(ctx, old); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestWebhookConsumer(t *testing.T) {
 	if !c.CachedInfo().Created.Equal(created) || c.CachedInfo().Config.MaxDeliver != 4 {
 		t.Fatalf("updated consumer: %+v", c.CachedInfo())
 	}
-	fresh := Video{ID: NewVideoID(), State: StateFailed, Failure: &Failure{Code: CodeInternal, Reason: "x"}}
+	fresh := Video{ID: layout.NewVideoID(), State: StateFailed, Failure: &Failure{Code: CodeInternal, Reason: "x"}}
 	if err := bus.PublishVideoEvent(ctx, fresh); err != nil {
 		t.Fatal(err)
 	}

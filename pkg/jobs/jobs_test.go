@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"io"
 	"log/slog"
 	"sync"
@@ -62,7 +63,7 @@ func TestSetupIsIdempotent(t *testing.T) {
 func TestVideoUpdatesNeverLost(t *testing.T) {
 	bus := newBus(t, DefaultConfig())
 	ctx := context.Background()
-	id := NewVideoID()
+	id := layout.NewVideoID()
 	if err := bus.Videos.Create(ctx, &Video{ID: id, State: StateUploaded}); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestWatchSeesChanges(t *testing.T) {
 	bus := newBus(t, DefaultConfig())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	id := NewVideoID()
+	id := layout.NewVideoID()
 	if err := bus.Videos.Create(ctx, &Video{ID: id, State: StateUploaded}); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func runWorker(t *testing.T, bus *Bus, handle func(context.Context, EncodeJob, A
 
 func newVideo(t *testing.T, bus *Bus) string {
 	t.Helper()
-	id := NewVideoID()
+	id := layout.NewVideoID()
 	if err := bus.Videos.Create(context.Background(), &Video{ID: id, State: StateUploaded}); err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func TestRetriesThenFailsAfterMaxDeliver(t *testing.T) {
 
 func TestOtherJobsUnaffectedByAFailingOne(t *testing.T) {
 	bus := newBus(t, fastConfig())
-	bad := NewVideoID()
+	bad := layout.NewVideoID()
 	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error {
 		if j.VideoID == bad {
 			return errors.New("always fails")
@@ -312,7 +313,7 @@ func TestSkipsJobsOfFinishedVideos(t *testing.T) {
 	bus := newBus(t, fastConfig())
 	var runs atomic.Int32
 	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error { runs.Add(1); return nil })
-	id := NewVideoID()
+	id := layout.NewVideoID()
 	if err := bus.Videos.Create(context.Background(), &Video{ID: id, State: StateReady}); err != nil {
 		t.Fatal(err)
 	}
@@ -328,15 +329,15 @@ func TestSkipsJobsOfFinishedVideos(t *testing.T) {
 func TestIDs(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 1000; i++ {
-		id := NewVideoID()
-		if !ValidVideoID(id) || seen[id] {
+		id := layout.NewVideoID()
+		if !layout.ValidVideoID(id) || seen[id] {
 			t.Fatalf("bad or repeated id %q", id)
 		}
 		seen[id] = true
 	}
 	for _, bad := range []string{"", "../etc", "ABCDEFGHIJKLMNOPQRSTUVWX", "abcdefghijklmnopqrstuvw1", "abcdefghijklmnopqrstuvwxy"} {
-		if ValidVideoID(bad) {
-			t.Errorf("ValidVideoID(%q) = true", bad)
+		if layout.ValidVideoID(bad) {
+			t.Errorf("layout.ValidVideoID(%q) = true", bad)
 		}
 	}
 	if got := CleanFilename("../../a\x00b\nc.mp4"); got != "abc.mp4" {

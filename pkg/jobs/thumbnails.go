@@ -1,26 +1,5 @@
 package jobs
 
-import "strconv"
-
-// File names of a video's still pictures, directly under /streams/{id}/ (and
-// streams/{id}/ in the store), beside master.m3u8.
-const (
-	PosterName     = "poster.jpg"
-	ThumbnailsName = "thumbnails.vtt" // the storyboard's WebVTT track
-)
-
-// SpriteName is storyboard sheet k's file name: sprite_0.jpg, sprite_1.jpg…
-func SpriteName(k int) string { return "sprite_" + strconv.Itoa(k) + ".jpg" }
-
-// PosterKey is a video's poster frame.
-func PosterKey(id string) string { return StreamPrefix(id) + PosterName }
-
-// ThumbnailsKey is a video's storyboard track, whose cues name the sprites.
-func ThumbnailsKey(id string) string { return StreamPrefix(id) + ThumbnailsName }
-
-// SpriteKey is storyboard sheet k of a video.
-func SpriteKey(id string, k int) string { return StreamPrefix(id) + SpriteName(k) }
-
 // Thumbnails are a video's still pictures, made by the encoder from the
 // source and the smallest rendition. Making them is best effort: a video
 // whose pictures could not be made is published without them (nil, or
@@ -45,7 +24,7 @@ func (t *Thumbnails) HasPoster() bool { return t != nil && t.Poster }
 func (t *Thumbnails) HasStoryboard() bool { return t != nil && t.Count > 0 && t.Sprites > 0 }
 
 // StoryboardSheet is what the encoder made of one chunk's storyboard
-// thumbnails (at StoryboardManifestKey): the sheet SpriteName(chunk), whose
+// thumbnails (at layout.StoryboardManifestKey): the sheet layout.SpriteName(chunk), whose
 // thumbnails are numbers First to First+Count-1, Columns to a row.
 type StoryboardSheet struct {
 	Name     string `json:"name"`

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"sort"
 	"strings"
 	"time"
@@ -50,7 +51,7 @@ func (v *Videos) Get(ctx context.Context, id string) (Video, error) {
 }
 
 func (v *Videos) get(ctx context.Context, id string) (Video, uint64, error) {
-	if !ValidVideoID(id) {
+	if !layout.ValidVideoID(id) {
 		return Video{}, 0, fmt.Errorf("jobs: %q: %w", id, ErrNotFound)
 	}
 	e, err := v.kv.Get(ctx, id)
@@ -146,7 +147,7 @@ func (v *Videos) List(ctx context.Context) ([]Video, error) {
 // Watch sends the video's current state and then every change until ctx ends
 // or the video is deleted. The channel is closed at the end.
 func (v *Videos) Watch(ctx context.Context, id string) (<-chan Video, error) {
-	if !ValidVideoID(id) {
+	if !layout.ValidVideoID(id) {
 		return nil, fmt.Errorf("jobs: %q: %w", id, ErrNotFound)
 	}
 	w, err := v.kv.Watch(ctx, id)

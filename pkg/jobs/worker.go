@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"log/slog"
 	"sync"
 	"time"
@@ -261,7 +262,7 @@ func RemoveFailed(del func(ctx context.Context, prefixes ...string) error, keepS
 	return func(_ context.Context, v Video) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := del(ctx, VideoPrefixes(v.ID, !keepSource)...); err != nil {
+		if err := del(ctx, layout.VideoPrefixes(v.ID, !keepSource)...); err != nil {
 			log.Warn("removing a failed video's files failed; deleting the video removes them", "video", v.ID, "err", err)
 		}
 	}
@@ -273,7 +274,7 @@ func RemoveDeleted(del func(ctx context.Context, prefixes ...string) error, log 
 	return func(id string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := del(ctx, VideoPrefixes(id, true)...); err != nil {
+		if err := del(ctx, layout.VideoPrefixes(id, true)...); err != nil {
 			log.Warn("removing a deleted video's late files failed", "video", id, "err", err)
 		}
 	}

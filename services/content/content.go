@@ -30,7 +30,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playback"
 	"github.com/hlsd/hlsd/pkg/store"
 )
@@ -80,8 +80,8 @@ const (
 var (
 	renditionRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 	fileRe      = regexp.MustCompile(`^(index\.m3u8|iframes\.m3u8|seg_[0-9]{5,9}\.ts)$`)
-	// The still pictures beside the master (jobs.PosterName,
-	// jobs.ThumbnailsName, jobs.SpriteName): one spelling of each.
+	// The still pictures beside the master (layout.PosterName,
+	// layout.ThumbnailsName, layout.SpriteName): one spelling of each.
 	pictureRe = regexp.MustCompile(`^(poster\.jpg|thumbnails\.vtt|sprite_(0|[1-9][0-9]{0,3})\.jpg)$`)
 )
 
@@ -354,14 +354,14 @@ func videoIDOf(escapedPath string) (string, bool) {
 		return "", false
 	}
 	id, _, _ := strings.Cut(rest, "/")
-	return id, jobs.ValidVideoID(id)
+	return id, layout.ValidVideoID(id)
 }
 
 // ObjectKey maps a request path (still escaped) to a store key, or reports
 // false. Only the exact shapes hlsd publishes are accepted — master.m3u8,
 // poster.jpg, thumbnails.vtt, sprite_K.jpg, {rendition}/index.m3u8,
 // {rendition}/iframes.m3u8, {rendition}/seg_NNNNN.ts, with a 24-character id
-// from jobs.NewVideoID and a rendition name as profiles.json allows — so no
+// from layout.NewVideoID and a rendition name as profiles.json allows — so no
 // encoding trick (%2e%2e, %2f, %252f, backslashes, NUL, overlong UTF-8,
 // doubled slashes, ";" parameters, trailing dots) can name anything else, and
 // a directory is never a file.
@@ -372,19 +372,19 @@ func ObjectKey(escapedPath string) (string, bool) {
 	}
 	parts := strings.Split(rest, "/")
 	switch {
-	case len(parts) == 2 && jobs.ValidVideoID(parts[0]) && parts[1] == "master.m3u8":
-		return jobs.MasterKey(parts[0]), true
-	case len(parts) == 2 && jobs.ValidVideoID(parts[0]) && pictureRe.MatchString(parts[1]):
-		return jobs.StreamPrefix(parts[0]) + parts[1], true
-	case len(parts) == 3 && jobs.ValidVideoID(parts[0]) && renditionRe.MatchString(parts[1]) && fileRe.MatchString(parts[2]):
-		return jobs.StreamPrefix(parts[0]) + parts[1] + "/" + parts[2], true
+	case len(parts) == 2 && layout.ValidVideoID(parts[0]) && parts[1] == "master.m3u8":
+		return layout.MasterKey(parts[0]), true
+	case len(parts) == 2 && layout.ValidVideoID(parts[0]) && pictureRe.MatchString(parts[1]):
+		return layout.StreamPrefix(parts[0]) + parts[1], true
+	case len(parts) == 3 && layout.ValidVideoID(parts[0]) && renditionRe.MatchString(parts[1]) && fileRe.MatchString(parts[2]):
+		return layout.StreamPrefix(parts[0]) + parts[1] + "/" + parts[2], true
 	}
 	return "", false
 }
 
 // KeyVideoID reports whether a request path (still escaped) is exactly
 // /streams/{id}/key — where a video encrypted with AES-128 has its key
-// (jobs.KeyName) — and for which id. It is the only way to the keys/ part of
+// (layout.KeyName) — and for which id. It is the only way to the keys/ part of
 // the store: ObjectKey never maps a path there, and nothing but this one
 // exact spelling (no encoding, no other case, no trailing slash or dot, no
 // ";" parameter) is accepted.
@@ -394,7 +394,7 @@ func KeyVideoID(escapedPath string) (string, bool) {
 		return "", false
 	}
 	id, name, ok := strings.Cut(rest, "/")
-	if !ok || name != jobs.KeyName || !jobs.ValidVideoID(id) {
+	if !ok || name != layout.KeyName || !layout.ValidVideoID(id) {
 		return "", false
 	}
 	return id, true
@@ -412,7 +412,7 @@ const keySize = 16
 // expired) and out of the player's disk cache; players fetch it once per
 // playback anyway. There is no ETag: no revalidation, nothing to compare.
 func (d Deps) serveKey(w http.ResponseWriter, r *http.Request, id string) {
-	key := jobs.EncryptionKeyKey(id)
+	key := layout.EncryptionKeyKey(id)
 	rc, err := d.Store.Get(r.Context(), key, 0, -1)
 	if err != nil {
 		d.storeError(w, key, err)

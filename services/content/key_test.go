@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playback"
 )
 
@@ -53,9 +53,9 @@ func TestServesTheKey(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	put(jobs.MasterKey(otherID), "#EXTM3U\n") // a video in the clear: no key
+	put(layout.MasterKey(otherID), "#EXTM3U\n") // a video in the clear: no key
 	const shortID = "cdefghijklmnopqrstuvwxyz"
-	put(jobs.EncryptionKeyKey(shortID), "short")
+	put(layout.EncryptionKeyKey(shortID), "short")
 	var logged bytes.Buffer
 	srv := httptest.NewServer(Handler(Deps{Store: f.store, Log: slog.New(slog.NewTextHandler(&logged, nil))}))
 	defer srv.Close()
@@ -166,7 +166,7 @@ func TestSignedKey(t *testing.T) {
 // rewritten with the token, to the key.
 func TestSignedKeyURIIsRewritten(t *testing.T) {
 	f := newFixture(t)
-	if err := f.store.Put(context.Background(), jobs.MediaPlaylistKey(id, "360p"), strings.NewReader(encryptedMedia), int64(len(encryptedMedia))); err != nil {
+	if err := f.store.Put(context.Background(), layout.MediaPlaylistKey(id, "360p"), strings.NewReader(encryptedMedia), int64(len(encryptedMedia))); err != nil {
 		t.Fatal(err)
 	}
 	signer, _ := playback.NewSigner(time.Hour, playSecret)

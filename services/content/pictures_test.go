@@ -9,17 +9,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playback"
 )
 
 func TestObjectKeyPictures(t *testing.T) {
 	s := "/streams/" + id + "/"
 	for p, want := range map[string]string{
-		s + "poster.jpg":       jobs.PosterKey(id),
-		s + "thumbnails.vtt":   jobs.ThumbnailsKey(id),
-		s + "sprite_0.jpg":     jobs.SpriteKey(id, 0),
-		s + "sprite_9999.jpg":  jobs.SpriteKey(id, 9999),
+		s + "poster.jpg":       layout.PosterKey(id),
+		s + "thumbnails.vtt":   layout.ThumbnailsKey(id),
+		s + "sprite_0.jpg":     layout.SpriteKey(id, 0),
+		s + "sprite_9999.jpg":  layout.SpriteKey(id, 9999),
 		s + "sprite_01.jpg":    "",
 		s + "sprite_10000.jpg": "",
 		s + "360p/poster.jpg":  "",

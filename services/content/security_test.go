@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/store"
 )
 
@@ -73,17 +73,17 @@ func newFixture(t *testing.T) *fixture {
 		}
 	}
 	put("root.txt", []byte(markStore))
-	put(jobs.SourceKey(id), []byte(markUpload))
-	put(jobs.WorkKey(id, "360p", 0), []byte(markWork))
-	put(jobs.EncryptionKeyKey(id), []byte(markKey))
-	put(jobs.MasterKey(id), []byte("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS=\"avc1.64001e\"\n360p/index.m3u8\n"))
-	put(jobs.MediaPlaylistKey(id, "360p"), []byte("#EXTM3U\n#EXTINF:6.000,\nseg_00000.ts\n#EXT-X-ENDLIST\n"))
-	put(jobs.StreamPrefix(id)+"360p/iframes.m3u8", []byte("#EXTM3U\n#EXT-X-I-FRAMES-ONLY\n"))
-	put(jobs.SegmentKey(id, "360p", 0), f.seg)
-	put(jobs.PosterKey(id), []byte("\xff\xd8\xff poster"))
-	put(jobs.SpriteKey(id, 0), []byte("\xff\xd8\xff sprite 0"))
-	put(jobs.SpriteKey(id, 12), []byte("\xff\xd8\xff sprite 12"))
-	put(jobs.ThumbnailsKey(id), []byte("WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nsprite_0.jpg#xywh=0,0,160,90\n"))
+	put(layout.SourceKey(id), []byte(markUpload))
+	put(layout.WorkKey(id, "360p", 0), []byte(markWork))
+	put(layout.EncryptionKeyKey(id), []byte(markKey))
+	put(layout.MasterKey(id), []byte("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS=\"avc1.64001e\"\n360p/index.m3u8\n"))
+	put(layout.MediaPlaylistKey(id, "360p"), []byte("#EXTM3U\n#EXTINF:6.000,\nseg_00000.ts\n#EXT-X-ENDLIST\n"))
+	put(layout.StreamPrefix(id)+"360p/iframes.m3u8", []byte("#EXTM3U\n#EXT-X-I-FRAMES-ONLY\n"))
+	put(layout.SegmentKey(id, "360p", 0), f.seg)
+	put(layout.PosterKey(id), []byte("\xff\xd8\xff poster"))
+	put(layout.SpriteKey(id, 0), []byte("\xff\xd8\xff sprite 0"))
+	put(layout.SpriteKey(id, 12), []byte("\xff\xd8\xff sprite 12"))
+	put(layout.ThumbnailsKey(id), []byte("WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nsprite_0.jpg#xywh=0,0,160,90\n"))
 	// Real files under the video's prefix whose kind is not served: if they
 	// came back, the whitelist would be what failed, not a missing file.
 	for _, k := range []string{
@@ -382,11 +382,11 @@ func FuzzObjectKey(f *testing.F) {
 			t.Fatalf("ObjectKey(%q) = %q: %v", p, key, err)
 		}
 		parts := strings.Split(key, "/")
-		if parts[0] != "streams" || !jobs.ValidVideoID(parts[1]) || "/"+key != p {
+		if parts[0] != "streams" || !layout.ValidVideoID(parts[1]) || "/"+key != p {
 			t.Fatalf("ObjectKey(%q) = %q", p, key)
 		}
 		last := parts[len(parts)-1]
-		if !(key == jobs.MasterKey(parts[1]) || len(parts) == 3 && pictureRe.MatchString(last) || len(parts) == 4 && fileRe.MatchString(last)) {
+		if !(key == layout.MasterKey(parts[1]) || len(parts) == 3 && pictureRe.MatchString(last) || len(parts) == 4 && fileRe.MatchString(last)) {
 			t.Fatalf("ObjectKey(%q) = %q: not a published kind", p, key)
 		}
 	})
@@ -404,13 +404,13 @@ func FuzzKeyVideoID(f *testing.F) {
 		if !ok {
 			return
 		}
-		if !jobs.ValidVideoID(got) || p != Prefix+got+"/"+jobs.KeyName {
+		if !layout.ValidVideoID(got) || p != Prefix+got+"/"+layout.KeyName {
 			t.Fatalf("KeyVideoID(%q) = %q", p, got)
 		}
 		if key, ok := ObjectKey(p); ok {
 			t.Fatalf("ObjectKey(%q) = %q as well", p, key)
 		}
-		if err := store.ValidateKey(jobs.EncryptionKeyKey(got)); err != nil {
+		if err := store.ValidateKey(layout.EncryptionKeyKey(got)); err != nil {
 			t.Fatal(err)
 		}
 	})

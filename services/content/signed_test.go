@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playback"
 )
 
@@ -59,10 +59,10 @@ func newSignedEnv(t *testing.T) *signedEnv {
 			t.Fatal(err)
 		}
 	}
-	put(jobs.MasterKey(id), signedMaster)
-	put(jobs.MediaPlaylistKey(id, "360p"), signedMedia)
-	put(jobs.MasterKey(otherID), "#EXTM3U\n360p/index.m3u8\n")
-	put(jobs.SegmentKey(otherID, "360p", 0), "other video")
+	put(layout.MasterKey(id), signedMaster)
+	put(layout.MediaPlaylistKey(id, "360p"), signedMedia)
+	put(layout.MasterKey(otherID), "#EXTM3U\n360p/index.m3u8\n")
+	put(layout.SegmentKey(otherID, "360p", 0), "other video")
 	signer, err := playback.NewSigner(time.Hour, playSecret, oldSecret)
 	if err != nil {
 		t.Fatal(err)
@@ -341,7 +341,7 @@ func TestSignedPlaylistsGzipETagRange(t *testing.T) {
 
 func newSignedStore(t *testing.T) *failingStore {
 	f := newFixture(t)
-	if err := f.store.Put(context.Background(), jobs.MasterKey(id), strings.NewReader(signedMaster), int64(len(signedMaster))); err != nil {
+	if err := f.store.Put(context.Background(), layout.MasterKey(id), strings.NewReader(signedMaster), int64(len(signedMaster))); err != nil {
 		t.Fatal(err)
 	}
 	return &failingStore{Store: f.store}

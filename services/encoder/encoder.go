@@ -20,6 +20,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/profiles"
 	"github.com/hlsd/hlsd/pkg/store"
 )
@@ -282,7 +283,7 @@ func (d Deps) remux(ctx context.Context, id string, src source, log *slog.Logger
 	if err := ffmpeg.Remux(ctx, src.path, src.probe, out, timeout); err != nil {
 		return "", classifyEncodeError(err, timeout)
 	}
-	key := jobs.RemuxedSourceKey(id)
+	key := layout.RemuxedSourceKey(id)
 	if _, err := putOutput(ctx, d.Store, key, out, true); err != nil {
 		return "", err
 	}
@@ -344,7 +345,7 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 				return fmt.Errorf("encoder: scratch dir: %w", err)
 			}
 			spec.Thumbnails = &ffmpeg.ThumbnailSpec{Interval: job.Thumbnails, Count: count, Width: w, Height: h, Dir: tdir}
-			sheet = jobs.StoryboardSheet{Name: jobs.SpriteName(c.Index), First: first}
+			sheet = jobs.StoryboardSheet{Name: layout.SpriteName(c.Index), First: first}
 		}
 	}
 	chunkSeconds := c.Duration
@@ -374,7 +375,7 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 	// a chunk past the end of the video stream (shorter than the file).
 	empty := map[string]bool{}
 	for _, o := range outputs {
-		ok, err := putOutput(ctx, d.Store, jobs.WorkKey(id, o.Name, c.Index), o.Path, c.Index == 0)
+		ok, err := putOutput(ctx, d.Store, layout.WorkKey(id, o.Name, c.Index), o.Path, c.Index == 0)
 		if err != nil {
 			return err
 		}
@@ -406,7 +407,7 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 		return err
 	}
 	for _, o := range outputs {
-		key := jobs.WorkKey(id, o.Name, c.Index)
+		key := layout.WorkKey(id, o.Name, c.Index)
 		if empty[o.Name] {
 			key = ""
 		}
@@ -524,7 +525,7 @@ func (p *audioPieces) publishFinished(ctx context.Context, running bool) error {
 		c := chunks[p.next]
 		key := ""
 		if p.next < len(names) {
-			key = jobs.WorkKey(id, jobs.AudioRendition, c.Index)
+			key = layout.WorkKey(id, jobs.AudioRendition, c.Index)
 			ok, err := putOutput(ctx, p.d.Store, key, filepath.Join(p.dir, filepath.Base(names[p.next])), c.Index == 0)
 			if err != nil {
 				return err

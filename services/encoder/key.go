@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/store"
 )
 
@@ -16,7 +17,7 @@ import (
 const KeySize = 16
 
 // ensureKey makes sure video id has its AES-128 key at
-// jobs.EncryptionKeyKey, generating one only when there is none: a
+// layout.EncryptionKeyKey, generating one only when there is none: a
 // redelivered encode job reuses the key of the first delivery, whose segments
 // may already be published, and never makes a second one.
 //
@@ -27,7 +28,7 @@ const KeySize = 16
 // before any segment is encrypted, and every segment of the video is
 // encrypted with the one key left in the store.
 func ensureKey(ctx context.Context, st store.Store, id string) error {
-	key := jobs.EncryptionKeyKey(id)
+	key := layout.EncryptionKeyKey(id)
 	_, err := readKey(ctx, st, key)
 	if !errors.Is(err, store.ErrNotFound) {
 		return err // nil: the key exists and is sound

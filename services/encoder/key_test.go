@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/store"
 )
 
 func storedKey(t *testing.T, st store.Store, id string) []byte {
 	t.Helper()
-	rc, err := st.Get(context.Background(), jobs.EncryptionKeyKey(id), 0, -1)
+	rc, err := st.Get(context.Background(), layout.EncryptionKeyKey(id), 0, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestEnsureKeyIsMadeOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, other := jobs.NewVideoID(), jobs.NewVideoID()
+	id, other := layout.NewVideoID(), layout.NewVideoID()
 	if err := ensureKey(ctx, st, id); err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +69,8 @@ func TestEnsureKeyRefusesADamagedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := jobs.NewVideoID()
-	if err := st.Put(ctx, jobs.EncryptionKeyKey(id), bytes.NewReader([]byte("short")), 5); err != nil {
+	id := layout.NewVideoID()
+	if err := st.Put(ctx, layout.EncryptionKeyKey(id), bytes.NewReader([]byte("short")), 5); err != nil {
 		t.Fatal(err)
 	}
 	err = ensureKey(ctx, st, id)

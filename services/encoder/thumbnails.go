@@ -10,6 +10,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/store"
 )
 
@@ -51,7 +52,7 @@ func (d Deps) startPoster(ctx context.Context, id, src string, probe ffmpeg.Sour
 	return p
 }
 
-func (p *pictures) path() string { return filepath.Join(p.dir, "pictures-"+jobs.PosterName) }
+func (p *pictures) path() string { return filepath.Join(p.dir, "pictures-"+layout.PosterName) }
 
 // stop ends the poster run if it is still going (the encode failed), and
 // waits for it, so the scratch directory can go.
@@ -66,7 +67,7 @@ func (p *pictures) finish(ctx context.Context) bool {
 	if !p.poster {
 		return false
 	}
-	if _, err := putOutput(ctx, p.store, jobs.PosterKey(p.id), p.path(), true); err != nil {
+	if _, err := putOutput(ctx, p.store, layout.PosterKey(p.id), p.path(), true); err != nil {
 		p.log.Warn("no poster: it could not be stored", "err", err)
 		return false
 	}
@@ -83,7 +84,7 @@ func (d Deps) storeSheet(ctx context.Context, log *slog.Logger, id string, chunk
 	}
 	body, cols, err := ffmpeg.TileSheet(paths, t.Width, t.Height)
 	if err == nil {
-		err = d.Store.Put(ctx, jobs.SpriteKey(id, chunk), bytes.NewReader(body), int64(len(body)))
+		err = d.Store.Put(ctx, layout.SpriteKey(id, chunk), bytes.NewReader(body), int64(len(body)))
 	}
 	if err == nil {
 		sheet.Count, sheet.Columns = len(paths), cols
@@ -91,7 +92,7 @@ func (d Deps) storeSheet(ctx context.Context, log *slog.Logger, id string, chunk
 		sheet.Interval, sheet.Width, sheet.Height = t.Interval, t.Width, t.Height
 		m, err = json.Marshal(sheet)
 		if err == nil {
-			err = d.Store.Put(ctx, jobs.StoryboardManifestKey(id, chunk), bytes.NewReader(m), int64(len(m)))
+			err = d.Store.Put(ctx, layout.StoryboardManifestKey(id, chunk), bytes.NewReader(m), int64(len(m)))
 		}
 	}
 	if err != nil {

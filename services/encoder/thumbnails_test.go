@@ -15,6 +15,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/profiles"
 	"github.com/hlsd/hlsd/pkg/store"
 	"github.com/hlsd/hlsd/pkg/testutil"
@@ -23,7 +24,7 @@ import (
 // The track names sheets as the store keeps them.
 func TestSpriteNamesAgree(t *testing.T) {
 	for k := range 12 {
-		if a, b := ffmpeg.SpriteName(k), path.Base(jobs.SpriteKey("x", k)); a != b || a != jobs.SpriteName(k) {
+		if a, b := ffmpeg.SpriteName(k), path.Base(layout.SpriteKey("x", k)); a != b || a != layout.SpriteName(k) {
 			t.Errorf("sheet %d: %s in the track, %s in the store", k, a, b)
 		}
 	}
@@ -63,17 +64,17 @@ func TestPoster(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := Deps{Store: st}
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	p := d.startPoster(ctx, id, src, probe, t.TempDir(), quiet)
 	if !p.finish(ctx) {
 		t.Fatal("no poster")
 	}
 	p.stop() // after finish, as the deferred stop does
-	if keys := strings.Join(keysOf(t, st, jobs.StreamPrefix(id)), " "); keys != "poster.jpg" {
+	if keys := strings.Join(keysOf(t, st, layout.StreamPrefix(id)), " "); keys != "poster.jpg" {
 		t.Errorf("stored %s", keys)
 	}
 	// Stopped while running: no picture, no error, nothing left behind.
-	p = d.startPoster(ctx, jobs.NewVideoID(), src, probe, t.TempDir(), quiet)
+	p = d.startPoster(ctx, layout.NewVideoID(), src, probe, t.TempDir(), quiet)
 	p.stop()
 	p.stop()
 }
@@ -98,7 +99,7 @@ func TestChunkStoryboardSheet(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := Deps{Store: st}
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	for _, c := range chunks {
 		dir := t.TempDir()
 		var next jobs.Chunk
@@ -113,14 +114,14 @@ func TestChunkStoryboardSheet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.storeSheet(context.Background(), quiet, id, c.Index, spec, jobs.StoryboardSheet{Name: jobs.SpriteName(c.Index), First: first})
+		d.storeSheet(context.Background(), quiet, id, c.Index, spec, jobs.StoryboardSheet{Name: layout.SpriteName(c.Index), First: first})
 	}
 	// 0–6 s: thumbnails 0, 2, 4; 6–20 s: 6, 8, ..., 18.
 	for i, want := range []jobs.StoryboardSheet{
 		{Name: "sprite_0.jpg", First: 0, Count: 3, Columns: 3, Interval: 2, Width: 160, Height: 90},
 		{Name: "sprite_1.jpg", First: 3, Count: 7, Columns: 7, Interval: 2, Width: 160, Height: 90},
 	} {
-		b, err := readObject(st, jobs.StoryboardManifestKey(id, i))
+		b, err := readObject(st, layout.StoryboardManifestKey(id, i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +129,7 @@ func TestChunkStoryboardSheet(t *testing.T) {
 		if err := json.Unmarshal(b, &got); err != nil || got != want {
 			t.Errorf("chunk %d: %+v (%v), want %+v", i, got, err, want)
 		}
-		img, err := readObject(st, jobs.SpriteKey(id, i))
+		img, err := readObject(st, layout.SpriteKey(id, i))
 		if err != nil {
 			t.Fatal(err)
 		}

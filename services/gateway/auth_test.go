@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 )
 
 const (
@@ -45,7 +46,7 @@ func TestRoutesNeedAToken(t *testing.T) {
 	h := Handler(d)
 
 	newVideo := func(t *testing.T) string {
-		id := jobs.NewVideoID()
+		id := layout.NewVideoID()
 		if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateUploaded}); err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/testutil"
 )
 
@@ -93,7 +94,7 @@ func TestEventsFollowAVideoToTheEnd(t *testing.T) {
 	srv := httptest.NewServer(Handler(d))
 	defer srv.Close()
 	ctx := context.Background()
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	if err := bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateUploaded, Size: 42}); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestEventsOfAFinishedVideoEndAtOnce(t *testing.T) {
 	d, _ := newDeps(t, bus, &logBuffer{})
 	srv := httptest.NewServer(Handler(d))
 	defer srv.Close()
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	failed := jobs.Video{ID: id, State: jobs.StateFailed, Failure: &jobs.Failure{Code: jobs.CodeUnsupported, Reason: "Not a video."}}
 	if err := bus.Videos.Create(context.Background(), &failed); err != nil {
 		t.Fatal(err)
@@ -158,7 +159,7 @@ func TestEventsEndWhenTheVideoIsDeleted(t *testing.T) {
 	d, _ := newDeps(t, bus, &logBuffer{})
 	srv := httptest.NewServer(Handler(d))
 	defer srv.Close()
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateEncoding}); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ func TestEventsHeartbeatAndDisconnect(t *testing.T) {
 	mux.Handle("GET /api/videos/{id}/events", d.events(50*time.Millisecond))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateEncoding}); err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +217,7 @@ func TestEventsRefusals(t *testing.T) {
 	d, _ := newDeps(t, bus, &logs, token1, token2)
 	srv := httptest.NewServer(Handler(d))
 	defer srv.Close()
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateReady}); err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ func TestEventsRefusals(t *testing.T) {
 		{"second query token", events + "?access_token=" + token2, "", http.StatusOK, ""},
 		{"query token on another route", srv.URL + "/api/videos/" + id + "?access_token=" + token1, "", http.StatusUnauthorized, `Bearer realm="hlsd"`},
 		{"query token on the list", srv.URL + "/api/videos?access_token=" + token1, "", http.StatusUnauthorized, `Bearer realm="hlsd"`},
-		{"unknown id", srv.URL + "/api/videos/" + jobs.NewVideoID() + "/events", "Bearer " + token1, http.StatusNotFound, ""},
+		{"unknown id", srv.URL + "/api/videos/" + layout.NewVideoID() + "/events", "Bearer " + token1, http.StatusNotFound, ""},
 		{"not an id", srv.URL + "/api/videos/..%2F..%2Fetc/events", "Bearer " + token1, http.StatusNotFound, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,7 +267,7 @@ func TestEventsCloseAtShutdown(t *testing.T) {
 	d.Done = done
 	srv := httptest.NewServer(Handler(d))
 	defer srv.Close()
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateEncoding}); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"unicode"
 
 	"github.com/hlsd/hlsd/pkg/api"
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 )
 
 const fuzzToken = "fuzz-token-0123456789abcdef"
@@ -77,7 +77,7 @@ func FuzzUpload(f *testing.F) {
 			}
 		case 202:
 			var v api.Video
-			if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil || !jobs.ValidVideoID(v.ID) || rec.Header().Get("Location") != v.StatusURL {
+			if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil || !layout.ValidVideoID(v.ID) || rec.Header().Get("Location") != v.StatusURL {
 				t.Fatalf("202 answer %q (%v)", answer, err)
 			}
 		case 200:

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playback"
 	"github.com/hlsd/hlsd/pkg/profiles"
 	"github.com/hlsd/hlsd/pkg/store"
@@ -134,7 +135,7 @@ func readErrStatus(err error, max int64) (int, error) {
 }
 
 func (d Deps) accept(ctx context.Context, filename string, body io.Reader) (jobs.Video, int, error) {
-	return d.acceptAs(ctx, jobs.NewVideoID(), filename, body)
+	return d.acceptAs(ctx, layout.NewVideoID(), filename, body)
 }
 
 // acceptAs stores body as the source of video id, records the video and
@@ -142,7 +143,7 @@ func (d Deps) accept(ctx context.Context, filename string, body io.Reader) (jobs
 func (d Deps) acceptAs(ctx context.Context, id, filename string, body io.Reader) (jobs.Video, int, error) {
 	log := d.Log.With("video", id)
 	cr := &countingReader{r: body, max: d.MaxUploadBytes}
-	if err := d.Store.Put(ctx, jobs.SourceKey(id), cr, -1); err != nil {
+	if err := d.Store.Put(ctx, layout.SourceKey(id), cr, -1); err != nil {
 		if cr.tooLarge {
 			return jobs.Video{}, http.StatusRequestEntityTooLarge, tooLargeError{d.MaxUploadBytes}
 		}
@@ -157,16 +158,16 @@ func (d Deps) acceptAs(ctx context.Context, id, filename string, body io.Reader)
 		d.UploadedBytes(cr.n)
 	}
 	if cr.n == 0 {
-		_ = d.Store.Delete(ctx, jobs.SourceKey(id))
+		_ = d.Store.Delete(ctx, layout.SourceKey(id))
 		return jobs.Video{}, http.StatusBadRequest, errEmpty
 	}
 	video := jobs.Video{ID: id, State: jobs.StateUploaded, Filename: jobs.CleanFilename(filename), Size: cr.n}
 	if err := d.Bus.Videos.Create(ctx, &video); err != nil {
 		log.Error("recording upload failed", "err", err)
-		_ = d.Store.Delete(ctx, jobs.SourceKey(id))
+		_ = d.Store.Delete(ctx, layout.SourceKey(id))
 		return jobs.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be recorded; try again shortly.")
 	}
-	job := jobs.EncodeJob{VideoID: id, SourceKey: jobs.SourceKey(id), Profiles: d.Profiles, Part: jobs.PartPlan}
+	job := jobs.EncodeJob{VideoID: id, SourceKey: layout.SourceKey(id), Profiles: d.Profiles, Part: jobs.PartPlan}
 	if err := d.Bus.PublishEncode(ctx, job); err != nil {
 		log.Error("queueing encode failed", "err", err)
 		if failed, err := d.Bus.Videos.Update(context.WithoutCancel(ctx), id, func(v *jobs.Video) error {
@@ -175,7 +176,7 @@ func (d Deps) acceptAs(ctx context.Context, id, filename string, body io.Reader)
 		}); err == nil {
 			d.Bus.AnnounceFinal(failed, log)
 		}
-		_ = d.Store.Delete(context.WithoutCancel(ctx), jobs.SourceKey(id))
+		_ = d.Store.Delete(context.WithoutCancel(ctx), layout.SourceKey(id))
 		return jobs.Video{}, http.StatusServiceUnavailable, errors.New("The video could not be queued for encoding; try again shortly.")
 	}
 	log.Info("upload received", "bytes", cr.n)
@@ -346,7 +347,7 @@ func (d Deps) delete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if _, err := d.Bus.Videos.Get(r.Context(), id); errors.Is(err, jobs.ErrNotFound) {
 		// Still being uploaded (tus): end the upload, which is the video.
-		if d.Resumable != nil && jobs.ValidVideoID(id) {
+		if d.Resumable != nil && layout.ValidVideoID(id) {
 			ended, err := d.Resumable.TerminateVideo(r.Context(), id)
 			if err != nil {
 				d.Log.Error("terminating an unfinished upload failed", "video", id, "err", err)
@@ -361,8 +362,8 @@ func (d Deps) delete(w http.ResponseWriter, r *http.Request) {
 		}
 		// Files of a delete that failed half-way (the record went first)
 		// go now; for an id that never existed this finds nothing.
-		if jobs.ValidVideoID(id) {
-			_ = store.DeletePrefixes(r.Context(), d.Store, jobs.VideoPrefixes(id, true)...)
+		if layout.ValidVideoID(id) {
+			_ = store.DeletePrefixes(r.Context(), d.Store, layout.VideoPrefixes(id, true)...)
 		}
 		jsonError(w, http.StatusNotFound, "No video has that id.")
 		return
@@ -375,7 +376,7 @@ func (d Deps) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	// Then every object. A job still running for it removes what it writes
 	// after this (jobs.Worker.OnDeleted).
-	if err := store.DeletePrefixes(context.WithoutCancel(r.Context()), d.Store, jobs.VideoPrefixes(id, true)...); err != nil {
+	if err := store.DeletePrefixes(context.WithoutCancel(r.Context()), d.Store, layout.VideoPrefixes(id, true)...); err != nil {
 		d.Log.Error("delete objects failed", "video", id, "err", err)
 		jsonError(w, http.StatusServiceUnavailable, "Some files of the video could not be deleted; try again shortly.")
 		return
@@ -397,10 +398,10 @@ func (d Deps) SweepFailedSources(ctx context.Context, now time.Time, retention t
 		if v.State != jobs.StateFailed || !v.UpdatedAt.Before(now.Add(-retention)) {
 			continue
 		}
-		if _, err := d.Store.Stat(ctx, jobs.SourceKey(v.ID)); errors.Is(err, store.ErrNotFound) {
+		if _, err := d.Store.Stat(ctx, layout.SourceKey(v.ID)); errors.Is(err, store.ErrNotFound) {
 			continue
 		}
-		if err := store.DeletePrefix(ctx, d.Store, jobs.UploadPrefix(v.ID)); err != nil {
+		if err := store.DeletePrefix(ctx, d.Store, layout.UploadPrefix(v.ID)); err != nil {
 			return n, fmt.Errorf("remove the source of failed video %s: %w", v.ID, err)
 		}
 		n++

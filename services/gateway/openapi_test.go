@@ -17,7 +17,7 @@ import (
 	"testing"
 
 	"github.com/hlsd/hlsd/pkg/api"
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 )
 
 type openAPIDoc struct {
@@ -318,7 +318,7 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 	if !ok {
 		t.Skip("the gateway's handler is no longer a bare ServeMux")
 	}
-	example := strings.NewReplacer("{id}", jobs.NewVideoID(), "{upload_id}", jobs.NewVideoID(), "{file}", "app.css")
+	example := strings.NewReplacer("{id}", layout.NewVideoID(), "{upload_id}", layout.NewVideoID(), "{file}", "app.css")
 	for p, item := range doc.Paths {
 		if strings.HasPrefix(p, "/streams/") || p == "/healthz" || p == "/readyz" || p == "/metrics" {
 			continue // the content service and pkg/app: TestOpenAPIDocumentsEveryRoute reads those

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 )
 
 // List pages: GET /api/videos?limit=N&cursor=C.
@@ -40,7 +41,7 @@ func decodeCursor(s string) (pageCursor, error) {
 	}
 	ns, id, ok := strings.Cut(string(b), ":")
 	n, err := strconv.ParseInt(ns, 10, 64)
-	if !ok || err != nil || !jobs.ValidVideoID(id) {
+	if !ok || err != nil || !layout.ValidVideoID(id) {
 		return pageCursor{}, errBadCursor
 	}
 	return pageCursor{created: time.Unix(0, n).UTC(), id: id}, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 )
 
 func TestPageOrderAndCursor(t *testing.T) {
@@ -62,7 +63,7 @@ func TestListPagesOverHTTP(t *testing.T) {
 	defer srv.Close()
 	var created []string // oldest first
 	for range 5 {
-		id := jobs.NewVideoID()
+		id := layout.NewVideoID()
 		if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateUploaded}); err != nil {
 			t.Fatal(err)
 		}

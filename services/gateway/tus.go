@@ -39,6 +39,7 @@ import (
 	expslog "golang.org/x/exp/slog"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/store"
 )
 
@@ -533,7 +534,7 @@ func (t *tusServer) preCreate(ev tushandler.HookEvent) (tushandler.HTTPResponse,
 	if !ev.Upload.SizeIsDeferred && ev.Upload.Size == 0 {
 		return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, tushandler.NewError("HLSD_EMPTY", errEmpty.Error(), http.StatusBadRequest)
 	}
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	return tushandler.HTTPResponse{Header: tushandler.HTTPHeader{HeaderVideoID: id}}, tushandler.FileInfoChanges{ID: id}, nil
 }
 

@@ -25,7 +25,7 @@ import (
 	tushandler "github.com/tus/tusd/v2/pkg/handler"
 	expslog "golang.org/x/exp/slog"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/store"
 )
 
@@ -150,7 +150,7 @@ func TestTusUploadInChunksBecomesAVideo(t *testing.T) {
 	data := tusBody(3000)
 	loc, created := c.create(base, len(data), "holiday.mp4")
 	id := created.header.Get(HeaderVideoID)
-	if !jobs.ValidVideoID(id) || !strings.HasSuffix(loc, TusPath+id) || created.header.Get("Tus-Resumable") != "1.0.0" {
+	if !layout.ValidVideoID(id) || !strings.HasSuffix(loc, TusPath+id) || created.header.Get("Tus-Resumable") != "1.0.0" {
 		t.Fatalf("creation answer: Location %q, %s %q", loc, HeaderVideoID, id)
 	}
 	var last tusResp
@@ -173,7 +173,7 @@ func TestTusUploadInChunksBecomesAVideo(t *testing.T) {
 	if err != nil || v.Filename != "holiday.mp4" || v.Size != int64(len(data)) {
 		t.Fatalf("video after the final PATCH: %+v %v", v, err)
 	}
-	src, err := os.ReadFile(filepath.Join(storeDir, filepath.FromSlash(jobs.SourceKey(id))))
+	src, err := os.ReadFile(filepath.Join(storeDir, filepath.FromSlash(layout.SourceKey(id))))
 	if err != nil || !bytes.Equal(src, data) {
 		t.Fatalf("stored source: %d bytes, %v", len(src), err)
 	}
@@ -241,7 +241,7 @@ func TestTusRefusals(t *testing.T) {
 	if got := c.offset(loc); got != 150 {
 		t.Errorf("refused PATCHes moved the offset to %d", got)
 	}
-	check("unknown upload", c.patch(base+TusPath+jobs.NewVideoID(), 0, []byte("abc")), 404, "No upload has that id")
+	check("unknown upload", c.patch(base+TusPath+layout.NewVideoID(), 0, []byte("abc")), 404, "No upload has that id")
 	check("malformed id", c.patch(base+TusPath+"..%2F..%2Fetc", 0, []byte("abc")), 404, "No upload has that id.")
 	check("malformed id (HEAD)", c.do(http.MethodHead, base+TusPath+"x", nil, nil), 404, "")
 	check("download", c.do(http.MethodGet, loc, nil, nil), 405, "")
@@ -265,8 +265,8 @@ func TestTusNeedsTheToken(t *testing.T) {
 	base, _, _, _ := tusGateway(t, token)
 	anon := tusClient{t: t}
 	for _, r := range []struct{ method, path string }{
-		{"POST", TusPath}, {"POST", "/api/uploads"}, {"HEAD", TusPath + jobs.NewVideoID()},
-		{"PATCH", TusPath + jobs.NewVideoID()}, {"DELETE", TusPath + jobs.NewVideoID()},
+		{"POST", TusPath}, {"POST", "/api/uploads"}, {"HEAD", TusPath + layout.NewVideoID()},
+		{"PATCH", TusPath + layout.NewVideoID()}, {"DELETE", TusPath + layout.NewVideoID()},
 	} {
 		resp := anon.do(r.method, base+r.path, map[string]string{"Upload-Length": "3", "Origin": "https://app.example.com"}, nil)
 		if resp.status != http.StatusUnauthorized || !strings.HasPrefix(resp.header.Get("WWW-Authenticate"), `Bearer realm="hlsd"`) ||
@@ -333,7 +333,7 @@ func TestTusResumeAfterDroppedConnection(t *testing.T) {
 		t.Fatalf("resuming: %d %q", r.status, r.body)
 	}
 	id := created.header.Get(HeaderVideoID)
-	src, err := os.ReadFile(filepath.Join(storeDir, filepath.FromSlash(jobs.SourceKey(id))))
+	src, err := os.ReadFile(filepath.Join(storeDir, filepath.FromSlash(layout.SourceKey(id))))
 	if err != nil || !bytes.Equal(src, data) {
 		t.Fatalf("stored source after resuming: %d bytes, %v", len(src), err)
 	}
@@ -428,7 +428,7 @@ func TestTusStrandedUploadFinishedByHead(t *testing.T) {
 	t.Parallel()
 	base, d, _, tusDir := tusGateway(t)
 	ctx := context.Background()
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	data := tusBody(999)
 	up, err := d.Resumable.composer.Core.NewUpload(ctx, tushandler.FileInfo{ID: id, Size: int64(len(data)), MetaData: tushandler.MetaData{"filename": "stranded.mp4"}})
 	if err != nil {
@@ -496,7 +496,7 @@ func TestTusSentences(t *testing.T) {
 
 func TestUploadIDs(t *testing.T) {
 	t.Parallel()
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	for s, want := range map[string]bool{
 		id: true, id + "+YTQ3ZTM4YjctYzA1Ni00ZGQ4LWE0YmMtZmY1ZDY0OTU1NGRh": true, id + "+a.b_c-d~e=": true,
 		id + "+": false, id + "+a/b": false, "../" + id: false, id[:23]: false, strings.ToUpper(id): false, id + "x": false,

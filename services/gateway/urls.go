@@ -7,6 +7,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playback"
 )
 
@@ -91,10 +92,10 @@ func streamURLs(v jobs.Video, base, token string) (master, poster, thumbnails st
 	}
 	master = streamURL(base, v.ID, "master.m3u8", token)
 	if v.Thumbnails.HasPoster() {
-		poster = streamURL(base, v.ID, jobs.PosterName, token)
+		poster = streamURL(base, v.ID, layout.PosterName, token)
 	}
 	if v.Thumbnails.HasStoryboard() {
-		thumbnails = streamURL(base, v.ID, jobs.ThumbnailsName, token)
+		thumbnails = streamURL(base, v.ID, layout.ThumbnailsName, token)
 	}
 	return master, poster, thumbnails
 }

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 )
 
 // The web UI: plain HTML, CSS and JavaScript with hls.js and tus-js-client
@@ -43,7 +43,7 @@ func registerWeb(mux *http.ServeMux, d Deps) {
 	mux.HandleFunc("GET /videos", page("library.html"))
 	video := page("video.html")
 	mux.HandleFunc("GET /videos/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if !jobs.ValidVideoID(r.PathValue("id")) {
+		if !layout.ValidVideoID(r.PathValue("id")) {
 			http.NotFound(w, r)
 			return
 		}

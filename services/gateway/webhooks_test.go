@@ -14,6 +14,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/testutil"
 	"github.com/hlsd/hlsd/pkg/webhook"
 )
@@ -116,8 +117,8 @@ func TestWebhooksRetryUntilAccepted(t *testing.T) {
 	runWebhooks(t, &Webhooks{Bus: bus, URL: url, Secret: hookSecret, Backoff: backoff, ContentURL: "https://cdn.example.com/",
 		Log: slog.New(slog.DiscardHandler), Observe: obs.observe})
 
-	ready := jobs.Video{ID: jobs.NewVideoID(), State: jobs.StateReady, Progress: 1}
-	failed := jobs.Video{ID: jobs.NewVideoID(), State: jobs.StateFailed, Failure: &jobs.Failure{Code: jobs.CodeUnsupported, Reason: "Not a video."}}
+	ready := jobs.Video{ID: layout.NewVideoID(), State: jobs.StateReady, Progress: 1}
+	failed := jobs.Video{ID: layout.NewVideoID(), State: jobs.StateFailed, Failure: &jobs.Failure{Code: jobs.CodeUnsupported, Reason: "Not a video."}}
 	bus.AnnounceFinal(ready, slog.New(slog.DiscardHandler))
 	bus.AnnounceFinal(failed, slog.New(slog.DiscardHandler))
 	bus.AnnounceFinal(ready, slog.New(slog.DiscardHandler)) // a repeat: dropped by its Nats-Msg-Id
@@ -172,7 +173,7 @@ func TestWebhooksGiveUp(t *testing.T) {
 	var obs outcomes
 	runWebhooks(t, &Webhooks{Bus: bus, URL: url, Secret: hookSecret, Backoff: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond},
 		Log: slog.New(slog.NewTextHandler(&logs, nil)), Observe: obs.observe})
-	bus.AnnounceFinal(jobs.Video{ID: jobs.NewVideoID(), State: jobs.StateReady}, slog.New(slog.DiscardHandler))
+	bus.AnnounceFinal(jobs.Video{ID: layout.NewVideoID(), State: jobs.StateReady}, slog.New(slog.DiscardHandler))
 	testutil.WaitFor(t, "the event given up", 10*time.Second, func() bool { return obs.get(jobs.OutcomeFailed) == 1 })
 	time.Sleep(500 * time.Millisecond)
 	if n := len(rc.deliveries()); n != 3 {
@@ -193,7 +194,7 @@ func TestWebhooksEachEventOnceAcrossGateways(t *testing.T) {
 	}
 	const n = 30
 	for range n {
-		bus.AnnounceFinal(jobs.Video{ID: jobs.NewVideoID(), State: jobs.StateReady}, slog.New(slog.DiscardHandler))
+		bus.AnnounceFinal(jobs.Video{ID: layout.NewVideoID(), State: jobs.StateReady}, slog.New(slog.DiscardHandler))
 	}
 	testutil.WaitFor(t, "every event", 15*time.Second, func() bool { return obs.get(jobs.OutcomeSucceeded) >= n })
 	time.Sleep(300 * time.Millisecond)
@@ -209,12 +210,12 @@ func TestWebhooksEachEventOnceAcrossGateways(t *testing.T) {
 // Events from before webhooks were first turned on are not announced.
 func TestWebhooksSkipTheEarlierEvents(t *testing.T) {
 	bus := startBus(t)
-	bus.AnnounceFinal(jobs.Video{ID: jobs.NewVideoID(), State: jobs.StateReady}, slog.New(slog.DiscardHandler))
+	bus.AnnounceFinal(jobs.Video{ID: layout.NewVideoID(), State: jobs.StateReady}, slog.New(slog.DiscardHandler))
 	time.Sleep(10 * time.Millisecond)
 	rc, url := newReceiver(t, func(int, string) int { return http.StatusOK })
 	var obs outcomes
 	runWebhooks(t, &Webhooks{Bus: bus, URL: url, Secret: hookSecret, Log: slog.New(slog.DiscardHandler), Observe: obs.observe})
-	later := jobs.Video{ID: jobs.NewVideoID(), State: jobs.StateReady}
+	later := jobs.Video{ID: layout.NewVideoID(), State: jobs.StateReady}
 	bus.AnnounceFinal(later, slog.New(slog.DiscardHandler))
 	testutil.WaitFor(t, "the later event", 10*time.Second, func() bool { return obs.get(jobs.OutcomeSucceeded) == 1 })
 	if ds := rc.deliveries(); len(ds) != 1 || ds[0].Event.Video.ID != later.ID {

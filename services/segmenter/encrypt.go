@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playlist"
 	"github.com/hlsd/hlsd/pkg/profiles"
 )
@@ -23,7 +24,7 @@ func (d Deps) segmentCipher(ctx context.Context, job jobs.SegmentJob) (cipher.Bl
 		return nil, jobs.Permanent(jobs.CodeInternal, "The video asks for an encryption hlsd does not know; the error was logged.",
 			fmt.Errorf("segmenter: encryption %q", job.Encryption))
 	}
-	key := jobs.EncryptionKeyKey(job.VideoID)
+	key := layout.EncryptionKeyKey(job.VideoID)
 	rc, err := d.Store.Get(ctx, key, 0, -1)
 	if err != nil {
 		// The encoder stores the key before it queues any segment job, so a

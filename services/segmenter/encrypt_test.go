@@ -18,6 +18,7 @@ import (
 	"github.com/grafov/m3u8"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playlist"
 	"github.com/hlsd/hlsd/pkg/profiles"
 	"github.com/hlsd/hlsd/pkg/store"
@@ -126,13 +127,13 @@ func TestEncryptSegmentRoundTripWithOpenSSLAndFFmpeg(t *testing.T) {
 func TestEncryptedRendition(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting,
 		Chunks: 1, Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
 	}
 	key := mustHex(t, "00112233445566778899aabbccddeeff")
-	if err := d.Store.Put(ctx, jobs.EncryptionKeyKey(id), bytes.NewReader(key), 16); err != nil {
+	if err := d.Store.Put(ctx, layout.EncryptionKeyKey(id), bytes.NewReader(key), 16); err != nil {
 		t.Fatal(err)
 	}
 	work := putTS(t, d, id, "a")
@@ -142,7 +143,7 @@ func TestEncryptedRendition(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	body := read(t, d.Store, jobs.MediaPlaylistKey(id, "a"))
+	body := read(t, d.Store, layout.MediaPlaylistKey(id, "a"))
 	if strings.Count(string(body), "#EXT-X-KEY:") != 1 || !strings.Contains(string(body), "#EXT-X-KEY:METHOD=AES-128,URI=\"../key\"\n") ||
 		strings.Contains(string(body), "IV=") {
 		t.Fatalf("media playlist:\n%s", body)
@@ -159,10 +160,10 @@ func TestEncryptedRendition(t *testing.T) {
 	var joined []byte
 	var segs []playlist.Segment
 	for i, s := range mp.GetAllSegments() {
-		if s.URI != jobs.SegmentName(i) {
+		if s.URI != layout.SegmentName(i) {
 			t.Fatalf("segment %d is %s", i, s.URI)
 		}
-		enc := read(t, d.Store, jobs.SegmentKey(id, "a", i))
+		enc := read(t, d.Store, layout.SegmentKey(id, "a", i))
 		if len(enc)%16 != 0 || enc[0] == 0x47 {
 			t.Fatalf("segment %d: %d bytes starting %x: not encrypted", i, len(enc), enc[:4])
 		}
@@ -193,10 +194,10 @@ func TestEncryptedRendition(t *testing.T) {
 		t.Fatalf("ffprobe of the decrypted segments: %v\n%s", err, out)
 	}
 
-	if _, err := d.Store.Stat(ctx, jobs.IFramePlaylistKey(id, "a")); !errors.Is(err, store.ErrNotFound) {
+	if _, err := d.Store.Stat(ctx, layout.IFramePlaylistKey(id, "a")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("an I-frame playlist was written for encrypted segments: %v", err)
 	}
-	master := read(t, d.Store, jobs.MasterKey(id))
+	master := read(t, d.Store, layout.MasterKey(id))
 	if strings.Contains(string(master), "I-FRAME") || !strings.Contains(string(master), "a/index.m3u8") {
 		t.Errorf("master:\n%s", master)
 	}
@@ -225,22 +226,22 @@ func TestEncryptionKeyProblems(t *testing.T) {
 		{"unknown method", []byte("0123456789abcdef"), "sample-aes", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			id := jobs.NewVideoID()
+			id := layout.NewVideoID()
 			if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting, Chunks: 1, Renditions: []jobs.Rendition{{Name: "a", Segmented: []bool{false}}}}); err != nil {
 				t.Fatal(err)
 			}
 			if tc.key != nil {
-				if err := d.Store.Put(ctx, jobs.EncryptionKeyKey(id), bytes.NewReader(tc.key), int64(len(tc.key))); err != nil {
+				if err := d.Store.Put(ctx, layout.EncryptionKeyKey(id), bytes.NewReader(tc.key), int64(len(tc.key))); err != nil {
 					t.Fatal(err)
 				}
 			}
-			err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "a", Key: jobs.WorkKey(id, "a", 0), SegmentDuration: 6, Encryption: tc.encryption, Chunk: jobs.Chunk{Count: 1}})
+			err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "a", Key: layout.WorkKey(id, "a", 0), SegmentDuration: 6, Encryption: tc.encryption, Chunk: jobs.Chunk{Count: 1}})
 			var pe *jobs.PermanentError
 			if err == nil || errors.As(err, &pe) != tc.permanent {
 				t.Fatalf("got %v, want an error, permanent=%v", err, tc.permanent)
 			}
 			var left []string
-			_ = d.Store.List(ctx, jobs.StreamPrefix(id), func(i store.Info) error { left = append(left, i.Key); return nil })
+			_ = d.Store.List(ctx, layout.StreamPrefix(id), func(i store.Info) error { left = append(left, i.Key); return nil })
 			if len(left) != 0 {
 				t.Fatalf("published without a usable key: %v", left)
 			}

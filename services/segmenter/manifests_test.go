@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playlist"
 	"github.com/hlsd/hlsd/pkg/store"
 )
@@ -19,8 +19,8 @@ func TestManifestsReadOnce(t *testing.T) {
 	}
 	d := Deps{Store: st, manifests: newManifestCache()}
 	ctx := context.Background()
-	id := jobs.NewVideoID()
-	key := jobs.ChunkManifestKey(id, "a", 3)
+	id := layout.NewVideoID()
+	key := layout.ChunkManifestKey(id, "a", 3)
 	body := `{"segments":[{"URI":"seg_00011.ts","Duration":6,"Size":1000}],"video_codec":"avc1.64001f"}`
 	if err := st.Put(ctx, key, strings.NewReader(body), int64(len(body))); err != nil {
 		t.Fatal(err)

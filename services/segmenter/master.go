@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playlist"
 	"github.com/hlsd/hlsd/pkg/store"
 )
@@ -30,7 +31,7 @@ func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v jobs.Video)
 		return err
 	}
 	body = playlist.MarkInProgress(body)
-	if err := d.Store.Put(ctx, jobs.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
+	if err := d.Store.Put(ctx, layout.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
 		return err
 	}
 	v, err = d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
@@ -60,7 +61,7 @@ func (d Deps) publishFinal(ctx context.Context, log *slog.Logger, v jobs.Video) 
 	if err != nil {
 		return err
 	}
-	if err := d.Store.Put(ctx, jobs.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
+	if err := d.Store.Put(ctx, layout.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
 		return err
 	}
 	readied := false
@@ -87,7 +88,7 @@ func (d Deps) publishFinal(ctx context.Context, log *slog.Logger, v jobs.Video) 
 		log.Info("video ready", "renditions", len(v.Renditions), "chunks", v.Chunks, "after", ready.ReadyAt.Sub(ready.CreatedAt).Round(time.Millisecond))
 	}
 	// Intermediate files are no longer needed; failing to delete them only costs space.
-	if err := store.DeletePrefix(ctx, d.Store, jobs.WorkPrefix(v.ID)); err != nil {
+	if err := store.DeletePrefix(ctx, d.Store, layout.WorkPrefix(v.ID)); err != nil {
 		log.Warn("could not delete intermediate files", "err", err)
 	}
 	return nil
@@ -129,7 +130,7 @@ func masterPlaylist(v jobs.Video, final bool) ([]byte, error) {
 		if final && r.IFrameBandwidth > 0 {
 			video, _, _ := strings.Cut(r.Codecs, ",") // the video codec comes first
 			pv.IFrames = &playlist.IFrameVariant{
-				URI: r.Name + "/" + jobs.IFramePlaylistName, Bandwidth: r.IFrameBandwidth,
+				URI: r.Name + "/" + layout.IFramePlaylistName, Bandwidth: r.IFrameBandwidth,
 				AverageBandwidth: r.IFrameAverageBandwidth, Codecs: video,
 			}
 		}
@@ -148,7 +149,7 @@ func (d Deps) writeStoryboard(ctx context.Context, log *slog.Logger, v jobs.Vide
 	var sheets []playlist.Sheet
 	var t jobs.Thumbnails
 	for i := range v.Chunks {
-		rc, err := d.Store.Get(ctx, jobs.StoryboardManifestKey(v.ID, i), 0, -1)
+		rc, err := d.Store.Get(ctx, layout.StoryboardManifestKey(v.ID, i), 0, -1)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // none for this chunk (audio only, or it failed: logged then)
 		}
@@ -178,7 +179,7 @@ func (d Deps) writeStoryboard(ctx context.Context, log *slog.Logger, v jobs.Vide
 		}
 	}
 	body := playlist.StoryboardVTT(sheets, t.Interval, t.Width, t.Height, duration)
-	if err := d.Store.Put(ctx, jobs.ThumbnailsKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
+	if err := d.Store.Put(ctx, layout.ThumbnailsKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
 		log.Warn("no storyboard: its track could not be stored", "err", err)
 		return nil
 	}

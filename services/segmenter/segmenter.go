@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/mpegts"
 	"github.com/hlsd/hlsd/pkg/playlist"
 	"github.com/hlsd/hlsd/pkg/profiles"
@@ -59,7 +60,7 @@ func Run(ctx context.Context, d Deps) error {
 }
 
 // chunkManifest is what one chunk of a rendition became (stored at
-// jobs.ChunkManifestKey): the playlists are built from these.
+// layout.ChunkManifestKey): the playlists are built from these.
 type chunkManifest struct {
 	Segments []playlist.Segment `json:"segments"`
 	IFrames  []playlist.IFrame  `json:"iframes,omitempty"`
@@ -87,10 +88,10 @@ func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 	if err != nil {
 		return err
 	}
-	if err := d.Store.Put(ctx, jobs.ChunkManifestKey(id, name, c.Index), bytes.NewReader(b), int64(len(b))); err != nil {
+	if err := d.Store.Put(ctx, layout.ChunkManifestKey(id, name, c.Index), bytes.NewReader(b), int64(len(b))); err != nil {
 		return err
 	}
-	d.manifests.put(jobs.ChunkManifestKey(id, name, c.Index), m)
+	d.manifests.put(layout.ChunkManifestKey(id, name, c.Index), m)
 	if _, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
 		if v.State.Final() {
 			return jobs.ErrNoChange
@@ -152,14 +153,14 @@ func (d Deps) split(ctx context.Context, job jobs.SegmentJob) (chunkManifest, er
 				size = int64(len(data)) // bandwidth is what players download
 			}
 			if err := behind.Go(func() error {
-				if err := d.Store.Put(ctx, jobs.SegmentKey(id, name, n), bytes.NewReader(data), int64(len(data))); err != nil {
+				if err := d.Store.Put(ctx, layout.SegmentKey(id, name, n), bytes.NewReader(data), int64(len(data))); err != nil {
 					return fmt.Errorf("%w: %w", errStore, err)
 				}
 				return nil
 			}); err != nil {
 				return err
 			}
-			uri := jobs.SegmentName(n)
+			uri := layout.SegmentName(n)
 			m.Segments = append(m.Segments, playlist.Segment{URI: uri, Duration: seg.Duration, Size: size})
 			if block != nil {
 				// No I-frame playlist for encrypted segments: an I-frame entry
@@ -218,7 +219,7 @@ const leaseTime = 20 * time.Second
 // A holder that dies loses the lease after leaseTime, and its job's
 // redelivery (or any later job) takes over.
 func (d Deps) publish(ctx context.Context, log *slog.Logger, job jobs.SegmentJob) error {
-	id, owner := job.VideoID, jobs.NewVideoID()
+	id, owner := job.VideoID, layout.NewVideoID()
 	for range 10000 {
 		var held bool
 		v, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
@@ -391,7 +392,7 @@ func (d Deps) writeMedia(ctx context.Context, job jobs.SegmentJob, v jobs.Video,
 	if job.Encryption == profiles.EncryptionAES128 {
 		// Relative, so it resolves under /streams/{id}/ and signed-URL
 		// rewriting gives it the token like every other URI.
-		key = &playlist.Key{URI: "../" + jobs.KeyName}
+		key = &playlist.Key{URI: "../" + layout.KeyName}
 	}
 	target := int(math.Round(job.SegmentDuration))
 	write := playlist.Event
@@ -409,13 +410,13 @@ func (d Deps) writeMedia(ctx context.Context, job jobs.SegmentJob, v jobs.Video,
 		if err != nil {
 			return p, jobs.Permanent(jobs.CodeInternal, "The I-frame playlist could not be written; the error was logged.", err)
 		}
-		if err := d.Store.Put(ctx, jobs.IFramePlaylistKey(v.ID, r.Name), bytes.NewReader(ib), int64(len(ib))); err != nil {
+		if err := d.Store.Put(ctx, layout.IFramePlaylistKey(v.ID, r.Name), bytes.NewReader(ib), int64(len(ib))); err != nil {
 			return p, err
 		}
 		p.iPeak, p.iAverage = playlist.IFrameBandwidth(iframes)
 	}
 	// The segments are all stored; the playlist naming them goes last.
-	if err := d.Store.Put(ctx, jobs.MediaPlaylistKey(v.ID, r.Name), bytes.NewReader(body), int64(len(body))); err != nil {
+	if err := d.Store.Put(ctx, layout.MediaPlaylistKey(v.ID, r.Name), bytes.NewReader(body), int64(len(body))); err != nil {
 		return p, err
 	}
 	p.segments = len(segs)
@@ -428,7 +429,7 @@ func (d Deps) writeMedia(ctx context.Context, job jobs.SegmentJob, v jobs.Video,
 }
 
 func (d Deps) manifest(ctx context.Context, id, rendition string, chunk int) (chunkManifest, error) {
-	key := jobs.ChunkManifestKey(id, rendition, chunk)
+	key := layout.ChunkManifestKey(id, rendition, chunk)
 	if m, ok := d.manifests.get(key); ok {
 		return m, nil
 	}

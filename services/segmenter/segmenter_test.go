@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/natsembed"
 	"github.com/hlsd/hlsd/pkg/store"
 	"github.com/hlsd/hlsd/pkg/testutil"
@@ -49,7 +50,7 @@ func putTS(t *testing.T, d Deps, id, rendition string) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	key := jobs.WorkKey(id, rendition, 0)
+	key := layout.WorkKey(id, rendition, 0)
 	if err := d.Store.Put(context.Background(), key, f, -1); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func putTS(t *testing.T, d Deps, id, rendition string) string {
 func TestLastRenditionPublishesMasterLast(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting,
 		Chunks: 1, Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}},
 			{Name: "b", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
@@ -70,7 +71,7 @@ func TestLastRenditionPublishesMasterLast(t *testing.T) {
 		if err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: name, Key: key, SegmentDuration: 6, Chunk: jobs.Chunk{Count: 1}}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := d.Store.Stat(ctx, jobs.MasterKey(id))
+		_, err := d.Store.Stat(ctx, layout.MasterKey(id))
 		v, _ := d.Bus.Videos.Get(ctx, id)
 		if i == 0 && (err == nil || v.State != jobs.StateSegmenting) {
 			t.Fatalf("after the first of two renditions: master exists=%v, state %s", err == nil, v.State)
@@ -92,7 +93,7 @@ func TestLastRenditionPublishesMasterLast(t *testing.T) {
 func TestPublishesEvenIfStateSaysEncoding(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateEncoding, Chunks: 1,
 		Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
@@ -105,7 +106,7 @@ func TestPublishesEvenIfStateSaysEncoding(t *testing.T) {
 	if v.State != jobs.StateReady {
 		t.Fatalf("state %s, want ready", v.State)
 	}
-	rc, err := d.Store.Get(ctx, jobs.MediaPlaylistKey(id, "a"), 0, -1)
+	rc, err := d.Store.Get(ctx, layout.MediaPlaylistKey(id, "a"), 0, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestPublishesEvenIfStateSaysEncoding(t *testing.T) {
 func TestUnknownRenditionFails(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
-	id := jobs.NewVideoID()
+	id := layout.NewVideoID()
 	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting, Renditions: []jobs.Rendition{{Name: "a"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestConcurrentChunksPublishTheWholePlaylist(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
 	for round := range 8 {
-		id := jobs.NewVideoID()
+		id := layout.NewVideoID()
 		if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting, Chunks: 2,
 			Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false, false}}}}); err != nil {
 			t.Fatal(err)
@@ -155,7 +156,7 @@ func TestConcurrentChunksPublishTheWholePlaylist(t *testing.T) {
 			}
 		}
 		v, _ := d.Bus.Videos.Get(ctx, id)
-		rc, err := d.Store.Get(ctx, jobs.MediaPlaylistKey(id, "a"), 0, -1)
+		rc, err := d.Store.Get(ctx, layout.MediaPlaylistKey(id, "a"), 0, -1)
 		if err != nil {
 			t.Fatal(err)
 		}

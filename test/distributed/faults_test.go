@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/profiles"
 )
 
@@ -54,7 +55,7 @@ func TestConcurrentUploadsShareWorkers(t *testing.T) {
 	seen := map[string]bool{}
 	for i, m := range masters {
 		id := strings.TrimSuffix(strings.TrimPrefix(m, c.content+"/streams/"), "/master.m3u8")
-		if !jobs.ValidVideoID(id) || seen[id] {
+		if !layout.ValidVideoID(id) || seen[id] {
 			t.Fatalf("upload %d answered %q", i, m)
 		}
 		seen[id] = true
@@ -195,11 +196,11 @@ func TestAlwaysFailingJobDoesNotBlockTheQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A video whose source was never stored: every attempt fails.
-	bad := jobs.NewVideoID()
+	bad := layout.NewVideoID()
 	if err := bus.Videos.Create(ctx, &jobs.Video{ID: bad, State: jobs.StateUploaded}); err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: bad, SourceKey: jobs.SourceKey(bad), Profiles: prof, Chunk: jobs.Chunk{Count: 1}}); err != nil {
+	if err := bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: bad, SourceKey: layout.SourceKey(bad), Profiles: prof, Chunk: jobs.Chunk{Count: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	// A good upload right behind it is not held up.

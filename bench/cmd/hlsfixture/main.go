@@ -17,7 +17,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playlist"
 	"github.com/hlsd/hlsd/pkg/store"
 )
@@ -29,7 +29,7 @@ func main() {
 	n := flag.Int("segments", 100, "segments in the media playlist (100 × 6 s: a 10-minute video)")
 	segBytes := flag.Int("seg-bytes", 1<<20, "segment size (rounded down to whole TS packets)")
 	flag.Parse()
-	if *storeURL == "" || *tsPath == "" || !jobs.ValidVideoID(*id) || *n < 1 {
+	if *storeURL == "" || *tsPath == "" || !layout.ValidVideoID(*id) || *n < 1 {
 		fail(errors.New("need -store, -ts, a valid -id and -segments >= 1"))
 	}
 	ts, err := os.ReadFile(*tsPath)
@@ -53,20 +53,20 @@ func main() {
 	}
 	var segs []playlist.Segment
 	for i := 0; i < *n; i++ {
-		name := jobs.SegmentName(i)
+		name := layout.SegmentName(i)
 		segs = append(segs, playlist.Segment{URI: name, Duration: 6, Size: int64(size)})
-		put(jobs.SegmentKey(*id, "720p", i), seg)
+		put(layout.SegmentKey(*id, "720p", i), seg)
 	}
 	media, err := playlist.Media(segs, 6, nil)
 	if err != nil {
 		fail(err)
 	}
-	put(jobs.StreamPrefix(*id)+"720p/index.m3u8", media)
+	put(layout.StreamPrefix(*id)+"720p/index.m3u8", media)
 	bw := size * 8 / 6
 	master := fmt.Sprintf("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n"+
 		"#EXT-X-STREAM-INF:BANDWIDTH=%d,AVERAGE-BANDWIDTH=%d,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=30.000\n720p/index.m3u8\n",
 		bw, bw)
-	put(jobs.MasterKey(*id), []byte(master))
+	put(layout.MasterKey(*id), []byte(master))
 	fmt.Printf("published %s: %d segments of %d bytes, media playlist %d bytes\n", *id, *n, size, len(media))
 }
 

@@ -20,7 +20,7 @@ import (
 	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/app"
 	"github.com/hlsd/hlsd/pkg/app/apptest"
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/testutil"
 )
 
@@ -131,7 +131,7 @@ func TestClientEndToEnd(t *testing.T) {
 	// upload without --wait (server from HLSD_SERVER): "ID STATUS_URL".
 	r = run(t, runUpload, srv, clip)
 	f := strings.Fields(r.stdout)
-	if r.code != 0 || len(f) != 2 || !jobs.ValidVideoID(f[0]) || f[1] != base+"/api/videos/"+f[0] || strings.Count(r.stdout, "\n") != 1 {
+	if r.code != 0 || len(f) != 2 || !layout.ValidVideoID(f[0]) || f[1] != base+"/api/videos/"+f[0] || strings.Count(r.stdout, "\n") != 1 {
 		t.Fatalf("hlsd upload: want \"ID STATUS_URL\", got %v", r)
 	}
 	id := f[0]
