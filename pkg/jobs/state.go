@@ -106,8 +106,9 @@ func (v *Video) BecomeReady(now time.Time) error {
 	switch {
 	case v.State == StateReady:
 		return ErrNoChange
-	case v.State == StateSegmenting, v.State == StateEncoding && v.encodedChunks() == len(v.Encoded):
-		// (an audio-only video has no video chunks, so it is ready from encoding)
+	case v.State == StateSegmenting, v.State == StateEncoding && v.audioOnly():
+		// (an audio-only video has no video chunks to encode: it goes from
+		// encoding to ready once its audio is segmented)
 	default:
 		return forbidden(v.State, StateReady)
 	}
@@ -127,6 +128,11 @@ func (v *Video) Fail(code, reason string) {
 	}
 	v.State = StateFailed
 	v.Failure = &Failure{Code: code, Reason: reason}
+}
+
+// audioOnly tells whether the video's only rendition is its audio.
+func (v *Video) audioOnly() bool {
+	return len(v.Renditions) == 1 && v.Renditions[0].Name == AudioRendition
 }
 
 func (v *Video) encodedChunks() int {

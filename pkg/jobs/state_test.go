@@ -91,10 +91,23 @@ func TestAudioOnlyReadyFromEncoding(t *testing.T) {
 	if err := v.StartEncoding(); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Planned(0, []Rendition{{Name: AudioRendition}}, nil); err != nil {
+	// Planned in chunks (the audio's pieces end where chunks would), none
+	// of which is ever a video chunk to encode.
+	if err := v.Planned(3, []Rendition{{Name: AudioRendition}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := v.BecomeReady(time.Now()); err != nil || v.State != StateReady {
 		t.Fatalf("%v, %s", err, v.State)
+	}
+}
+
+// A video with video renditions is not ready from encoding, even if its
+// renditions say they are done.
+func TestVideoNotReadyFromEncoding(t *testing.T) {
+	v := &Video{State: StateUploaded}
+	_ = v.StartEncoding()
+	_ = v.Planned(2, []Rendition{{Name: "360p"}, {Name: AudioRendition}}, nil)
+	if err := v.BecomeReady(time.Now()); !errors.Is(err, ErrTransition) {
+		t.Fatalf("ready from encoding with video chunks left: %v", err)
 	}
 }
