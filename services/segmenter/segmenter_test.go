@@ -2,6 +2,7 @@ package segmenter
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -88,13 +89,25 @@ func TestLastRenditionPublishesMasterLast(t *testing.T) {
 	}
 }
 
-// A redelivered encode job can put the state back to "encoding" while its
-// first segment jobs finish; the last of them must still publish.
-func TestPublishesEvenIfStateSaysEncoding(t *testing.T) {
+// The last segment job of a video whose chunks are all encoded makes it
+// ready; while the record says a chunk is still to encode, it may not (the
+// state machine: only segmenting, or an audio-only encoding, becomes
+// ready). A redelivered plan can no longer set a segmenting video back to
+// encoding (jobs.Video.StartEncoding), which this once had to survive.
+func TestPublishesWhenEveryChunkIsEncoded(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
+	early := layout.NewVideoID()
+	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: early, State: jobs.StateEncoding, Chunks: 1, Encoded: []bool{false},
+		Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.segment(ctx, jobs.SegmentJob{VideoID: early, Rendition: "a", Key: putTS(t, d, early, "a"), SegmentDuration: 6, Chunk: jobs.Chunk{Count: 1}}); !errors.Is(err, jobs.ErrTransition) {
+		t.Fatalf("segmenting the last chunk of a video whose chunk is not encoded yet: %v, want ErrTransition", err)
+	}
+
 	id := layout.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateEncoding, Chunks: 1,
+	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting, Chunks: 1, Encoded: []bool{true},
 		Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
 	}
