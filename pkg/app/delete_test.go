@@ -50,14 +50,8 @@ func TestDeletesAreFinal(t *testing.T) {
 		if v.State.Final() {
 			t.Fatalf("%s: the video was %s before the stage came", stage.name, v.State)
 		}
-		req, _ := http.NewRequest(http.MethodDelete, base+"/api/videos/"+id, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			t.Fatalf("%s: DELETE = %d", stage.name, resp.StatusCode)
+		if status := deleteVideo(t, base, id); status != http.StatusNoContent {
+			t.Fatalf("%s: DELETE = %d", stage.name, status)
 		}
 		// Every job that was running for it has ended (the queue is idle),
 		// then the store holds nothing of it and nothing is served.
@@ -103,4 +97,16 @@ func waitIdle(t *testing.T, base string) {
 		}
 		return len(stages) == 3
 	})
+}
+
+// deleteVideo sends DELETE /api/videos/{id} and returns the status.
+func deleteVideo(t *testing.T, base, id string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, base+"/api/videos/"+id, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -288,14 +288,8 @@ func TestRefusedUploadsKeepNothing(t *testing.T) {
 				return errors.Is(err, fs.ErrNotExist)
 			})
 
-			req, _ := http.NewRequest(http.MethodDelete, base+"/api/videos/"+id, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusNoContent {
-				t.Fatalf("DELETE the failed video: %d", resp.StatusCode)
+			if status := deleteVideo(t, base, id); status != http.StatusNoContent {
+				t.Fatalf("DELETE the failed video: %d", status)
 			}
 			filepath.WalkDir(filepath.Join(dataDir, "store"), func(p string, d fs.DirEntry, err error) error {
 				if err == nil && strings.Contains(p, id) {
