@@ -262,7 +262,7 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		}
 		mux.Handle("/", gateway.Handler(gw))
 		if keep := cfg.FailedSourceRetention; keep > 0 {
-			g.Go(func() error { sweepFailedSources(gctx, gw, keep, log); return nil })
+			g.Go(func() error { gw.RunFailedSourceSweeper(gctx, keep); return nil })
 		}
 	}
 	if target.runs(Gateway) && cfg.WebhookURL != "" {
@@ -288,29 +288,6 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		g.Go(func() error { return serveHTTP(gctx, listen, m.Instrument(string(target), handler), cfg, log) })
 	}
 	return g.Wait()
-}
-
-// sweepFailedSources removes kept sources of failed videos once their
-// retention is over, checking a few times per retention period (at most
-// every 10 minutes).
-func sweepFailedSources(ctx context.Context, gw gateway.Deps, retention time.Duration, log *slog.Logger) {
-	every := min(max(retention/4, time.Second), 10*time.Minute)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n, err := gw.SweepFailedSources(ctx, time.Now(), retention)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Warn("sweeping failed videos' sources failed", "err", err)
-		case n > 0:
-			log.Info("failed videos' sources removed", "videos", n, "kept_for", retention)
-		}
-	}
 }
 
 // openResumable is where the gateway keeps unfinished tus uploads: beside

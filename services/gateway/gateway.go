@@ -409,6 +409,16 @@ func (d Deps) SweepFailedSources(ctx context.Context, now time.Time, retention t
 	return n, nil
 }
 
+// RunFailedSourceSweeper removes kept sources of failed videos once their
+// retention is over, looking a few times per retention period (at most
+// every 10 minutes).
+func (d Deps) RunFailedSourceSweeper(ctx context.Context, retention time.Duration) {
+	every := min(max(retention/4, time.Second), 10*time.Minute)
+	sweepEvery(ctx, every, d.Log.With("kept_for", retention), "failed videos' sources", func(now time.Time) (int, error) {
+		return d.SweepFailedSources(ctx, now, retention)
+	})
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

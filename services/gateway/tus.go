@@ -239,15 +239,23 @@ func (rs *Resumable) TerminateVideo(ctx context.Context, id string) (bool, error
 // RunSweeper sweeps uploads older than maxAge now and every interval until
 // ctx ends.
 func (rs *Resumable) RunSweeper(ctx context.Context, interval, maxAge time.Duration, log *slog.Logger) {
+	sweepEvery(ctx, interval, log.With("older_than", maxAge), "expired resumable uploads", func(now time.Time) (int, error) {
+		return rs.Sweep(ctx, now, maxAge)
+	})
+}
+
+// sweepEvery runs sweep now and every interval until ctx ends, logging
+// what it removed (what names it) and its failures.
+func sweepEvery(ctx context.Context, interval time.Duration, log *slog.Logger, what string, sweep func(now time.Time) (int, error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		n, err := rs.Sweep(ctx, time.Now(), maxAge)
+		n, err := sweep(time.Now())
 		switch {
 		case err != nil && ctx.Err() == nil:
-			log.Warn("sweeping expired resumable uploads failed", "err", err)
+			log.Warn("sweeping "+what+" failed", "err", err)
 		case n > 0:
-			log.Info("expired resumable uploads removed", "uploads", n, "older_than", maxAge)
+			log.Info(what+" removed", "count", n)
 		}
 		select {
 		case <-ctx.Done():
