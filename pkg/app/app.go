@@ -372,11 +372,12 @@ func isLoopbackIP(s string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// guard answers 421 to requests for other names. Health checks pass: a
-// kubelet names the pod by its address.
+// guard answers 421 to requests for other names. Health checks and
+// metrics pass: a kubelet and Prometheus name the pod by its address
+// (/metrics has its own token, --metrics-token).
 func (h *hostSet) guard(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h.allows(r.Host) || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		if h.allows(r.Host) || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -249,6 +249,12 @@ func TestOpenModeRefusesOtherSites(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Join(dataDir, "store", "uploads")); len(entries) != 0 {
 		t.Errorf("refused uploads were stored: %d", len(entries))
 	}
+	// Probes and Prometheus name the machine by its address.
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		if status, _ := do(http.MethodGet, path, map[string]string{"Host": "10.1.2.3:4444"}, nil, ""); status != http.StatusOK {
+			t.Errorf("GET %s with the pod's address as Host: %d", path, status)
+		}
+	}
 	// The developer's own requests: loopback names, the form's own origin.
 	for _, h := range []map[string]string{{"Host": "localhost:1"}, {"Host": "[::1]:1"}, {"Host": "app.localhost"}, {"Origin": base}} {
 		if status, body := do(http.MethodGet, "/api/videos", h, nil, ""); status != http.StatusOK {
