@@ -54,6 +54,26 @@ func idler(addr string) (net.Conn, error) {
 	return c, nil
 }
 
+// holdIdlers opens n idlers one after the other, checking after each,
+// and holds them until the test ends.
+func holdIdlers(t *testing.T, addr string, n int, check func()) {
+	t.Helper()
+	var held []net.Conn
+	t.Cleanup(func() {
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	for i := 0; i < n; i++ {
+		c, err := idler(addr)
+		if err != nil {
+			t.Fatalf("idler %d: %v", i, err)
+		}
+		held = append(held, c)
+		check()
+	}
+}
+
 // Thousands of idle keep-alive connections (the attack that exhausted the
 // file limit) against a bound of 100: every idler is served in turn, the
 // server never holds more than the bound, and a fresh client is served.
@@ -61,22 +81,11 @@ func TestIdleCrowdDoesNotLockOutAFreshClient(t *testing.T) {
 	t.Parallel()
 	const max, crowd = 100, 3000
 	addr, l := serve(t, max)
-	var held []net.Conn
-	t.Cleanup(func() {
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	for i := 0; i < crowd; i++ {
-		c, err := idler(addr)
-		if err != nil {
-			t.Fatalf("idler %d: %v", i, err)
-		}
-		held = append(held, c)
+	holdIdlers(t, addr, crowd, func() {
 		if n := l.Open(); n > max {
 			t.Fatalf("%d connections open, over the bound of %d", n, max)
 		}
-	}
+	})
 	if l.Shed() < crowd-max {
 		t.Errorf("%d idle connections shed, want at least %d", l.Shed(), crowd-max)
 	}
@@ -192,19 +201,7 @@ func TestIdleCrowdFastHTTP(t *testing.T) {
 	go srv.Serve(l.Listener(ln))
 	defer srv.Shutdown()
 	addr := ln.Addr().String()
-	var held []net.Conn
-	defer func() {
-		for _, c := range held {
-			c.Close()
-		}
-	}()
-	for i := 0; i < crowd; i++ {
-		c, err := idler(addr)
-		if err != nil {
-			t.Fatalf("idler %d: %v", i, err)
-		}
-		held = append(held, c)
-	}
+	holdIdlers(t, addr, crowd, func() {})
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get("http://" + addr + "/")
 	if err != nil {
 		t.Fatalf("a fresh client beside %d idle connections: %v", crowd, err)

@@ -85,24 +85,13 @@ func TestTricklingUploadIsCut(t *testing.T) {
 // upload resumes from there.
 func TestTricklingTusPatchIsCutAndResumable(t *testing.T) {
 	t.Parallel()
-	bus := startBus(t)
-	stubEncoder(t, bus)
-	d, _ := newDeps(t, bus, &logBuffer{})
-	d.MaxUploadBytes = 1 << 20
-	d.UploadStallTimeout = time.Second
-	rs, err := NewResumableFiles(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Resumable = rs
-	srv := httptest.NewServer(Handler(d))
-	defer srv.Close()
+	base, _, _, _ := tusGatewayWith(t, func(d *Deps) { d.MaxUploadBytes, d.UploadStallTimeout = 1<<20, time.Second })
 	c := tusClient{t: t}
 	data := tusBody(30000)
-	loc, _ := c.create(srv.URL, len(data), "slow.mp4")
-	path := strings.TrimPrefix(loc, srv.URL)
+	loc, _ := c.create(base, len(data), "slow.mp4")
+	path := strings.TrimPrefix(loc, base)
 	head := fmt.Sprintf("PATCH %s HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: %d\r\n\r\n", path, len(data))
-	status, body := trickle(t, strings.TrimPrefix(srv.URL, "http://"), head, data[:1000], data[1000:])
+	status, body := trickle(t, strings.TrimPrefix(base, "http://"), head, data[:1000], data[1000:])
 	if status != http.StatusRequestTimeout || !strings.Contains(body, "stalled") {
 		t.Fatalf("trickling PATCH: %d %s, want 408 saying it stalled", status, body)
 	}

@@ -116,6 +116,12 @@ func (c tusClient) offset(url string) int {
 // directory on real HTTP.
 func tusGateway(t *testing.T, tokens ...string) (base string, d Deps, storeDir, tusDir string) {
 	t.Helper()
+	return tusGatewayWith(t, func(*Deps) {}, tokens...)
+}
+
+// tusGatewayWith is tusGateway with the Deps changed by set first.
+func tusGatewayWith(t *testing.T, set func(*Deps), tokens ...string) (base string, d Deps, storeDir, tusDir string) {
+	t.Helper()
 	bus := startBus(t)
 	stubEncoder(t, bus)
 	d, storeDir = newDeps(t, bus, &logBuffer{}, tokens...)
@@ -126,6 +132,7 @@ func tusGateway(t *testing.T, tokens ...string) (base string, d Deps, storeDir, 
 	}
 	d.Resumable = rs
 	d.AllowedOrigins = []string{"https://app.example.com"}
+	set(&d)
 	srv := httptest.NewServer(Handler(d))
 	t.Cleanup(srv.Close)
 	return srv.URL, d, storeDir, tusDir
