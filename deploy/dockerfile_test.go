@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 )
 
 func TestDockerfile(t *testing.T) {

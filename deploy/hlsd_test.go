@@ -18,8 +18,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 	"github.com/hlsd/hlsd/cmd/hlsd/cli"
-	"github.com/hlsd/hlsd/pkg/app"
 )
 
 // repoRoot is the hlsd repository, the parent of this module.

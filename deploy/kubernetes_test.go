@@ -23,7 +23,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 	"github.com/hlsd/hlsd/pkg/profiles"
 )
 

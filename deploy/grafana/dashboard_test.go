@@ -3,6 +3,7 @@
 package grafana
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -12,9 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/metrics"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestDashboardUsesExportedMetrics(t *testing.T) {
@@ -32,11 +31,10 @@ func TestDashboardUsesExportedMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := metrics.New()
-	// Register the queue gauge's family the way RegisterQueueDepth does, without a bus.
-	m.Registry.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "hlsd_queue_pending_jobs"}))
+	m.RegisterQueueDepth("encode", func(context.Context) (uint64, error) { return 0, nil })
 	// Vector families appear once a label set is used: use each once.
 	m.ObserveSpeed(1)
-	m.ObserveJob("encode", jobs.OutcomeSucceeded, time.Second, true)
+	m.ObserveJob("encode", "succeeded", time.Second, true)
 	m.Instrument("all", http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	families, err := m.Registry.Gather()
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // Extent is what a source's main stream really holds, counted packet by
@@ -105,7 +107,7 @@ func CheckInvented(e Extent, fps float64) error {
 	if out <= float64(e.Packets*(1+MaxInventedPerFrame))+10*fps {
 		return nil
 	}
-	return &ProbeError{Code: CodeLimitExceeded, Reason: fmt.Sprintf(
+	return &ProbeError{Code: video.CodeLimitExceeded, Reason: fmt.Sprintf(
 		"The video has %d frames over %s: at %g frames per second hlsd would have to invent %.0f frames (at most %d per real frame are allowed)",
 		e.Packets, fmtDur(e.Seconds()), math.Round(fps*1000)/1000, out-float64(e.Packets), MaxInventedPerFrame)}
 }

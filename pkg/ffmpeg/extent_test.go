@@ -11,6 +11,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/profiles"
 	"github.com/hlsd/hlsd/pkg/testutil"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 func TestParseExtent(t *testing.T) {
@@ -57,7 +58,7 @@ func TestCheckInvented(t *testing.T) {
 	} {
 		err := CheckInvented(tc.e, tc.fps)
 		var pe *ProbeError
-		if got := errors.As(err, &pe); got != tc.refuse || (got && pe.Code != CodeLimitExceeded) {
+		if got := errors.As(err, &pe); got != tc.refuse || (got && pe.Code != video.CodeLimitExceeded) {
 			t.Errorf("%s: %v, refuse %v", tc.name, err, tc.refuse)
 		}
 	}
@@ -75,7 +76,7 @@ func TestCraftedSourcesMeetTheirLimits(t *testing.T) {
 		t.Parallel()
 		_, err := Probe(ctx, testutil.PixelBomb(t), lim)
 		var pe *ProbeError
-		if !errors.As(err, &pe) || pe.Code != CodeLimitExceeded || !strings.Contains(pe.Reason, "8192x8192") {
+		if !errors.As(err, &pe) || pe.Code != video.CodeLimitExceeded || !strings.Contains(pe.Reason, "8192x8192") {
 			t.Fatalf("got %v, want the pixel limit naming 8192x8192", err)
 		}
 	})
@@ -88,7 +89,7 @@ func TestCraftedSourcesMeetTheirLimits(t *testing.T) {
 		}
 		_, err := Probe(ctx, p, lim)
 		var pe *ProbeError
-		if !errors.As(err, &pe) || pe.Code != CodeLimitExceeded || !strings.Contains(pe.Reason, "7680x4320") {
+		if !errors.As(err, &pe) || pe.Code != video.CodeLimitExceeded || !strings.Contains(pe.Reason, "7680x4320") {
 			t.Fatalf("got %v, want the GIF canvas limit naming 7680x4320", err)
 		}
 	})
@@ -148,7 +149,7 @@ func TestCraftedSourcesMeetTheirLimits(t *testing.T) {
 			Outputs:   []Output{{Name: "a", Width: 320, Height: 180, VideoKbps: 300, MaxrateKbps: 300, BufsizeKbps: 600, Path: filepath.Join(t.TempDir(), "a.ts")}},
 			RunLimits: RunLimits{Usage: func(u Usage) { used = u }}})
 		var pe *ProbeError
-		if !errors.As(err, &pe) || pe.Code != CodeLimitExceeded || !strings.Contains(pe.Reason, "8192x8192") {
+		if !errors.As(err, &pe) || pe.Code != video.CodeLimitExceeded || !strings.Contains(pe.Reason, "8192x8192") {
 			t.Fatalf("got %v, want the pixel limit naming 8192x8192", err)
 		}
 		// 752 MiB before the decoder was limited.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/profiles"
 	"github.com/hlsd/hlsd/pkg/testutil"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 func needFFmpeg(t *testing.T) { testutil.RequireTools(t, "ffmpeg", "ffprobe") }
@@ -71,14 +72,14 @@ func TestProbeRejects(t *testing.T) {
 		name, path, code string
 		lim              Limits
 	}{
-		{"text", write("notes.mp4", "hello, this is not a video"), CodeUnsupported, DefaultLimits()},
-		{"empty", write("empty.mp4", ""), CodeUnsupported, DefaultLimits()},
-		{"hls playlist in disguise", write("evil.avi", "#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n"), CodeUnsupported, DefaultLimits()},
-		{"concat list in disguise", write("evil2.bin", "ffconcat version 1.0\nfile /etc/passwd\n"), CodeUnsupported, DefaultLimits()},
-		{"subtitles only", subtitleOnly, CodeNoMedia, DefaultLimits()},
-		{"too long", generate(t, "long.mp4", "-f", "lavfi", "-i", "sine", "-t", "3", "-c:a", "aac"), CodeLimitExceeded, Limits{MaxDuration: 2 * time.Second}},
-		{"too wide", generate(t, "wide.mp4", "-f", "lavfi", "-i", "color=size=640x64", "-t", "0.2", "-c:v", "libx264"), CodeLimitExceeded, Limits{MaxWidth: 320, MaxHeight: 320}},
-		{"too many pixels", generate(t, "pixels.mp4", "-f", "lavfi", "-i", "color=size=640x480", "-t", "0.2", "-c:v", "libx264"), CodeLimitExceeded, Limits{MaxPixels: 640*480 - 1}},
+		{"text", write("notes.mp4", "hello, this is not a video"), video.CodeUnsupported, DefaultLimits()},
+		{"empty", write("empty.mp4", ""), video.CodeUnsupported, DefaultLimits()},
+		{"hls playlist in disguise", write("evil.avi", "#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n"), video.CodeUnsupported, DefaultLimits()},
+		{"concat list in disguise", write("evil2.bin", "ffconcat version 1.0\nfile /etc/passwd\n"), video.CodeUnsupported, DefaultLimits()},
+		{"subtitles only", subtitleOnly, video.CodeNoMedia, DefaultLimits()},
+		{"too long", generate(t, "long.mp4", "-f", "lavfi", "-i", "sine", "-t", "3", "-c:a", "aac"), video.CodeLimitExceeded, Limits{MaxDuration: 2 * time.Second}},
+		{"too wide", generate(t, "wide.mp4", "-f", "lavfi", "-i", "color=size=640x64", "-t", "0.2", "-c:v", "libx264"), video.CodeLimitExceeded, Limits{MaxWidth: 320, MaxHeight: 320}},
+		{"too many pixels", generate(t, "pixels.mp4", "-f", "lavfi", "-i", "color=size=640x480", "-t", "0.2", "-c:v", "libx264"), video.CodeLimitExceeded, Limits{MaxPixels: 640*480 - 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Probe(context.Background(), tc.path, tc.lim)

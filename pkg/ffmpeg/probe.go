@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // Limits bound what a source may be. Zero fields mean no limit.
@@ -86,7 +88,7 @@ type AudioStream struct {
 }
 
 // ProbeError is an upload that is not a usable media file. Reason is one
-// sentence for the uploader; Code is one of the jobs.Code* values.
+// sentence for the uploader; Code is one of the video.Code* values.
 type ProbeError struct {
 	Code   string
 	Reason string
@@ -101,13 +103,6 @@ func (e *ProbeError) Error() string {
 }
 
 func (e *ProbeError) Unwrap() error { return e.Err }
-
-// Codes of ProbeError, shared with the job contract.
-const (
-	CodeUnsupported   = "unsupported_format"
-	CodeNoMedia       = "no_media"
-	CodeLimitExceeded = "limit_exceeded"
-)
 
 type probeJSON struct {
 	Streams []struct {
@@ -162,7 +157,7 @@ func Probe(ctx context.Context, path string, lim Limits) (Source, error) {
 			}
 		}
 		if errors.As(err, &ee) && !ee.Killed() {
-			return Source{}, &ProbeError{Code: CodeUnsupported, Reason: "The file is not a video or audio format hlsd can read (or it is damaged)", Err: err}
+			return Source{}, &ProbeError{Code: video.CodeUnsupported, Reason: "The file is not a video or audio format hlsd can read (or it is damaged)", Err: err}
 		}
 		return Source{}, fmt.Errorf("ffprobe: %w", err)
 	}
@@ -179,7 +174,7 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 	src := Source{Format: strings.Split(pj.Format.FormatName, ",")[0]}
 	src.Duration, _ = strconv.ParseFloat(pj.Format.Duration, 64)
 	if lim.MaxStreams > 0 && len(pj.Streams) > lim.MaxStreams {
-		return src, &ProbeError{Code: CodeLimitExceeded, Reason: fmt.Sprintf("The file has %d streams; at most %d are allowed", len(pj.Streams), lim.MaxStreams)}
+		return src, &ProbeError{Code: video.CodeLimitExceeded, Reason: fmt.Sprintf("The file has %d streams; at most %d are allowed", len(pj.Streams), lim.MaxStreams)}
 	}
 	for _, s := range pj.Streams {
 		switch {
@@ -206,23 +201,23 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 		}
 	}
 	if src.Video == nil && src.Audio == nil {
-		return src, &ProbeError{Code: CodeNoMedia, Reason: "The file has no video or audio track"}
+		return src, &ProbeError{Code: video.CodeNoMedia, Reason: "The file has no video or audio track"}
 	}
 	if lim.MaxDuration > 0 && src.Duration > lim.MaxDuration.Seconds() {
-		return src, &ProbeError{Code: CodeLimitExceeded, Reason: fmt.Sprintf("The video is %s long; at most %s is allowed", fmtDur(src.Duration), fmtDur(lim.MaxDuration.Seconds()))}
+		return src, &ProbeError{Code: video.CodeLimitExceeded, Reason: fmt.Sprintf("The video is %s long; at most %s is allowed", fmtDur(src.Duration), fmtDur(lim.MaxDuration.Seconds()))}
 	}
 	if v := src.Video; v != nil {
 		if (lim.MaxWidth > 0 && v.Width > lim.MaxWidth) || (lim.MaxHeight > 0 && v.Height > lim.MaxHeight) {
-			return src, &ProbeError{Code: CodeLimitExceeded, Reason: fmt.Sprintf("The video is %dx%d; at most %dx%d is allowed", v.Width, v.Height, lim.MaxWidth, lim.MaxHeight)}
+			return src, &ProbeError{Code: video.CodeLimitExceeded, Reason: fmt.Sprintf("The video is %dx%d; at most %dx%d is allowed", v.Width, v.Height, lim.MaxWidth, lim.MaxHeight)}
 		}
 		if v.Codec == "gif" && v.Width*v.Height > MaxGIFPixels && (lim.MaxPixels <= 0 || lim.MaxPixels > MaxGIFPixels) {
-			return src, &ProbeError{Code: CodeLimitExceeded, Reason: fmt.Sprintf("The animation's canvas is %dx%d; GIFs of at most %d pixels (4K) are allowed", v.Width, v.Height, MaxGIFPixels)}
+			return src, &ProbeError{Code: video.CodeLimitExceeded, Reason: fmt.Sprintf("The animation's canvas is %dx%d; GIFs of at most %d pixels (4K) are allowed", v.Width, v.Height, MaxGIFPixels)}
 		}
 		if lim.MaxPixels > 0 && v.Width*v.Height > lim.MaxPixels {
-			return src, &ProbeError{Code: CodeLimitExceeded, Reason: fmt.Sprintf("The video is %dx%d, %d pixels a frame; at most %d are allowed", v.Width, v.Height, v.Width*v.Height, lim.MaxPixels)}
+			return src, &ProbeError{Code: video.CodeLimitExceeded, Reason: fmt.Sprintf("The video is %dx%d, %d pixels a frame; at most %d are allowed", v.Width, v.Height, v.Width*v.Height, lim.MaxPixels)}
 		}
 		if lim.MaxFrameRate > 0 && v.FrameRate > lim.MaxFrameRate {
-			return src, &ProbeError{Code: CodeLimitExceeded, Reason: fmt.Sprintf("The video has %.0f frames per second; at most %.0f are allowed", v.FrameRate, lim.MaxFrameRate)}
+			return src, &ProbeError{Code: video.CodeLimitExceeded, Reason: fmt.Sprintf("The video has %.0f frames per second; at most %.0f are allowed", v.FrameRate, lim.MaxFrameRate)}
 		}
 	}
 	return src, nil

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // Demuxers hlsd accepts. Everything else — notably hls, concat, image2 and
@@ -56,7 +58,7 @@ func pixelLimitError(stderr string, err error) error {
 	if m == nil {
 		return nil
 	}
-	return &ProbeError{Code: CodeLimitExceeded, Err: err,
+	return &ProbeError{Code: video.CodeLimitExceeded, Err: err,
 		Reason: fmt.Sprintf("The video has frames of %sx%s; at most %s pixels a frame are allowed", m[1], m[2], m[3])}
 }
 

@@ -40,7 +40,7 @@ func UploadPrefix(id string) string { return "uploads/" + id + "/" }
 
 // VideoPrefixes are every place a video has objects: deleting them all
 // leaves nothing of it. withSource false leaves its upload out (a failed
-// video's source kept for a while, see jobs.Worker.OnFailed).
+// video's source kept for a while, see queue.Worker.OnFailed).
 func VideoPrefixes(id string, withSource bool) []string {
 	p := []string{StreamPrefix(id), WorkPrefix(id), KeyPrefix(id)}
 	if withSource {

@@ -14,8 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/hlsd/hlsd/pkg/jobs"
 )
 
 // Metrics is one process's set.
@@ -78,14 +76,16 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// ObserveJob matches jobs.Worker.Observe.
-func (m *Metrics) ObserveJob(stage string, o jobs.Outcome, d time.Duration, redelivered bool) {
-	if o == jobs.OutcomeStarted {
+// ObserveJob counts one job's outcome (queue.Worker.Observe): "started"
+// when it begins, then "succeeded", "retried", "failed" or "skipped".
+func (m *Metrics) ObserveJob(stage, outcome string, d time.Duration, redelivered bool) {
+	o := outcome
+	if o == "started" {
 		m.started.WithLabelValues(stage).Inc()
 		return
 	}
-	m.jobs.WithLabelValues(stage, string(o)).Inc()
-	m.jobDuration.WithLabelValues(stage, string(o)).Observe(d.Seconds())
+	m.jobs.WithLabelValues(stage, o).Inc()
+	m.jobDuration.WithLabelValues(stage, o).Observe(d.Seconds())
 	if redelivered {
 		m.redelivered.WithLabelValues(stage).Inc()
 	}
@@ -98,25 +98,20 @@ func (m *Metrics) ObserveSpeed(x float64) { m.ffmpegSpeed.Observe(x) }
 func (m *Metrics) AddUploaded(n int64) { m.uploadedBytes.Add(float64(n)) }
 
 // RegisterQueueDepth reports, at each scrape, the jobs waiting or in flight
-// for a stage's consumer.
-func (m *Metrics) RegisterQueueDepth(bus *jobs.Bus) {
-	depth := func(stage string, pending func(context.Context) (uint64, error)) {
-		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "hlsd_queue_pending_jobs", Help: "Jobs waiting or in flight per stage (the number to autoscale workers on).",
-			ConstLabels: prometheus.Labels{"stage": stage},
-		}, func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			n, err := pending(ctx)
-			if err != nil {
-				return -1
-			}
-			return float64(n)
-		}))
-	}
-	depth("encode", func(ctx context.Context) (uint64, error) { return jobs.Pending(ctx, bus.Encoder) })
-	depth("audio", func(ctx context.Context) (uint64, error) { return jobs.Pending(ctx, bus.Audio) })
-	depth("segment", func(ctx context.Context) (uint64, error) { return jobs.Pending(ctx, bus.Segmenter) })
+// for a stage, as pending counts them (queue.Pending on its consumer).
+func (m *Metrics) RegisterQueueDepth(stage string, pending func(context.Context) (uint64, error)) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hlsd_queue_pending_jobs", Help: "Jobs waiting or in flight per stage (the number to autoscale workers on).",
+		ConstLabels: prometheus.Labels{"stage": stage},
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := pending(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
 }
 
 // Instrument counts requests, latency and (for the content service) bytes

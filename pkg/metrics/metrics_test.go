@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hlsd/hlsd/pkg/jobs"
 )
 
 func TestRouteKeepsIDsOutOfLabels(t *testing.T) {
@@ -39,8 +37,8 @@ func TestCountersMove(t *testing.T) {
 		_, _ = w.Write(make([]byte, 1000))
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/streams/x/360p/seg_00000.ts", nil))
-	m.ObserveJob("encode", jobs.OutcomeStarted, 0, true)
-	m.ObserveJob("encode", jobs.OutcomeRetried, time.Second, true)
+	m.ObserveJob("encode", "started", 0, true)
+	m.ObserveJob("encode", "retried", time.Second, true)
 	m.AddUploaded(42)
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))

@@ -189,3 +189,18 @@ func (c *Client) Send(ctx context.Context, eventID string, body []byte) error {
 	}
 	return nil
 }
+
+// RedactURL keeps credentials and query strings (often a receiver's token)
+// out of the logs.
+func RedactURL(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	if scheme, rest, ok := strings.Cut(u, "://"); ok {
+		if at := strings.LastIndex(rest, "@"); at >= 0 && at < strings.IndexByte(rest+"/", '/') {
+			rest = rest[at+1:]
+		}
+		u = scheme + "://" + rest
+	}
+	return u
+}

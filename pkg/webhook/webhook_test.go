@@ -96,3 +96,16 @@ func TestSend(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://hooks.example.com/x?token=abc":      "https://hooks.example.com/x",
+		"https://user:pass@hooks.example.com/x#frag": "https://hooks.example.com/x",
+		"http://127.0.0.1:8080":                      "http://127.0.0.1:8080",
+		"https://hooks.example.com/a@b":              "https://hooks.example.com/a@b",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -51,7 +51,7 @@ func (s *Service) FastServer(next http.Handler, observe func(path string, took t
 		},
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
-		ReadTimeout:           10 * time.Second, // net/http: ReadHeaderTimeout (pkg/app sets the write and idle timeouts and the connection bound)
+		ReadTimeout:           10 * time.Second, // net/http: ReadHeaderTimeout (cmd/hlsd/app sets the write and idle timeouts and the connection bound)
 		ReadBufferSize:        16 << 10,         // request line and headers
 		MaxRequestBodySize:    64 << 10,
 		CloseOnShutdown:       true,

@@ -22,7 +22,9 @@ import (
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/profiles"
+	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // Deps is what the encoder needs.
@@ -31,7 +33,7 @@ type Deps struct {
 	// sweep (gateway.SweepFailedSources) instead of removing it with the
 	// rest of the video's files.
 	KeepFailedSources bool
-	Bus               *jobs.Bus
+	Bus               *queue.Bus
 	Store             store.Store
 	Limits            ffmpeg.Limits
 	WorkDir           string // local scratch space for sources and outputs
@@ -42,7 +44,7 @@ type Deps struct {
 	TimeoutPerSecond time.Duration
 	ShutdownGrace    time.Duration
 	Log              *slog.Logger
-	Observe          func(stage string, o jobs.Outcome, d time.Duration, redelivered bool)
+	Observe          func(stage string, o queue.Outcome, d time.Duration, redelivered bool)
 	// Speed, if set, is told how fast each encode ran (seconds of media per second).
 	Speed func(x float64)
 	// AudioConcurrency is how many audio renditions encode at once (1 if 0).
@@ -61,14 +63,14 @@ func Run(ctx context.Context, d Deps) error {
 	}
 	d.sources = newSourceCache(d.WorkDir)
 	go d.sources.sweep(ctx)
-	video := &jobs.Worker[jobs.EncodeJob]{
+	video := &queue.Worker[jobs.EncodeJob]{
 		Stage: "encode", Stream: jobs.StreamEncode, Consumer: d.Bus.Encoder, Bus: d.Bus,
 		Concurrency: d.Concurrency, ShutdownGrace: d.ShutdownGrace, Log: d.Log, Observe: d.Observe,
 		VideoID: func(j jobs.EncodeJob) string { return j.VideoID },
-		Handle:  func(ctx context.Context, j jobs.EncodeJob, a jobs.Attempt) error { return d.encode(ctx, j) },
-		OnFailed: jobs.RemoveFailed(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) },
+		Handle:  func(ctx context.Context, j jobs.EncodeJob, a queue.Attempt) error { return d.encode(ctx, j) },
+		OnFailed: queue.RemoveFailed(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) },
 			d.KeepFailedSources, d.Log),
-		OnDeleted: jobs.RemoveDeleted(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) }, d.Log),
+		OnDeleted: queue.RemoveDeleted(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) }, d.Log),
 	}
 	audio := *video
 	audio.Stage, audio.Consumer, audio.Concurrency = "audio", d.Bus.Audio, max(d.AudioConcurrency, 1)
@@ -87,7 +89,7 @@ func (d Deps) encode(ctx context.Context, job jobs.EncodeJob) error {
 	case jobs.PartAudio:
 		return d.encodeAudio(ctx, job)
 	}
-	return jobs.Permanent(jobs.CodeInternal, "The video could not be encoded; the error was logged.", fmt.Errorf("unknown part %q", job.Part))
+	return queue.Permanent(video.CodeInternal, "The video could not be encoded; the error was logged.", fmt.Errorf("unknown part %q", job.Part))
 }
 
 // source is a video's source as a local file, probed.
@@ -109,7 +111,7 @@ func (d Deps) openSource(ctx context.Context, job jobs.EncodeJob) (source, func(
 	var pe *ffmpeg.ProbeError
 	if errors.As(err, &pe) {
 		release()
-		return source{}, nil, jobs.Permanent(pe.Code, pe.Reason+".", pe.Err)
+		return source{}, nil, queue.Permanent(pe.Code, pe.Reason+".", pe.Err)
 	}
 	if err != nil {
 		release()
@@ -130,7 +132,7 @@ func (d Deps) openSource(ctx context.Context, job jobs.EncodeJob) (source, func(
 func (src *source) planLadder(p profiles.Profiles) {
 	v := src.probe.Video
 	if v == nil {
-		src.plan = []profiles.Planned{{Rendition: profiles.Rendition{Name: jobs.AudioRendition}}}
+		src.plan = []profiles.Planned{{Rendition: profiles.Rendition{Name: video.AudioRendition}}}
 		return
 	}
 	src.rate, src.fps = ffmpeg.OutputFrameRate(v, p.Video.MaxFrameRate)
@@ -180,7 +182,7 @@ func (d Deps) measureExtent(ctx context.Context, src *source, log *slog.Logger) 
 	if src.probe.Video != nil {
 		var pe *ffmpeg.ProbeError
 		if err := ffmpeg.CheckInvented(ext, src.fps); errors.As(err, &pe) {
-			return jobs.Permanent(pe.Code, pe.Reason+".", nil)
+			return queue.Permanent(pe.Code, pe.Reason+".", nil)
 		}
 	}
 	if real := ext.Seconds(); real > 0 && real+1 < src.probe.Duration {
@@ -196,8 +198,8 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 	id := job.VideoID
 	log := d.Log.With("stage", "plan", "video", id)
 	videos := d.Bus.Videos
-	v, err := videos.Update(ctx, id, (*jobs.Video).StartEncoding)
-	if errors.Is(err, jobs.ErrTransition) {
+	v, err := videos.Update(ctx, id, (*video.Video).StartEncoding)
+	if errors.Is(err, video.ErrTransition) {
 		log.Info("plan skipped: the video is past planning", "state", v.State)
 		return nil // a plan redelivered after its chunks were encoded, or a finished video
 	}
@@ -219,13 +221,13 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 	var num, den int64
 	if probe.Video != nil {
 		if num, den, err = ffmpeg.ParseRate(src.rate); err != nil {
-			return jobs.Permanent(jobs.CodeInternal, "The video could not be planned; the error was logged.", err)
+			return queue.Permanent(video.CodeInternal, "The video could not be planned; the error was logged.", err)
 		}
 	}
 	chunks := PlanChunks(probe.Duration, job.Profiles.SegmentDuration, num, den)
 	renditions := src.plan
 	if probe.Video != nil && probe.Audio != nil {
-		renditions = append(renditions, profiles.Planned{Rendition: profiles.Rendition{Name: jobs.AudioRendition}})
+		renditions = append(renditions, profiles.Planned{Rendition: profiles.Rendition{Name: video.AudioRendition}})
 	}
 	log.Info("source probed", "format", probe.Format, "duration", probe.Duration, "renditions", len(renditions), "chunks", len(chunks))
 	if job.Profiles.Encrypted() {
@@ -234,7 +236,7 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 			return err
 		}
 	}
-	if _, err := videos.Update(ctx, id, func(v *jobs.Video) error {
+	if _, err := videos.Update(ctx, id, func(v *video.Video) error {
 		return v.Planned(len(chunks), mergePlan(v.Renditions, renditions, src.fps, len(chunks)), sourceFacts(probe))
 	}); err != nil {
 		return err
@@ -306,7 +308,7 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 	}
 	defer release()
 	if src.probe.Video == nil {
-		return jobs.Permanent(jobs.CodeInternal, "The video could not be encoded; the error was logged.", errors.New("a video chunk of a source without video"))
+		return queue.Permanent(video.CodeInternal, "The video could not be encoded; the error was logged.", errors.New("a video chunk of a source without video"))
 	}
 	dir, err := os.MkdirTemp(d.WorkDir, "encode-"+id+"-")
 	if err != nil {
@@ -331,7 +333,7 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 		}
 	}
 	spec := &ffmpeg.ChunkSpec{Start: c.Start, Frames: c.Frames}
-	var sheet jobs.StoryboardSheet
+	var sheet video.StoryboardSheet
 	if job.Thumbnails > 0 {
 		var next jobs.Chunk
 		if !c.Last() && c.Index+1 < len(job.Chunks) {
@@ -345,7 +347,7 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 				return fmt.Errorf("encoder: scratch dir: %w", err)
 			}
 			spec.Thumbnails = &ffmpeg.ThumbnailSpec{Interval: job.Thumbnails, Count: count, Width: w, Height: h, Dir: tdir}
-			sheet = jobs.StoryboardSheet{Name: layout.SpriteName(c.Index), First: first}
+			sheet = video.StoryboardSheet{Name: layout.SpriteName(c.Index), First: first}
 		}
 	}
 	chunkSeconds := c.Duration
@@ -391,14 +393,14 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 	if pics != nil {
 		poster = pics.finish(ctx)
 	}
-	if _, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
+	if _, err := d.Bus.Videos.Update(ctx, id, func(v *video.Video) error {
 		err := v.ChunkEncoded(c.Index)
-		if err != nil && (!errors.Is(err, jobs.ErrNoChange) || !poster || v.Thumbnails.HasPoster() || v.State.Final()) {
+		if err != nil && (!errors.Is(err, video.ErrNoChange) || !poster || v.Thumbnails.HasPoster() || v.State.Final()) {
 			return err
 		}
 		if poster {
 			if v.Thumbnails == nil {
-				v.Thumbnails = &jobs.Thumbnails{}
+				v.Thumbnails = &video.Thumbnails{}
 			}
 			v.Thumbnails.Poster = true
 		}
@@ -432,7 +434,7 @@ func (d Deps) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 		return err
 	}
 	if len(job.Chunks) == 0 {
-		return jobs.Permanent(jobs.CodeInternal, "The audio could not be encoded; the error was logged.", errors.New("an audio job without chunks"))
+		return queue.Permanent(video.CodeInternal, "The audio could not be encoded; the error was logged.", errors.New("an audio job without chunks"))
 	}
 	src, release, err := d.openSource(ctx, job)
 	if err != nil {
@@ -440,7 +442,7 @@ func (d Deps) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 	}
 	defer release()
 	if src.probe.Audio == nil {
-		return jobs.Permanent(jobs.CodeInternal, "The audio could not be encoded; the error was logged.", errors.New("an audio job for a source without audio"))
+		return queue.Permanent(video.CodeInternal, "The audio could not be encoded; the error was logged.", errors.New("an audio job for a source without audio"))
 	}
 	dir, err := os.MkdirTemp(d.WorkDir, "audio-"+id+"-")
 	if err != nil {
@@ -518,14 +520,14 @@ func (p *audioPieces) publishFinished(ctx context.Context, running bool) error {
 	}
 	id, chunks := p.job.VideoID, p.job.Chunks
 	if len(names) > len(chunks) {
-		return jobs.Permanent(jobs.CodeInternal, "The audio could not be encoded; the error was logged.",
+		return queue.Permanent(video.CodeInternal, "The audio could not be encoded; the error was logged.",
 			fmt.Errorf("ffmpeg wrote %d audio pieces for %d chunks", len(names), len(chunks)))
 	}
 	for ; p.next < len(chunks) && (p.next < len(names) || !running); p.next++ {
 		c := chunks[p.next]
 		key := ""
 		if p.next < len(names) {
-			key = layout.WorkKey(id, jobs.AudioRendition, c.Index)
+			key = layout.WorkKey(id, video.AudioRendition, c.Index)
 			ok, err := putOutput(ctx, p.d.Store, key, filepath.Join(p.dir, filepath.Base(names[p.next])), c.Index == 0)
 			if err != nil {
 				return err
@@ -535,7 +537,7 @@ func (p *audioPieces) publishFinished(ctx context.Context, running bool) error {
 			}
 		}
 		if err := p.d.Bus.PublishSegment(ctx, jobs.SegmentJob{
-			VideoID: id, Rendition: jobs.AudioRendition, Key: key,
+			VideoID: id, Rendition: video.AudioRendition, Key: key,
 			SegmentDuration: p.job.Profiles.SegmentDuration, Chunk: c, Encryption: p.job.Profiles.Encryption,
 		}); err != nil {
 			return err
@@ -578,7 +580,7 @@ func putOutput(ctx context.Context, s store.Store, key, path string, required bo
 	}
 	if st.Size() == 0 {
 		if required {
-			return false, jobs.Permanent(jobs.CodeEncodeFailed, "The video could not be encoded: ffmpeg produced no output.", nil)
+			return false, queue.Permanent(video.CodeEncodeFailed, "The video could not be encoded: ffmpeg produced no output.", nil)
 		}
 		return false, nil
 	}
@@ -587,29 +589,29 @@ func putOutput(ctx context.Context, s store.Store, key, path string, required bo
 
 // mergePlan records the plan, keeping what segmenters already finished if
 // this is a redelivered job (the plan is deterministic, so names match).
-func mergePlan(existing []jobs.Rendition, plan []profiles.Planned, fps float64, chunks int) []jobs.Rendition {
-	had := map[string]jobs.Rendition{}
+func mergePlan(existing []video.Rendition, plan []profiles.Planned, fps float64, chunks int) []video.Rendition {
+	had := map[string]video.Rendition{}
 	for _, r := range existing {
 		if len(r.Segmented) == chunks {
 			had[r.Name] = r
 		}
 	}
-	out := make([]jobs.Rendition, len(plan))
+	out := make([]video.Rendition, len(plan))
 	for i, p := range plan {
 		if r, ok := had[p.Name]; ok {
 			out[i] = r
 			continue
 		}
-		out[i] = jobs.Rendition{Name: p.Name, Width: p.Width, Height: p.Height, Segmented: make([]bool, chunks)}
-		if p.Name != jobs.AudioRendition {
+		out[i] = video.Rendition{Name: p.Name, Width: p.Width, Height: p.Height, Segmented: make([]bool, chunks)}
+		if p.Name != video.AudioRendition {
 			out[i].FrameRate = fps
 		}
 	}
 	return out
 }
 
-func sourceFacts(p ffmpeg.Source) *jobs.Source {
-	s := &jobs.Source{Format: p.Format, Duration: p.Duration}
+func sourceFacts(p ffmpeg.Source) *video.Source {
+	s := &video.Source{Format: p.Format, Duration: p.Duration}
 	if v := p.Video; v != nil {
 		s.Width, s.Height, s.FrameRate, s.VideoCodec = v.DisplayWidth, v.DisplayHeight, v.FrameRate, v.Codec
 		s.Interlaced, s.HDR = v.Interlaced(), v.HDR()
@@ -633,7 +635,7 @@ func (d Deps) progressReporter(ctx context.Context, id string) func(float64) {
 			return
 		}
 		last = time.Now()
-		_, _ = d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error { return v.EncodingProgress(f) })
+		_, _ = d.Bus.Videos.Update(ctx, id, func(v *video.Video) error { return v.EncodingProgress(f) })
 	}
 }
 
@@ -645,13 +647,13 @@ func classifyEncodeError(err error, timeout time.Duration) error {
 	var pe *ffmpeg.ProbeError
 	switch {
 	case errors.As(err, &pe): // a frame over the pixel limit, met mid-stream
-		return jobs.Permanent(pe.Code, pe.Reason+".", err)
+		return queue.Permanent(pe.Code, pe.Reason+".", err)
 	case errors.Is(err, ffmpeg.ErrCPUBudget):
-		return jobs.Permanent(jobs.CodeLimitExceeded, "Encoding the video took far more processing than its length and picture size justify, so it was stopped.", err)
+		return queue.Permanent(video.CodeLimitExceeded, "Encoding the video took far more processing than its length and picture size justify, so it was stopped.", err)
 	case errors.Is(err, ffmpeg.ErrTimeout):
-		return jobs.Permanent(jobs.CodeEncodeFailed, fmt.Sprintf("Encoding took longer than the %s limit.", timeout.Round(time.Second)), err)
+		return queue.Permanent(video.CodeEncodeFailed, fmt.Sprintf("Encoding took longer than the %s limit.", timeout.Round(time.Second)), err)
 	case errors.As(err, &ee) && !ee.Killed() && !strings.Contains(ee.Stderr, "No space left"):
-		return jobs.Permanent(jobs.CodeEncodeFailed, "The video could not be decoded; the file may be damaged or use a codec hlsd cannot read.", err)
+		return queue.Permanent(video.CodeEncodeFailed, "The video could not be decoded; the file may be damaged or use a codec hlsd cannot read.", err)
 	default:
 		return fmt.Errorf("encoder: %w", err)
 	}

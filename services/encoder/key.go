@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
+	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // KeySize is the size of an AES-128 key.
@@ -54,7 +55,7 @@ func readKey(ctx context.Context, st store.Store, key string) ([]byte, error) {
 		return nil, fmt.Errorf("encoder: encryption key: %w", err)
 	}
 	if len(b) != KeySize {
-		return nil, jobs.Permanent(jobs.CodeInternal, "The video's encryption key is damaged; the error was logged.",
+		return nil, queue.Permanent(video.CodeInternal, "The video's encryption key is damaged; the error was logged.",
 			fmt.Errorf("encoder: %s holds %d bytes, not %d", key, len(b), KeySize))
 	}
 	return b, nil

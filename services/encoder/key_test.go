@@ -7,9 +7,10 @@ import (
 	"io"
 	"testing"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
+	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 func storedKey(t *testing.T, st store.Store, id string) []byte {
@@ -74,8 +75,8 @@ func TestEnsureKeyRefusesADamagedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = ensureKey(ctx, st, id)
-	var pe *jobs.PermanentError
-	if !errors.As(err, &pe) || pe.Code != jobs.CodeInternal {
+	var pe *queue.PermanentError
+	if !errors.As(err, &pe) || pe.Code != video.CodeInternal {
 		t.Fatalf("got %v, want a permanent internal error", err)
 	}
 	if got := storedKey(t, st, id); string(got) != "short" {

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // thumbnailTimeout bounds the poster run. It is cheap (a seek and one
@@ -77,7 +77,7 @@ func (p *pictures) finish(ctx context.Context) bool {
 // storeSheet tiles a chunk's storyboard thumbnails into its sheet, stores
 // it, and records it for the segmenter, which writes the track once every
 // chunk is in. A chunk without its sheet leaves a gap in the previews.
-func (d Deps) storeSheet(ctx context.Context, log *slog.Logger, id string, chunk int, t *ffmpeg.ThumbnailSpec, sheet jobs.StoryboardSheet) {
+func (d Deps) storeSheet(ctx context.Context, log *slog.Logger, id string, chunk int, t *ffmpeg.ThumbnailSpec, sheet video.StoryboardSheet) {
 	paths, _ := filepath.Glob(filepath.Join(t.Dir, "t_*.jpg")) // sorted: the names are zero-padded
 	if len(paths) == 0 {
 		return // a last chunk shorter than the interval

@@ -19,6 +19,7 @@ import (
 	"github.com/hlsd/hlsd/pkg/profiles"
 	"github.com/hlsd/hlsd/pkg/store"
 	"github.com/hlsd/hlsd/pkg/testutil"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // The track names sheets as the store keeps them.
@@ -114,10 +115,10 @@ func TestChunkStoryboardSheet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.storeSheet(context.Background(), quiet, id, c.Index, spec, jobs.StoryboardSheet{Name: layout.SpriteName(c.Index), First: first})
+		d.storeSheet(context.Background(), quiet, id, c.Index, spec, video.StoryboardSheet{Name: layout.SpriteName(c.Index), First: first})
 	}
 	// 0–6 s: thumbnails 0, 2, 4; 6–20 s: 6, 8, ..., 18.
-	for i, want := range []jobs.StoryboardSheet{
+	for i, want := range []video.StoryboardSheet{
 		{Name: "sprite_0.jpg", First: 0, Count: 3, Columns: 3, Interval: 2, Width: 160, Height: 90},
 		{Name: "sprite_1.jpg", First: 3, Count: 7, Columns: 7, Interval: 2, Width: 160, Height: 90},
 	} {
@@ -125,7 +126,7 @@ func TestChunkStoryboardSheet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got jobs.StoryboardSheet
+		var got video.StoryboardSheet
 		if err := json.Unmarshal(b, &got); err != nil || got != want {
 			t.Errorf("chunk %d: %+v (%v), want %+v", i, got, err, want)
 		}

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 const (
@@ -47,7 +47,7 @@ func TestRoutesNeedAToken(t *testing.T) {
 
 	newVideo := func(t *testing.T) string {
 		id := layout.NewVideoID()
-		if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateUploaded}); err != nil {
+		if err := bus.Videos.Create(context.Background(), &video.Video{ID: id, State: video.StateUploaded}); err != nil {
 			t.Fatal(err)
 		}
 		return id
@@ -188,7 +188,7 @@ func TestFormIsPublic(t *testing.T) {
 	}
 }
 
-// With no token configured the routes are open (pkg/app allows that on
+// With no token configured the routes are open (cmd/hlsd/app allows that on
 // loopback only).
 func TestNoTokensMeansOpen(t *testing.T) {
 	bus := startBus(t)

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // SSEHeartbeat is how often an idle event stream gets a comment line, so
@@ -56,11 +56,11 @@ func (d Deps) events(heartbeat time.Duration) http.HandlerFunc {
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel() // stops the watcher
 		_, err := d.Bus.Videos.Get(ctx, id)
-		var updates <-chan jobs.Video
+		var updates <-chan video.Video
 		if err == nil {
 			updates, err = d.Bus.Videos.Watch(ctx, id)
 		}
-		if errors.Is(err, jobs.ErrNotFound) {
+		if errors.Is(err, video.ErrNotFound) {
 			jsonError(w, http.StatusNotFound, "No video has that id.")
 			return
 		}
@@ -116,7 +116,7 @@ func (d Deps) events(heartbeat time.Duration) http.HandlerFunc {
 					// or on a broker hiccup: then the stream just closes and
 					// the client reconnects.
 					if ctx.Err() == nil {
-						if _, err := d.Bus.Videos.Get(ctx, id); errors.Is(err, jobs.ErrNotFound) {
+						if _, err := d.Bus.Videos.Get(ctx, id); errors.Is(err, video.ErrNotFound) {
 							end("deleted")
 						}
 					}

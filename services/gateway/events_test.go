@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/api"
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/testutil"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // sseEvent is one server-sent event, or a comment (Event "", Comment set).
@@ -95,7 +95,7 @@ func TestEventsFollowAVideoToTheEnd(t *testing.T) {
 	defer srv.Close()
 	ctx := context.Background()
 	id := layout.NewVideoID()
-	if err := bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateUploaded, Size: 42}); err != nil {
+	if err := bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateUploaded, Size: 42}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -107,23 +107,23 @@ func TestEventsFollowAVideoToTheEnd(t *testing.T) {
 	if v := nextVideo(t, events); v.ID != id || v.State != api.StateUploaded || v.Size != 42 || v.StatusURL != "/api/videos/"+id {
 		t.Fatalf("first event %+v", v)
 	}
-	update := func(fn func(v *jobs.Video)) {
-		if _, err := bus.Videos.Update(ctx, id, func(v *jobs.Video) error { fn(v); return nil }); err != nil {
+	update := func(fn func(v *video.Video)) {
+		if _, err := bus.Videos.Update(ctx, id, func(v *video.Video) error { fn(v); return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	update(func(v *jobs.Video) {
-		v.State, v.Progress = jobs.StateEncoding, 0.3
-		v.Renditions = []jobs.Rendition{{Name: "360p"}, {Name: "540p"}}
+	update(func(v *video.Video) {
+		v.State, v.Progress = video.StateEncoding, 0.3
+		v.Renditions = []video.Rendition{{Name: "360p"}, {Name: "540p"}}
 	})
 	if v := nextVideo(t, events); v.State != api.StateEncoding || v.Progress != 0.3 || len(v.Renditions) != 2 {
 		t.Fatalf("second event %+v", v)
 	}
-	update(func(v *jobs.Video) { v.State, v.Renditions[0].Done = jobs.StateSegmenting, true })
+	update(func(v *video.Video) { v.State, v.Renditions[0].Done = video.StateSegmenting, true })
 	if v := nextVideo(t, events); v.State != api.StateSegmenting || !v.Renditions[0].Done || v.Renditions[1].Done {
 		t.Fatalf("third event %+v", v)
 	}
-	update(func(v *jobs.Video) { v.State, v.Progress = jobs.StateReady, 1 })
+	update(func(v *video.Video) { v.State, v.Progress = video.StateReady, 1 })
 	if v := nextVideo(t, events); v.State != api.StateReady || v.MasterURL != "https://media.example.com/streams/"+id+"/master.m3u8" {
 		t.Fatalf("last event %+v", v)
 	}
@@ -141,7 +141,7 @@ func TestEventsOfAFinishedVideoEndAtOnce(t *testing.T) {
 	srv := httptest.NewServer(Handler(d))
 	defer srv.Close()
 	id := layout.NewVideoID()
-	failed := jobs.Video{ID: id, State: jobs.StateFailed, Failure: &jobs.Failure{Code: jobs.CodeUnsupported, Reason: "Not a video."}}
+	failed := video.Video{ID: id, State: video.StateFailed, Failure: &video.Failure{Code: video.CodeUnsupported, Reason: "Not a video."}}
 	if err := bus.Videos.Create(context.Background(), &failed); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestEventsEndWhenTheVideoIsDeleted(t *testing.T) {
 	srv := httptest.NewServer(Handler(d))
 	defer srv.Close()
 	id := layout.NewVideoID()
-	if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateEncoding}); err != nil {
+	if err := bus.Videos.Create(context.Background(), &video.Video{ID: id, State: video.StateEncoding}); err != nil {
 		t.Fatal(err)
 	}
 	events := readSSE(openEvents(t, srv.URL+"/api/videos/"+id+"/events", "").Body)
@@ -183,7 +183,7 @@ func TestEventsHeartbeatAndDisconnect(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	id := layout.NewVideoID()
-	if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateEncoding}); err != nil {
+	if err := bus.Videos.Create(context.Background(), &video.Video{ID: id, State: video.StateEncoding}); err != nil {
 		t.Fatal(err)
 	}
 	nc := bus.JS.Conn()
@@ -218,7 +218,7 @@ func TestEventsRefusals(t *testing.T) {
 	srv := httptest.NewServer(Handler(d))
 	defer srv.Close()
 	id := layout.NewVideoID()
-	if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateReady}); err != nil {
+	if err := bus.Videos.Create(context.Background(), &video.Video{ID: id, State: video.StateReady}); err != nil {
 		t.Fatal(err)
 	}
 	events := srv.URL + "/api/videos/" + id + "/events"
@@ -268,7 +268,7 @@ func TestEventsCloseAtShutdown(t *testing.T) {
 	srv := httptest.NewServer(Handler(d))
 	defer srv.Close()
 	id := layout.NewVideoID()
-	if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateEncoding}); err != nil {
+	if err := bus.Videos.Create(context.Background(), &video.Video{ID: id, State: video.StateEncoding}); err != nil {
 		t.Fatal(err)
 	}
 	events := readSSE(openEvents(t, srv.URL+"/api/videos/"+id+"/events", "").Body)

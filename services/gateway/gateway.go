@@ -22,12 +22,14 @@ import (
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playback"
 	"github.com/hlsd/hlsd/pkg/profiles"
+	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // Deps is what the gateway needs.
 type Deps struct {
-	Bus      *jobs.Bus
+	Bus      *queue.Bus
 	Store    store.Store
 	Profiles profiles.Profiles
 	// MaxUploadBytes bounds one upload's file size.
@@ -40,7 +42,7 @@ type Deps struct {
 	UploadedBytes func(n int64)
 	// APITokens, if any, are the bearer tokens POST /upload and every
 	// /api/videos route require. None leaves them open: the caller decides
-	// whether that is safe (pkg/app allows it on loopback only).
+	// whether that is safe (cmd/hlsd/app allows it on loopback only).
 	APITokens []string
 	// Signer, if set, signs the master URLs handed out (see pkg/playback);
 	// the content service must hold the same secrets.
@@ -93,10 +95,10 @@ func (e tooLargeError) Error() string {
 
 // receive streams the multipart file into the store (never into memory),
 // records the video and queues its encode job.
-func (d Deps) receive(w http.ResponseWriter, r *http.Request) (jobs.Video, int, error) {
+func (d Deps) receive(w http.ResponseWriter, r *http.Request) (video.Video, int, error) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct != "multipart/form-data" {
-		return jobs.Video{}, http.StatusBadRequest, errNotMultipart
+		return video.Video{}, http.StatusBadRequest, errNotMultipart
 	}
 	// Bound the whole body (file plus a little form overhead) so nobody can
 	// stream forever, nor stall.
@@ -104,16 +106,16 @@ func (d Deps) receive(w http.ResponseWriter, r *http.Request) (jobs.Video, int, 
 	r.Body = http.MaxBytesReader(w, r.Body, d.MaxUploadBytes+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return jobs.Video{}, http.StatusBadRequest, errNotMultipart
+		return video.Video{}, http.StatusBadRequest, errNotMultipart
 	}
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
-			return jobs.Video{}, http.StatusBadRequest, errNoFile
+			return video.Video{}, http.StatusBadRequest, errNoFile
 		}
 		if err != nil {
 			status, e := readErrStatus(err, d.MaxUploadBytes)
-			return jobs.Video{}, status, e
+			return video.Video{}, status, e
 		}
 		if part.FormName() != "upload" && part.FormName() != "file" {
 			part.Close()
@@ -134,53 +136,53 @@ func readErrStatus(err error, max int64) (int, error) {
 	return http.StatusBadRequest, errors.New("The upload was interrupted or malformed.")
 }
 
-func (d Deps) accept(ctx context.Context, filename string, body io.Reader) (jobs.Video, int, error) {
+func (d Deps) accept(ctx context.Context, filename string, body io.Reader) (video.Video, int, error) {
 	return d.acceptAs(ctx, layout.NewVideoID(), filename, body)
 }
 
 // acceptAs stores body as the source of video id, records the video and
 // queues its encode job: the path of every upload, multipart or tus.
-func (d Deps) acceptAs(ctx context.Context, id, filename string, body io.Reader) (jobs.Video, int, error) {
+func (d Deps) acceptAs(ctx context.Context, id, filename string, body io.Reader) (video.Video, int, error) {
 	log := d.Log.With("video", id)
 	cr := &countingReader{r: body, max: d.MaxUploadBytes}
 	if err := d.Store.Put(ctx, layout.SourceKey(id), cr, -1); err != nil {
 		if cr.tooLarge {
-			return jobs.Video{}, http.StatusRequestEntityTooLarge, tooLargeError{d.MaxUploadBytes}
+			return video.Video{}, http.StatusRequestEntityTooLarge, tooLargeError{d.MaxUploadBytes}
 		}
 		if cr.readErr != nil {
 			status, e := readErrStatus(cr.readErr, d.MaxUploadBytes)
-			return jobs.Video{}, status, e
+			return video.Video{}, status, e
 		}
 		log.Error("storing upload failed", "err", err)
-		return jobs.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be stored; try again shortly.")
+		return video.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be stored; try again shortly.")
 	}
 	if d.UploadedBytes != nil {
 		d.UploadedBytes(cr.n)
 	}
 	if cr.n == 0 {
 		_ = d.Store.Delete(ctx, layout.SourceKey(id))
-		return jobs.Video{}, http.StatusBadRequest, errEmpty
+		return video.Video{}, http.StatusBadRequest, errEmpty
 	}
-	video := jobs.Video{ID: id, State: jobs.StateUploaded, Filename: jobs.CleanFilename(filename), Size: cr.n}
-	if err := d.Bus.Videos.Create(ctx, &video); err != nil {
+	rec := video.Video{ID: id, State: video.StateUploaded, Filename: CleanFilename(filename), Size: cr.n}
+	if err := d.Bus.Videos.Create(ctx, &rec); err != nil {
 		log.Error("recording upload failed", "err", err)
 		_ = d.Store.Delete(ctx, layout.SourceKey(id))
-		return jobs.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be recorded; try again shortly.")
+		return video.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be recorded; try again shortly.")
 	}
 	job := jobs.EncodeJob{VideoID: id, SourceKey: layout.SourceKey(id), Profiles: d.Profiles, Part: jobs.PartPlan}
 	if err := d.Bus.PublishEncode(ctx, job); err != nil {
 		log.Error("queueing encode failed", "err", err)
-		if failed, err := d.Bus.Videos.Update(context.WithoutCancel(ctx), id, func(v *jobs.Video) error {
-			v.Fail(jobs.CodeInternal, "The video could not be queued for encoding.")
+		if failed, err := d.Bus.Videos.Update(context.WithoutCancel(ctx), id, func(v *video.Video) error {
+			v.Fail(video.CodeInternal, "The rec could not be queued for encoding.")
 			return nil
 		}); err == nil {
 			d.Bus.AnnounceFinal(failed, log)
 		}
 		_ = d.Store.Delete(context.WithoutCancel(ctx), layout.SourceKey(id))
-		return jobs.Video{}, http.StatusServiceUnavailable, errors.New("The video could not be queued for encoding; try again shortly.")
+		return video.Video{}, http.StatusServiceUnavailable, errors.New("The rec could not be queued for encoding; try again shortly.")
 	}
 	log.Info("upload received", "bytes", cr.n)
-	return video, 0, nil
+	return rec, 0, nil
 }
 
 // countingReader counts bytes and stops past max.
@@ -208,7 +210,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // ready and answers the master playlist URL as plain text, or a 4xx with the
 // reason it failed.
 func (d Deps) upload(w http.ResponseWriter, r *http.Request) {
-	video, status, err := d.receive(w, r)
+	rec, status, err := d.receive(w, r)
 	if err != nil {
 		plainError(w, status, err.Error())
 		return
@@ -216,32 +218,32 @@ func (d Deps) upload(w http.ResponseWriter, r *http.Request) {
 	// The body is in; the wait may be long, and a read deadline passing
 	// during it would end the request (see guardBody).
 	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
-	final, err := d.waitFinal(r.Context(), video.ID)
+	final, err := d.waitFinal(r.Context(), rec.ID)
 	if err != nil {
 		// The client went away or the broker did; the job goes on regardless.
-		setVideoHeaders(w.Header(), video.ID)
-		plainError(w, http.StatusServiceUnavailable, "Lost track of the video while waiting; ask /api/videos/"+video.ID+" for its state.")
+		setVideoHeaders(w.Header(), rec.ID)
+		plainError(w, http.StatusServiceUnavailable, "Lost track of the rec while waiting; ask /api/videos/"+rec.ID+" for its state.")
 		return
 	}
-	if final.State == jobs.StateFailed {
+	if final.State == video.StateFailed {
 		// The id lets the client see the video's facts, and delete it.
-		setVideoHeaders(w.Header(), video.ID)
-		plainError(w, failureStatus(final.Failure), strings.TrimSuffix(final.Failure.Reason, ".")+" (video "+video.ID+").")
+		setVideoHeaders(w.Header(), rec.ID)
+		plainError(w, failureStatus(final.Failure), strings.TrimSuffix(final.Failure.Reason, ".")+" (rec "+rec.ID+").")
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintln(w, d.masterURL(r, video.ID))
+	fmt.Fprintln(w, d.masterURL(r, rec.ID))
 }
 
 // waitFinal follows the video until it is ready or failed. A watcher that
 // ends on its own (a broker hiccup under load once did, and the client
 // was told "Lost track" two seconds before its video was ready) is
 // replaced; only a deleted video or the client leaving ends the wait.
-func (d Deps) waitFinal(ctx context.Context, id string) (jobs.Video, error) {
+func (d Deps) waitFinal(ctx context.Context, id string) (video.Video, error) {
 	for {
 		updates, err := d.Bus.Videos.Watch(ctx, id)
 		if err != nil {
-			return jobs.Video{}, err
+			return video.Video{}, err
 		}
 		for v := range updates {
 			if v.State.Final() {
@@ -249,12 +251,12 @@ func (d Deps) waitFinal(ctx context.Context, id string) (jobs.Video, error) {
 			}
 		}
 		if ctx.Err() != nil {
-			return jobs.Video{}, ctx.Err()
+			return video.Video{}, ctx.Err()
 		}
 		v, err := d.Bus.Videos.Get(ctx, id)
 		switch {
-		case errors.Is(err, jobs.ErrNotFound):
-			return jobs.Video{}, errors.New("video deleted while waiting")
+		case errors.Is(err, video.ErrNotFound):
+			return video.Video{}, errors.New("video deleted while waiting")
 		case err == nil && v.State.Final():
 			return v, nil
 		case err != nil:
@@ -264,23 +266,23 @@ func (d Deps) waitFinal(ctx context.Context, id string) (jobs.Video, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return jobs.Video{}, ctx.Err()
+			return video.Video{}, ctx.Err()
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }
 
 // failureStatus maps a failure to the HTTP status that best describes it.
-func failureStatus(f *jobs.Failure) int {
+func failureStatus(f *video.Failure) int {
 	if f == nil {
 		return http.StatusInternalServerError
 	}
 	switch f.Code {
-	case jobs.CodeTooLarge:
+	case video.CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case jobs.CodeUnsupported:
+	case video.CodeUnsupported:
 		return http.StatusUnsupportedMediaType
-	case jobs.CodeNoMedia, jobs.CodeLimitExceeded, jobs.CodeEncodeFailed:
+	case video.CodeNoMedia, video.CodeLimitExceeded, video.CodeEncodeFailed:
 		return http.StatusUnprocessableEntity
 	default:
 		return http.StatusInternalServerError
@@ -291,24 +293,24 @@ func (d Deps) masterURL(r *http.Request, id string) string {
 	return streamURL(d.contentBase(r), id, "master.m3u8", d.playbackToken(id))
 }
 
-func (d Deps) present(r *http.Request, v jobs.Video) api.Video {
+func (d Deps) present(r *http.Request, v video.Video) api.Video {
 	return present(v, d.contentBase(r), d.playbackToken(v.ID))
 }
 
 // create is the API upload: 202 as soon as the file is stored.
 func (d Deps) create(w http.ResponseWriter, r *http.Request) {
-	video, status, err := d.receive(w, r)
+	rec, status, err := d.receive(w, r)
 	if err != nil {
 		jsonError(w, status, err.Error())
 		return
 	}
-	w.Header().Set("Location", "/api/videos/"+video.ID)
-	writeJSON(w, http.StatusAccepted, d.present(r, video))
+	w.Header().Set("Location", "/api/videos/"+rec.ID)
+	writeJSON(w, http.StatusAccepted, d.present(r, rec))
 }
 
 func (d Deps) get(w http.ResponseWriter, r *http.Request) {
 	v, err := d.Bus.Videos.Get(r.Context(), r.PathValue("id"))
-	if errors.Is(err, jobs.ErrNotFound) {
+	if errors.Is(err, video.ErrNotFound) {
 		jsonError(w, http.StatusNotFound, "No video has that id.")
 		return
 	}
@@ -345,7 +347,7 @@ func (d Deps) list(w http.ResponseWriter, r *http.Request) {
 // delete removes every object of a video, then its state.
 func (d Deps) delete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if _, err := d.Bus.Videos.Get(r.Context(), id); errors.Is(err, jobs.ErrNotFound) {
+	if _, err := d.Bus.Videos.Get(r.Context(), id); errors.Is(err, video.ErrNotFound) {
 		// Still being uploaded (tus): end the upload, which is the video.
 		if d.Resumable != nil && layout.ValidVideoID(id) {
 			ended, err := d.Resumable.TerminateVideo(r.Context(), id)
@@ -375,7 +377,7 @@ func (d Deps) delete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Then every object. A job still running for it removes what it writes
-	// after this (jobs.Worker.OnDeleted).
+	// after this (queue.Worker.OnDeleted).
 	if err := store.DeletePrefixes(context.WithoutCancel(r.Context()), d.Store, layout.VideoPrefixes(id, true)...); err != nil {
 		d.Log.Error("delete objects failed", "video", id, "err", err)
 		jsonError(w, http.StatusServiceUnavailable, "Some files of the video could not be deleted; try again shortly.")
@@ -395,7 +397,7 @@ func (d Deps) SweepFailedSources(ctx context.Context, now time.Time, retention t
 	}
 	n := 0
 	for _, v := range vs {
-		if v.State != jobs.StateFailed || !v.UpdatedAt.Before(now.Add(-retention)) {
+		if v.State != video.StateFailed || !v.UpdatedAt.Before(now.Add(-retention)) {
 			continue
 		}
 		if _, err := d.Store.Stat(ctx, layout.SourceKey(v.ID)); errors.Is(err, store.ErrNotFound) {

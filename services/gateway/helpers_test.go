@@ -15,12 +15,14 @@ import (
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/natsembed"
 	"github.com/hlsd/hlsd/pkg/profiles"
+	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // startBus runs a real embedded JetStream server until the test (or the
 // fuzz run) ends.
-func startBus(tb testing.TB) *jobs.Bus {
+func startBus(tb testing.TB) *queue.Bus {
 	tb.Helper()
 	ns, err := natsembed.Start(natsembed.Options{StoreDir: tb.TempDir()})
 	if err != nil {
@@ -36,7 +38,7 @@ func startBus(tb testing.TB) *jobs.Bus {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	bus, err := jobs.Setup(context.Background(), js, jobs.DefaultConfig())
+	bus, err := queue.Setup(context.Background(), js, queue.DefaultConfig())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -53,24 +55,24 @@ const (
 // /upload (which waits for the video to be final) answers: ready, or failed
 // as an unsupported format (415) or without media (422), chosen by the
 // upload's size.
-func stubEncoder(tb testing.TB, bus *jobs.Bus) {
+func stubEncoder(tb testing.TB, bus *queue.Bus) {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &jobs.Worker[jobs.EncodeJob]{
+	w := &queue.Worker[jobs.EncodeJob]{
 		Stage: "encode", Stream: jobs.StreamEncode, Consumer: bus.Encoder, Bus: bus, Concurrency: 4,
 		VideoID: func(j jobs.EncodeJob) string { return j.VideoID },
-		Handle: func(ctx context.Context, j jobs.EncodeJob, _ jobs.Attempt) error {
+		Handle: func(ctx context.Context, j jobs.EncodeJob, _ queue.Attempt) error {
 			v, err := bus.Videos.Get(ctx, j.VideoID)
 			if err != nil {
 				return err
 			}
 			switch v.Size % 3 {
 			case 1:
-				return jobs.Permanent(jobs.CodeUnsupported, stubUnsupported, nil)
+				return queue.Permanent(video.CodeUnsupported, stubUnsupported, nil)
 			case 2:
-				return jobs.Permanent(jobs.CodeNoMedia, stubNoMedia, nil)
+				return queue.Permanent(video.CodeNoMedia, stubNoMedia, nil)
 			}
-			_, err = bus.Videos.Update(ctx, j.VideoID, func(v *jobs.Video) error {
-				v.State, v.Progress = jobs.StateReady, 1
+			_, err = bus.Videos.Update(ctx, j.VideoID, func(v *video.Video) error {
+				v.State, v.Progress = video.StateReady, 1
 				return nil
 			})
 			return err
@@ -102,7 +104,7 @@ func (l *logBuffer) String() string {
 
 // newDeps is a gateway on bus with a file store in its own directory,
 // which it returns too.
-func newDeps(tb testing.TB, bus *jobs.Bus, logs *logBuffer, tokens ...string) (Deps, string) {
+func newDeps(tb testing.TB, bus *queue.Bus, logs *logBuffer, tokens ...string) (Deps, string) {
 	tb.Helper()
 	dir := tb.TempDir()
 	st, err := store.NewFileStore(dir)

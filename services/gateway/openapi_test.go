@@ -18,6 +18,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/layout"
+	"github.com/hlsd/hlsd/pkg/tusstore"
 )
 
 type openAPIDoc struct {
@@ -261,10 +262,10 @@ func normalize(p string) (path string, prefix bool) {
 }
 
 // Every route the code registers (the gateway's mux, and the process mux in
-// pkg/app with health, metrics and the content service) is in the document.
+// cmd/hlsd/app with health, metrics and the content service) is in the document.
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	doc := loadOpenAPI(t)
-	routes := registeredRoutes(t, ".", "../../pkg/app")
+	routes := registeredRoutes(t, ".", "../../cmd/hlsd/app")
 	if len(routes) < 10 {
 		t.Fatalf("found only %d routes: %v", len(routes), routes)
 	}
@@ -309,10 +310,11 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 func TestOpenAPIPathsAreServed(t *testing.T) {
 	doc := loadOpenAPI(t)
 	d, _ := newDeps(t, nil, &logBuffer{})
-	rs, err := NewResumableFiles(t.TempDir())
+	ts, err := tusstore.Files(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	rs := NewResumable(ts)
 	d.Resumable = rs
 	mux, ok := Handler(d).(*http.ServeMux)
 	if !ok {
@@ -321,7 +323,7 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 	example := strings.NewReplacer("{id}", layout.NewVideoID(), "{upload_id}", layout.NewVideoID(), "{file}", "app.css")
 	for p, item := range doc.Paths {
 		if strings.HasPrefix(p, "/streams/") || p == "/healthz" || p == "/readyz" || p == "/metrics" {
-			continue // the content service and pkg/app: TestOpenAPIDocumentsEveryRoute reads those
+			continue // the content service and cmd/hlsd/app: TestOpenAPIDocumentsEveryRoute reads those
 		}
 		for method := range item {
 			if !slices.Contains(httpMethods, method) {

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // List pages: GET /api/videos?limit=N&cursor=C.
@@ -55,7 +55,7 @@ func newer(a, b pageCursor) bool {
 	return a.id > b.id
 }
 
-func cursorOf(v jobs.Video) pageCursor { return pageCursor{created: v.CreatedAt, id: v.ID} }
+func cursorOf(v video.Video) pageCursor { return pageCursor{created: v.CreatedAt, id: v.ID} }
 
 // pageParams reads limit and cursor.
 func pageParams(r *http.Request) (limit int, after *pageCursor, err error) {
@@ -79,7 +79,7 @@ func pageParams(r *http.Request) (limit int, after *pageCursor, err error) {
 
 // page cuts vs (any order) to the limit videos that follow after (nil: from
 // the newest), newest first, and the cursor of the next page ("" if none).
-func page(vs []jobs.Video, limit int, after *pageCursor) ([]jobs.Video, string) {
+func page(vs []video.Video, limit int, after *pageCursor) ([]video.Video, string) {
 	sort.Slice(vs, func(i, j int) bool { return newer(cursorOf(vs[i]), cursorOf(vs[j])) })
 	start := 0
 	if after != nil {

@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/api"
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 func TestPageOrderAndCursor(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	// Two videos share an instant: the id breaks the tie.
-	vs := []jobs.Video{
+	vs := []video.Video{
 		{ID: "aaaaaaaaaaaaaaaaaaaaaaaa", CreatedAt: t0},
 		{ID: "cccccccccccccccccccccccc", CreatedAt: t0.Add(time.Nanosecond)},
 		{ID: "bbbbbbbbbbbbbbbbbbbbbbbb", CreatedAt: t0.Add(time.Nanosecond)},
@@ -64,7 +64,7 @@ func TestListPagesOverHTTP(t *testing.T) {
 	var created []string // oldest first
 	for range 5 {
 		id := layout.NewVideoID()
-		if err := bus.Videos.Create(context.Background(), &jobs.Video{ID: id, State: jobs.StateUploaded}); err != nil {
+		if err := bus.Videos.Create(context.Background(), &video.Video{ID: id, State: video.StateUploaded}); err != nil {
 			t.Fatal(err)
 		}
 		created = append(created, id)

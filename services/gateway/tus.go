@@ -17,30 +17,21 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/tus/tusd/v2/pkg/filelocker"
-	"github.com/tus/tusd/v2/pkg/filestore"
 	tushandler "github.com/tus/tusd/v2/pkg/handler"
-	"github.com/tus/tusd/v2/pkg/memorylocker"
-	"github.com/tus/tusd/v2/pkg/s3store"
 	expslog "golang.org/x/exp/slog"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
-	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/pkg/tusstore"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // TusPath is where the tus endpoint is mounted: POST here creates an
@@ -53,150 +44,34 @@ const (
 	HeaderStatusURL = "Hlsd-Status-Url"
 )
 
-// Resumable keeps unfinished tus uploads: tusd's filestore with a file
-// locker (NewResumableFiles) or its s3store (NewResumableS3).
+// Resumable keeps unfinished tus uploads in a tusstore.Store (tusd's
+// filestore on disk, or its s3store in the object store's bucket), which
+// the wiring builds.
 type Resumable struct {
-	composer *tushandler.StoreComposer
-	// pending lists the unfinished uploads and when each was created.
-	pending func(ctx context.Context) ([]pendingUpload, error)
-	where   string
+	store *tusstore.Store
 }
 
-type pendingUpload struct {
-	id      string
-	created time.Time
-}
-
-// NewResumableFiles keeps unfinished uploads as files in dir (an .info and
-// a data file each), locked with lock files there: several gateways may
-// share dir on one volume.
-func NewResumableFiles(dir string) (*Resumable, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("resumable uploads: %w", err)
-	}
-	composer := tushandler.NewStoreComposer()
-	filestore.New(dir).UseIn(composer)
-	filelocker.New(dir).UseIn(composer)
-	return &Resumable{
-		composer: composer,
-		where:    dir,
-		pending: func(ctx context.Context) ([]pendingUpload, error) {
-			entries, err := os.ReadDir(dir)
-			if err != nil {
-				return nil, err
-			}
-			var out []pendingUpload
-			for _, e := range entries {
-				id, ok := strings.CutSuffix(e.Name(), ".info")
-				if !ok || e.IsDir() {
-					continue
-				}
-				fi, err := e.Info()
-				if err != nil {
-					continue // removed meanwhile
-				}
-				out = append(out, pendingUpload{id: id, created: fi.ModTime()})
-			}
-			return out, nil
-		},
-	}, nil
-}
-
-// TusS3Prefix is where unfinished uploads live in an S3 bucket.
-const TusS3Prefix = "tus/"
-
-// NewResumableS3 keeps unfinished uploads in the bucket of cfg under
-// TusS3Prefix, as S3 multipart uploads (tusd's s3store); parts are
-// assembled in tmpDir before they go to S3. objects is the object store on
-// the same bucket, used to list uploads for the expiry sweep. Uploads are
-// locked in memory: a gateway's own requests exclude each other, several
-// gateways do not (route /api/uploads/{id} to one of them, see README).
-func NewResumableS3(cfg store.S3Config, tmpDir string, objects store.Store) (*Resumable, error) {
-	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
-		return nil, fmt.Errorf("resumable uploads: %w", err)
-	}
-	scheme := "https://"
-	if !cfg.Secure {
-		scheme = "http://"
-	}
-	region := cfg.Region
-	if region == "" {
-		region = "us-east-1"
-	}
-	key, secret := cfg.AccessKey, cfg.SecretKey
-	client := s3.New(s3.Options{
-		BaseEndpoint: aws.String(scheme + cfg.Endpoint),
-		Region:       region,
-		UsePathStyle: true, // MinIO and most S3-compatible servers
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: key, SecretAccessKey: secret, Source: "hlsd --store"}, nil
-		}),
-		// Checksums only where S3 demands them: S3-compatible servers vary
-		// in the trailing checksums newer SDKs send by default.
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-	})
-	s := s3store.New(cfg.Bucket, client)
-	s.ObjectPrefix = TusS3Prefix
-	s.TemporaryDirectory = tmpDir
-	// Bound the disk a stalled upload holds: parts of 16 MiB, 4 buffered.
-	s.PreferredPartSize = 16 << 20
-	s.MaxBufferedParts = 4
-	composer := tushandler.NewStoreComposer()
-	s.UseIn(composer)
-	memorylocker.New().UseIn(composer)
-	return &Resumable{
-		composer: composer,
-		where:    "s3://" + cfg.Endpoint + "/" + cfg.Bucket + "/" + TusS3Prefix,
-		pending: func(ctx context.Context) ([]pendingUpload, error) {
-			var infos []store.Info
-			err := objects.List(ctx, TusS3Prefix, func(i store.Info) error {
-				if strings.HasSuffix(i.Key, ".info") {
-					infos = append(infos, i)
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-			var out []pendingUpload
-			for _, i := range infos {
-				// The full upload id (with the multipart id) is in the info.
-				rc, err := objects.Get(ctx, i.Key, 0, -1)
-				if err != nil {
-					continue // finished or removed meanwhile
-				}
-				var fi tushandler.FileInfo
-				err = json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&fi)
-				rc.Close()
-				if err != nil || fi.ID == "" {
-					continue
-				}
-				out = append(out, pendingUpload{id: fi.ID, created: i.ModTime})
-			}
-			return out, nil
-		},
-	}, nil
-}
+// NewResumable keeps unfinished uploads in st.
+func NewResumable(st *tusstore.Store) *Resumable { return &Resumable{store: st} }
 
 // Sweep terminates the unfinished uploads created before now-maxAge and
 // returns how many it removed. An upload being written to is interrupted.
 func (rs *Resumable) Sweep(ctx context.Context, now time.Time, maxAge time.Duration) (int, error) {
-	pending, err := rs.pending(ctx)
+	pending, err := rs.store.Pending(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("list unfinished uploads in %s: %w", rs.where, err)
+		return 0, fmt.Errorf("list unfinished uploads in %s: %w", rs.store.Where, err)
 	}
 	n := 0
 	for _, p := range pending {
-		if !p.created.Before(now.Add(-maxAge)) {
+		if !p.Created.Before(now.Add(-maxAge)) {
 			continue
 		}
-		err := rs.terminate(ctx, p.id)
+		err := rs.terminate(ctx, p.ID)
 		if errors.Is(err, tushandler.ErrNotFound) {
 			continue // finished or terminated meanwhile
 		}
 		if err != nil {
-			return n, fmt.Errorf("remove expired upload %s: %w", p.id, err)
+			return n, fmt.Errorf("remove expired upload %s: %w", p.ID, err)
 		}
 		n++
 	}
@@ -207,11 +82,11 @@ func (rs *Resumable) Sweep(ctx context.Context, now time.Time, maxAge time.Durat
 // ErrNotFound if it finished or was removed meanwhile.
 func (rs *Resumable) terminate(ctx context.Context, id string) error {
 	return rs.withLock(ctx, id, func() error {
-		up, err := rs.composer.Core.GetUpload(ctx, id)
+		up, err := rs.store.Composer.Core.GetUpload(ctx, id)
 		if err != nil {
 			return err
 		}
-		return rs.composer.Terminater.AsTerminatableUpload(up).Terminate(ctx)
+		return rs.store.Composer.Terminater.AsTerminatableUpload(up).Terminate(ctx)
 	})
 }
 
@@ -219,15 +94,15 @@ func (rs *Resumable) terminate(ctx context.Context, id string) error {
 // if there is one, and tells whether there was: a video deleted while it
 // is still being uploaded leaves nothing either.
 func (rs *Resumable) TerminateVideo(ctx context.Context, id string) (bool, error) {
-	pending, err := rs.pending(ctx)
+	pending, err := rs.store.Pending(ctx)
 	if err != nil {
-		return false, fmt.Errorf("list unfinished uploads in %s: %w", rs.where, err)
+		return false, fmt.Errorf("list unfinished uploads in %s: %w", rs.store.Where, err)
 	}
 	for _, p := range pending {
-		if videoIDOf(p.id) != id {
+		if videoIDOf(p.ID) != id {
 			continue
 		}
-		err := rs.terminate(ctx, p.id)
+		err := rs.terminate(ctx, p.ID)
 		if errors.Is(err, tushandler.ErrNotFound) {
 			return false, nil // finished or terminated meanwhile
 		}
@@ -267,7 +142,7 @@ func sweepEvery(ctx context.Context, interval time.Duration, log *slog.Logger, w
 
 // withLock runs fn holding the upload's lock, as tusd's handlers do.
 func (rs *Resumable) withLock(ctx context.Context, id string, fn func() error) error {
-	lock, err := rs.composer.Locker.NewLock(id)
+	lock, err := rs.store.Composer.Locker.NewLock(id)
 	if err != nil {
 		return err
 	}
@@ -304,7 +179,7 @@ func mountTus(mux *http.ServeMux, d Deps, g guard) {
 	if d.Resumable == nil {
 		return
 	}
-	t := &tusServer{d: d, g: g, composer: d.Resumable.composer}
+	t := &tusServer{d: d, g: g, composer: d.Resumable.store.Composer}
 	cors := tushandler.DefaultCorsConfig
 	cors.ExposeHeaders += ", " + HeaderVideoID + ", " + HeaderStatusURL
 	h, err := tushandler.NewUnroutedHandler(tushandler.Config{
@@ -478,7 +353,7 @@ func (t *tusServer) head(tw *tusWriter, r *http.Request, id string) {
 	// Complete but never made into a video: make it now.
 	if up, err := t.composer.Core.GetUpload(ctx, id); err == nil {
 		if info, err := up.GetInfo(ctx); err == nil && !info.SizeIsDeferred && info.Size > 0 && info.Offset == info.Size {
-			var video jobs.Video
+			var rec video.Video
 			var status int
 			err := t.d.Resumable.withLock(ctx, id, func() error {
 				up, err := t.composer.Core.GetUpload(ctx, id)
@@ -489,11 +364,11 @@ func (t *tusServer) head(tw *tusWriter, r *http.Request, id string) {
 				if err != nil {
 					return err
 				}
-				video, status, err = t.finish(context.WithoutCancel(ctx), up, info)
+				rec, status, err = t.finish(context.WithoutCancel(ctx), up, info)
 				return err
 			})
 			if err == nil {
-				t.headFinished(tw, video)
+				t.headFinished(tw, rec)
 				return
 			}
 			if !errors.Is(err, tushandler.ErrNotFound) { // else finished meanwhile: see below
@@ -518,7 +393,7 @@ func (t *tusServer) head(tw *tusWriter, r *http.Request, id string) {
 	}
 }
 
-func (t *tusServer) headFinished(w http.ResponseWriter, v jobs.Video) {
+func (t *tusServer) headFinished(w http.ResponseWriter, v video.Video) {
 	h := w.Header()
 	h.Set("Tus-Resumable", "1.0.0")
 	h.Set("Cache-Control", "no-store")
@@ -559,18 +434,18 @@ func (t *tusServer) preFinish(ev tushandler.HookEvent) (tushandler.HTTPResponse,
 	if err != nil {
 		return tushandler.HTTPResponse{}, err
 	}
-	video, status, err := t.finish(ctx, up, ev.Upload)
+	rec, status, err := t.finish(ctx, up, ev.Upload)
 	if err != nil {
 		return tushandler.HTTPResponse{}, tushandler.NewError("HLSD_NOT_ACCEPTED", err.Error(), status)
 	}
-	return tushandler.HTTPResponse{Header: tushandler.HTTPHeader{HeaderVideoID: video.ID, HeaderStatusURL: "/api/videos/" + video.ID}}, nil
+	return tushandler.HTTPResponse{Header: tushandler.HTTPHeader{HeaderVideoID: rec.ID, HeaderStatusURL: "/api/videos/" + rec.ID}}, nil
 }
 
 // finish makes a complete upload a video through acceptAs, the path of
 // every upload, then removes the upload. The caller holds its lock. A
 // failure that a retry may cure (the store or the broker is away) keeps the
 // bytes: the client's next HEAD tries again.
-func (t *tusServer) finish(ctx context.Context, up tushandler.Upload, info tushandler.FileInfo) (jobs.Video, int, error) {
+func (t *tusServer) finish(ctx context.Context, up tushandler.Upload, info tushandler.FileInfo) (video.Video, int, error) {
 	vid := videoIDOf(info.ID)
 	log := t.d.Log.With("video", vid, "upload", info.ID)
 	terminate := func() {
@@ -585,26 +460,26 @@ func (t *tusServer) finish(ctx context.Context, up tushandler.Upload, info tusha
 	body, err := up.GetReader(ctx)
 	if err != nil {
 		log.Error("reading a finished resumable upload failed", "err", err)
-		return jobs.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be read back; send HEAD to this upload's URL shortly to finish it.")
+		return video.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be read back; send HEAD to this upload's URL shortly to finish it.")
 	}
 	filename := info.MetaData["filename"]
 	if filename == "" {
 		filename = info.MetaData["name"]
 	}
-	video, status, err := t.d.acceptAs(ctx, vid, filename, body)
+	rec, status, err := t.d.acceptAs(ctx, vid, filename, body)
 	body.Close()
 	if err != nil {
 		if _, gerr := t.d.Bus.Videos.Get(ctx, vid); gerr == nil || status < 500 {
 			terminate() // the video exists (failed), or the file can never be one
 		} else {
-			log.Warn("a finished resumable upload could not be made into a video; kept for a retry", "err", err)
-			err = errors.New("The upload is complete but could not be made into a video yet; send HEAD to this upload's URL shortly to finish it.")
+			log.Warn("a finished resumable upload could not be made into a rec; kept for a retry", "err", err)
+			err = errors.New("The upload is complete but could not be made into a rec yet; send HEAD to this upload's URL shortly to finish it.")
 		}
-		return jobs.Video{}, status, err
+		return video.Video{}, status, err
 	}
 	terminate()
 	log.Info("resumable upload finished", "bytes", info.Size)
-	return video, 0, nil
+	return rec, 0, nil
 }
 
 // tusWriter holds back tusd's error answers ("ERR_CODE: message") and

@@ -27,6 +27,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/pkg/tusstore"
 )
 
 // A tus client written out request by request, as the protocol says.
@@ -126,11 +127,11 @@ func tusGatewayWith(t *testing.T, set func(*Deps), tokens ...string) (base strin
 	stubEncoder(t, bus)
 	d, storeDir = newDeps(t, bus, &logBuffer{}, tokens...)
 	tusDir = t.TempDir()
-	rs, err := NewResumableFiles(tusDir)
+	ts, err := tusstore.Files(tusDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Resumable = rs
+	d.Resumable = NewResumable(ts)
 	d.AllowedOrigins = []string{"https://app.example.com"}
 	set(&d)
 	srv := httptest.NewServer(Handler(d))
@@ -401,10 +402,11 @@ func TestTusFinishRetriedByHead(t *testing.T) {
 	d, _ := newDeps(t, bus, &logBuffer{})
 	fs := &flakyStore{Store: d.Store}
 	d.Store = fs
-	rs, err := NewResumableFiles(t.TempDir())
+	ts, err := tusstore.Files(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	rs := NewResumable(ts)
 	d.Resumable = rs
 	srv := httptest.NewServer(Handler(d))
 	defer srv.Close()
@@ -437,7 +439,7 @@ func TestTusStrandedUploadFinishedByHead(t *testing.T) {
 	ctx := context.Background()
 	id := layout.NewVideoID()
 	data := tusBody(999)
-	up, err := d.Resumable.composer.Core.NewUpload(ctx, tushandler.FileInfo{ID: id, Size: int64(len(data)), MetaData: tushandler.MetaData{"filename": "stranded.mp4"}})
+	up, err := d.Resumable.store.Composer.Core.NewUpload(ctx, tushandler.FileInfo{ID: id, Size: int64(len(data)), MetaData: tushandler.MetaData{"filename": "stranded.mp4"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/api"
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playback"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // contentBase is where players reach the content service: ContentURL, or
@@ -55,7 +55,7 @@ func streamURL(base, id, name, token string) string {
 // record's public facts, and the URLs of what it has published (see
 // streamURLs), under base and signed with token. The one place a record
 // becomes an answer.
-func present(v jobs.Video, base, token string) api.Video {
+func present(v video.Video, base, token string) api.Video {
 	out := api.Video{
 		ID: v.ID, State: api.State(v.State), Progress: v.Progress, Filename: v.Filename, Size: v.Size,
 		Chunks: v.Chunks, PlayableAt: v.PlayableAt, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, ReadyAt: v.ReadyAt,
@@ -86,7 +86,7 @@ func present(v jobs.Video, base, token string) api.Video {
 // playlist once it is playable (its later chunks may still be encoding),
 // and the poster and storyboard track when it has them, all signed with the
 // one token.
-func streamURLs(v jobs.Video, base, token string) (master, poster, thumbnails string) {
+func streamURLs(v video.Video, base, token string) (master, poster, thumbnails string) {
 	if !v.Playable() {
 		return "", "", ""
 	}

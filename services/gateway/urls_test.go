@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/api"
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/playback"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // A ready video shows the URLs of what it has, all absolute and signed with
@@ -25,28 +25,28 @@ func TestPresentStreamURLs(t *testing.T) {
 	}
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	tok := signer.Token(id, now)
-	full := &jobs.Thumbnails{Poster: true, Interval: 2, Count: 5, Sprites: 1, Width: 160, Height: 90}
+	full := &video.Thumbnails{Poster: true, Interval: 2, Count: 5, Sprites: 1, Width: 160, Height: 90}
 	for _, tc := range []struct {
 		name                       string
 		d                          Deps
 		tls                        bool
-		v                          jobs.Video
+		v                          video.Video
 		master, poster, thumbnails string
 	}{
-		{"ready with pictures", Deps{}, false, jobs.Video{ID: id, State: jobs.StateReady, Thumbnails: full},
+		{"ready with pictures", Deps{}, false, video.Video{ID: id, State: video.StateReady, Thumbnails: full},
 			"http://gw.example/streams/" + id + "/master.m3u8", "http://gw.example/streams/" + id + "/poster.jpg", "http://gw.example/streams/" + id + "/thumbnails.vtt"},
-		{"behind TLS, content elsewhere", Deps{ContentURL: "https://cdn.example.com/"}, true, jobs.Video{ID: id, State: jobs.StateReady, Thumbnails: full},
+		{"behind TLS, content elsewhere", Deps{ContentURL: "https://cdn.example.com/"}, true, video.Video{ID: id, State: video.StateReady, Thumbnails: full},
 			"https://cdn.example.com/streams/" + id + "/master.m3u8", "https://cdn.example.com/streams/" + id + "/poster.jpg", "https://cdn.example.com/streams/" + id + "/thumbnails.vtt"},
-		{"signed", Deps{Signer: signer, Now: func() time.Time { return now }}, false, jobs.Video{ID: id, State: jobs.StateReady, Thumbnails: full},
+		{"signed", Deps{Signer: signer, Now: func() time.Time { return now }}, false, video.Video{ID: id, State: video.StateReady, Thumbnails: full},
 			"http://gw.example/streams/" + id + "/master.m3u8?token=" + tok, "http://gw.example/streams/" + id + "/poster.jpg?token=" + tok, "http://gw.example/streams/" + id + "/thumbnails.vtt?token=" + tok},
-		{"poster only", Deps{}, false, jobs.Video{ID: id, State: jobs.StateReady, Thumbnails: &jobs.Thumbnails{Poster: true}},
+		{"poster only", Deps{}, false, video.Video{ID: id, State: video.StateReady, Thumbnails: &video.Thumbnails{Poster: true}},
 			"http://gw.example/streams/" + id + "/master.m3u8", "http://gw.example/streams/" + id + "/poster.jpg", ""},
-		{"storyboard only", Deps{}, false, jobs.Video{ID: id, State: jobs.StateReady, Thumbnails: &jobs.Thumbnails{Interval: 2, Count: 3, Sprites: 1}},
+		{"storyboard only", Deps{}, false, video.Video{ID: id, State: video.StateReady, Thumbnails: &video.Thumbnails{Interval: 2, Count: 3, Sprites: 1}},
 			"http://gw.example/streams/" + id + "/master.m3u8", "", "http://gw.example/streams/" + id + "/thumbnails.vtt"},
-		{"audio only", Deps{}, false, jobs.Video{ID: id, State: jobs.StateReady},
+		{"audio only", Deps{}, false, video.Video{ID: id, State: video.StateReady},
 			"http://gw.example/streams/" + id + "/master.m3u8", "", ""},
-		{"not ready yet", Deps{}, false, jobs.Video{ID: id, State: jobs.StateSegmenting, Thumbnails: full}, "", "", ""},
-		{"failed", Deps{}, false, jobs.Video{ID: id, State: jobs.StateFailed, Thumbnails: full}, "", "", ""},
+		{"not ready yet", Deps{}, false, video.Video{ID: id, State: video.StateSegmenting, Thumbnails: full}, "", "", ""},
+		{"failed", Deps{}, false, video.Video{ID: id, State: video.StateFailed, Thumbnails: full}, "", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/api/videos/"+id, nil)
@@ -62,7 +62,7 @@ func TestPresentStreamURLs(t *testing.T) {
 	}
 	// Webhooks: the same URLs, from the configured content URL.
 	wh := &Webhooks{ContentURL: "https://cdn.example.com", Signer: signer}
-	got := wh.present(jobs.Video{ID: id, State: jobs.StateReady, Thumbnails: full})
+	got := wh.present(video.Video{ID: id, State: video.StateReady, Thumbnails: full})
 	if _, err := signer.VerifyExpiry(id, got.PosterURL[len(got.PosterURL)-playback.TokenLen:], time.Now()); err != nil ||
 		got.PosterURL[:len("https://cdn.example.com/streams/"+id+"/poster.jpg?token=")] != "https://cdn.example.com/streams/"+id+"/poster.jpg?token=" ||
 		got.ThumbnailsURL == "" {
@@ -72,15 +72,15 @@ func TestPresentStreamURLs(t *testing.T) {
 
 // The API's states are the record's, one for one.
 func TestAPIStatesAreTheRecords(t *testing.T) {
-	for _, s := range []jobs.State{jobs.StateUploaded, jobs.StateEncoding, jobs.StateSegmenting, jobs.StateReady, jobs.StateFailed} {
-		got := present(jobs.Video{ID: "abcdefghijklmnopqrstuvwx", State: s}, "", "").State
+	for _, s := range []video.State{video.StateUploaded, video.StateEncoding, video.StateSegmenting, video.StateReady, video.StateFailed} {
+		got := present(video.Video{ID: "abcdefghijklmnopqrstuvwx", State: s}, "", "").State
 		if string(got) != string(s) || got.Final() != s.Final() {
 			t.Errorf("record state %q shows as %q (final %v)", s, got, got.Final())
 		}
 	}
 	for _, s := range []api.State{api.StateUploaded, api.StateEncoding, api.StateSegmenting, api.StateReady, api.StateFailed} {
-		if jobs.State(s) != jobs.StateUploaded && jobs.State(s) != jobs.StateEncoding && jobs.State(s) != jobs.StateSegmenting &&
-			jobs.State(s) != jobs.StateReady && jobs.State(s) != jobs.StateFailed {
+		if video.State(s) != video.StateUploaded && video.State(s) != video.StateEncoding && video.State(s) != video.StateSegmenting &&
+			video.State(s) != video.StateReady && video.State(s) != video.StateFailed {
 			t.Errorf("API state %q is no record state", s)
 		}
 	}

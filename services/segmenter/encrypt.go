@@ -11,6 +11,8 @@ import (
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playlist"
 	"github.com/hlsd/hlsd/pkg/profiles"
+	"github.com/hlsd/hlsd/pkg/queue"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // segmentCipher returns the block cipher a job's segments are encrypted
@@ -21,7 +23,7 @@ func (d Deps) segmentCipher(ctx context.Context, job jobs.SegmentJob) (cipher.Bl
 		return nil, nil
 	case profiles.EncryptionAES128:
 	default:
-		return nil, jobs.Permanent(jobs.CodeInternal, "The video asks for an encryption hlsd does not know; the error was logged.",
+		return nil, queue.Permanent(video.CodeInternal, "The video asks for an encryption hlsd does not know; the error was logged.",
 			fmt.Errorf("segmenter: encryption %q", job.Encryption))
 	}
 	key := layout.EncryptionKeyKey(job.VideoID)
@@ -37,7 +39,7 @@ func (d Deps) segmentCipher(ctx context.Context, job jobs.SegmentJob) (cipher.Bl
 		return nil, fmt.Errorf("segmenter: encryption key: %w: %w", errStore, err)
 	}
 	if len(k) != aes.BlockSize {
-		return nil, jobs.Permanent(jobs.CodeInternal, "The video's encryption key is damaged; the error was logged.",
+		return nil, queue.Permanent(video.CodeInternal, "The video's encryption key is damaged; the error was logged.",
 			fmt.Errorf("segmenter: %s holds %d bytes, not %d", key, len(k), aes.BlockSize))
 	}
 	return aes.NewCipher(k)

@@ -21,8 +21,10 @@ import (
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playlist"
 	"github.com/hlsd/hlsd/pkg/profiles"
+	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/store"
 	"github.com/hlsd/hlsd/pkg/testutil"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 func mustHex(t *testing.T, s string) []byte {
@@ -128,8 +130,8 @@ func TestEncryptedRendition(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
 	id := layout.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting,
-		Chunks: 1, Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
+	if err := d.Bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateSegmenting,
+		Chunks: 1, Renditions: []video.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
 	}
 	key := mustHex(t, "00112233445566778899aabbccddeeff")
@@ -203,7 +205,7 @@ func TestEncryptedRendition(t *testing.T) {
 	}
 	v, _ := d.Bus.Videos.Get(ctx, id)
 	peak, avg := playlist.Bandwidth(segs)
-	if r := v.Renditions[0]; v.State != jobs.StateReady || r.Bandwidth != peak || r.AverageBandwidth != avg || r.IFrameBandwidth != 0 {
+	if r := v.Renditions[0]; v.State != video.StateReady || r.Bandwidth != peak || r.AverageBandwidth != avg || r.IFrameBandwidth != 0 {
 		t.Errorf("state %s, rendition %+v; want bandwidth %d/%d from the encrypted sizes", v.State, r, peak, avg)
 	}
 	if !strings.Contains(string(master), fmt.Sprintf("BANDWIDTH=%d,", peak)) {
@@ -227,7 +229,7 @@ func TestEncryptionKeyProblems(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := layout.NewVideoID()
-			if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting, Chunks: 1, Renditions: []jobs.Rendition{{Name: "a", Segmented: []bool{false}}}}); err != nil {
+			if err := d.Bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateSegmenting, Chunks: 1, Renditions: []video.Rendition{{Name: "a", Segmented: []bool{false}}}}); err != nil {
 				t.Fatal(err)
 			}
 			if tc.key != nil {
@@ -236,7 +238,7 @@ func TestEncryptionKeyProblems(t *testing.T) {
 				}
 			}
 			err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "a", Key: layout.WorkKey(id, "a", 0), SegmentDuration: 6, Encryption: tc.encryption, Chunk: jobs.Chunk{Count: 1}})
-			var pe *jobs.PermanentError
+			var pe *queue.PermanentError
 			if err == nil || errors.As(err, &pe) != tc.permanent {
 				t.Fatalf("got %v, want an error, permanent=%v", err, tc.permanent)
 			}

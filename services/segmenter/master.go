@@ -9,17 +9,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playlist"
+	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // publishMaster writes the master playlist when the state allows: the
 // final one once every rendition is complete, otherwise an early one as
 // soon as every rendition lists its first chunk. Only the publisher (the
 // holder of the video's lease) gets here, so the two never cross.
-func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v jobs.Video) error {
+func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v video.Video) error {
 	if v.AllRenditionsDone() {
 		return d.publishFinal(ctx, log, v)
 	}
@@ -34,9 +35,9 @@ func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v jobs.Video)
 	if err := d.Store.Put(ctx, layout.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
 		return err
 	}
-	v, err = d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
+	v, err = d.Bus.Videos.Update(ctx, v.ID, func(v *video.Video) error {
 		if v.PlayableAt != nil || v.State.Final() {
-			return jobs.ErrNoChange
+			return video.ErrNoChange
 		}
 		now := time.Now().UTC()
 		v.PlayableAt = &now
@@ -55,7 +56,7 @@ func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v jobs.Video)
 // measured bit rates and I-frame playlists), then marks the video ready.
 // A publisher that dies in between leaves it to the next (after a
 // redelivery, say); writing the same files twice is harmless.
-func (d Deps) publishFinal(ctx context.Context, log *slog.Logger, v jobs.Video) error {
+func (d Deps) publishFinal(ctx context.Context, log *slog.Logger, v video.Video) error {
 	thumbnails := d.writeStoryboard(ctx, log, v)
 	body, err := masterPlaylist(v, true)
 	if err != nil {
@@ -65,10 +66,10 @@ func (d Deps) publishFinal(ctx context.Context, log *slog.Logger, v jobs.Video) 
 		return err
 	}
 	readied := false
-	ready, err := d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
+	ready, err := d.Bus.Videos.Update(ctx, v.ID, func(v *video.Video) error {
 		readied = false
-		if v.State == jobs.StateFailed {
-			return jobs.ErrNoChange // failed meanwhile: the failure stands
+		if v.State == video.StateFailed {
+			return video.ErrNoChange // failed meanwhile: the failure stands
 		}
 		if err := v.BecomeReady(time.Now().UTC()); err != nil {
 			return err
@@ -97,11 +98,11 @@ func (d Deps) publishFinal(ctx context.Context, log *slog.Logger, v jobs.Video) 
 // masterPlaylist lists the video renditions, each with the audio group (its
 // bit rates and codec added in), or the audio rendition alone for an
 // audio-only video. The final master adds the I-frame playlists.
-func masterPlaylist(v jobs.Video, final bool) ([]byte, error) {
-	var audio *jobs.Rendition
-	var videos []jobs.Rendition
+func masterPlaylist(v video.Video, final bool) ([]byte, error) {
+	var audio *video.Rendition
+	var videos []video.Rendition
 	for _, r := range v.Renditions {
-		if r.Name == jobs.AudioRendition {
+		if r.Name == video.AudioRendition {
 			a := r
 			audio = &a
 		} else {
@@ -110,7 +111,7 @@ func masterPlaylist(v jobs.Video, final bool) ([]byte, error) {
 	}
 	var group *playlist.AudioGroup
 	if audio != nil && len(videos) == 0 {
-		videos = []jobs.Rendition{*audio}
+		videos = []video.Rendition{*audio}
 	} else if audio != nil {
 		group = &playlist.AudioGroup{URI: audio.Name + "/index.m3u8", Channels: max(audio.Channels, 1)}
 	}
@@ -138,16 +139,16 @@ func masterPlaylist(v jobs.Video, final bool) ([]byte, error) {
 	}
 	body, err := playlist.Master(variants, group)
 	if err != nil {
-		return nil, jobs.Permanent(jobs.CodeInternal, "The master playlist could not be written; the error was logged.", err)
+		return nil, queue.Permanent(video.CodeInternal, "The master playlist could not be written; the error was logged.", err)
 	}
 	return body, nil
 }
 
 // writeStoryboard writes the storyboard's WebVTT track from the sheets the
 // chunk encodes made, and says what the video's storyboard is (nil: none).
-func (d Deps) writeStoryboard(ctx context.Context, log *slog.Logger, v jobs.Video) *jobs.Thumbnails {
+func (d Deps) writeStoryboard(ctx context.Context, log *slog.Logger, v video.Video) *video.Thumbnails {
 	var sheets []playlist.Sheet
-	var t jobs.Thumbnails
+	var t video.Thumbnails
 	for i := range v.Chunks {
 		rc, err := d.Store.Get(ctx, layout.StoryboardManifestKey(v.ID, i), 0, -1)
 		if errors.Is(err, store.ErrNotFound) {
@@ -157,7 +158,7 @@ func (d Deps) writeStoryboard(ctx context.Context, log *slog.Logger, v jobs.Vide
 			log.Warn("no storyboard: its sheets could not be read", "err", err)
 			return nil
 		}
-		var s jobs.StoryboardSheet
+		var s video.StoryboardSheet
 		err = json.NewDecoder(rc).Decode(&s)
 		rc.Close()
 		if err != nil {
@@ -173,7 +174,7 @@ func (d Deps) writeStoryboard(ctx context.Context, log *slog.Logger, v jobs.Vide
 	}
 	duration := 0.0
 	for _, r := range v.Renditions {
-		if r.Name != jobs.AudioRendition {
+		if r.Name != video.AudioRendition {
 			duration = r.Duration
 			break
 		}

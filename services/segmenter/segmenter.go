@@ -25,7 +25,9 @@ import (
 	"github.com/hlsd/hlsd/pkg/mpegts"
 	"github.com/hlsd/hlsd/pkg/playlist"
 	"github.com/hlsd/hlsd/pkg/profiles"
+	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // Deps is what the segmenter needs.
@@ -34,12 +36,12 @@ type Deps struct {
 	// sweep (gateway.SweepFailedSources) instead of removing it with the
 	// rest of the video's files.
 	KeepFailedSources bool
-	Bus               *jobs.Bus
+	Bus               *queue.Bus
 	Store             store.Store
 	Concurrency       int
 	ShutdownGrace     time.Duration
 	Log               *slog.Logger
-	Observe           func(stage string, o jobs.Outcome, d time.Duration, redelivered bool)
+	Observe           func(stage string, o queue.Outcome, d time.Duration, redelivered bool)
 
 	manifests *manifestCache // set by Run; nil reads every record from the store
 }
@@ -47,14 +49,14 @@ type Deps struct {
 // Run segments jobs until ctx ends.
 func Run(ctx context.Context, d Deps) error {
 	d.manifests = newManifestCache()
-	w := &jobs.Worker[jobs.SegmentJob]{
+	w := &queue.Worker[jobs.SegmentJob]{
 		Stage: "segment", Stream: jobs.StreamSegment, Consumer: d.Bus.Segmenter, Bus: d.Bus,
 		Concurrency: d.Concurrency, ShutdownGrace: d.ShutdownGrace, Log: d.Log, Observe: d.Observe,
 		VideoID: func(j jobs.SegmentJob) string { return j.VideoID },
-		Handle:  func(ctx context.Context, j jobs.SegmentJob, a jobs.Attempt) error { return d.segment(ctx, j) },
-		OnFailed: jobs.RemoveFailed(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) },
+		Handle:  func(ctx context.Context, j jobs.SegmentJob, a queue.Attempt) error { return d.segment(ctx, j) },
+		OnFailed: queue.RemoveFailed(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) },
 			d.KeepFailedSources, d.Log),
-		OnDeleted: jobs.RemoveDeleted(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) }, d.Log),
+		OnDeleted: queue.RemoveDeleted(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) }, d.Log),
 	}
 	return w.Run(ctx)
 }
@@ -92,16 +94,16 @@ func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 		return err
 	}
 	d.manifests.put(layout.ChunkManifestKey(id, name, c.Index), m)
-	if _, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
+	if _, err := d.Bus.Videos.Update(ctx, id, func(v *video.Video) error {
 		if v.State.Final() {
-			return jobs.ErrNoChange
+			return video.ErrNoChange
 		}
 		r := rendition(v, name)
 		if r == nil || c.Index >= len(r.Segmented) {
 			return fmt.Errorf("segmenter: chunk %d of rendition %s is not in the video's plan", c.Index, name)
 		}
 		if r.Segmented[c.Index] {
-			return jobs.ErrNoChange // a redelivery
+			return video.ErrNoChange // a redelivery
 		}
 		r.Segmented[c.Index] = true
 		return nil
@@ -112,7 +114,7 @@ func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 	return d.publish(ctx, log, job)
 }
 
-func rendition(v *jobs.Video, name string) *jobs.Rendition {
+func rendition(v *video.Video, name string) *video.Rendition {
 	for i := range v.Renditions {
 		if v.Renditions[i].Name == name {
 			return &v.Renditions[i]
@@ -193,7 +195,7 @@ func (d Deps) split(ctx context.Context, job jobs.SegmentJob) (chunkManifest, er
 			return m, fmt.Errorf("segmenter: %w", err) // worth a retry
 		}
 		// Our own encoder wrote this stream; if it cannot be cut, retrying won't help.
-		return m, jobs.Permanent(jobs.CodeInternal, "The encoded video could not be segmented; the error was logged.", err)
+		return m, queue.Permanent(video.CodeInternal, "The encoded video could not be segmented; the error was logged.", err)
 	}
 	if c.Segments > 0 && len(m.Segments) != c.Segments {
 		// A chunk cut into fewer segments than planned would leave a gap in
@@ -222,12 +224,12 @@ func (d Deps) publish(ctx context.Context, log *slog.Logger, job jobs.SegmentJob
 	id, owner := job.VideoID, layout.NewVideoID()
 	for range 10000 {
 		var held bool
-		v, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
+		v, err := d.Bus.Videos.Update(ctx, id, func(v *video.Video) error {
 			held = false
 			if v.State.Final() || !pending(v) || v.Publisher.Held(owner, time.Now()) {
-				return jobs.ErrNoChange
+				return video.ErrNoChange
 			}
-			v.Publisher, held = &jobs.Lease{Owner: owner, Until: time.Now().Add(leaseTime)}, true
+			v.Publisher, held = &video.Lease{Owner: owner, Until: time.Now().Add(leaseTime)}, true
 			return nil
 		})
 		if err != nil || !held {
@@ -238,13 +240,13 @@ func (d Deps) publish(ctx context.Context, log *slog.Logger, job jobs.SegmentJob
 			return err
 		}
 		released := false
-		if _, err := d.Bus.Videos.Update(ctx, id, func(v *jobs.Video) error {
+		if _, err := d.Bus.Videos.Update(ctx, id, func(v *video.Video) error {
 			released = false
 			if v.Publisher == nil || v.Publisher.Owner != owner {
-				return jobs.ErrNoChange // lost it (expired): the new holder goes on
+				return video.ErrNoChange // lost it (expired): the new holder goes on
 			}
 			if !v.State.Final() && pending(v) {
-				return jobs.ErrNoChange // more came in: another round
+				return video.ErrNoChange // more came in: another round
 			}
 			v.Publisher, released = nil, true
 			return nil
@@ -261,9 +263,9 @@ func (d Deps) publish(ctx context.Context, log *slog.Logger, job jobs.SegmentJob
 // release gives the lease up after a failed round (the job's retry, or
 // another job, takes it again).
 func (d Deps) release(ctx context.Context, id, owner string) {
-	_, _ = d.Bus.Videos.Update(context.WithoutCancel(ctx), id, func(v *jobs.Video) error {
+	_, _ = d.Bus.Videos.Update(context.WithoutCancel(ctx), id, func(v *video.Video) error {
 		if v.Publisher == nil || v.Publisher.Owner != owner {
-			return jobs.ErrNoChange
+			return video.ErrNoChange
 		}
 		v.Publisher = nil
 		return nil
@@ -272,7 +274,7 @@ func (d Deps) release(ctx context.Context, id, owner string) {
 
 // pending reports whether a publisher has something to write: a playlist
 // that can grow, or a master that can appear or become final.
-func pending(v *jobs.Video) bool {
+func pending(v *video.Video) bool {
 	for _, r := range v.Renditions {
 		if r.Contiguous() > r.Published {
 			return true
@@ -283,7 +285,7 @@ func pending(v *jobs.Video) bool {
 
 // firstChunksListed reports whether every rendition's playlist lists its
 // first chunk: the early master can be written.
-func firstChunksListed(v *jobs.Video) bool {
+func firstChunksListed(v *video.Video) bool {
 	for _, r := range v.Renditions {
 		if r.Published == 0 || r.Bandwidth == 0 {
 			return false
@@ -294,7 +296,7 @@ func firstChunksListed(v *jobs.Video) bool {
 
 // publishRound writes every playlist that can grow, records what it wrote,
 // and then the master if it is due.
-func (d Deps) publishRound(ctx context.Context, log *slog.Logger, job jobs.SegmentJob, v jobs.Video) error {
+func (d Deps) publishRound(ctx context.Context, log *slog.Logger, job jobs.SegmentJob, v video.Video) error {
 	grew := map[string]renditionPlaylists{}
 	for _, r := range v.Renditions {
 		n := r.Contiguous()
@@ -307,9 +309,9 @@ func (d Deps) publishRound(ctx context.Context, log *slog.Logger, job jobs.Segme
 		}
 		grew[r.Name] = p
 	}
-	v, err := d.Bus.Videos.Update(ctx, v.ID, func(v *jobs.Video) error {
+	v, err := d.Bus.Videos.Update(ctx, v.ID, func(v *video.Video) error {
 		if v.State.Final() {
-			return jobs.ErrNoChange
+			return video.ErrNoChange
 		}
 		for i := range v.Renditions {
 			r := &v.Renditions[i]
@@ -343,7 +345,7 @@ type renditionPlaylists struct {
 	channels               int
 }
 
-func (p renditionPlaylists) record(r *jobs.Rendition) {
+func (p renditionPlaylists) record(r *video.Rendition) {
 	r.Published = p.chunks
 	r.Done = p.final
 	r.Segments, r.Duration, r.Bandwidth, r.AverageBandwidth = p.segments, p.duration, p.peak, p.average
@@ -360,7 +362,7 @@ func (p renditionPlaylists) record(r *jobs.Rendition) {
 // writeMedia writes a rendition's media playlist listing its first n
 // chunks: EVENT while chunks are missing, VOD with its I-frame playlist
 // when n is all of them.
-func (d Deps) writeMedia(ctx context.Context, job jobs.SegmentJob, v jobs.Video, r jobs.Rendition, n int) (renditionPlaylists, error) {
+func (d Deps) writeMedia(ctx context.Context, job jobs.SegmentJob, v video.Video, r video.Rendition, n int) (renditionPlaylists, error) {
 	p := renditionPlaylists{chunks: n, final: n == len(r.Segmented)}
 	var segs []playlist.Segment
 	var iframes []playlist.IFrame
@@ -384,7 +386,7 @@ func (d Deps) writeMedia(ctx context.Context, job jobs.SegmentJob, v jobs.Video,
 	}
 	if len(segs) == 0 {
 		if p.final {
-			return p, jobs.Permanent(jobs.CodeInternal, "The encoded video produced no segments.", fmt.Errorf("rendition %s: no segments", r.Name))
+			return p, queue.Permanent(video.CodeInternal, "The encoded video produced no segments.", fmt.Errorf("rendition %s: no segments", r.Name))
 		}
 		return p, nil // nothing to list yet: the first chunks are empty
 	}
@@ -401,14 +403,14 @@ func (d Deps) writeMedia(ctx context.Context, job jobs.SegmentJob, v jobs.Video,
 	}
 	body, err := write(segs, target, key)
 	if err != nil {
-		return p, jobs.Permanent(jobs.CodeInternal, "The media playlist could not be written; the error was logged.", err)
+		return p, queue.Permanent(video.CodeInternal, "The media playlist could not be written; the error was logged.", err)
 	}
 	if p.final && len(iframes) > 0 && header != nil {
 		// Trick play: an I-frame playlist for video renditions (RFC 8216
 		// 4.3.3.6), once the rendition is complete.
 		ib, err := playlist.IFrames(iframes, *header)
 		if err != nil {
-			return p, jobs.Permanent(jobs.CodeInternal, "The I-frame playlist could not be written; the error was logged.", err)
+			return p, queue.Permanent(video.CodeInternal, "The I-frame playlist could not be written; the error was logged.", err)
 		}
 		if err := d.Store.Put(ctx, layout.IFramePlaylistKey(v.ID, r.Name), bytes.NewReader(ib), int64(len(ib))); err != nil {
 			return p, err

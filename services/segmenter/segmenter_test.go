@@ -14,8 +14,10 @@ import (
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/natsembed"
+	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/store"
 	"github.com/hlsd/hlsd/pkg/testutil"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 func setup(t *testing.T) Deps {
@@ -31,7 +33,7 @@ func setup(t *testing.T) Deps {
 	}
 	t.Cleanup(func() { nc.Close(); ns.Shutdown() })
 	js, _ := jetstream.New(nc)
-	bus, err := jobs.Setup(context.Background(), js, jobs.DefaultConfig())
+	bus, err := queue.Setup(context.Background(), js, queue.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,8 +64,8 @@ func TestLastRenditionPublishesMasterLast(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
 	id := layout.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting,
-		Chunks: 1, Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}},
+	if err := d.Bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateSegmenting,
+		Chunks: 1, Renditions: []video.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}},
 			{Name: "b", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -74,10 +76,10 @@ func TestLastRenditionPublishesMasterLast(t *testing.T) {
 		}
 		_, err := d.Store.Stat(ctx, layout.MasterKey(id))
 		v, _ := d.Bus.Videos.Get(ctx, id)
-		if i == 0 && (err == nil || v.State != jobs.StateSegmenting) {
+		if i == 0 && (err == nil || v.State != video.StateSegmenting) {
 			t.Fatalf("after the first of two renditions: master exists=%v, state %s", err == nil, v.State)
 		}
-		if i == 1 && (err != nil || v.State != jobs.StateReady || v.Progress != 1) {
+		if i == 1 && (err != nil || v.State != video.StateReady || v.Progress != 1) {
 			t.Fatalf("after the last rendition: master err=%v, state %s, progress %g", err, v.State, v.Progress)
 		}
 	}
@@ -93,22 +95,22 @@ func TestLastRenditionPublishesMasterLast(t *testing.T) {
 // ready; while the record says a chunk is still to encode, it may not (the
 // state machine: only segmenting, or an audio-only encoding, becomes
 // ready). A redelivered plan can no longer set a segmenting video back to
-// encoding (jobs.Video.StartEncoding), which this once had to survive.
+// encoding (video.Video.StartEncoding), which this once had to survive.
 func TestPublishesWhenEveryChunkIsEncoded(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
 	early := layout.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: early, State: jobs.StateEncoding, Chunks: 1, Encoded: []bool{false},
-		Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
+	if err := d.Bus.Videos.Create(ctx, &video.Video{ID: early, State: video.StateEncoding, Chunks: 1, Encoded: []bool{false},
+		Renditions: []video.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.segment(ctx, jobs.SegmentJob{VideoID: early, Rendition: "a", Key: putTS(t, d, early, "a"), SegmentDuration: 6, Chunk: jobs.Chunk{Count: 1}}); !errors.Is(err, jobs.ErrTransition) {
+	if err := d.segment(ctx, jobs.SegmentJob{VideoID: early, Rendition: "a", Key: putTS(t, d, early, "a"), SegmentDuration: 6, Chunk: jobs.Chunk{Count: 1}}); !errors.Is(err, video.ErrTransition) {
 		t.Fatalf("segmenting the last chunk of a video whose chunk is not encoded yet: %v, want ErrTransition", err)
 	}
 
 	id := layout.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting, Chunks: 1, Encoded: []bool{true},
-		Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
+	if err := d.Bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateSegmenting, Chunks: 1, Encoded: []bool{true},
+		Renditions: []video.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
 	}
 	key := putTS(t, d, id, "a")
@@ -116,7 +118,7 @@ func TestPublishesWhenEveryChunkIsEncoded(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, _ := d.Bus.Videos.Get(ctx, id)
-	if v.State != jobs.StateReady {
+	if v.State != video.StateReady {
 		t.Fatalf("state %s, want ready", v.State)
 	}
 	rc, err := d.Store.Get(ctx, layout.MediaPlaylistKey(id, "a"), 0, -1)
@@ -134,7 +136,7 @@ func TestUnknownRenditionFails(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
 	id := layout.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting, Renditions: []jobs.Rendition{{Name: "a"}}}); err != nil {
+	if err := d.Bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateSegmenting, Renditions: []video.Rendition{{Name: "a"}}}); err != nil {
 		t.Fatal(err)
 	}
 	key := putTS(t, d, id, "zzz")
@@ -151,8 +153,8 @@ func TestConcurrentChunksPublishTheWholePlaylist(t *testing.T) {
 	ctx := context.Background()
 	for round := range 8 {
 		id := layout.NewVideoID()
-		if err := d.Bus.Videos.Create(ctx, &jobs.Video{ID: id, State: jobs.StateSegmenting, Chunks: 2,
-			Renditions: []jobs.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false, false}}}}); err != nil {
+		if err := d.Bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateSegmenting, Chunks: 2,
+			Renditions: []video.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false, false}}}}); err != nil {
 			t.Fatal(err)
 		}
 		key := putTS(t, d, id, "a") // 8 s: two segments per chunk
@@ -175,7 +177,7 @@ func TestConcurrentChunksPublishTheWholePlaylist(t *testing.T) {
 		}
 		b, _ := io.ReadAll(rc)
 		rc.Close()
-		if v.State != jobs.StateReady || v.Publisher != nil || !strings.HasSuffix(string(b), "#EXT-X-ENDLIST\n") ||
+		if v.State != video.StateReady || v.Publisher != nil || !strings.HasSuffix(string(b), "#EXT-X-ENDLIST\n") ||
 			strings.Count(string(b), "#EXTINF:") != 4 || !strings.Contains(string(b), "seg_00003.ts") {
 			t.Fatalf("round %d: state %s, publisher %+v, media playlist:\n%s", round, v.State, v.Publisher, b)
 		}

@@ -24,9 +24,9 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/conformance"
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/testutil"
 	"github.com/hlsd/hlsd/pkg/testutil/miniotest"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 var hlsdBin string
@@ -289,23 +289,23 @@ func (c *cluster) create(t *testing.T, path string) string {
 }
 
 // video reads a video's state; ok is false while the gateway cannot answer.
-func (c *cluster) video(id string) (jobs.Video, bool) {
+func (c *cluster) video(id string) (video.Video, bool) {
 	resp, err := http.Get(c.gateway + "/api/videos/" + id)
 	if err != nil {
-		return jobs.Video{}, false
+		return video.Video{}, false
 	}
 	defer resp.Body.Close()
-	var v jobs.Video
+	var v video.Video
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&v) != nil {
-		return jobs.Video{}, false
+		return video.Video{}, false
 	}
 	return v, true
 }
 
 // waitState waits until the video reaches a final state and returns it.
-func (c *cluster) waitFinal(t *testing.T, id string, d time.Duration) jobs.Video {
+func (c *cluster) waitFinal(t *testing.T, id string, d time.Duration) video.Video {
 	t.Helper()
-	var v jobs.Video
+	var v video.Video
 	waitFor(t, "video "+id+" to finish", d, func() bool {
 		var ok bool
 		v, ok = c.video(id)

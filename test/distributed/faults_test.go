@@ -16,6 +16,8 @@ import (
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/profiles"
+	"github.com/hlsd/hlsd/pkg/queue"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 const (
@@ -93,7 +95,7 @@ func TestEncoderKilledMidJob(t *testing.T) {
 	var victim *proc
 	waitFor(t, "an encoder to be running ffmpeg", time.Minute, func() bool {
 		v, ok := c.video(id)
-		if !ok || v.State != jobs.StateEncoding || v.Progress < 0.15 {
+		if !ok || v.State != video.StateEncoding || v.Progress < 0.15 {
 			return false
 		}
 		for _, p := range c.encoders {
@@ -106,7 +108,7 @@ func TestEncoderKilledMidJob(t *testing.T) {
 	})
 	victim.kill()
 	v := c.waitFinal(t, id, 3*time.Minute)
-	if v.State != jobs.StateReady {
+	if v.State != video.StateReady {
 		t.Fatalf("video ended %s: %+v", v.State, v.Failure)
 	}
 	c.checkPlayable(t, id, 30)
@@ -126,7 +128,7 @@ func TestNATSRestartMidPipeline(t *testing.T) {
 	}
 	waitFor(t, "the first video to be encoding", time.Minute, func() bool {
 		v, ok := c.video(ids[0])
-		return ok && v.State == jobs.StateEncoding && v.Progress > 0.1
+		return ok && v.State == video.StateEncoding && v.Progress > 0.1
 	})
 	c.restartNATS(3 * time.Second)
 	waitFor(t, "the encoder to reconnect to the restarted broker", time.Minute, func() bool {
@@ -134,7 +136,7 @@ func TestNATSRestartMidPipeline(t *testing.T) {
 		return strings.Contains(string(b), "NATS reconnected")
 	})
 	for _, id := range ids {
-		if v := c.waitFinal(t, id, 3*time.Minute); v.State != jobs.StateReady {
+		if v := c.waitFinal(t, id, 3*time.Minute); v.State != video.StateReady {
 			t.Fatalf("video %s ended %s: %+v", id, v.State, v.Failure)
 		}
 		c.checkPlayable(t, id, 10)
@@ -151,7 +153,7 @@ func TestStoreOutageMidPipeline(t *testing.T) {
 	}
 	waitFor(t, "the first video to be encoding", time.Minute, func() bool {
 		v, ok := c.video(ids[0])
-		return ok && v.State == jobs.StateEncoding && v.Progress > 0.1
+		return ok && v.State == video.StateEncoding && v.Progress > 0.1
 	})
 	c.minio.Stop()
 	time.Sleep(20 * time.Second) // the outage itself
@@ -159,7 +161,7 @@ func TestStoreOutageMidPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range ids {
-		if v := c.waitFinal(t, id, 4*time.Minute); v.State != jobs.StateReady {
+		if v := c.waitFinal(t, id, 4*time.Minute); v.State != video.StateReady {
 			t.Fatalf("video %s ended %s: %+v", id, v.State, v.Failure)
 		}
 		c.checkPlayable(t, id, 10)
@@ -183,11 +185,11 @@ func TestAlwaysFailingJobDoesNotBlockTheQueue(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	cfg := jobs.DefaultConfig()
+	cfg := queue.DefaultConfig()
 	cfg.AckWait, cfg.MaxDeliver = 3*time.Second, 6
 	cfg.BackOff = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second}
 	ctx := context.Background()
-	bus, err := jobs.Setup(ctx, js, cfg)
+	bus, err := queue.Setup(ctx, js, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +199,7 @@ func TestAlwaysFailingJobDoesNotBlockTheQueue(t *testing.T) {
 	}
 	// A video whose source was never stored: every attempt fails.
 	bad := layout.NewVideoID()
-	if err := bus.Videos.Create(ctx, &jobs.Video{ID: bad, State: jobs.StateUploaded}); err != nil {
+	if err := bus.Videos.Create(ctx, &video.Video{ID: bad, State: video.StateUploaded}); err != nil {
 		t.Fatal(err)
 	}
 	if err := bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: bad, SourceKey: layout.SourceKey(bad), Profiles: prof, Chunk: jobs.Chunk{Count: 1}}); err != nil {
@@ -212,7 +214,7 @@ func TestAlwaysFailingJobDoesNotBlockTheQueue(t *testing.T) {
 		t.Errorf("the bad job already ended (%s) before the good video was ready; the test proves nothing", v.State)
 	}
 	v := c.waitFinal(t, bad, 3*time.Minute)
-	if v.State != jobs.StateFailed || v.Failure == nil || !strings.Contains(v.Failure.Reason, "after 6 attempts") {
+	if v.State != video.StateFailed || v.Failure == nil || !strings.Contains(v.Failure.Reason, "after 6 attempts") {
 		t.Fatalf("bad video ended %s with %+v", v.State, v.Failure)
 	}
 }

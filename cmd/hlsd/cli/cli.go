@@ -16,10 +16,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/playback"
+	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/webhook"
 	"github.com/hlsd/hlsd/services/gateway"
 )
@@ -103,7 +103,7 @@ type logConfig struct{ level, format string }
 // lookupEnv) for flags not given on the command line.
 func Parse(target app.Target, args []string, lookupEnv func(string) (string, bool), out io.Writer) (app.Config, logConfig, error) {
 	// Defaults also for the settings a target has no flag for (see below).
-	cfg := app.Config{Limits: ffmpeg.DefaultLimits(), Jobs: jobs.DefaultConfig(), ProfilesPath: "profiles.json",
+	cfg := app.Config{Limits: ffmpeg.DefaultLimits(), Jobs: queue.DefaultConfig(), ProfilesPath: "profiles.json",
 		EncoderWorkers: 1, SegmenterWorkers: 2, EncodeMinTimeout: 10 * time.Minute, PlaybackTTL: 12 * time.Hour,
 		UploadExpiry: 24 * time.Hour, UploadStallTimeout: gateway.DefaultUploadStallTimeout}
 	var lc logConfig
@@ -286,7 +286,7 @@ func checkWebhook(rawURL, secret string) ([]byte, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--webhook-url %q is not an absolute http:// or https:// URL", gateway.RedactURL(rawURL))
+		return nil, fmt.Errorf("--webhook-url %q is not an absolute http:// or https:// URL", webhook.RedactURL(rawURL))
 	}
 	return []byte(secret), nil
 }

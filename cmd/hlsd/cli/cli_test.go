@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 )
 
 func env(m map[string]string) func(string) (string, bool) {

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app/apptest"
 	"github.com/hlsd/hlsd/pkg/api"
-	"github.com/hlsd/hlsd/pkg/app"
-	"github.com/hlsd/hlsd/pkg/app/apptest"
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/testutil"
 )

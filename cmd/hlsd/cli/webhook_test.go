@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 )
 
 const goodSecret = "0123456789abcdef0123456789abcdef"

@@ -1,4 +1,4 @@
-package jobs
+package video
 
 // Thumbnails are a video's still pictures, made by the encoder from the
 // source and the smallest rendition. Making them is best effort: a video

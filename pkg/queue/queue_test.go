@@ -1,15 +1,18 @@
-package jobs
+package queue
 
 import (
 	"context"
 	"errors"
-	"github.com/hlsd/hlsd/pkg/layout"
 	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
+	"github.com/hlsd/hlsd/pkg/video"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -64,10 +67,10 @@ func TestVideoUpdatesNeverLost(t *testing.T) {
 	bus := newBus(t, DefaultConfig())
 	ctx := context.Background()
 	id := layout.NewVideoID()
-	if err := bus.Videos.Create(ctx, &Video{ID: id, State: StateUploaded}); err != nil {
+	if err := bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateUploaded}); err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.Videos.Create(ctx, &Video{ID: id}); err == nil {
+	if err := bus.Videos.Create(ctx, &video.Video{ID: id}); err == nil {
 		t.Fatal("Create of an existing id succeeded")
 	}
 	// 16 writers each add one rendition at once; compare-and-set must keep all.
@@ -76,8 +79,8 @@ func TestVideoUpdatesNeverLost(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			if _, err := bus.Videos.Update(ctx, id, func(v *Video) error {
-				v.Renditions = append(v.Renditions, Rendition{Name: string(rune('a' + i))})
+			if _, err := bus.Videos.Update(ctx, id, func(v *video.Video) error {
+				v.Renditions = append(v.Renditions, video.Rendition{Name: string(rune('a' + i))})
 				return nil
 			}); err != nil {
 				t.Error(err)
@@ -92,7 +95,7 @@ func TestVideoUpdatesNeverLost(t *testing.T) {
 	if len(v.Renditions) != 16 {
 		t.Fatalf("%d of 16 concurrent updates kept", len(v.Renditions))
 	}
-	if _, err := bus.Videos.Get(ctx, "nosuchid"); !errors.Is(err, ErrNotFound) {
+	if _, err := bus.Videos.Get(ctx, "nosuchid"); !errors.Is(err, video.ErrNotFound) {
 		t.Fatalf("Get unknown: %v", err)
 	}
 }
@@ -102,31 +105,31 @@ func TestWatchSeesChanges(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	id := layout.NewVideoID()
-	if err := bus.Videos.Create(ctx, &Video{ID: id, State: StateUploaded}); err != nil {
+	if err := bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateUploaded}); err != nil {
 		t.Fatal(err)
 	}
 	ch, err := bus.Videos.Watch(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := <-ch; v.State != StateUploaded {
+	if v := <-ch; v.State != video.StateUploaded {
 		t.Fatalf("first state %s", v.State)
 	}
-	if _, err := bus.Videos.Update(ctx, id, func(v *Video) error { v.State = StateReady; return nil }); err != nil {
+	if _, err := bus.Videos.Update(ctx, id, func(v *video.Video) error { v.State = video.StateReady; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if v := <-ch; v.State != StateReady {
+	if v := <-ch; v.State != video.StateReady {
 		t.Fatalf("second state %s", v.State)
 	}
 }
 
 // runWorker runs a worker on the encode stage until the test ends.
-func runWorker(t *testing.T, bus *Bus, handle func(context.Context, EncodeJob, Attempt) error) {
+func runWorker(t *testing.T, bus *Bus, handle func(context.Context, jobs.EncodeJob, Attempt) error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &Worker[EncodeJob]{
-		Stage: "encode", Stream: StreamEncode, Consumer: bus.Encoder, Bus: bus, Concurrency: 2,
-		VideoID: func(j EncodeJob) string { return j.VideoID }, Handle: handle,
+	w := &Worker[jobs.EncodeJob]{
+		Stage: "encode", Stream: jobs.StreamEncode, Consumer: bus.Encoder, Bus: bus, Concurrency: 2,
+		VideoID: func(j jobs.EncodeJob) string { return j.VideoID }, Handle: handle,
 		ShutdownGrace: time.Second, Log: quietLog(),
 	}
 	done := make(chan struct{})
@@ -137,16 +140,16 @@ func runWorker(t *testing.T, bus *Bus, handle func(context.Context, EncodeJob, A
 func newVideo(t *testing.T, bus *Bus) string {
 	t.Helper()
 	id := layout.NewVideoID()
-	if err := bus.Videos.Create(context.Background(), &Video{ID: id, State: StateUploaded}); err != nil {
+	if err := bus.Videos.Create(context.Background(), &video.Video{ID: id, State: video.StateUploaded}); err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.PublishEncode(context.Background(), EncodeJob{VideoID: id}); err != nil {
+	if err := bus.PublishEncode(context.Background(), jobs.EncodeJob{VideoID: id}); err != nil {
 		t.Fatal(err)
 	}
 	return id
 }
 
-func state(t *testing.T, bus *Bus, id string) Video {
+func state(t *testing.T, bus *Bus, id string) video.Video {
 	v, err := bus.Videos.Get(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +158,7 @@ func state(t *testing.T, bus *Bus, id string) Video {
 }
 
 func streamMsgs(t *testing.T, bus *Bus) uint64 {
-	s, err := bus.JS.Stream(context.Background(), StreamEncode)
+	s, err := bus.JS.Stream(context.Background(), jobs.StreamEncode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +172,7 @@ func streamMsgs(t *testing.T, bus *Bus) uint64 {
 func TestWorkerAcksSuccess(t *testing.T) {
 	bus := newBus(t, fastConfig())
 	var runs atomic.Int32
-	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error { runs.Add(1); return nil })
+	runWorker(t, bus, func(ctx context.Context, j jobs.EncodeJob, a Attempt) error { runs.Add(1); return nil })
 	newVideo(t, bus)
 	waitFor(t, "the job to be acked and removed", 10*time.Second, func() bool { return runs.Load() == 1 && streamMsgs(t, bus) == 0 })
 }
@@ -177,7 +180,7 @@ func TestWorkerAcksSuccess(t *testing.T) {
 func TestDuplicatePublishIsDropped(t *testing.T) {
 	bus := newBus(t, fastConfig())
 	id := newVideo(t, bus)
-	if err := bus.PublishEncode(context.Background(), EncodeJob{VideoID: id}); err != nil {
+	if err := bus.PublishEncode(context.Background(), jobs.EncodeJob{VideoID: id}); err != nil {
 		t.Fatal(err)
 	}
 	if n := streamMsgs(t, bus); n != 1 {
@@ -188,14 +191,14 @@ func TestDuplicatePublishIsDropped(t *testing.T) {
 func TestPermanentErrorFailsAtOnce(t *testing.T) {
 	bus := newBus(t, fastConfig())
 	var runs atomic.Int32
-	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error {
+	runWorker(t, bus, func(ctx context.Context, j jobs.EncodeJob, a Attempt) error {
 		runs.Add(1)
-		return Permanent(CodeUnsupported, "Not a video.", errors.New("ffprobe: exit 1"))
+		return Permanent(video.CodeUnsupported, "Not a video.", errors.New("ffprobe: exit 1"))
 	})
 	id := newVideo(t, bus)
-	waitFor(t, "the video to fail", 10*time.Second, func() bool { return state(t, bus, id).State == StateFailed })
+	waitFor(t, "the video to fail", 10*time.Second, func() bool { return state(t, bus, id).State == video.StateFailed })
 	v := state(t, bus, id)
-	if v.Failure.Code != CodeUnsupported || v.Failure.Reason != "Not a video." {
+	if v.Failure.Code != video.CodeUnsupported || v.Failure.Reason != "Not a video." {
 		t.Fatalf("failure %+v", v.Failure)
 	}
 	waitFor(t, "the job to leave the queue", 5*time.Second, func() bool { return streamMsgs(t, bus) == 0 })
@@ -208,13 +211,13 @@ func TestRetriesThenFailsAfterMaxDeliver(t *testing.T) {
 	bus := newBus(t, fastConfig())
 	var attempts sync.Map
 	var last atomic.Bool
-	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error {
+	runWorker(t, bus, func(ctx context.Context, j jobs.EncodeJob, a Attempt) error {
 		attempts.Store(a.Number, true)
 		last.Store(a.Last)
 		return errors.New("store unreachable")
 	})
 	id := newVideo(t, bus)
-	waitFor(t, "the video to fail", 20*time.Second, func() bool { return state(t, bus, id).State == StateFailed })
+	waitFor(t, "the video to fail", 20*time.Second, func() bool { return state(t, bus, id).State == video.StateFailed })
 	for n := uint64(1); n <= 3; n++ {
 		if _, ok := attempts.Load(n); !ok {
 			t.Errorf("attempt %d never ran", n)
@@ -223,7 +226,7 @@ func TestRetriesThenFailsAfterMaxDeliver(t *testing.T) {
 	if !last.Load() {
 		t.Error("the final attempt was not told it was the last")
 	}
-	if v := state(t, bus, id); v.Failure == nil || v.Failure.Code != CodeInternal {
+	if v := state(t, bus, id); v.Failure == nil || v.Failure.Code != video.CodeInternal {
 		t.Fatalf("failure %+v", v.Failure)
 	}
 	waitFor(t, "the job to leave the queue", 5*time.Second, func() bool { return streamMsgs(t, bus) == 0 })
@@ -232,16 +235,16 @@ func TestRetriesThenFailsAfterMaxDeliver(t *testing.T) {
 func TestOtherJobsUnaffectedByAFailingOne(t *testing.T) {
 	bus := newBus(t, fastConfig())
 	bad := layout.NewVideoID()
-	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error {
+	runWorker(t, bus, func(ctx context.Context, j jobs.EncodeJob, a Attempt) error {
 		if j.VideoID == bad {
 			return errors.New("always fails")
 		}
 		return nil
 	})
-	if err := bus.Videos.Create(context.Background(), &Video{ID: bad}); err != nil {
+	if err := bus.Videos.Create(context.Background(), &video.Video{ID: bad}); err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.PublishEncode(context.Background(), EncodeJob{VideoID: bad}); err != nil {
+	if err := bus.PublishEncode(context.Background(), jobs.EncodeJob{VideoID: bad}); err != nil {
 		t.Fatal(err)
 	}
 	var good []string
@@ -251,7 +254,7 @@ func TestOtherJobsUnaffectedByAFailingOne(t *testing.T) {
 	// The good jobs finish while the bad one is still being retried.
 	var stillRetrying atomic.Bool
 	waitFor(t, "the good jobs", 10*time.Second, func() bool {
-		if state(t, bus, bad).State != StateFailed {
+		if state(t, bus, bad).State != video.StateFailed {
 			stillRetrying.Store(true)
 		}
 		return streamMsgs(t, bus) <= 1
@@ -259,7 +262,7 @@ func TestOtherJobsUnaffectedByAFailingOne(t *testing.T) {
 	if !stillRetrying.Load() {
 		t.Error("expected the good jobs to finish before the bad one ran out of attempts")
 	}
-	waitFor(t, "the bad video to fail", 20*time.Second, func() bool { return state(t, bus, bad).State == StateFailed })
+	waitFor(t, "the bad video to fail", 20*time.Second, func() bool { return state(t, bus, bad).State == video.StateFailed })
 }
 
 func TestHeartbeatsKeepALongJob(t *testing.T) {
@@ -269,7 +272,7 @@ func TestHeartbeatsKeepALongJob(t *testing.T) {
 	cfg.AckWait = time.Second
 	bus := newBus(t, cfg)
 	var runs atomic.Int32
-	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error {
+	runWorker(t, bus, func(ctx context.Context, j jobs.EncodeJob, a Attempt) error {
 		runs.Add(1)
 		time.Sleep(5 * cfg.AckWait)
 		return nil
@@ -285,8 +288,8 @@ func TestWorkerThatDiesOnLastAttemptStillFailsTheVideo(t *testing.T) {
 	bus := newBus(t, fastConfig())
 	// Only the advisory watcher runs: deliveries are taken and never answered,
 	// as by workers killed mid-job.
-	w := &Worker[EncodeJob]{Stage: "encode", Stream: StreamEncode, Consumer: bus.Encoder, Bus: bus,
-		VideoID: func(j EncodeJob) string { return j.VideoID }, Log: quietLog()}
+	w := &Worker[jobs.EncodeJob]{Stage: "encode", Stream: jobs.StreamEncode, Consumer: bus.Encoder, Bus: bus,
+		VideoID: func(j jobs.EncodeJob) string { return j.VideoID }, Log: quietLog()}
 	sub, err := w.watchExhausted(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -305,43 +308,24 @@ func TestWorkerThatDiesOnLastAttemptStillFailsTheVideo(t *testing.T) {
 	if msg, err := bus.Encoder.Next(jetstream.FetchMaxWait(time.Second)); err == nil {
 		t.Fatalf("job delivered a 4th time: %v", msg.Subject())
 	}
-	waitFor(t, "the video to fail", 10*time.Second, func() bool { return state(t, bus, id).State == StateFailed })
+	waitFor(t, "the video to fail", 10*time.Second, func() bool { return state(t, bus, id).State == video.StateFailed })
 	waitFor(t, "the job to leave the queue", 5*time.Second, func() bool { return streamMsgs(t, bus) == 0 })
 }
 
 func TestSkipsJobsOfFinishedVideos(t *testing.T) {
 	bus := newBus(t, fastConfig())
 	var runs atomic.Int32
-	runWorker(t, bus, func(ctx context.Context, j EncodeJob, a Attempt) error { runs.Add(1); return nil })
+	runWorker(t, bus, func(ctx context.Context, j jobs.EncodeJob, a Attempt) error { runs.Add(1); return nil })
 	id := layout.NewVideoID()
-	if err := bus.Videos.Create(context.Background(), &Video{ID: id, State: StateReady}); err != nil {
+	if err := bus.Videos.Create(context.Background(), &video.Video{ID: id, State: video.StateReady}); err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.PublishEncode(context.Background(), EncodeJob{VideoID: id}); err != nil {
+	if err := bus.PublishEncode(context.Background(), jobs.EncodeJob{VideoID: id}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the job to leave the queue", 5*time.Second, func() bool { return streamMsgs(t, bus) == 0 })
 	if runs.Load() != 0 {
 		t.Fatal("a job of a ready video ran")
-	}
-}
-
-func TestIDs(t *testing.T) {
-	seen := map[string]bool{}
-	for i := 0; i < 1000; i++ {
-		id := layout.NewVideoID()
-		if !layout.ValidVideoID(id) || seen[id] {
-			t.Fatalf("bad or repeated id %q", id)
-		}
-		seen[id] = true
-	}
-	for _, bad := range []string{"", "../etc", "ABCDEFGHIJKLMNOPQRSTUVWX", "abcdefghijklmnopqrstuvw1", "abcdefghijklmnopqrstuvwxy"} {
-		if layout.ValidVideoID(bad) {
-			t.Errorf("layout.ValidVideoID(%q) = true", bad)
-		}
-	}
-	if got := CleanFilename("../../a\x00b\nc.mp4"); got != "abc.mp4" {
-		t.Errorf("CleanFilename = %q", got)
 	}
 }
 
@@ -369,7 +353,7 @@ func TestListWhileUpdating(t *testing.T) {
 			default:
 			}
 			id := ids[1+n%(len(ids)-1)]
-			_, _ = bus.Videos.Update(ctx, id, func(v *Video) error { v.Progress = float64(n%100) / 100; return nil })
+			_, _ = bus.Videos.Update(ctx, id, func(v *video.Video) error { v.Progress = float64(n%100) / 100; return nil })
 		}
 	}()
 	for i := range 30 {

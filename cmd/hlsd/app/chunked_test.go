@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/hlsd/hlsd/pkg/conformance"
 	"math"
 	"net/http"
 	"os"
@@ -16,9 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/app"
-	"github.com/hlsd/hlsd/pkg/app/apptest"
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/conformance"
+	"github.com/hlsd/hlsd/pkg/video"
+
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app/apptest"
 	"github.com/hlsd/hlsd/pkg/testutil"
 )
 
@@ -31,7 +32,7 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 	t.Parallel()
 	// A small picture and the fastest preset: the test is about chunks and
 	// timing, not picture quality.
-	prof, err := os.ReadFile("../../profiles.json")
+	prof, err := os.ReadFile("../../../profiles.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 
 	// Playable while encoding: the master and EVENT media playlists.
 	var v apiVideo
-	var video jobs.Video
+	var rec video.Video
 	deadline := time.Now().Add(5 * time.Minute)
 	for v.MasterURL == "" {
 		if time.Now().After(deadline) {
@@ -68,17 +69,17 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 		if err := json.Unmarshal(b, &v); err != nil {
 			t.Fatal(err)
 		}
-		_ = json.Unmarshal(b, &video)
-		if v.State == jobs.StateFailed {
+		_ = json.Unmarshal(b, &rec)
+		if v.State == video.StateFailed {
 			t.Fatalf("failed: %s", b)
 		}
 	}
-	if v.State == jobs.StateReady {
-		t.Fatalf("ready before it was reported playable; chunks %d", video.Chunks)
+	if v.State == video.StateReady {
+		t.Fatalf("ready before it was reported playable; chunks %d", rec.Chunks)
 	}
-	t.Logf("playable %s after the upload was stored, %d chunks", video.PlayableAt.Sub(video.CreatedAt).Round(time.Millisecond), video.Chunks)
-	if video.Chunks != 21 {
-		t.Errorf("%d chunks, want 21 (6 s, then 30 s each)", video.Chunks)
+	t.Logf("playable %s after the upload was stored, %d chunks", rec.PlayableAt.Sub(rec.CreatedAt).Round(time.Millisecond), rec.Chunks)
+	if rec.Chunks != 21 {
+		t.Errorf("%d chunks, want 21 (6 s, then 30 s each)", rec.Chunks)
 	}
 	master, hdr := get(t, v.MasterURL)
 	if !strings.Contains(hdr.Get("Cache-Control"), "max-age=") || strings.Contains(hdr.Get("Cache-Control"), "86400") {
@@ -95,7 +96,7 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 	}
 
 	// Then ready, every playlist VOD and containing what the EVENT one had.
-	for v.State != jobs.StateReady {
+	for v.State != video.StateReady {
 		if time.Now().After(deadline) {
 			t.Fatalf("not ready within 5 minutes: %+v", v)
 		}
@@ -104,7 +105,7 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 		if err := json.Unmarshal(b, &v); err != nil {
 			t.Fatal(err)
 		}
-		if v.State == jobs.StateFailed {
+		if v.State == video.StateFailed {
 			t.Fatalf("failed: %s", b)
 		}
 	}
@@ -138,7 +139,7 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 		t.Errorf("hlsd check: %v", f)
 	}
 	if report.Segments != 200 {
-		t.Errorf("hlsd check measured %d segments, want 200 (100 video, 100 audio)", report.Segments)
+		t.Errorf("hlsd check measured %d segments, want 200 (100 rec, 100 audio)", report.Segments)
 	}
 
 	// The flash and the beep, on the published timeline (raw timestamps).

@@ -22,11 +22,11 @@ import (
 
 	"github.com/grafov/m3u8"
 
-	"github.com/hlsd/hlsd/pkg/app"
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/store"
 	"github.com/hlsd/hlsd/pkg/testutil/miniotest"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // tusc is a tus 1.0 client written out request by request.
@@ -112,7 +112,7 @@ func (c tusc) uploadInChunks(data []byte, filename string, n int) string {
 }
 
 type tusVideo struct {
-	jobs.Video
+	video.Video
 	MasterURL string `json:"master_url"`
 }
 
@@ -126,10 +126,10 @@ func (c tusc) waitReady(id string) tusVideo {
 		if status != http.StatusOK || json.Unmarshal([]byte(body), &v) != nil {
 			c.t.Fatalf("GET /api/videos/%s: %d %s", id, status, body)
 		}
-		if v.State == jobs.StateReady {
+		if v.State == video.StateReady {
 			return v
 		}
-		if v.State == jobs.StateFailed || time.Now().After(deadline) {
+		if v.State == video.StateFailed || time.Now().After(deadline) {
 			c.t.Fatalf("video %s did not become ready: %s", id, body)
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -9,16 +9,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/queue"
 )
 
 // A wrong profiles.json stops hlsd at start-up with the field named, before
 // it accepts a single upload.
 func TestInvalidProfilesFailAtStartup(t *testing.T) {
 	t.Parallel()
-	good, err := os.ReadFile("../../profiles.json")
+	good, err := os.ReadFile("../../../profiles.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestInvalidProfilesFailAtStartup(t *testing.T) {
 	err = app.Run(ctx, app.All, app.Config{
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), ProfilesPath: bad, MaxUploadBytes: 1 << 20,
 		EncoderWorkers: 1, SegmenterWorkers: 1, ShutdownGrace: time.Second, Limits: ffmpeg.DefaultLimits(),
-		EncodeMinTimeout: time.Minute, Jobs: jobs.DefaultConfig(), Ready: func(string) { started = true },
+		EncodeMinTimeout: time.Minute, Jobs: queue.DefaultConfig(), Ready: func(string) { started = true },
 		Log: slog.New(slog.NewTextHandler(testWriter{T: t}, nil)),
 	})
 	if err == nil || !strings.Contains(err.Error(), "video.preset") || started {

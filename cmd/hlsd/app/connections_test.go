@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 )
 
 // The attack that took every file descriptor: thousands of keep-alive

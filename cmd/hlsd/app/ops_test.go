@@ -13,7 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 )
 
 // /readyz tells a prober why it is not ready in a few words; the details
@@ -69,7 +69,7 @@ func TestMetricsToken(t *testing.T) {
 // refuses to start; with one, clients without it are refused.
 func TestEmbeddedNATSListenNeedsAToken(t *testing.T) {
 	t.Parallel()
-	cfg := app.Config{DataDir: t.TempDir(), NATSListen: "0.0.0.0:0", Listen: "127.0.0.1:0", ProfilesPath: "../../profiles.json"}
+	cfg := app.Config{DataDir: t.TempDir(), NATSListen: "0.0.0.0:0", Listen: "127.0.0.1:0", ProfilesPath: "../../../profiles.json"}
 	cfg.Log = discardLog()
 	err := app.Run(context.Background(), app.All, cfg)
 	if err == nil || !strings.Contains(err.Error(), "token") {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 )
 
 // With playback secrets, the master URL hlsd hands out is signed, players

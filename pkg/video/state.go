@@ -1,4 +1,4 @@
-package jobs
+package video
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 )
 
 // A video's life, and the only ways its state changes. Every service
-// changes a video through these methods, inside Videos.Update (which
+// changes a video through these methods, inside Records.Update (which
 // retries them on a compare-and-set conflict), so the rules live here:
 //
 //	           StartEncoding          ChunkEncoded (the last)        BecomeReady
@@ -25,7 +25,7 @@ import (
 var ErrTransition = errors.New("illegal video state change")
 
 func forbidden(from State, to State) error {
-	return fmt.Errorf("jobs: %w: %s to %s", ErrTransition, from, to)
+	return fmt.Errorf("%w: %s to %s", ErrTransition, from, to)
 }
 
 // StartEncoding is the plan taking the video up: uploaded → encoding.
@@ -64,7 +64,7 @@ func (v *Video) ChunkEncoded(i int) error {
 	case v.State.Final():
 		return ErrNoChange
 	case i < 0 || i >= len(v.Encoded):
-		return fmt.Errorf("jobs: chunk %d of a video planned in %d", i, len(v.Encoded))
+		return fmt.Errorf("chunk %d of a video planned in %d", i, len(v.Encoded))
 	case v.Encoded[i]:
 		return ErrNoChange
 	}

@@ -13,17 +13,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/app"
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // apiVideo is what GET /api/videos/{id} says of a video's pictures.
 type apiVideo struct {
-	State         jobs.State       `json:"state"`
-	MasterURL     string           `json:"master_url"`
-	PosterURL     string           `json:"poster_url"`
-	ThumbnailsURL string           `json:"thumbnails_url"`
-	Thumbnails    *jobs.Thumbnails `json:"thumbnails"`
+	State         video.State       `json:"state"`
+	MasterURL     string            `json:"master_url"`
+	PosterURL     string            `json:"poster_url"`
+	ThumbnailsURL string            `json:"thumbnails_url"`
+	Thumbnails    *video.Thumbnails `json:"thumbnails"`
 }
 
 // uploadReady uploads a clip through POST /upload (which answers once the
@@ -43,7 +43,7 @@ func uploadReady(t *testing.T, base, clip string) (string, apiVideo) {
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
 	}
-	if v.State != jobs.StateReady || v.MasterURL == "" {
+	if v.State != video.StateReady || v.MasterURL == "" {
 		t.Fatalf("video %s: %s", m[1], b)
 	}
 	return m[1], v
@@ -79,7 +79,7 @@ var thumbCueRe = regexp.MustCompile(`(?m)^(\d{2}):(\d{2}):(\d{2})\.(\d{3}) --> (
 // (resolved against the track's URL, as the web UI and players do), and
 // checks the cues: back to back over the video, each inside its sheet. It
 // returns the sheet URIs as written in the track.
-func checkTrack(t *testing.T, trackURL string, want *jobs.Thumbnails, duration float64) []string {
+func checkTrack(t *testing.T, trackURL string, want *video.Thumbnails, duration float64) []string {
 	t.Helper()
 	status, body, ctype := fetchPicture(t, trackURL)
 	if status != 200 || ctype != "text/vtt; charset=utf-8" || !strings.HasPrefix(string(body), "WEBVTT\n") {
@@ -147,7 +147,7 @@ func TestThumbnailsEndToEnd(t *testing.T) {
 	_, v := uploadReady(t, base, clip)
 	t.Logf("ready in %s", time.Since(started).Round(time.Millisecond))
 	// Two chunks (0–6 s, 6–11 s), a sheet each: thumbnails 0, 2, 4 and 6, 8, 10.
-	want := jobs.Thumbnails{Poster: true, Interval: 2, Count: 6, Sprites: 2, Width: 160, Height: 90}
+	want := video.Thumbnails{Poster: true, Interval: 2, Count: 6, Sprites: 2, Width: 160, Height: 90}
 	if v.Thumbnails == nil || *v.Thumbnails != want {
 		t.Fatalf("thumbnails %+v, want %+v", v.Thumbnails, want)
 	}
@@ -197,7 +197,7 @@ func TestThumbnailsSigned(t *testing.T) {
 	if status, _, ctype := fetchPicture(t, v.PosterURL); status != 200 || ctype != "image/jpeg" {
 		t.Errorf("signed poster: %d %q", status, ctype)
 	}
-	uris := checkTrack(t, v.ThumbnailsURL, &jobs.Thumbnails{Poster: true, Interval: 2, Count: 3, Sprites: 1, Width: 160, Height: 90}, 5)
+	uris := checkTrack(t, v.ThumbnailsURL, &video.Thumbnails{Poster: true, Interval: 2, Count: 3, Sprites: 1, Width: 160, Height: 90}, 5)
 	for _, u := range uris {
 		if want := "sprite_0.jpg?token=" + token; u != want {
 			t.Errorf("sheet URI %q in the track, want %q", u, want)

@@ -14,7 +14,7 @@ import (
 // drift from the code unnoticed.
 func TestSecurityDocNamesRealTests(t *testing.T) {
 	t.Parallel()
-	doc, err := os.ReadFile("../../SECURITY.md")
+	doc, err := os.ReadFile("../../../SECURITY.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,11 +23,11 @@ func TestSecurityDocNamesRealTests(t *testing.T) {
 		t.Fatalf("SECURITY.md names %d tests; it should name the test of each defence", len(named))
 	}
 	var sources strings.Builder
-	err = filepath.WalkDir("../..", func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir("../../..", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && p != "../.." {
+		if d.IsDir() && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && p != "../../.." {
 			return filepath.SkipDir
 		}
 		if strings.HasSuffix(p, "_test.go") {
@@ -54,12 +54,12 @@ func TestSecurityDocNamesRealTests(t *testing.T) {
 func TestNoReferencesOutsideTheRepository(t *testing.T) {
 	t.Parallel()
 	needles := []string{"DESIGN" + ".md", "../" + "shared/"}
-	err := filepath.WalkDir("../..", func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir("../../..", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
-			if p != "../.." && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+			if p != "../../.." && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
 				return filepath.SkipDir
 			}
 			return nil

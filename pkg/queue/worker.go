@@ -1,14 +1,16 @@
-package jobs
+package queue
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hlsd/hlsd/pkg/layout"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/hlsd/hlsd/pkg/layout"
+	"github.com/hlsd/hlsd/pkg/video"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -42,8 +44,9 @@ type Attempt struct {
 	Last   bool   // no redelivery follows a failure
 }
 
-// Outcome of one job, for metrics.
-type Outcome string
+// Outcome of one job, for metrics: a plain string, so an observer
+// (metrics.ObserveJob) needs no import of this package.
+type Outcome = string
 
 const (
 	// OutcomeStarted is reported when a job begins, before its real outcome.
@@ -77,13 +80,29 @@ type Worker[T any] struct {
 	Observe func(stage string, o Outcome, d time.Duration, redelivered bool)
 	// OnFailed, if set, runs once the worker has recorded a video as failed
 	// (after the failure event): it removes what the video left behind.
-	OnFailed func(ctx context.Context, v Video)
+	OnFailed func(ctx context.Context, v video.Video)
 	// OnDeleted, if set, runs after a job whose video was deleted while it
 	// ran: it removes every object of the video, since the job may have
 	// written some after the delete removed the rest. A delete removes the
 	// record first, so a job that finds the record afterwards finished its
 	// writes before the delete's own sweep.
 	OnDeleted func(id string)
+	// Retry, if set, replaces the video rules with a plain retry policy for
+	// work that is not a stage of a video (webhook deliveries): no job is
+	// skipped for its video's state and no video is failed.
+	Retry *Retry
+	// Skip, if set, is asked before a job runs; a reason drops the job
+	// unrun. published is when the job was queued.
+	Skip func(job T, published time.Time) (reason string)
+}
+
+// Retry is a Worker's policy for jobs that are not a stage of a video: a
+// failed attempt n is retried after Backoff[n-1]; after len(Backoff)+1
+// attempts, or on a PermanentError, the job is dropped and GiveUp told why.
+// The consumer's MaxDeliver must be len(Backoff)+1.
+type Retry struct {
+	Backoff []time.Duration
+	GiveUp  func(log *slog.Logger, attempts uint64, err error)
 }
 
 // deleted tells whether the video's record is gone (a lookup that fails
@@ -92,7 +111,7 @@ func (w *Worker[T]) deleted(id string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := w.Bus.Videos.Get(ctx, id)
-	return errors.Is(err, ErrNotFound)
+	return errors.Is(err, video.ErrNotFound)
 }
 
 // Run works until ctx ends, then lets running jobs finish (up to
@@ -113,11 +132,13 @@ func (w *Worker[T]) Run(ctx context.Context) error {
 		}
 	}()
 
-	sub, err := w.watchExhausted(jobCtx)
-	if err != nil {
-		return err
+	if w.Retry == nil { // a job of a video: its last attempt may die with its worker
+		sub, err := w.watchExhausted(jobCtx)
+		if err != nil {
+			return err
+		}
+		defer sub.Unsubscribe()
 	}
-	defer sub.Unsubscribe()
 
 	var wg sync.WaitGroup
 	for i := 0; i < w.Concurrency; i++ {
@@ -166,17 +187,17 @@ func (w *Worker[T]) process(ctx context.Context, msg jetstream.Msg) {
 		log = log.With("job", fmt.Sprintf("%s#%d", w.Stream, md.Sequence.Stream), "attempt", md.NumDelivered)
 	}
 	attempt.Last = attempt.Number >= uint64(w.Bus.Config.MaxDeliver)
+	if w.Retry != nil {
+		attempt.Last = attempt.Number > uint64(len(w.Retry.Backoff))
+	}
 	observe := func(o Outcome) {
 		if w.Observe != nil {
 			w.Observe(w.Stage, o, time.Since(start), attempt.Number > 1)
 		}
 	}
 
-	// A video that is gone, failed or already ready needs no more work
-	// (a duplicate or a late redelivery).
-	video, err := w.Bus.Videos.Get(ctx, id)
-	if errors.Is(err, ErrNotFound) || (err == nil && video.State.Final()) {
-		log.Info("job skipped", "reason", "video finished or deleted")
+	if reason := w.skip(ctx, job, id, msg); reason != "" {
+		log.Info("job skipped", "reason", reason)
 		_ = msg.Term()
 		observe(OutcomeSkipped)
 		return
@@ -184,7 +205,7 @@ func (w *Worker[T]) process(ctx context.Context, msg jetstream.Msg) {
 
 	observe(OutcomeStarted)
 	stop := w.heartbeat(msg)
-	err = w.Handle(ctx, job, attempt)
+	err := w.Handle(ctx, job, attempt)
 	stop()
 	if w.OnDeleted != nil && w.deleted(id) {
 		// Deleted while the job ran: what it wrote after the deleter
@@ -205,6 +226,10 @@ func (w *Worker[T]) process(ctx context.Context, msg jetstream.Msg) {
 		}
 		log.Info("job done", "took", time.Since(start).Round(time.Millisecond))
 		observe(OutcomeSucceeded)
+	case errors.As(err, &perm) && w.Retry != nil:
+		w.Retry.GiveUp(log, attempt.Number, err)
+		_ = msg.Term()
+		observe(OutcomeFailed)
 	case errors.As(err, &perm):
 		log.Warn("job failed for good", "code", perm.Code, "err", err)
 		w.fail(log, id, perm.Code, perm.Reason)
@@ -215,17 +240,46 @@ func (w *Worker[T]) process(ctx context.Context, msg jetstream.Msg) {
 		log.Info("job interrupted by shutdown, returned to the queue")
 		_ = msg.Nak()
 		observe(OutcomeRetried)
+	case attempt.Last && w.Retry != nil:
+		w.Retry.GiveUp(log, attempt.Number, err)
+		_ = msg.Term()
+		observe(OutcomeFailed)
 	case attempt.Last:
 		log.Error("job failed on its last attempt", "err", err)
-		w.fail(log, id, CodeInternal, fmt.Sprintf("Processing failed after %d attempts; the error was logged.", attempt.Number))
+		w.fail(log, id, video.CodeInternal, fmt.Sprintf("Processing failed after %d attempts; the error was logged.", attempt.Number))
 		_ = msg.Term()
 		observe(OutcomeFailed)
 	default:
 		delay := w.Bus.Config.RetryDelay(attempt.Number)
+		if w.Retry != nil {
+			delay = w.Retry.Backoff[attempt.Number-1]
+		}
 		log.Warn("job failed, will retry", "err", err, "retry_in", delay)
 		_ = msg.NakWithDelay(delay)
 		observe(OutcomeRetried)
 	}
+}
+
+// skip says why a job should not run, or "": a video that is gone, failed
+// or already ready needs no more work (a duplicate or a late redelivery).
+func (w *Worker[T]) skip(ctx context.Context, job T, id string, msg jetstream.Msg) string {
+	if w.Skip != nil {
+		var published time.Time
+		if md, err := msg.Metadata(); err == nil {
+			published = md.Timestamp
+		}
+		if reason := w.Skip(job, published); reason != "" {
+			return reason
+		}
+	}
+	if w.Retry != nil {
+		return ""
+	}
+	rec, err := w.Bus.Videos.Get(ctx, id)
+	if errors.Is(err, video.ErrNotFound) || (err == nil && rec.State.Final()) {
+		return "video finished or deleted"
+	}
+	return ""
 }
 
 func (w *Worker[T]) fail(log *slog.Logger, id, code, reason string) {
@@ -233,22 +287,22 @@ func (w *Worker[T]) fail(log *slog.Logger, id, code, reason string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	failed := false
-	video, err := w.Bus.Videos.Update(ctx, id, func(v *Video) error {
+	rec, err := w.Bus.Videos.Update(ctx, id, func(v *video.Video) error {
 		failed = false
 		if v.State.Final() {
-			return ErrNoChange
+			return video.ErrNoChange
 		}
 		v.Fail(code, reason)
 		failed = true
 		return nil
 	})
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, video.ErrNotFound) {
 		log.Error("could not record failure", "err", err)
 	}
 	if err == nil && failed {
-		w.Bus.AnnounceFinal(video, log) // the video.failed webhook
+		w.Bus.AnnounceFinal(rec, log) // the video.failed webhook
 		if w.OnFailed != nil {
-			w.OnFailed(ctx, video)
+			w.OnFailed(ctx, rec)
 		}
 	}
 }
@@ -258,8 +312,8 @@ func (w *Worker[T]) fail(log *slog.Logger, id, code, reason string) {
 // too unless keepSource (a retention sweep removes it later). The record
 // stays, with the reason, until the video is deleted. A refused upload thus
 // keeps no bytes: 20 refused sources were once found kept for good.
-func RemoveFailed(del func(ctx context.Context, prefixes ...string) error, keepSource bool, log *slog.Logger) func(context.Context, Video) {
-	return func(_ context.Context, v Video) {
+func RemoveFailed(del func(ctx context.Context, prefixes ...string) error, keepSource bool, log *slog.Logger) func(context.Context, video.Video) {
+	return func(_ context.Context, v video.Video) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := del(ctx, layout.VideoPrefixes(v.ID, !keepSource)...); err != nil {
@@ -333,7 +387,7 @@ func (w *Worker[T]) watchExhausted(ctx context.Context) (*nats.Subscription, err
 			id := w.VideoID(job)
 			log := w.Log.With("stage", w.Stage, "video", id)
 			log.Error("job ran out of attempts without an answer from its worker")
-			w.fail(log, id, CodeInternal, fmt.Sprintf("Processing failed after %d attempts; a worker stopped while working on it.", w.Bus.Config.MaxDeliver))
+			w.fail(log, id, video.CodeInternal, fmt.Sprintf("Processing failed after %d attempts; a worker stopped while working on it.", w.Bus.Config.MaxDeliver))
 		}
 		_ = stream.DeleteMsg(actx, adv.StreamSeq)
 	})
@@ -345,7 +399,7 @@ func publishJSON(ctx context.Context, js jetstream.JetStream, subject, msgID str
 		return err
 	}
 	if _, err := js.Publish(ctx, subject, b, jetstream.WithMsgID(msgID)); err != nil {
-		return fmt.Errorf("jobs: publish %s %s: %w", subject, msgID, err)
+		return fmt.Errorf("queue: publish %s %s: %w", subject, msgID, err)
 	}
 	return nil
 }

@@ -16,20 +16,20 @@ import (
 
 	"github.com/grafov/m3u8"
 
-	"github.com/hlsd/hlsd/pkg/app"
-	"github.com/hlsd/hlsd/pkg/app/apptest"
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app/apptest"
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/natsembed"
 	"github.com/hlsd/hlsd/pkg/testutil"
 	"github.com/hlsd/hlsd/pkg/testutil/miniotest"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // startAll runs `hlsd all` in this process on a free port and returns its
 // base URL; opts may change the configuration first.
 func startAll(t *testing.T, opts ...func(*app.Config)) string {
 	t.Helper()
-	return apptest.Start(t, "../../profiles.json", opts...)
+	return apptest.Start(t, "../../../profiles.json", opts...)
 }
 
 type testWriter = apptest.LogWriter
@@ -154,13 +154,13 @@ func TestUploadToPlayableHLS(t *testing.T) {
 	// The API tells the same story.
 	ab, _ := get(t, base+"/api/videos/"+id)
 	var v struct {
-		jobs.Video
+		video.Video
 		MasterURL string `json:"master_url"`
 	}
 	if err := json.Unmarshal(ab, &v); err != nil {
 		t.Fatal(err)
 	}
-	if v.State != jobs.StateReady || v.Progress != 1 || v.MasterURL != master || len(v.Renditions) != 5 || v.Chunks != 2 || v.PlayableAt == nil || v.Source == nil || v.Source.Duration != srcDuration {
+	if v.State != video.StateReady || v.Progress != 1 || v.MasterURL != master || len(v.Renditions) != 5 || v.Chunks != 2 || v.PlayableAt == nil || v.Source == nil || v.Source.Duration != srcDuration {
 		t.Errorf("GET /api/videos/%s = %s", id, ab)
 	}
 }
@@ -307,16 +307,16 @@ func TestBadUploadsThenGoodOne(t *testing.T) {
 
 	// Failed videos carry their reason in the API.
 	lb, _ := get(t, base+"/api/videos")
-	var list struct{ Videos []jobs.Video }
+	var list struct{ Videos []video.Video }
 	if err := json.Unmarshal(lb, &list); err != nil {
 		t.Fatal(err)
 	}
 	failed, ready := 0, 0
 	for _, v := range list.Videos {
 		switch {
-		case v.State == jobs.StateFailed && v.Failure != nil && v.Failure.Code == jobs.CodeUnsupported && v.Failure.Reason != "":
+		case v.State == video.StateFailed && v.Failure != nil && v.Failure.Code == video.CodeUnsupported && v.Failure.Reason != "":
 			failed++
-		case v.State == jobs.StateReady:
+		case v.State == video.StateReady:
 			ready++
 		}
 	}
@@ -343,14 +343,14 @@ func TestAPICreateIsAsync(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		b, _ := get(t, base+created.StatusURL)
-		var v jobs.Video
+		var v video.Video
 		if err := json.Unmarshal(b, &v); err != nil {
 			t.Fatal(err)
 		}
-		if v.State == jobs.StateReady {
+		if v.State == video.StateReady {
 			break
 		}
-		if v.State == jobs.StateFailed || time.Now().After(deadline) {
+		if v.State == video.StateFailed || time.Now().After(deadline) {
 			t.Fatalf("video did not become ready: %s", b)
 		}
 		time.Sleep(100 * time.Millisecond)

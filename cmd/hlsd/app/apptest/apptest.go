@@ -1,5 +1,5 @@
 // Package apptest runs a whole `hlsd all` inside a test process, for the
-// end-to-end tests of any package (pkg/app, the CLI client…).
+// end-to-end tests of any package (cmd/hlsd/app, the CLI client…).
 package apptest
 
 import (
@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/testutil"
 )
 
@@ -29,7 +29,7 @@ func Start(t testing.TB, profiles string, opts ...func(*app.Config)) string {
 	cfg := app.Config{
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), ProfilesPath: profiles,
 		MaxUploadBytes: 1 << 30, EncoderWorkers: 1, SegmenterWorkers: 2, ShutdownGrace: 5 * time.Second,
-		Limits: ffmpeg.DefaultLimits(), EncodeMinTimeout: 5 * time.Minute, Jobs: jobs.DefaultConfig(),
+		Limits: ffmpeg.DefaultLimits(), EncodeMinTimeout: 5 * time.Minute, Jobs: queue.DefaultConfig(),
 		Log:   slog.New(slog.NewTextHandler(LogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Ready: func(a string) { addr <- a },
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // browserDir holds the Node side of the browser test (test/browser).
-const browserDir = "../../test/browser"
+const browserDir = "../../../test/browser"
 
 // TestPlaysInEveryPlayer plays our output the way viewers will: hls.js,
 // Shaka Player and video.js (each with its own HLS parser and MPEG-TS

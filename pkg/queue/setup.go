@@ -1,10 +1,17 @@
-package jobs
+// Package queue is how jobs travel: the JetStream streams, consumers and
+// bucket (Setup), publishing jobs and video events (Bus), and the one
+// delivery loop every stage runs (Worker: fetch, heartbeat, ack, retry,
+// fail the video after the last attempt). The messages themselves are
+// defined in pkg/jobs, the record in pkg/video.
+package queue
 
 import (
 	"context"
 	"fmt"
 	"time"
 
+	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/video"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -52,7 +59,7 @@ func (c Config) RetryDelay(attempt uint64) time.Duration {
 // Bus is the set of JetStream handles every service works with.
 type Bus struct {
 	JS        jetstream.JetStream
-	Videos    *Videos
+	Videos    *video.Records
 	Encoder   jetstream.Consumer // plans and video chunks
 	Audio     jetstream.Consumer // audio renditions
 	Segmenter jetstream.Consumer
@@ -63,15 +70,15 @@ type Bus struct {
 // and bucket. It is idempotent, so whichever service starts first does it.
 func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error) {
 	if cfg.MaxDeliver <= len(cfg.BackOff) {
-		return nil, fmt.Errorf("jobs: MaxDeliver (%d) must exceed the number of back-off steps (%d)", cfg.MaxDeliver, len(cfg.BackOff))
+		return nil, fmt.Errorf("queue: MaxDeliver (%d) must exceed the number of back-off steps (%d)", cfg.MaxDeliver, len(cfg.BackOff))
 	}
 	bus := &Bus{JS: js, Config: cfg}
 	for _, s := range []struct {
 		name     string
 		subjects []string
 	}{
-		{StreamEncode, []string{SubjectEncode, SubjectAudio}},
-		{StreamSegment, []string{SubjectSegment}},
+		{jobs.StreamEncode, []string{jobs.SubjectEncode, jobs.SubjectAudio}},
+		{jobs.StreamSegment, []string{jobs.SubjectSegment}},
 	} {
 		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 			Name:       s.name,
@@ -82,7 +89,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error
 			Duplicates: 10 * time.Minute,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("jobs: stream %s: %w", s.name, err)
+			return nil, fmt.Errorf("queue: stream %s: %w", s.name, err)
 		}
 	}
 	// A work-queue stream takes several consumers only if their filters
@@ -91,9 +98,9 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error
 		stream, subject, consumer string
 		dst                       *jetstream.Consumer
 	}{
-		{StreamEncode, SubjectEncode, ConsumerEncoder, &bus.Encoder},
-		{StreamEncode, SubjectAudio, ConsumerAudio, &bus.Audio},
-		{StreamSegment, SubjectSegment, ConsumerSegmenter, &bus.Segmenter},
+		{jobs.StreamEncode, jobs.SubjectEncode, jobs.ConsumerEncoder, &bus.Encoder},
+		{jobs.StreamEncode, jobs.SubjectAudio, jobs.ConsumerAudio, &bus.Audio},
+		{jobs.StreamSegment, jobs.SubjectSegment, jobs.ConsumerSegmenter, &bus.Segmenter},
 	} {
 		consumer, err := js.CreateOrUpdateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
 			Durable:       c.consumer,
@@ -106,7 +113,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error
 			Replicas:      cfg.Replicas,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("jobs: consumer %s: %w", c.consumer, err)
+			return nil, fmt.Errorf("queue: consumer %s: %w", c.consumer, err)
 		}
 		*c.dst = consumer
 	}
@@ -114,26 +121,26 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error
 		return nil, err
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:   BucketVideos,
+		Bucket:   video.Bucket,
 		History:  1,
 		Storage:  jetstream.FileStorage,
 		Replicas: cfg.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("jobs: bucket %s: %w", BucketVideos, err)
+		return nil, fmt.Errorf("queue: bucket %s: %w", video.Bucket, err)
 	}
-	bus.Videos = NewVideos(js, kv)
+	bus.Videos = video.NewRecords(js, kv)
 	return bus, nil
 }
 
 // PublishEncode queues an encode job.
-func (b *Bus) PublishEncode(ctx context.Context, j EncodeJob) error {
+func (b *Bus) PublishEncode(ctx context.Context, j jobs.EncodeJob) error {
 	return publishJSON(ctx, b.JS, j.Subject(), j.MsgID(), j)
 }
 
 // PublishSegment queues a segment job.
-func (b *Bus) PublishSegment(ctx context.Context, j SegmentJob) error {
-	return publishJSON(ctx, b.JS, SubjectSegment, j.MsgID(), j)
+func (b *Bus) PublishSegment(ctx context.Context, j jobs.SegmentJob) error {
+	return publishJSON(ctx, b.JS, jobs.SubjectSegment, j.MsgID(), j)
 }
 
 // Pending counts jobs waiting or in flight for a stage (for readiness and metrics).

@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/app"
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/testutil"
+	"github.com/hlsd/hlsd/pkg/video"
 	"github.com/hlsd/hlsd/pkg/webhook"
 )
 
@@ -106,14 +106,14 @@ func follow(t *testing.T, eventsURL, authorization string) []sse {
 }
 
 type streamedVideo struct {
-	jobs.Video
+	video.Video
 	StatusURL string `json:"status_url"`
 	MasterURL string `json:"master_url"`
 }
 
 // videos decodes the video events of a stream and checks it ends with one
 // "end" naming the final state.
-func videos(t *testing.T, events []sse, id string, final jobs.State) []streamedVideo {
+func videos(t *testing.T, events []sse, id string, final video.State) []streamedVideo {
 	t.Helper()
 	if len(events) < 2 || events[len(events)-1].event != "end" {
 		t.Fatalf("the stream does not finish with an end event: %+v", events)
@@ -136,7 +136,7 @@ func videos(t *testing.T, events []sse, id string, final jobs.State) []streamedV
 	return out
 }
 
-var stateRank = map[jobs.State]int{jobs.StateUploaded: 0, jobs.StateEncoding: 1, jobs.StateSegmenting: 2, jobs.StateReady: 3, jobs.StateFailed: 3}
+var stateRank = map[video.State]int{video.StateUploaded: 0, video.StateEncoding: 1, video.StateSegmenting: 2, video.StateReady: 3, video.StateFailed: 3}
 
 // Follow an upload from POST /api/videos (202) to ready over server-sent
 // events, and a text file in disguise to failed; an unknown id is a 404.
@@ -150,11 +150,11 @@ func TestSSEFollowsVideosToTheirEnd(t *testing.T) {
 		t.Parallel()
 		id := apiUpload(t, base, eventsToken, clip)
 		// EventSource style: the token in the query.
-		vs := videos(t, follow(t, base+"/api/videos/"+id+"/events?access_token="+url.QueryEscape(eventsToken), ""), id, jobs.StateReady)
+		vs := videos(t, follow(t, base+"/api/videos/"+id+"/events?access_token="+url.QueryEscape(eventsToken), ""), id, video.StateReady)
 		if len(vs) < 2 {
 			t.Fatalf("only %d video events: the stream showed no progress", len(vs))
 		}
-		var states []jobs.State
+		var states []video.State
 		for i, v := range vs {
 			if i > 0 && (stateRank[v.State] < stateRank[vs[i-1].State] || v.Progress < vs[i-1].Progress) {
 				t.Errorf("event %d went back: %s %.3f after %s %.3f", i, v.State, v.Progress, vs[i-1].State, vs[i-1].Progress)
@@ -168,7 +168,7 @@ func TestSSEFollowsVideosToTheirEnd(t *testing.T) {
 		}
 		t.Logf("states seen: %v over %d events", states, len(vs))
 		last := vs[len(vs)-1]
-		if last.State != jobs.StateReady || last.Progress != 1 || last.MasterURL == "" || len(last.Renditions) == 0 || last.StatusURL != "/api/videos/"+id {
+		if last.State != video.StateReady || last.Progress != 1 || last.MasterURL == "" || len(last.Renditions) == 0 || last.StatusURL != "/api/videos/"+id {
 			t.Fatalf("last video event %+v", last)
 		}
 		for _, r := range last.Renditions {
@@ -198,9 +198,9 @@ func TestSSEFollowsVideosToTheirEnd(t *testing.T) {
 		t.Parallel()
 		notes := testutil.WriteFile(t, t.TempDir(), "notes.mp4", []byte("these are my notes, not a video\n"))
 		id := apiUpload(t, base, eventsToken, notes)
-		vs := videos(t, follow(t, base+"/api/videos/"+id+"/events", "Bearer "+eventsToken), id, jobs.StateFailed)
+		vs := videos(t, follow(t, base+"/api/videos/"+id+"/events", "Bearer "+eventsToken), id, video.StateFailed)
 		last := vs[len(vs)-1]
-		if last.State != jobs.StateFailed || last.Failure == nil || last.Failure.Code != jobs.CodeUnsupported || !strings.Contains(last.Failure.Reason, "not a video or audio format") {
+		if last.State != video.StateFailed || last.Failure == nil || last.Failure.Code != video.CodeUnsupported || !strings.Contains(last.Failure.Reason, "not a video or audio format") {
 			t.Fatalf("last video event %+v", last)
 		}
 	})
@@ -252,8 +252,8 @@ func TestListPagesThroughTheAPI(t *testing.T) {
 		}
 		b, _ := get(t, u)
 		var p struct {
-			Videos     []jobs.Video `json:"videos"`
-			NextCursor *string      `json:"next_cursor"`
+			Videos     []video.Video `json:"videos"`
+			NextCursor *string       `json:"next_cursor"`
 		}
 		if err := json.Unmarshal(b, &p); err != nil {
 			t.Fatal(err)
@@ -349,8 +349,8 @@ func TestWebhooksAnnounceReadyAndFailedVideos(t *testing.T) {
 
 	for _, tc := range []struct {
 		video, typ string
-		state      jobs.State
-	}{{good, webhook.TypeVideoReady, jobs.StateReady}, {bad, webhook.TypeVideoFailed, jobs.StateFailed}} {
+		state      video.State
+	}{{good, webhook.TypeVideoReady, video.StateReady}, {bad, webhook.TypeVideoFailed, video.StateFailed}} {
 		eventID := "evt_" + tc.video + "_" + string(tc.state)
 		testutil.WaitFor(t, "three deliveries of "+eventID, 2*time.Minute, func() bool { return len(rc.deliveries(eventID)) >= 3 })
 		time.Sleep(time.Second) // an accepted event is not sent again
@@ -372,10 +372,10 @@ func TestWebhooksAnnounceReadyAndFailedVideos(t *testing.T) {
 			if err := json.Unmarshal(d.body, &e); err != nil || e.Type != tc.typ || e.ID != eventID || e.CreatedAt.IsZero() || e.Video.ID != tc.video || e.Video.State != tc.state {
 				t.Errorf("%s delivery %d: %s", eventID, i+1, d.body)
 			}
-			if tc.state == jobs.StateFailed && (e.Video.Failure == nil || !strings.Contains(e.Video.Failure.Reason, "not a video or audio format")) {
+			if tc.state == video.StateFailed && (e.Video.Failure == nil || !strings.Contains(e.Video.Failure.Reason, "not a video or audio format")) {
 				t.Errorf("failed event without its reason: %s", d.body)
 			}
-			if tc.state == jobs.StateReady && len(e.Video.Renditions) == 0 {
+			if tc.state == video.StateReady && len(e.Video.Renditions) == 0 {
 				t.Errorf("ready event without renditions: %s", d.body)
 			}
 		}

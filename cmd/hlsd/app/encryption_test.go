@@ -15,14 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 	"github.com/hlsd/hlsd/pkg/layout"
 )
 
 // encryptedProfiles is the shipped profiles.json with "encryption": "aes-128".
 func encryptedProfiles(t *testing.T) func(*app.Config) {
 	t.Helper()
-	b, err := os.ReadFile("../../profiles.json")
+	b, err := os.ReadFile("../../../profiles.json")
 	if err != nil {
 		t.Fatal(err)
 	}

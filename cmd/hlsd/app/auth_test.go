@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/app"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
+	"github.com/hlsd/hlsd/pkg/queue"
 )
 
 // The library refuses an open API beyond loopback too, before it opens
@@ -38,9 +38,9 @@ func TestAllWithTokens(t *testing.T) {
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	cfg := app.Config{
-		Listen: "127.0.0.1:0", DataDir: t.TempDir(), ProfilesPath: "../../profiles.json",
+		Listen: "127.0.0.1:0", DataDir: t.TempDir(), ProfilesPath: "../../../profiles.json",
 		MaxUploadBytes: 1 << 20, EncoderWorkers: 1, SegmenterWorkers: 1, ShutdownGrace: 5 * time.Second,
-		Limits: ffmpeg.DefaultLimits(), EncodeMinTimeout: time.Minute, Jobs: jobs.DefaultConfig(),
+		Limits: ffmpeg.DefaultLimits(), EncodeMinTimeout: time.Minute, Jobs: queue.DefaultConfig(),
 		APITokens: []string{"another-token-0123456789", token},
 		Log:       slog.New(slog.NewTextHandler(authLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Ready:     func(a string) { addr <- a },

@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hlsd/hlsd/pkg/app"
-	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 	"github.com/hlsd/hlsd/pkg/testutil"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 // Uploads crafted to make ffmpeg fetch URLs or read local files, or to
@@ -386,13 +386,13 @@ func TestCraftedUploads(t *testing.T) {
 			t.Fatalf("upload: %d %s", status, body)
 		}
 		loc := hdr.Get("Location")
-		var v jobs.Video
+		var v video.Video
 		testutil.WaitFor(t, "the video to be ready", 2*time.Minute, func() bool {
 			b, _ := get(t, base+loc)
 			_ = json.Unmarshal(b, &v)
 			return v.State.Final()
 		})
-		if v.State != jobs.StateReady || v.Chunks != 1 || v.Source == nil || v.Source.Duration > 3 {
+		if v.State != video.StateReady || v.Chunks != 1 || v.Source == nil || v.Source.Duration > 3 {
 			t.Fatalf("state %s, %d chunks, source %+v; want ready, 1 chunk, about 2 s", v.State, v.Chunks, v.Source)
 		}
 	})

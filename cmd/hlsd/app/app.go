@@ -25,12 +25,13 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/connlimit"
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
-	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/metrics"
 	"github.com/hlsd/hlsd/pkg/natsembed"
 	"github.com/hlsd/hlsd/pkg/playback"
 	"github.com/hlsd/hlsd/pkg/profiles"
+	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/pkg/tusstore"
 	"github.com/hlsd/hlsd/pkg/webhook"
 	"github.com/hlsd/hlsd/services/content"
 	"github.com/hlsd/hlsd/services/encoder"
@@ -98,7 +99,7 @@ type Config struct {
 	ShutdownGrace    time.Duration
 	Limits           ffmpeg.Limits
 	EncodeMinTimeout time.Duration
-	Jobs             jobs.Config
+	Jobs             queue.Config
 	// APITokens are the bearer tokens the gateway accepts for uploads and
 	// /api. Empty leaves them open, which CheckAPIAuth allows only on a
 	// loopback address or with InsecureOpenAPI.
@@ -194,7 +195,9 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 	}
 
 	m := metrics.New()
-	m.RegisterQueueDepth(bus)
+	for stage, c := range map[string]jetstream.Consumer{"encode": bus.Encoder, "audio": bus.Audio, "segment": bus.Segmenter} {
+		m.RegisterQueueDepth(stage, func(ctx context.Context) (uint64, error) { return queue.Pending(ctx, c) })
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	if target.runs(Encoder) {
@@ -271,7 +274,7 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 			ContentURL: cfg.ContentURL, Signer: signer, Log: log, Observe: m.ObserveJob,
 		}
 		g.Go(func() error { return wh.Run(gctx) })
-		log.Info("webhooks on: ready and failed videos are announced", "url", gateway.RedactURL(cfg.WebhookURL))
+		log.Info("webhooks on: ready and failed videos are announced", "url", webhook.RedactURL(cfg.WebhookURL))
 	}
 	var handler http.Handler = mux
 	if hosts := allowedHosts(target, cfg); hosts != nil {
@@ -303,9 +306,17 @@ func openResumable(storeURL, dataDir string, st store.Store) (*gateway.Resumable
 		if err != nil {
 			return nil, err
 		}
-		return gateway.NewResumableS3(cfg, filepath.Join(dataDir, "tus-parts"), st)
+		ts, err := tusstore.S3(cfg, filepath.Join(dataDir, "tus-parts"), st)
+		if err != nil {
+			return nil, err
+		}
+		return gateway.NewResumable(ts), nil
 	}
-	return gateway.NewResumableFiles(filepath.Join(dataDir, "tus"))
+	ts, err := tusstore.Files(filepath.Join(dataDir, "tus"))
+	if err != nil {
+		return nil, err
+	}
+	return gateway.NewResumable(ts), nil
 }
 
 // CheckAPIAuth refuses to serve the gateway's API without tokens on an
@@ -522,10 +533,10 @@ func connectNATS(cfg Config, target Target, log *slog.Logger) (*nats.Conn, func(
 
 // setupBus creates streams, consumers and the bucket, retrying while the
 // broker is unreachable (services may start before it).
-func setupBus(ctx context.Context, js jetstream.JetStream, cfg jobs.Config, log *slog.Logger) (*jobs.Bus, error) {
+func setupBus(ctx context.Context, js jetstream.JetStream, cfg queue.Config, log *slog.Logger) (*queue.Bus, error) {
 	for {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		bus, err := jobs.Setup(sctx, js, cfg)
+		bus, err := queue.Setup(sctx, js, cfg)
 		cancel()
 		if err == nil {
 			return bus, nil

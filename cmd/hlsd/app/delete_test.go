@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 	"github.com/hlsd/hlsd/pkg/api"
-	"github.com/hlsd/hlsd/pkg/app"
 	"github.com/hlsd/hlsd/pkg/testutil"
 )
 

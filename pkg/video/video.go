@@ -1,0 +1,153 @@
+// Package video is a video's record: what hlsd knows of one upload (its
+// state, source facts, renditions, failure), the state machine every change
+// goes through (state.go), and the key-value bucket the records live in
+// (records.go). Every service that reads or changes a video imports it.
+package video
+
+import "time"
+
+// Bucket is the JetStream key-value bucket of the records, one per video id.
+const Bucket = "hlsd_videos"
+
+// State is where a video is in the pipeline.
+type State string
+
+const (
+	StateUploaded   State = "uploaded"
+	StateEncoding   State = "encoding"
+	StateSegmenting State = "segmenting"
+	StateReady      State = "ready"
+	StateFailed     State = "failed"
+)
+
+// Final reports whether no further work will change the state.
+func (s State) Final() bool { return s == StateReady || s == StateFailed }
+
+// Failure codes tell clients what kind of problem ended a video.
+const (
+	CodeTooLarge      = "too_large"
+	CodeUnsupported   = "unsupported_format"
+	CodeNoMedia       = "no_media"
+	CodeLimitExceeded = "limit_exceeded"
+	CodeEncodeFailed  = "encode_failed"
+	CodeInternal      = "internal"
+)
+
+// Failure explains a failed video in one sentence for the person who uploaded it.
+type Failure struct {
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
+}
+
+// Source holds facts about the uploaded file, from ffprobe.
+type Source struct {
+	Format     string  `json:"format"`
+	Duration   float64 `json:"duration"`
+	Width      int     `json:"width,omitempty"` // display size, after rotation and aspect ratio
+	Height     int     `json:"height,omitempty"`
+	FrameRate  float64 `json:"frame_rate,omitempty"`
+	VideoCodec string  `json:"video_codec,omitempty"`
+	AudioCodec string  `json:"audio_codec,omitempty"`
+	// Interlaced: the source's frames are interlaced (flagged, or found
+	// combed); the renditions are deinterlaced.
+	Interlaced bool `json:"interlaced,omitempty"`
+	// HDR names the source's HDR transfer, "pq" or "hlg" ("" for SDR); the
+	// renditions are tone-mapped to SDR.
+	HDR string `json:"hdr,omitempty"`
+}
+
+// Rendition is one variant of a video, planned by the encoder and completed
+// by the segmenter.
+type Rendition struct {
+	Name      string  `json:"name"`
+	Width     int     `json:"width,omitempty"`
+	Height    int     `json:"height,omitempty"`
+	FrameRate float64 `json:"frame_rate,omitempty"`
+	// Filled in when the rendition is segmented:
+	Done             bool    `json:"done"`
+	Codecs           string  `json:"codecs,omitempty"`
+	Bandwidth        int     `json:"bandwidth,omitempty"` // peak segment bit rate, bits/s
+	AverageBandwidth int     `json:"average_bandwidth,omitempty"`
+	Segments         int     `json:"segments,omitempty"`
+	Duration         float64 `json:"duration,omitempty"`
+	// The I-frame playlist's bit rates; 0 when it has none (audio-only).
+	IFrameBandwidth        int `json:"iframe_bandwidth,omitempty"`
+	IFrameAverageBandwidth int `json:"iframe_average_bandwidth,omitempty"`
+	// Segmented marks the chunks the segmenter finished; Published is how
+	// many chunks (from the first, without a gap) the media playlist lists.
+	Segmented []bool `json:"segmented,omitempty"`
+	Published int    `json:"published,omitempty"`
+	// Channels of the audio rendition.
+	Channels int `json:"channels,omitempty"`
+}
+
+// AudioRendition names the audio rendition: the audio group every video
+// rendition plays with, or the only rendition of an audio-only source.
+const AudioRendition = "audio"
+
+// Contiguous is how many chunks from the first are segmented, without a gap.
+func (r *Rendition) Contiguous() int {
+	n := 0
+	for n < len(r.Segmented) && r.Segmented[n] {
+		n++
+	}
+	return n
+}
+
+// Video is the state of one upload, the value stored in Bucket under its id.
+type Video struct {
+	ID         string      `json:"id"`
+	State      State       `json:"state"`
+	Progress   float64     `json:"progress"` // 0..1 over the whole pipeline
+	Failure    *Failure    `json:"failure,omitempty"`
+	Filename   string      `json:"filename,omitempty"` // as the client named it; display only
+	Size       int64       `json:"size"`
+	Source     *Source     `json:"source,omitempty"`
+	Renditions []Rendition `json:"renditions,omitempty"`
+	// Thumbnails are set by the encoder when it made a poster or storyboard.
+	Thumbnails *Thumbnails `json:"thumbnails,omitempty"`
+	// Chunks is how many chunks the video is encoded in; Encoded marks the
+	// video chunks encoded so far.
+	Chunks  int    `json:"chunks,omitempty"`
+	Encoded []bool `json:"encoded,omitempty"`
+	// PlayableAt is when the master playlist first appeared: every
+	// rendition had its first chunk, and players could start while the
+	// rest was encoded.
+	PlayableAt *time.Time `json:"playable_at,omitempty"`
+	// Publisher is the lease of the one segmenter that writes the video's
+	// playlists at a time (see segmenter.publish); nil when none does.
+	Publisher *Lease     `json:"publisher,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	ReadyAt   *time.Time `json:"ready_at,omitempty"`
+}
+
+// Lease is held by Owner until Until, unless renewed or released.
+type Lease struct {
+	Owner string    `json:"owner"`
+	Until time.Time `json:"until"`
+}
+
+// Held reports whether l is held by someone other than owner at now.
+func (l *Lease) Held(owner string, now time.Time) bool {
+	return l != nil && l.Owner != owner && now.Before(l.Until)
+}
+
+// Playable reports whether the master playlist is published (the video may
+// still be encoding its later chunks).
+func (v *Video) Playable() bool {
+	return v.State == StateReady || v.PlayableAt != nil && v.State != StateFailed
+}
+
+// AllRenditionsDone reports whether every planned rendition is segmented.
+func (v *Video) AllRenditionsDone() bool {
+	if len(v.Renditions) == 0 {
+		return false
+	}
+	for _, r := range v.Renditions {
+		if !r.Done {
+			return false
+		}
+	}
+	return true
+}
