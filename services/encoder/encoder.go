@@ -27,67 +27,109 @@ import (
 	"github.com/hlsd/hlsd/pkg/video"
 )
 
-// Deps is what the encoder needs.
-type Deps struct {
-	// KeepFailedSources leaves a failed video's source for the retention
-	// sweep (gateway.SweepFailedSources) instead of removing it with the
-	// rest of the video's files.
-	KeepFailedSources bool
-	Bus               *queue.Bus
-	Store             store.Store
-	Limits            ffmpeg.Limits
-	WorkDir           string // local scratch space for sources and outputs
-	Concurrency       int
+// Config is how the encoder works.
+type Config struct {
+	Limits      ffmpeg.Limits
+	WorkDir     string // local scratch space for sources and outputs
+	Concurrency int    // plans and video chunks at once
+	// AudioConcurrency is how many audio renditions encode at once (1 if 0).
+	AudioConcurrency int
 	// MinTimeout is the least time an encode may take; longer sources get
 	// TimeoutPerSecond for each second of media on top.
 	MinTimeout       time.Duration
 	TimeoutPerSecond time.Duration
 	ShutdownGrace    time.Duration
-	Log              *slog.Logger
-	Observe          func(stage string, o queue.Outcome, d time.Duration, redelivered bool)
+	// KeepFailedSources leaves a failed video's source for the retention
+	// sweep (gateway.SweepFailedSources) instead of removing it with the
+	// rest of the video's files.
+	KeepFailedSources bool
+}
+
+// Records is what the encoder reads and changes of video records
+// (video.Records).
+type Records interface {
+	Get(ctx context.Context, id string) (video.Video, error)
+	Update(ctx context.Context, id string, fn func(*video.Video) error) (video.Video, error)
+}
+
+// Queue is where the encoder hands on work (queue.Bus): a plan queues the
+// chunks and the audio, a chunk its segment jobs.
+type Queue interface {
+	PublishEncode(ctx context.Context, j jobs.EncodeJob) error
+	PublishSegment(ctx context.Context, j jobs.SegmentJob) error
+}
+
+// Deps is what the encoder works with. Bus is only needed by Run (the
+// consumers it takes jobs from); Records and Queue default to the bus's.
+type Deps struct {
+	Bus     *queue.Bus
+	Records Records
+	Queue   Queue
+	Store   store.Store
+	Log     *slog.Logger
+	// Observe, if set, is told how each job ended (metrics.ObserveJob).
+	Observe func(stage string, o queue.Outcome, d time.Duration, redelivered bool)
 	// Speed, if set, is told how fast each encode ran (seconds of media per second).
 	Speed func(x float64)
-	// AudioConcurrency is how many audio renditions encode at once (1 if 0).
-	AudioConcurrency int
+}
 
-	sources *sourceCache
+// Encoder is the encode stage.
+type Encoder struct {
+	Config
+	Deps
+	sources *sourceCache // local copies of sources, shared by the jobs of a video
+}
+
+// New makes an encoder; Run starts it.
+func New(cfg Config, deps Deps) *Encoder {
+	if deps.Bus != nil {
+		if deps.Records == nil {
+			deps.Records = deps.Bus.Videos
+		}
+		if deps.Queue == nil {
+			deps.Queue = deps.Bus
+		}
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Encoder{Config: cfg, Deps: deps, sources: newSourceCache(cfg.WorkDir)}
 }
 
 // Run encodes jobs until ctx ends: plans and video chunks, Concurrency at
 // a time, and audio renditions, AudioConcurrency at a time (audio is
 // light, and must not wait behind video chunks: the master appears only
 // once the audio's first chunk is in too).
-func Run(ctx context.Context, d Deps) error {
-	if err := os.MkdirAll(d.WorkDir, 0o755); err != nil {
+func (e *Encoder) Run(ctx context.Context) error {
+	if err := os.MkdirAll(e.WorkDir, 0o755); err != nil {
 		return fmt.Errorf("encoder: work dir: %w", err)
 	}
-	d.sources = newSourceCache(d.WorkDir)
-	go d.sources.sweep(ctx)
-	video := &queue.Worker[jobs.EncodeJob]{
-		Stage: "encode", Stream: jobs.StreamEncode, Consumer: d.Bus.Encoder, Bus: d.Bus,
-		Concurrency: d.Concurrency, ShutdownGrace: d.ShutdownGrace, Log: d.Log, Observe: d.Observe,
-		VideoID: func(j jobs.EncodeJob) string { return j.VideoID },
-		Handle:  func(ctx context.Context, j jobs.EncodeJob, a queue.Attempt) error { return d.encode(ctx, j) },
-		OnFailed: queue.RemoveFailed(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) },
-			d.KeepFailedSources, d.Log),
-		OnDeleted: queue.RemoveDeleted(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) }, d.Log),
+	go e.sources.sweep(ctx)
+	removeAll := func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, e.Store, p...) }
+	chunks := &queue.Worker[jobs.EncodeJob]{
+		Stage: "encode", Stream: jobs.StreamEncode, Consumer: e.Bus.Encoder, Bus: e.Bus,
+		Concurrency: e.Concurrency, ShutdownGrace: e.ShutdownGrace, Log: e.Log, Observe: e.Observe,
+		VideoID:   func(j jobs.EncodeJob) string { return j.VideoID },
+		Handle:    func(ctx context.Context, j jobs.EncodeJob, a queue.Attempt) error { return e.encode(ctx, j) },
+		OnFailed:  queue.RemoveFailed(removeAll, e.KeepFailedSources, e.Log),
+		OnDeleted: queue.RemoveDeleted(removeAll, e.Log),
 	}
-	audio := *video
-	audio.Stage, audio.Consumer, audio.Concurrency = "audio", d.Bus.Audio, max(d.AudioConcurrency, 1)
+	audio := *chunks
+	audio.Stage, audio.Consumer, audio.Concurrency = "audio", e.Bus.Audio, max(e.AudioConcurrency, 1)
 	errs := make(chan error, 2)
-	go func() { errs <- video.Run(ctx) }()
+	go func() { errs <- chunks.Run(ctx) }()
 	go func() { errs <- audio.Run(ctx) }()
 	return errors.Join(<-errs, <-errs)
 }
 
-func (d Deps) encode(ctx context.Context, job jobs.EncodeJob) error {
+func (e *Encoder) encode(ctx context.Context, job jobs.EncodeJob) error {
 	switch job.Part {
 	case jobs.PartPlan:
-		return d.plan(ctx, job)
+		return e.plan(ctx, job)
 	case jobs.PartVideo:
-		return d.encodeChunk(ctx, job)
+		return e.encodeChunk(ctx, job)
 	case jobs.PartAudio:
-		return d.encodeAudio(ctx, job)
+		return e.encodeAudio(ctx, job)
 	}
 	return queue.Permanent(video.CodeInternal, "The video could not be encoded; the error was logged.", fmt.Errorf("unknown part %q", job.Part))
 }
@@ -102,12 +144,12 @@ type source struct {
 }
 
 // openSource makes the source local and probes it as untrusted input.
-func (d Deps) openSource(ctx context.Context, job jobs.EncodeJob) (source, func(), error) {
-	path, release, err := d.localSource(ctx, job.VideoID, job.SourceKey)
+func (e *Encoder) openSource(ctx context.Context, job jobs.EncodeJob) (source, func(), error) {
+	path, release, err := e.localSource(ctx, job.VideoID, job.SourceKey)
 	if err != nil {
 		return source{}, nil, err
 	}
-	probe, err := ffmpeg.Probe(ctx, path, d.Limits)
+	probe, err := ffmpeg.Probe(ctx, path, e.Limits)
 	var pe *ffmpeg.ProbeError
 	if errors.As(err, &pe) {
 		release()
@@ -143,12 +185,12 @@ func (src *source) planLadder(p profiles.Profiles) {
 // interlaced, and plans again if it finds them (the frame rate doubles).
 // A failed look is logged and the source taken as it says it is: its
 // chunks will fail with the reason if it cannot be decoded.
-func (d Deps) detectCombing(ctx context.Context, src *source, p profiles.Profiles, log *slog.Logger) error {
+func (e *Encoder) detectCombing(ctx context.Context, src *source, p profiles.Profiles, log *slog.Logger) error {
 	v := src.probe.Video
 	if v == nil || v.Interlaced() {
 		return nil
 	}
-	parity, err := ffmpeg.DetectCombing(ctx, src.path, src.probe, d.MinTimeout)
+	parity, err := ffmpeg.DetectCombing(ctx, src.path, src.probe, e.MinTimeout)
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -166,12 +208,12 @@ func (d Deps) detectCombing(ctx context.Context, src *source, p profiles.Profile
 // (ffmpeg.ScanWorthwhile): its duration becomes what the packets span when
 // the container claims more, and a video that would be mostly invented
 // frames is refused. A failed count is logged and the claim believed.
-func (d Deps) measureExtent(ctx context.Context, src *source, log *slog.Logger) error {
+func (e *Encoder) measureExtent(ctx context.Context, src *source, log *slog.Logger) error {
 	fi, err := os.Stat(src.path)
 	if err != nil || !ffmpeg.ScanWorthwhile(fi.Size(), src.probe.Duration) {
 		return nil
 	}
-	ext, err := ffmpeg.ScanPackets(ctx, src.path, src.probe, d.MinTimeout)
+	ext, err := ffmpeg.ScanPackets(ctx, src.path, src.probe, e.MinTimeout)
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -194,10 +236,10 @@ func (d Deps) measureExtent(ctx context.Context, src *source, log *slog.Logger) 
 
 // plan probes the source, plans its renditions and chunks, and queues the
 // audio job and one job per video chunk.
-func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
+func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 	id := job.VideoID
-	log := d.Log.With("stage", "plan", "video", id)
-	videos := d.Bus.Videos
+	log := e.Log.With("stage", "plan", "video", id)
+	videos := e.Records
 	v, err := videos.Update(ctx, id, (*video.Video).StartEncoding)
 	if errors.Is(err, video.ErrTransition) {
 		log.Info("plan skipped: the video is past planning", "state", v.State)
@@ -206,15 +248,15 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 	if err != nil {
 		return err
 	}
-	src, release, err := d.openSource(ctx, job)
+	src, release, err := e.openSource(ctx, job)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := d.detectCombing(ctx, &src, job.Profiles, log); err != nil {
+	if err := e.detectCombing(ctx, &src, job.Profiles, log); err != nil {
 		return err
 	}
-	if err := d.measureExtent(ctx, &src, log); err != nil {
+	if err := e.measureExtent(ctx, &src, log); err != nil {
 		return err
 	}
 	probe := src.probe
@@ -232,7 +274,7 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 	log.Info("source probed", "format", probe.Format, "duration", probe.Duration, "renditions", len(renditions), "chunks", len(chunks))
 	if job.Profiles.Encrypted() {
 		// Before any segment job can exist; see ensureKey.
-		if err := ensureKey(ctx, d.Store, id); err != nil {
+		if err := ensureKey(ctx, e.Store, id); err != nil {
 			return err
 		}
 	}
@@ -247,13 +289,13 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 	// audio jobs then read instead.
 	sourceKey := job.SourceKey
 	if len(chunks) > 1 && !ffmpeg.Seekable(probe.Format) {
-		if sourceKey, err = d.remux(ctx, id, src, log); err != nil {
+		if sourceKey, err = e.remux(ctx, id, src, log); err != nil {
 			return err
 		}
 	}
 	// The audio first: the master waits for its first chunk as for the video's.
 	if probe.Audio != nil {
-		if err := d.Bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: sourceKey, Profiles: job.Profiles,
+		if err := e.Queue.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: sourceKey, Profiles: job.Profiles,
 			Part: jobs.PartAudio, Chunks: chunks, Duration: probe.Duration}); err != nil {
 			return err
 		}
@@ -263,7 +305,7 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 	}
 	interval := ffmpeg.StoryboardInterval(probe.Duration, job.Profiles.KeyframeInterval)
 	for _, c := range chunks {
-		if err := d.Bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: sourceKey, Profiles: job.Profiles,
+		if err := e.Queue.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: sourceKey, Profiles: job.Profiles,
 			Part: jobs.PartVideo, Chunk: c, Chunks: chunks, Thumbnails: interval, Combed: probe.Video.Combed, Duration: probe.Duration}); err != nil {
 			return err
 		}
@@ -273,20 +315,20 @@ func (d Deps) plan(ctx context.Context, job jobs.EncodeJob) error {
 
 // remux stores a seekable copy of the source (see ffmpeg.Seekable) and
 // returns its key.
-func (d Deps) remux(ctx context.Context, id string, src source, log *slog.Logger) (string, error) {
-	dir, err := os.MkdirTemp(d.WorkDir, "remux-"+id+"-")
+func (e *Encoder) remux(ctx context.Context, id string, src source, log *slog.Logger) (string, error) {
+	dir, err := os.MkdirTemp(e.WorkDir, "remux-"+id+"-")
 	if err != nil {
 		return "", fmt.Errorf("encoder: scratch dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "source.mkv")
 	started := time.Now()
-	timeout := d.MinTimeout + time.Duration(src.probe.Duration*float64(d.TimeoutPerSecond)/10)
+	timeout := e.MinTimeout + time.Duration(src.probe.Duration*float64(e.TimeoutPerSecond)/10)
 	if err := ffmpeg.Remux(ctx, src.path, src.probe, out, timeout); err != nil {
 		return "", classifyEncodeError(err, timeout)
 	}
 	key := layout.RemuxedSourceKey(id)
-	if _, err := putOutput(ctx, d.Store, key, out, true); err != nil {
+	if _, err := putOutput(ctx, e.Store, key, out, true); err != nil {
 		return "", err
 	}
 	log.Info("source remuxed for seeking", "format", src.probe.Format, "took", time.Since(started).Round(time.Millisecond))
@@ -296,13 +338,13 @@ func (d Deps) remux(ctx context.Context, id string, src source, log *slog.Logger
 // encodeChunk encodes one chunk of every video rendition (and its storyboard
 // thumbnails; chunk 0 also makes the poster), stores them, and queues their
 // segment jobs.
-func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
+func (e *Encoder) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 	id, c := job.VideoID, job.Chunk
-	log := d.Log.With("stage", "encode", "video", id, "chunk", c.Index)
-	if v, err := d.Bus.Videos.Get(ctx, id); err != nil || v.State.Final() {
+	log := e.Log.With("stage", "encode", "video", id, "chunk", c.Index)
+	if v, err := e.Records.Get(ctx, id); err != nil || v.State.Final() {
 		return err // a failed or deleted video's chunks are dropped
 	}
-	src, release, err := d.openSource(ctx, job)
+	src, release, err := e.openSource(ctx, job)
 	if err != nil {
 		return err
 	}
@@ -310,7 +352,7 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 	if src.probe.Video == nil {
 		return queue.Permanent(video.CodeInternal, "The video could not be encoded; the error was logged.", errors.New("a video chunk of a source without video"))
 	}
-	dir, err := os.MkdirTemp(d.WorkDir, "encode-"+id+"-")
+	dir, err := os.MkdirTemp(e.WorkDir, "encode-"+id+"-")
 	if err != nil {
 		return fmt.Errorf("encoder: scratch dir: %w", err)
 	}
@@ -319,7 +361,7 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 	var pics *pictures
 	if c.Index == 0 {
 		// The poster is taken from the source while the first chunk encodes.
-		pics = d.startPoster(ctx, id, src.path, src.probe, dir, log)
+		pics = e.startPoster(ctx, id, src.path, src.probe, dir, log)
 		defer pics.stop()
 	}
 	outputs := make([]ffmpeg.Output, len(src.plan))
@@ -354,12 +396,12 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 	if chunkSeconds <= 0 {
 		chunkSeconds = max(src.probe.Duration-c.Start, 1)
 	}
-	timeout := d.MinTimeout + time.Duration(chunkSeconds*float64(d.TimeoutPerSecond))
+	timeout := e.MinTimeout + time.Duration(chunkSeconds*float64(e.TimeoutPerSecond))
 	started := time.Now()
 	var used ffmpeg.Usage
 	err = ffmpeg.Encode(ctx, ffmpeg.EncodeSpec{
 		Input: src.path, Source: src.probe, Outputs: outputs, Profiles: job.Profiles, Timeout: timeout,
-		Chunk: spec, Progress: d.progressReporter(ctx, id),
+		Chunk: spec, Progress: e.progressReporter(ctx, id),
 		RunLimits: ffmpeg.RunLimits{
 			CPUBudget: ffmpeg.ChunkCPUBudget(src.probe, outputs, src.fps, chunkSeconds),
 			Usage:     func(u ffmpeg.Usage) { used = u },
@@ -369,15 +411,15 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 		log.Warn("chunk encode failed", "cpu", used.CPU.Round(time.Millisecond), "peak_rss_mib", used.PeakRSS>>20, "err", err)
 		return classifyEncodeError(err, timeout)
 	}
-	if took := time.Since(started).Seconds(); d.Speed != nil && took > 0 {
-		d.Speed(chunkSeconds / took)
+	if took := time.Since(started).Seconds(); e.Speed != nil && took > 0 {
+		e.Speed(chunkSeconds / took)
 	}
 	// Store every output before queueing any segment job: a segmenter must
 	// never find a missing or partial transport stream. An empty output is
 	// a chunk past the end of the video stream (shorter than the file).
 	empty := map[string]bool{}
 	for _, o := range outputs {
-		ok, err := putOutput(ctx, d.Store, layout.WorkKey(id, o.Name, c.Index), o.Path, c.Index == 0)
+		ok, err := putOutput(ctx, e.Store, layout.WorkKey(id, o.Name, c.Index), o.Path, c.Index == 0)
 		if err != nil {
 			return err
 		}
@@ -387,13 +429,13 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 		empty[o.Name] = !ok
 	}
 	if spec.Thumbnails != nil {
-		d.storeSheet(ctx, log, id, c.Index, spec.Thumbnails, sheet)
+		e.storeSheet(ctx, log, id, c.Index, spec.Thumbnails, sheet)
 	}
 	var poster bool
 	if pics != nil {
 		poster = pics.finish(ctx)
 	}
-	if _, err := d.Bus.Videos.Update(ctx, id, func(v *video.Video) error {
+	if _, err := e.Records.Update(ctx, id, func(v *video.Video) error {
 		err := v.ChunkEncoded(c.Index)
 		if err != nil && (!errors.Is(err, video.ErrNoChange) || !poster || v.Thumbnails.HasPoster() || v.State.Final()) {
 			return err
@@ -413,7 +455,7 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 		if empty[o.Name] {
 			key = ""
 		}
-		if err := d.Bus.PublishSegment(ctx, jobs.SegmentJob{
+		if err := e.Queue.PublishSegment(ctx, jobs.SegmentJob{
 			VideoID: id, Rendition: o.Name, Key: key,
 			SegmentDuration: job.Profiles.SegmentDuration, Chunk: c, Encryption: job.Profiles.Encryption,
 		}); err != nil {
@@ -427,16 +469,16 @@ func (d Deps) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 
 // encodeAudio encodes the audio rendition in one run, and queues each
 // chunk's piece for segmenting as soon as ffmpeg has finished it.
-func (d Deps) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
+func (e *Encoder) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 	id := job.VideoID
-	log := d.Log.With("stage", "audio", "video", id)
-	if v, err := d.Bus.Videos.Get(ctx, id); err != nil || v.State.Final() {
+	log := e.Log.With("stage", "audio", "video", id)
+	if v, err := e.Records.Get(ctx, id); err != nil || v.State.Final() {
 		return err
 	}
 	if len(job.Chunks) == 0 {
 		return queue.Permanent(video.CodeInternal, "The audio could not be encoded; the error was logged.", errors.New("an audio job without chunks"))
 	}
-	src, release, err := d.openSource(ctx, job)
+	src, release, err := e.openSource(ctx, job)
 	if err != nil {
 		return err
 	}
@@ -444,7 +486,7 @@ func (d Deps) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 	if src.probe.Audio == nil {
 		return queue.Permanent(video.CodeInternal, "The audio could not be encoded; the error was logged.", errors.New("an audio job for a source without audio"))
 	}
-	dir, err := os.MkdirTemp(d.WorkDir, "audio-"+id+"-")
+	dir, err := os.MkdirTemp(e.WorkDir, "audio-"+id+"-")
 	if err != nil {
 		return fmt.Errorf("encoder: scratch dir: %w", err)
 	}
@@ -453,7 +495,7 @@ func (d Deps) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 	for _, c := range job.Chunks[1:] {
 		boundaries = append(boundaries, c.Start)
 	}
-	timeout := d.MinTimeout + time.Duration(src.probe.Duration*float64(d.TimeoutPerSecond)/4)
+	timeout := e.MinTimeout + time.Duration(src.probe.Duration*float64(e.TimeoutPerSecond)/4)
 	started := time.Now()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -463,7 +505,7 @@ func (d Deps) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 			Boundaries: boundaries, Dir: dir, Timeout: timeout,
 			RunLimits: ffmpeg.RunLimits{CPUBudget: ffmpeg.AudioCPUBudget(src.probe.Duration)}})
 	}()
-	pieces := &audioPieces{d: d, job: job, dir: dir}
+	pieces := &audioPieces{e: e, job: job, dir: dir}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for running := true; running; {
@@ -491,7 +533,7 @@ func (d Deps) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 
 // audioPieces publishes the audio run's pieces in order.
 type audioPieces struct {
-	d    Deps
+	e    *Encoder
 	job  jobs.EncodeJob
 	dir  string
 	next int // pieces published so far
@@ -528,7 +570,7 @@ func (p *audioPieces) publishFinished(ctx context.Context, running bool) error {
 		key := ""
 		if p.next < len(names) {
 			key = layout.WorkKey(id, video.AudioRendition, c.Index)
-			ok, err := putOutput(ctx, p.d.Store, key, filepath.Join(p.dir, filepath.Base(names[p.next])), c.Index == 0)
+			ok, err := putOutput(ctx, p.e.Store, key, filepath.Join(p.dir, filepath.Base(names[p.next])), c.Index == 0)
 			if err != nil {
 				return err
 			}
@@ -536,7 +578,7 @@ func (p *audioPieces) publishFinished(ctx context.Context, running bool) error {
 				key = ""
 			}
 		}
-		if err := p.d.Bus.PublishSegment(ctx, jobs.SegmentJob{
+		if err := p.e.Queue.PublishSegment(ctx, jobs.SegmentJob{
 			VideoID: id, Rendition: video.AudioRendition, Key: key,
 			SegmentDuration: p.job.Profiles.SegmentDuration, Chunk: c, Encryption: p.job.Profiles.Encryption,
 		}); err != nil {
@@ -549,8 +591,8 @@ func (p *audioPieces) publishFinished(ctx context.Context, running bool) error {
 // localSource gives ffmpeg a local file: the store's own when it is on this
 // disk, otherwise a copy shared by this process's jobs of the same video
 // (a video's chunks come to the same encoder often). release ends the use.
-func (d Deps) localSource(ctx context.Context, id, key string) (string, func(), error) {
-	if lp, ok := d.Store.(store.LocalPather); ok {
+func (e *Encoder) localSource(ctx context.Context, id, key string) (string, func(), error) {
+	if lp, ok := e.Store.(store.LocalPather); ok {
 		p, err := lp.Path(key)
 		if err != nil {
 			return "", nil, err
@@ -560,7 +602,7 @@ func (d Deps) localSource(ctx context.Context, id, key string) (string, func(), 
 		}
 		return p, func() {}, nil
 	}
-	return d.sources.get(ctx, d.Store, key)
+	return e.sources.get(ctx, e.Store, key)
 }
 
 // putOutput stores an output file. An empty file is stored as nothing and
@@ -625,7 +667,7 @@ func sourceFacts(p ffmpeg.Source) *video.Source {
 // progressReporter writes encode progress to the video state, at most once a
 // second (every write is a KV round trip that clients watch): the chunks
 // encoded, plus this one's fraction.
-func (d Deps) progressReporter(ctx context.Context, id string) func(float64) {
+func (e *Encoder) progressReporter(ctx context.Context, id string) func(float64) {
 	var mu sync.Mutex
 	var last time.Time
 	return func(f float64) {
@@ -635,7 +677,7 @@ func (d Deps) progressReporter(ctx context.Context, id string) func(float64) {
 			return
 		}
 		last = time.Now()
-		_, _ = d.Bus.Videos.Update(ctx, id, func(v *video.Video) error { return v.EncodingProgress(f) })
+		_, _ = e.Records.Update(ctx, id, func(v *video.Video) error { return v.EncodingProgress(f) })
 	}
 }
 

@@ -37,8 +37,8 @@ type pictures struct {
 }
 
 // startPoster starts the poster run.
-func (d Deps) startPoster(ctx context.Context, id, src string, probe ffmpeg.Source, dir string, log *slog.Logger) *pictures {
-	p := &pictures{store: d.Store, id: id, dir: dir, log: log, done: make(chan struct{})}
+func (e *Encoder) startPoster(ctx context.Context, id, src string, probe ffmpeg.Source, dir string, log *slog.Logger) *pictures {
+	p := &pictures{store: e.Store, id: id, dir: dir, log: log, done: make(chan struct{})}
 	ctx, p.cancel = context.WithCancel(ctx)
 	go func() {
 		defer close(p.done)
@@ -77,14 +77,14 @@ func (p *pictures) finish(ctx context.Context) bool {
 // storeSheet tiles a chunk's storyboard thumbnails into its sheet, stores
 // it, and records it for the segmenter, which writes the track once every
 // chunk is in. A chunk without its sheet leaves a gap in the previews.
-func (d Deps) storeSheet(ctx context.Context, log *slog.Logger, id string, chunk int, t *ffmpeg.ThumbnailSpec, sheet video.StoryboardSheet) {
+func (e *Encoder) storeSheet(ctx context.Context, log *slog.Logger, id string, chunk int, t *ffmpeg.ThumbnailSpec, sheet video.StoryboardSheet) {
 	paths, _ := filepath.Glob(filepath.Join(t.Dir, "t_*.jpg")) // sorted: the names are zero-padded
 	if len(paths) == 0 {
 		return // a last chunk shorter than the interval
 	}
 	body, cols, err := ffmpeg.TileSheet(paths, t.Width, t.Height)
 	if err == nil {
-		err = d.Store.Put(ctx, layout.SpriteKey(id, chunk), bytes.NewReader(body), int64(len(body)))
+		err = e.Store.Put(ctx, layout.SpriteKey(id, chunk), bytes.NewReader(body), int64(len(body)))
 	}
 	if err == nil {
 		sheet.Count, sheet.Columns = len(paths), cols
@@ -92,7 +92,7 @@ func (d Deps) storeSheet(ctx context.Context, log *slog.Logger, id string, chunk
 		sheet.Interval, sheet.Width, sheet.Height = t.Interval, t.Width, t.Height
 		m, err = json.Marshal(sheet)
 		if err == nil {
-			err = d.Store.Put(ctx, layout.StoryboardManifestKey(id, chunk), bytes.NewReader(m), int64(len(m)))
+			err = e.Store.Put(ctx, layout.StoryboardManifestKey(id, chunk), bytes.NewReader(m), int64(len(m)))
 		}
 	}
 	if err != nil {

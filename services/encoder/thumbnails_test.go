@@ -64,9 +64,9 @@ func TestPoster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := Deps{Store: st}
+	e := New(Config{}, Deps{Store: st})
 	id := layout.NewVideoID()
-	p := d.startPoster(ctx, id, src, probe, t.TempDir(), quiet)
+	p := e.startPoster(ctx, id, src, probe, t.TempDir(), quiet)
 	if !p.finish(ctx) {
 		t.Fatal("no poster")
 	}
@@ -75,7 +75,7 @@ func TestPoster(t *testing.T) {
 		t.Errorf("stored %s", keys)
 	}
 	// Stopped while running: no picture, no error, nothing left behind.
-	p = d.startPoster(ctx, layout.NewVideoID(), src, probe, t.TempDir(), quiet)
+	p = e.startPoster(ctx, layout.NewVideoID(), src, probe, t.TempDir(), quiet)
 	p.stop()
 	p.stop()
 }
@@ -99,7 +99,7 @@ func TestChunkStoryboardSheet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := Deps{Store: st}
+	e := New(Config{}, Deps{Store: st})
 	id := layout.NewVideoID()
 	for _, c := range chunks {
 		dir := t.TempDir()
@@ -115,7 +115,7 @@ func TestChunkStoryboardSheet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.storeSheet(context.Background(), quiet, id, c.Index, spec, video.StoryboardSheet{Name: layout.SpriteName(c.Index), First: first})
+		e.storeSheet(context.Background(), quiet, id, c.Index, spec, video.StoryboardSheet{Name: layout.SpriteName(c.Index), First: first})
 	}
 	// 0–6 s: thumbnails 0, 2, 4; 6–20 s: 6, 8, ..., 18.
 	for i, want := range []video.StoryboardSheet{

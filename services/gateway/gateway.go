@@ -388,7 +388,7 @@ func (d Deps) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 // SweepFailedSources removes the sources of videos that failed before
-// now-retention (those the workers kept, see encoder.Deps.KeepFailedSources)
+// now-retention (those the workers kept, see encoder.Config.KeepFailedSources)
 // and returns how many it removed.
 func (d Deps) SweepFailedSources(ctx context.Context, now time.Time, retention time.Duration) (int, error) {
 	vs, err := d.Bus.Videos.List(ctx)

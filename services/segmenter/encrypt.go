@@ -17,7 +17,7 @@ import (
 
 // segmentCipher returns the block cipher a job's segments are encrypted
 // with, or nil for a job whose segments stay in the clear.
-func (d Deps) segmentCipher(ctx context.Context, job jobs.SegmentJob) (cipher.Block, error) {
+func (sg *Segmenter) segmentCipher(ctx context.Context, job jobs.SegmentJob) (cipher.Block, error) {
 	switch job.Encryption {
 	case "", profiles.EncryptionNone:
 		return nil, nil
@@ -27,7 +27,7 @@ func (d Deps) segmentCipher(ctx context.Context, job jobs.SegmentJob) (cipher.Bl
 			fmt.Errorf("segmenter: encryption %q", job.Encryption))
 	}
 	key := layout.EncryptionKeyKey(job.VideoID)
-	rc, err := d.Store.Get(ctx, key, 0, -1)
+	rc, err := sg.Store.Get(ctx, key, 0, -1)
 	if err != nil {
 		// The encoder stores the key before it queues any segment job, so a
 		// missing key is store trouble (or a video deleted meanwhile): retry.

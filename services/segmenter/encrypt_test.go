@@ -130,7 +130,7 @@ func TestEncryptedRendition(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
 	id := layout.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateSegmenting,
+	if err := records(d).Create(ctx, &video.Video{ID: id, State: video.StateSegmenting,
 		Chunks: 1, Renditions: []video.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestEncryptedRendition(t *testing.T) {
 	if strings.Contains(string(master), "I-FRAME") || !strings.Contains(string(master), "a/index.m3u8") {
 		t.Errorf("master:\n%s", master)
 	}
-	v, _ := d.Bus.Videos.Get(ctx, id)
+	v, _ := d.Records.Get(ctx, id)
 	peak, avg := playlist.Bandwidth(segs)
 	if r := v.Renditions[0]; v.State != video.StateReady || r.Bandwidth != peak || r.AverageBandwidth != avg || r.IFrameBandwidth != 0 {
 		t.Errorf("state %s, rendition %+v; want bandwidth %d/%d from the encrypted sizes", v.State, r, peak, avg)
@@ -229,7 +229,7 @@ func TestEncryptionKeyProblems(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := layout.NewVideoID()
-			if err := d.Bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateSegmenting, Chunks: 1, Renditions: []video.Rendition{{Name: "a", Segmented: []bool{false}}}}); err != nil {
+			if err := records(d).Create(ctx, &video.Video{ID: id, State: video.StateSegmenting, Chunks: 1, Renditions: []video.Rendition{{Name: "a", Segmented: []bool{false}}}}); err != nil {
 				t.Fatal(err)
 			}
 			if tc.key != nil {

@@ -17,7 +17,7 @@ func TestManifestsReadOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := Deps{Store: st, manifests: newManifestCache()}
+	d := New(Config{}, Deps{Store: st})
 	ctx := context.Background()
 	id := layout.NewVideoID()
 	key := layout.ChunkManifestKey(id, "a", 3)
@@ -35,8 +35,9 @@ func TestManifestsReadOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Without a cache (nil), the store is asked: the record is gone.
-	if _, err := (Deps{Store: st}).manifest(ctx, id, "a", 3); err == nil {
-		t.Error("a deleted record was read without a cache")
+	// Another segmenter (another process) has no copy: it asks the store,
+	// where the record is gone.
+	if _, err := New(Config{}, Deps{Store: st}).manifest(ctx, id, "a", 3); err == nil {
+		t.Error("a deleted record was read by a segmenter that never saw it")
 	}
 }

@@ -20,9 +20,9 @@ import (
 // final one once every rendition is complete, otherwise an early one as
 // soon as every rendition lists its first chunk. Only the publisher (the
 // holder of the video's lease) gets here, so the two never cross.
-func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v video.Video) error {
+func (sg *Segmenter) publishMaster(ctx context.Context, log *slog.Logger, v video.Video) error {
 	if v.AllRenditionsDone() {
-		return d.publishFinal(ctx, log, v)
+		return sg.publishFinal(ctx, log, v)
 	}
 	if v.PlayableAt != nil || !firstChunksListed(&v) {
 		return nil
@@ -32,10 +32,10 @@ func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v video.Video
 		return err
 	}
 	body = playlist.MarkInProgress(body)
-	if err := d.Store.Put(ctx, layout.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
+	if err := sg.Store.Put(ctx, layout.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
 		return err
 	}
-	v, err = d.Bus.Videos.Update(ctx, v.ID, func(v *video.Video) error {
+	v, err = sg.Records.Update(ctx, v.ID, func(v *video.Video) error {
 		if v.PlayableAt != nil || v.State.Final() {
 			return video.ErrNoChange
 		}
@@ -56,17 +56,17 @@ func (d Deps) publishMaster(ctx context.Context, log *slog.Logger, v video.Video
 // measured bit rates and I-frame playlists), then marks the video ready.
 // A publisher that dies in between leaves it to the next (after a
 // redelivery, say); writing the same files twice is harmless.
-func (d Deps) publishFinal(ctx context.Context, log *slog.Logger, v video.Video) error {
-	thumbnails := d.writeStoryboard(ctx, log, v)
+func (sg *Segmenter) publishFinal(ctx context.Context, log *slog.Logger, v video.Video) error {
+	thumbnails := sg.writeStoryboard(ctx, log, v)
 	body, err := masterPlaylist(v, true)
 	if err != nil {
 		return err
 	}
-	if err := d.Store.Put(ctx, layout.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
+	if err := sg.Store.Put(ctx, layout.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
 		return err
 	}
 	readied := false
-	ready, err := d.Bus.Videos.Update(ctx, v.ID, func(v *video.Video) error {
+	ready, err := sg.Records.Update(ctx, v.ID, func(v *video.Video) error {
 		readied = false
 		if v.State == video.StateFailed {
 			return video.ErrNoChange // failed meanwhile: the failure stands
@@ -85,11 +85,11 @@ func (d Deps) publishFinal(ctx context.Context, log *slog.Logger, v video.Video)
 		return err
 	}
 	if readied {
-		d.Bus.AnnounceFinal(ready, log) // the video.ready webhook
+		sg.Announcer.AnnounceFinal(ready, log) // the video.ready webhook
 		log.Info("video ready", "renditions", len(v.Renditions), "chunks", v.Chunks, "after", ready.ReadyAt.Sub(ready.CreatedAt).Round(time.Millisecond))
 	}
 	// Intermediate files are no longer needed; failing to delete them only costs space.
-	if err := store.DeletePrefix(ctx, d.Store, layout.WorkPrefix(v.ID)); err != nil {
+	if err := store.DeletePrefix(ctx, sg.Store, layout.WorkPrefix(v.ID)); err != nil {
 		log.Warn("could not delete intermediate files", "err", err)
 	}
 	return nil
@@ -146,11 +146,11 @@ func masterPlaylist(v video.Video, final bool) ([]byte, error) {
 
 // writeStoryboard writes the storyboard's WebVTT track from the sheets the
 // chunk encodes made, and says what the video's storyboard is (nil: none).
-func (d Deps) writeStoryboard(ctx context.Context, log *slog.Logger, v video.Video) *video.Thumbnails {
+func (sg *Segmenter) writeStoryboard(ctx context.Context, log *slog.Logger, v video.Video) *video.Thumbnails {
 	var sheets []playlist.Sheet
 	var t video.Thumbnails
 	for i := range v.Chunks {
-		rc, err := d.Store.Get(ctx, layout.StoryboardManifestKey(v.ID, i), 0, -1)
+		rc, err := sg.Store.Get(ctx, layout.StoryboardManifestKey(v.ID, i), 0, -1)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // none for this chunk (audio only, or it failed: logged then)
 		}
@@ -180,7 +180,7 @@ func (d Deps) writeStoryboard(ctx context.Context, log *slog.Logger, v video.Vid
 		}
 	}
 	body := playlist.StoryboardVTT(sheets, t.Interval, t.Width, t.Height, duration)
-	if err := d.Store.Put(ctx, layout.ThumbnailsKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
+	if err := sg.Store.Put(ctx, layout.ThumbnailsKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
 		log.Warn("no storyboard: its track could not be stored", "err", err)
 		return nil
 	}

@@ -30,33 +30,74 @@ import (
 	"github.com/hlsd/hlsd/pkg/video"
 )
 
-// Deps is what the segmenter needs.
-type Deps struct {
+// Config is how the segmenter works.
+type Config struct {
+	Concurrency   int // segment jobs at once
+	ShutdownGrace time.Duration
 	// KeepFailedSources leaves a failed video's source for the retention
 	// sweep (gateway.SweepFailedSources) instead of removing it with the
 	// rest of the video's files.
 	KeepFailedSources bool
-	Bus               *queue.Bus
-	Store             store.Store
-	Concurrency       int
-	ShutdownGrace     time.Duration
-	Log               *slog.Logger
-	Observe           func(stage string, o queue.Outcome, d time.Duration, redelivered bool)
+}
 
-	manifests *manifestCache // set by Run; nil reads every record from the store
+// Records is what the segmenter reads and changes of video records
+// (video.Records).
+type Records interface {
+	Get(ctx context.Context, id string) (video.Video, error)
+	Update(ctx context.Context, id string, fn func(*video.Video) error) (video.Video, error)
+}
+
+// Announcer tells the world a video became ready (queue.Bus: the event
+// webhooks are delivered from).
+type Announcer interface {
+	AnnounceFinal(v video.Video, log *slog.Logger)
+}
+
+// Deps is what the segmenter works with. Bus is only needed by Run (the
+// consumer it takes jobs from); Records and Announcer default to the bus's.
+type Deps struct {
+	Bus       *queue.Bus
+	Records   Records
+	Announcer Announcer
+	Store     store.Store
+	Log       *slog.Logger
+	// Observe, if set, is told how each job ended (metrics.ObserveJob).
+	Observe func(stage string, o queue.Outcome, d time.Duration, redelivered bool)
+}
+
+// Segmenter is the segment stage.
+type Segmenter struct {
+	Config
+	Deps
+	manifests *manifestCache // what each chunk became, read once
+}
+
+// New makes a segmenter; Run starts it.
+func New(cfg Config, deps Deps) *Segmenter {
+	if deps.Bus != nil {
+		if deps.Records == nil {
+			deps.Records = deps.Bus.Videos
+		}
+		if deps.Announcer == nil {
+			deps.Announcer = deps.Bus
+		}
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Segmenter{Config: cfg, Deps: deps, manifests: newManifestCache()}
 }
 
 // Run segments jobs until ctx ends.
-func Run(ctx context.Context, d Deps) error {
-	d.manifests = newManifestCache()
+func (sg *Segmenter) Run(ctx context.Context) error {
+	removeAll := func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, sg.Store, p...) }
 	w := &queue.Worker[jobs.SegmentJob]{
-		Stage: "segment", Stream: jobs.StreamSegment, Consumer: d.Bus.Segmenter, Bus: d.Bus,
-		Concurrency: d.Concurrency, ShutdownGrace: d.ShutdownGrace, Log: d.Log, Observe: d.Observe,
-		VideoID: func(j jobs.SegmentJob) string { return j.VideoID },
-		Handle:  func(ctx context.Context, j jobs.SegmentJob, a queue.Attempt) error { return d.segment(ctx, j) },
-		OnFailed: queue.RemoveFailed(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) },
-			d.KeepFailedSources, d.Log),
-		OnDeleted: queue.RemoveDeleted(func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, d.Store, p...) }, d.Log),
+		Stage: "segment", Stream: jobs.StreamSegment, Consumer: sg.Bus.Segmenter, Bus: sg.Bus,
+		Concurrency: sg.Concurrency, ShutdownGrace: sg.ShutdownGrace, Log: sg.Log, Observe: sg.Observe,
+		VideoID:   func(j jobs.SegmentJob) string { return j.VideoID },
+		Handle:    func(ctx context.Context, j jobs.SegmentJob, a queue.Attempt) error { return sg.segment(ctx, j) },
+		OnFailed:  queue.RemoveFailed(removeAll, sg.KeepFailedSources, sg.Log),
+		OnDeleted: queue.RemoveDeleted(removeAll, sg.Log),
 	}
 	return w.Run(ctx)
 }
@@ -76,13 +117,13 @@ type chunkManifest struct {
 	Height     int              `json:"height,omitempty"`
 }
 
-func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
+func (sg *Segmenter) segment(ctx context.Context, job jobs.SegmentJob) error {
 	id, name, c := job.VideoID, job.Rendition, job.Chunk
-	log := d.Log.With("stage", "segment", "video", id, "rendition", name, "chunk", c.Index)
-	if v, err := d.Bus.Videos.Get(ctx, id); err != nil || v.State.Final() {
+	log := sg.Log.With("stage", "segment", "video", id, "rendition", name, "chunk", c.Index)
+	if v, err := sg.Records.Get(ctx, id); err != nil || v.State.Final() {
 		return err
 	}
-	m, err := d.split(ctx, job)
+	m, err := sg.split(ctx, job)
 	if err != nil {
 		return err
 	}
@@ -90,11 +131,11 @@ func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 	if err != nil {
 		return err
 	}
-	if err := d.Store.Put(ctx, layout.ChunkManifestKey(id, name, c.Index), bytes.NewReader(b), int64(len(b))); err != nil {
+	if err := sg.Store.Put(ctx, layout.ChunkManifestKey(id, name, c.Index), bytes.NewReader(b), int64(len(b))); err != nil {
 		return err
 	}
-	d.manifests.put(layout.ChunkManifestKey(id, name, c.Index), m)
-	if _, err := d.Bus.Videos.Update(ctx, id, func(v *video.Video) error {
+	sg.manifests.put(layout.ChunkManifestKey(id, name, c.Index), m)
+	if _, err := sg.Records.Update(ctx, id, func(v *video.Video) error {
 		if v.State.Final() {
 			return video.ErrNoChange
 		}
@@ -111,7 +152,7 @@ func (d Deps) segment(ctx context.Context, job jobs.SegmentJob) error {
 		return err
 	}
 	log.Debug("chunk segmented", "segments", len(m.Segments))
-	return d.publish(ctx, log, job)
+	return sg.publish(ctx, log, job)
 }
 
 func rendition(v *video.Video, name string) *video.Rendition {
@@ -125,17 +166,17 @@ func rendition(v *video.Video, name string) *video.Rendition {
 
 // split cuts the chunk's stream into its segments, stores them (encrypted
 // if the video is), and describes them.
-func (d Deps) split(ctx context.Context, job jobs.SegmentJob) (chunkManifest, error) {
+func (sg *Segmenter) split(ctx context.Context, job jobs.SegmentJob) (chunkManifest, error) {
 	var m chunkManifest
 	if job.Key == "" {
 		return m, nil // a chunk past the end of this rendition's stream
 	}
 	id, name, c := job.VideoID, job.Rendition, job.Chunk
-	block, err := d.segmentCipher(ctx, job)
+	block, err := sg.segmentCipher(ctx, job)
 	if err != nil {
 		return m, err
 	}
-	rc, err := d.Store.Get(ctx, job.Key, 0, -1)
+	rc, err := sg.Store.Get(ctx, job.Key, 0, -1)
 	if err != nil {
 		return m, fmt.Errorf("segmenter: %w", err)
 	}
@@ -155,7 +196,7 @@ func (d Deps) split(ctx context.Context, job jobs.SegmentJob) (chunkManifest, er
 				size = int64(len(data)) // bandwidth is what players download
 			}
 			if err := behind.Go(func() error {
-				if err := d.Store.Put(ctx, layout.SegmentKey(id, name, n), bytes.NewReader(data), int64(len(data))); err != nil {
+				if err := sg.Store.Put(ctx, layout.SegmentKey(id, name, n), bytes.NewReader(data), int64(len(data))); err != nil {
 					return fmt.Errorf("%w: %w", errStore, err)
 				}
 				return nil
@@ -200,7 +241,7 @@ func (d Deps) split(ctx context.Context, job jobs.SegmentJob) (chunkManifest, er
 	if c.Segments > 0 && len(m.Segments) != c.Segments {
 		// A chunk cut into fewer segments than planned would leave a gap in
 		// the numbering; the planned boundaries always have a keyframe.
-		d.Log.Warn("chunk cut into fewer segments than planned", "video", id, "rendition", name, "chunk", c.Index, "segments", len(m.Segments), "planned", c.Segments)
+		sg.Log.Warn("chunk cut into fewer segments than planned", "video", id, "rendition", name, "chunk", c.Index, "segments", len(m.Segments), "planned", c.Segments)
 	}
 	m.VideoCodec, m.AudioCodec, m.Width, m.Height, m.Channels = info.VideoCodec, info.AudioCodec, info.Width, info.Height, info.Channels
 	return m, nil
@@ -220,11 +261,11 @@ const leaseTime = 20 * time.Second
 // compare-and-set, so a chunk marked meanwhile makes it fail and look again.
 // A holder that dies loses the lease after leaseTime, and its job's
 // redelivery (or any later job) takes over.
-func (d Deps) publish(ctx context.Context, log *slog.Logger, job jobs.SegmentJob) error {
+func (sg *Segmenter) publish(ctx context.Context, log *slog.Logger, job jobs.SegmentJob) error {
 	id, owner := job.VideoID, layout.NewVideoID()
 	for range 10000 {
 		var held bool
-		v, err := d.Bus.Videos.Update(ctx, id, func(v *video.Video) error {
+		v, err := sg.Records.Update(ctx, id, func(v *video.Video) error {
 			held = false
 			if v.State.Final() || !pending(v) || v.Publisher.Held(owner, time.Now()) {
 				return video.ErrNoChange
@@ -235,12 +276,12 @@ func (d Deps) publish(ctx context.Context, log *slog.Logger, job jobs.SegmentJob
 		if err != nil || !held {
 			return err // nothing to do, or the holder will do it
 		}
-		if err := d.publishRound(ctx, log, job, v); err != nil {
-			d.release(ctx, id, owner)
+		if err := sg.publishRound(ctx, log, job, v); err != nil {
+			sg.release(ctx, id, owner)
 			return err
 		}
 		released := false
-		if _, err := d.Bus.Videos.Update(ctx, id, func(v *video.Video) error {
+		if _, err := sg.Records.Update(ctx, id, func(v *video.Video) error {
 			released = false
 			if v.Publisher == nil || v.Publisher.Owner != owner {
 				return video.ErrNoChange // lost it (expired): the new holder goes on
@@ -262,8 +303,8 @@ func (d Deps) publish(ctx context.Context, log *slog.Logger, job jobs.SegmentJob
 
 // release gives the lease up after a failed round (the job's retry, or
 // another job, takes it again).
-func (d Deps) release(ctx context.Context, id, owner string) {
-	_, _ = d.Bus.Videos.Update(context.WithoutCancel(ctx), id, func(v *video.Video) error {
+func (sg *Segmenter) release(ctx context.Context, id, owner string) {
+	_, _ = sg.Records.Update(context.WithoutCancel(ctx), id, func(v *video.Video) error {
 		if v.Publisher == nil || v.Publisher.Owner != owner {
 			return video.ErrNoChange
 		}
@@ -296,20 +337,20 @@ func firstChunksListed(v *video.Video) bool {
 
 // publishRound writes every playlist that can grow, records what it wrote,
 // and then the master if it is due.
-func (d Deps) publishRound(ctx context.Context, log *slog.Logger, job jobs.SegmentJob, v video.Video) error {
+func (sg *Segmenter) publishRound(ctx context.Context, log *slog.Logger, job jobs.SegmentJob, v video.Video) error {
 	grew := map[string]renditionPlaylists{}
 	for _, r := range v.Renditions {
 		n := r.Contiguous()
 		if n <= r.Published {
 			continue
 		}
-		p, err := d.writeMedia(ctx, job, v, r, n)
+		p, err := sg.writeMedia(ctx, job, v, r, n)
 		if err != nil {
 			return err
 		}
 		grew[r.Name] = p
 	}
-	v, err := d.Bus.Videos.Update(ctx, v.ID, func(v *video.Video) error {
+	v, err := sg.Records.Update(ctx, v.ID, func(v *video.Video) error {
 		if v.State.Final() {
 			return video.ErrNoChange
 		}
@@ -328,7 +369,7 @@ func (d Deps) publishRound(ctx context.Context, log *slog.Logger, job jobs.Segme
 	if err != nil || v.State.Final() {
 		return err
 	}
-	return d.publishMaster(ctx, log, v)
+	return sg.publishMaster(ctx, log, v)
 }
 
 // renditionPlaylists is what writing a rendition's playlists measured.
@@ -362,13 +403,13 @@ func (p renditionPlaylists) record(r *video.Rendition) {
 // writeMedia writes a rendition's media playlist listing its first n
 // chunks: EVENT while chunks are missing, VOD with its I-frame playlist
 // when n is all of them.
-func (d Deps) writeMedia(ctx context.Context, job jobs.SegmentJob, v video.Video, r video.Rendition, n int) (renditionPlaylists, error) {
+func (sg *Segmenter) writeMedia(ctx context.Context, job jobs.SegmentJob, v video.Video, r video.Rendition, n int) (renditionPlaylists, error) {
 	p := renditionPlaylists{chunks: n, final: n == len(r.Segmented)}
 	var segs []playlist.Segment
 	var iframes []playlist.IFrame
 	var header *playlist.IFrame
 	for i := range n {
-		m, err := d.manifest(ctx, v.ID, r.Name, i)
+		m, err := sg.manifest(ctx, v.ID, r.Name, i)
 		if err != nil {
 			return p, err
 		}
@@ -412,13 +453,13 @@ func (d Deps) writeMedia(ctx context.Context, job jobs.SegmentJob, v video.Video
 		if err != nil {
 			return p, queue.Permanent(video.CodeInternal, "The I-frame playlist could not be written; the error was logged.", err)
 		}
-		if err := d.Store.Put(ctx, layout.IFramePlaylistKey(v.ID, r.Name), bytes.NewReader(ib), int64(len(ib))); err != nil {
+		if err := sg.Store.Put(ctx, layout.IFramePlaylistKey(v.ID, r.Name), bytes.NewReader(ib), int64(len(ib))); err != nil {
 			return p, err
 		}
 		p.iPeak, p.iAverage = playlist.IFrameBandwidth(iframes)
 	}
 	// The segments are all stored; the playlist naming them goes last.
-	if err := d.Store.Put(ctx, layout.MediaPlaylistKey(v.ID, r.Name), bytes.NewReader(body), int64(len(body))); err != nil {
+	if err := sg.Store.Put(ctx, layout.MediaPlaylistKey(v.ID, r.Name), bytes.NewReader(body), int64(len(body))); err != nil {
 		return p, err
 	}
 	p.segments = len(segs)
@@ -430,13 +471,13 @@ func (d Deps) writeMedia(ctx context.Context, job jobs.SegmentJob, v video.Video
 	return p, nil
 }
 
-func (d Deps) manifest(ctx context.Context, id, rendition string, chunk int) (chunkManifest, error) {
+func (sg *Segmenter) manifest(ctx context.Context, id, rendition string, chunk int) (chunkManifest, error) {
 	key := layout.ChunkManifestKey(id, rendition, chunk)
-	if m, ok := d.manifests.get(key); ok {
+	if m, ok := sg.manifests.get(key); ok {
 		return m, nil
 	}
 	var m chunkManifest
-	rc, err := d.Store.Get(ctx, key, 0, -1)
+	rc, err := sg.Store.Get(ctx, key, 0, -1)
 	if err != nil {
 		return m, fmt.Errorf("segmenter: chunk %d of %s: %w", chunk, rendition, err)
 	}
@@ -444,7 +485,7 @@ func (d Deps) manifest(ctx context.Context, id, rendition string, chunk int) (ch
 	if err := json.NewDecoder(rc).Decode(&m); err != nil {
 		return m, fmt.Errorf("segmenter: chunk %d of %s: %w", chunk, rendition, err)
 	}
-	d.manifests.put(key, m)
+	sg.manifests.put(key, m)
 	return m, nil
 }
 

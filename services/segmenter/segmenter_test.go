@@ -7,45 +7,54 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
-	"github.com/hlsd/hlsd/pkg/natsembed"
-	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/store"
 	"github.com/hlsd/hlsd/pkg/testutil"
 	"github.com/hlsd/hlsd/pkg/video"
+	"github.com/hlsd/hlsd/pkg/video/videotest"
 )
 
-func setup(t *testing.T) Deps {
+// announcements is an Announcer that remembers what it was told.
+type announcements struct {
+	mu     sync.Mutex
+	videos []video.Video
+}
+
+func (a *announcements) AnnounceFinal(v video.Video, _ *slog.Logger) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.videos = append(a.videos, v)
+}
+
+func (a *announcements) list() []video.Video {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]video.Video(nil), a.videos...)
+}
+
+// setup makes a segmenter on a file store, with in-memory records and
+// announcements: no NATS server (the queue's side is pkg/queue's tests and
+// the end-to-end tests).
+func setup(t *testing.T) *Segmenter {
 	t.Helper()
 	testutil.RequireTools(t, "ffmpeg")
-	ns, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := ns.Connect("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close(); ns.Shutdown() })
-	js, _ := jetstream.New(nc)
-	bus, err := queue.Setup(context.Background(), js, queue.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
 	st, err := store.NewFileStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Deps{Bus: bus, Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return New(Config{}, Deps{Records: &videotest.Records{}, Announcer: &announcements{}, Store: st,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
+// records is the segmenter's in-memory records, to create videos in.
+func records(sg *Segmenter) *videotest.Records { return sg.Records.(*videotest.Records) }
+
 // putTS stores an encoder-like rendition stream for video id.
-func putTS(t *testing.T, d Deps, id, rendition string) string {
+func putTS(t *testing.T, d *Segmenter, id, rendition string) string {
 	ts := testutil.Generate(t, rendition+".ts", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine",
 		"-t", "8", "-c:v", "libx264", "-preset", "ultrafast", "-force_key_frames", "expr:gte(t,n_forced*2)", "-c:a", "aac", "-shortest", "-f", "mpegts")
 	f, err := os.Open(ts)
@@ -64,7 +73,7 @@ func TestLastRenditionPublishesMasterLast(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
 	id := layout.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateSegmenting,
+	if err := records(d).Create(ctx, &video.Video{ID: id, State: video.StateSegmenting,
 		Chunks: 1, Renditions: []video.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}},
 			{Name: "b", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
@@ -75,13 +84,24 @@ func TestLastRenditionPublishesMasterLast(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := d.Store.Stat(ctx, layout.MasterKey(id))
-		v, _ := d.Bus.Videos.Get(ctx, id)
+		v, _ := d.Records.Get(ctx, id)
 		if i == 0 && (err == nil || v.State != video.StateSegmenting) {
 			t.Fatalf("after the first of two renditions: master exists=%v, state %s", err == nil, v.State)
 		}
 		if i == 1 && (err != nil || v.State != video.StateReady || v.Progress != 1) {
 			t.Fatalf("after the last rendition: master err=%v, state %s, progress %g", err, v.State, v.Progress)
 		}
+		// The ready event goes out once, with the ready record.
+		if got := d.Announcer.(*announcements).list(); len(got) != i || i == 1 && (got[0].ID != id || got[0].State != video.StateReady) {
+			t.Fatalf("after rendition %d: announced %+v", i+1, got)
+		}
+	}
+	// A redelivered last job announces nothing again.
+	if err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "b", Key: layout.WorkKey(id, "b", 0), SegmentDuration: 6, Chunk: jobs.Chunk{Count: 1}}); err != nil {
+		t.Logf("redelivered job: %v", err)
+	}
+	if got := d.Announcer.(*announcements).list(); len(got) != 1 {
+		t.Fatalf("announced %d times after a redelivery", len(got))
 	}
 	// Intermediate streams are gone once the video is ready.
 	var left []string
@@ -100,7 +120,7 @@ func TestPublishesWhenEveryChunkIsEncoded(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
 	early := layout.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, &video.Video{ID: early, State: video.StateEncoding, Chunks: 1, Encoded: []bool{false},
+	if err := records(d).Create(ctx, &video.Video{ID: early, State: video.StateEncoding, Chunks: 1, Encoded: []bool{false},
 		Renditions: []video.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +129,7 @@ func TestPublishesWhenEveryChunkIsEncoded(t *testing.T) {
 	}
 
 	id := layout.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateSegmenting, Chunks: 1, Encoded: []bool{true},
+	if err := records(d).Create(ctx, &video.Video{ID: id, State: video.StateSegmenting, Chunks: 1, Encoded: []bool{true},
 		Renditions: []video.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +137,7 @@ func TestPublishesWhenEveryChunkIsEncoded(t *testing.T) {
 	if err := d.segment(ctx, jobs.SegmentJob{VideoID: id, Rendition: "a", Key: key, SegmentDuration: 6, Chunk: jobs.Chunk{Count: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	v, _ := d.Bus.Videos.Get(ctx, id)
+	v, _ := d.Records.Get(ctx, id)
 	if v.State != video.StateReady {
 		t.Fatalf("state %s, want ready", v.State)
 	}
@@ -136,7 +156,7 @@ func TestUnknownRenditionFails(t *testing.T) {
 	d := setup(t)
 	ctx := context.Background()
 	id := layout.NewVideoID()
-	if err := d.Bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateSegmenting, Renditions: []video.Rendition{{Name: "a"}}}); err != nil {
+	if err := records(d).Create(ctx, &video.Video{ID: id, State: video.StateSegmenting, Renditions: []video.Rendition{{Name: "a"}}}); err != nil {
 		t.Fatal(err)
 	}
 	key := putTS(t, d, id, "zzz")
@@ -153,7 +173,7 @@ func TestConcurrentChunksPublishTheWholePlaylist(t *testing.T) {
 	ctx := context.Background()
 	for round := range 8 {
 		id := layout.NewVideoID()
-		if err := d.Bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateSegmenting, Chunks: 2,
+		if err := records(d).Create(ctx, &video.Video{ID: id, State: video.StateSegmenting, Chunks: 2,
 			Renditions: []video.Rendition{{Name: "a", Width: 320, Height: 180, FrameRate: 25, Segmented: []bool{false, false}}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +190,7 @@ func TestConcurrentChunksPublishTheWholePlaylist(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		v, _ := d.Bus.Videos.Get(ctx, id)
+		v, _ := d.Records.Get(ctx, id)
 		rc, err := d.Store.Get(ctx, layout.MediaPlaylistKey(id, "a"), 0, -1)
 		if err != nil {
 			t.Fatal(err)

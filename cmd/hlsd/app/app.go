@@ -202,20 +202,18 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 	g, gctx := errgroup.WithContext(ctx)
 	if target.runs(Encoder) {
 		g.Go(func() error {
-			return encoder.Run(gctx, encoder.Deps{
-				Bus: bus, Store: st, Limits: cfg.Limits, WorkDir: filepath.Join(cfg.DataDir, "scratch"),
-				Concurrency: cfg.EncoderWorkers, MinTimeout: cfg.EncodeMinTimeout, TimeoutPerSecond: 10 * time.Second,
-				ShutdownGrace: cfg.ShutdownGrace, Log: log, Observe: m.ObserveJob, Speed: m.ObserveSpeed,
+			return encoder.New(encoder.Config{
+				Limits: cfg.Limits, WorkDir: filepath.Join(cfg.DataDir, "scratch"), Concurrency: cfg.EncoderWorkers,
+				MinTimeout: cfg.EncodeMinTimeout, TimeoutPerSecond: 10 * time.Second, ShutdownGrace: cfg.ShutdownGrace,
 				KeepFailedSources: cfg.FailedSourceRetention > 0,
-			})
+			}, encoder.Deps{Bus: bus, Store: st, Log: log, Observe: m.ObserveJob, Speed: m.ObserveSpeed}).Run(gctx)
 		})
 	}
 	if target.runs(Segmenter) {
 		g.Go(func() error {
-			return segmenter.Run(gctx, segmenter.Deps{
-				Bus: bus, Store: st, Concurrency: cfg.SegmenterWorkers, ShutdownGrace: cfg.ShutdownGrace, Log: log,
-				Observe: m.ObserveJob, KeepFailedSources: cfg.FailedSourceRetention > 0,
-			})
+			return segmenter.New(segmenter.Config{
+				Concurrency: cfg.SegmenterWorkers, ShutdownGrace: cfg.ShutdownGrace, KeepFailedSources: cfg.FailedSourceRetention > 0,
+			}, segmenter.Deps{Bus: bus, Store: st, Log: log, Observe: m.ObserveJob}).Run(gctx)
 		})
 	}
 

@@ -1,0 +1,166 @@
+package encoder
+
+import (
+	"context"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hlsd/hlsd/pkg/ffmpeg"
+	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
+	"github.com/hlsd/hlsd/pkg/profiles"
+	"github.com/hlsd/hlsd/pkg/store"
+	"github.com/hlsd/hlsd/pkg/testutil"
+	"github.com/hlsd/hlsd/pkg/video"
+	"github.com/hlsd/hlsd/pkg/video/videotest"
+)
+
+// published is a Queue that remembers what the encoder handed on.
+type published struct {
+	mu       sync.Mutex
+	encode   []jobs.EncodeJob
+	segment  []jobs.SegmentJob
+	msgIDs   map[string]bool
+	repeated []string
+}
+
+func (p *published) seen(id string) {
+	if p.msgIDs == nil {
+		p.msgIDs = map[string]bool{}
+	}
+	if p.msgIDs[id] {
+		p.repeated = append(p.repeated, id)
+	}
+	p.msgIDs[id] = true
+}
+
+func (p *published) PublishEncode(_ context.Context, j jobs.EncodeJob) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seen(j.MsgID())
+	p.encode = append(p.encode, j)
+	return nil
+}
+
+func (p *published) PublishSegment(_ context.Context, j jobs.SegmentJob) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seen(j.MsgID())
+	p.segment = append(p.segment, j)
+	return nil
+}
+
+// takeSegments returns the segment jobs published since the last call.
+func (p *published) takeSegments() []jobs.SegmentJob {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.segment
+	p.segment = nil
+	return out
+}
+
+// The encoder's side of the job contract, without a NATS server: a plan
+// queues the audio first, then every chunk of the video, and records the
+// plan; each chunk stores one stream per video rendition and queues one
+// segment job per rendition; the audio queues one per chunk; the last
+// chunk moves the video to segmenting; a failed video's chunk hands
+// nothing on.
+func TestEncoderHandsOnEveryPiece(t *testing.T) {
+	testutil.RequireTools(t, "ffmpeg", "ffprobe")
+	ctx := context.Background()
+	st, err := store.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, q := &videotest.Records{}, &published{}
+	e := New(Config{Limits: ffmpeg.DefaultLimits(), WorkDir: t.TempDir(), MinTimeout: 2 * time.Minute, TimeoutPerSecond: 10 * time.Second},
+		Deps{Records: recs, Queue: q, Store: st})
+	prof, err := profiles.Load("../../profiles.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 14 s at 480x270: two chunks (the first one segment long), a small
+	// ladder, and audio.
+	clip := testutil.Generate(t, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=480x270:rate=25", "-f", "lavfi", "-i", "sine",
+		"-t", "14", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
+	f, err := os.Open(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	id := layout.NewVideoID()
+	if err := st.Put(ctx, layout.SourceKey(id), f, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := recs.Create(ctx, &video.Video{ID: id, State: video.StateUploaded}); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := e.encode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: layout.SourceKey(id), Profiles: prof, Part: jobs.PartPlan}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := recs.Get(ctx, id)
+	if v.State != video.StateEncoding || v.Chunks != 2 || v.Source == nil || len(v.Renditions) < 3 {
+		t.Fatalf("after the plan: state %s, %d chunks, source %+v, %d renditions", v.State, v.Chunks, v.Source, len(v.Renditions))
+	}
+	var videoRenditions []string
+	for _, r := range v.Renditions {
+		if r.Name != video.AudioRendition {
+			videoRenditions = append(videoRenditions, r.Name)
+		}
+	}
+	if len(q.encode) != 3 || q.encode[0].Part != jobs.PartAudio || len(q.encode[0].Chunks) != 2 ||
+		q.encode[1].Part != jobs.PartVideo || q.encode[1].Chunk.Index != 0 || q.encode[1].Chunk.Segments != 1 ||
+		q.encode[2].Part != jobs.PartVideo || q.encode[2].Chunk.Index != 1 || !q.encode[2].Chunk.Last() {
+		t.Fatalf("the plan queued %+v; want the audio, then chunks 0 (one segment) and 1 (the last)", q.encode)
+	}
+
+	for i, job := range q.encode[1:] {
+		if err := e.encode(ctx, job); err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+		var got []string
+		for _, s := range q.takeSegments() {
+			if s.Chunk.Index != i || s.Key != layout.WorkKey(id, s.Rendition, i) {
+				t.Errorf("chunk %d queued %+v", i, s)
+			}
+			if _, err := st.Stat(ctx, s.Key); err != nil {
+				t.Errorf("chunk %d: %s queued but not stored: %v", i, s.Key, err)
+			}
+			got = append(got, s.Rendition)
+		}
+		slices.Sort(got)
+		if want := slices.Sorted(slices.Values(videoRenditions)); !slices.Equal(got, want) {
+			t.Errorf("chunk %d queued segment jobs for %v, want %v", i, got, want)
+		}
+		v, _ := recs.Get(ctx, id)
+		if want := []video.State{video.StateEncoding, video.StateSegmenting}[i]; v.State != want || !v.Encoded[i] {
+			t.Errorf("after chunk %d: state %s (want %s), encoded %v", i, v.State, want, v.Encoded)
+		}
+	}
+
+	if err := e.encode(ctx, q.encode[0]); err != nil {
+		t.Fatalf("audio: %v", err)
+	}
+	audio := q.takeSegments()
+	if len(audio) != 2 || audio[0].Rendition != video.AudioRendition || audio[0].Chunk.Index != 0 || audio[1].Chunk.Index != 1 {
+		t.Fatalf("the audio queued %+v; want one segment job per chunk, in order", audio)
+	}
+	if len(q.repeated) > 0 {
+		t.Errorf("message ids published twice: %v", q.repeated)
+	}
+
+	// A failed video's chunk (a late redelivery) hands nothing on.
+	if _, err := recs.Update(ctx, id, func(v *video.Video) error { v.Fail(video.CodeInternal, "test"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.encode(ctx, q.encode[1]); err != nil {
+		t.Fatal(err)
+	}
+	if late := q.takeSegments(); len(late) != 0 {
+		t.Errorf("a failed video's chunk queued %+v", late)
+	}
+}
