@@ -140,6 +140,20 @@ machine() {
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 best() { printf '%s\n' "$@" | sort -g | head -1; }   # smallest
 most() { printf '%s\n' "$@" | sort -g | tail -1; }   # largest
+# cpu_ticks PID...: user+system CPU clock ticks used so far by the processes
+# and their direct children (nginx's workers), threads included.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() {
+	local total=0 p c t
+	for p in "$@"; do
+		for c in $p $(pgrep -P "$p" 2>/dev/null); do
+			t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$c/stat" 2>/dev/null) || continue
+			total=$((total + ${t:-0}))
+		done
+	done
+	echo "$total"
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 now_s() { echo "${EPOCHREALTIME}"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; } # start, end → seconds

@@ -12,6 +12,7 @@
 package connlimit
 
 import (
+	"io"
 	"net"
 	"sync"
 	"syscall"
@@ -134,6 +135,16 @@ type conn struct {
 	net.Conn
 	l    *Limiter
 	once sync.Once
+}
+
+// ReadFrom keeps the connection's own ReadFrom reachable through the
+// wrapper: net/http hands a file body to it, and on TCP that is sendfile
+// (the content service's segments from a disk store).
+func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 func (c *conn) Close() error {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/valyala/fasthttp"
 )
 
 // serve runs a net/http server behind a Limiter of max connections.
@@ -180,34 +178,5 @@ func TestFullServerQueuesTheNextClient(t *testing.T) {
 	}
 	if err := <-fast; err != nil {
 		t.Fatalf("the waiting client: %v", err)
-	}
-}
-
-// The same crowd against fasthttp (the standalone content service's
-// engine), through its ConnState hook.
-func TestIdleCrowdFastHTTP(t *testing.T) {
-	t.Parallel()
-	const max, crowd = 100, 2000
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := New(max)
-	srv := &fasthttp.Server{
-		Handler:     func(ctx *fasthttp.RequestCtx) { ctx.WriteString("ok\n") },
-		ReadTimeout: 10 * time.Second, IdleTimeout: 10 * time.Minute, Concurrency: max,
-		ConnState: func(c net.Conn, s fasthttp.ConnState) { l.SetIdle(c, s == fasthttp.StateIdle) },
-	}
-	go srv.Serve(l.Listener(ln))
-	defer srv.Shutdown()
-	addr := ln.Addr().String()
-	holdIdlers(t, addr, crowd, func() {})
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get("http://" + addr + "/")
-	if err != nil {
-		t.Fatalf("a fresh client beside %d idle connections: %v", crowd, err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || l.Shed() < crowd-max {
-		t.Fatalf("fresh client %d, %d shed", resp.StatusCode, l.Shed())
 	}
 }

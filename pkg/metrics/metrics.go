@@ -6,9 +6,11 @@ package metrics
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +30,12 @@ type Metrics struct {
 	ffmpegSpeed   prometheus.Histogram
 	uploadedBytes prometheus.Counter
 	servedBytes   prometheus.Counter
+
+	// routes holds the counter and histogram of each (service, route,
+	// code) seen: WithLabelValues hashes its labels on every call, a
+	// tenth of a cached playlist's cost (BENCHMARKS.md).
+	routesMu sync.RWMutex
+	routes   map[routeKey]routeObservers
 }
 
 // New registers every metric in a fresh registry, with Go and process collectors.
@@ -119,25 +127,69 @@ func (m *Metrics) RegisterQueueDepth(stage string, pending func(context.Context)
 func (m *Metrics) Instrument(service string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
+		rec := recorders.Get().(*recorder)
+		*rec = recorder{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(rec, r)
 		m.ObserveHTTP(service, Route(r.URL.Path), rec.code, time.Since(start), rec.bytes)
+		*rec = recorder{} // holds no writer while pooled
+		recorders.Put(rec)
 	})
 }
+
+// recorders are reused: one allocation less per request.
+var recorders = sync.Pool{New: func() any { return new(recorder) }}
 
 // ObserveHTTP records one answered request, as Instrument does; for
 // requests answered outside net/http (the content service's fast path).
 func (m *Metrics) ObserveHTTP(service, route string, code int, took time.Duration, bytes int64) {
-	m.httpRequests.WithLabelValues(service, route, strconv.Itoa(code)).Inc()
-	m.httpDuration.WithLabelValues(service, route).Observe(took.Seconds())
-	if strings.HasPrefix(route, "/streams/") {
+	o := m.observers(routeKey{service, route, code})
+	o.requests.Inc()
+	o.duration.Observe(took.Seconds())
+	if o.content {
 		m.servedBytes.Add(float64(bytes))
 	}
+}
+
+type routeKey struct {
+	service, route string
+	code           int
+}
+
+type routeObservers struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+	content  bool // a /streams/ route: its bytes count as served
+}
+
+func (m *Metrics) observers(k routeKey) routeObservers {
+	m.routesMu.RLock()
+	o, ok := m.routes[k]
+	m.routesMu.RUnlock()
+	if ok {
+		return o
+	}
+	o = routeObservers{
+		requests: m.httpRequests.WithLabelValues(k.service, k.route, strconv.Itoa(k.code)),
+		duration: m.httpDuration.WithLabelValues(k.service, k.route),
+		content:  strings.HasPrefix(k.route, "/streams/"),
+	}
+	m.routesMu.Lock()
+	if m.routes == nil {
+		m.routes = map[routeKey]routeObservers{}
+	}
+	m.routes[k] = o // routes and codes are few (Route), so the map stays small
+	m.routesMu.Unlock()
+	return o
 }
 
 // Route maps a path to a low-cardinality label.
 func Route(path string) string {
 	switch {
+	// Player requests first: nearly all of a busy server's.
+	case strings.HasPrefix(path, "/streams/") && strings.HasSuffix(path, ".ts"):
+		return "/streams/{segment}"
+	case strings.HasPrefix(path, "/streams/") && strings.HasSuffix(path, ".m3u8"):
+		return "/streams/{playlist}"
 	case path == "/" || path == "/upload" || path == "/api/videos" || path == "/metrics" || path == "/healthz" ||
 		path == "/readyz" || path == "/videos" || path == "/api/openapi.json":
 		return path
@@ -151,10 +203,6 @@ func Route(path string) string {
 		return "/videos/{id}"
 	case strings.HasPrefix(path, "/static/"):
 		return "/static/{file}"
-	case strings.HasPrefix(path, "/streams/") && strings.HasSuffix(path, ".m3u8"):
-		return "/streams/{playlist}"
-	case strings.HasPrefix(path, "/streams/") && strings.HasSuffix(path, ".ts"):
-		return "/streams/{segment}"
 	case strings.HasPrefix(path, "/streams/"):
 		return "/streams/{file}" // keys, posters, storyboards
 	default:
@@ -176,6 +224,20 @@ func (r *recorder) WriteHeader(code int) {
 func (r *recorder) Write(b []byte) (int, error) {
 	n, err := r.ResponseWriter.Write(b)
 	r.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps net/http's own ReadFrom reachable (http.ServeContent of a
+// file is sendfile through it), counting what it sent.
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	var n int64
+	var err error
+	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{r.ResponseWriter}, src)
+	}
+	r.bytes += n
 	return n, err
 }
 

@@ -21,9 +21,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,7 +37,17 @@ import (
 	"github.com/hlsd/hlsd/pkg/store"
 )
 
-// Deps is what the content service needs.
+// Config is how the content service behaves.
+type Config struct {
+	// SegmentCacheBytes bounds the memory that keeps recently served
+	// segments of a store that is not on local disk (S3): a segment every
+	// viewer of a video fetches then costs the store one read, not one per
+	// viewer. 0 keeps none. A disk store's segments are sent with sendfile
+	// and never cached.
+	SegmentCacheBytes int64
+}
+
+// Deps is what the content service works with.
 type Deps struct {
 	Store store.Store
 	Log   *slog.Logger
@@ -44,8 +56,6 @@ type Deps struct {
 	Signer *playback.Signer
 	// Now is the clock tokens are checked against; nil means time.Now.
 	Now func() time.Time
-
-	playlists *playlistCache // set by Handler
 }
 
 // Prefix is where everything this service serves lives.
@@ -85,22 +95,40 @@ var (
 	pictureRe = regexp.MustCompile(`^(poster\.jpg|thumbnails\.vtt|sprite_(0|[1-9][0-9]{0,3})\.jpg)$`)
 )
 
-// Handler serves GET/HEAD/OPTIONS under /streams/.
-func Handler(d Deps) http.Handler { return New(d) }
-
-// Service is the content service: a net/http handler, and for the
-// standalone service a fasthttp fast path (ServeFast) that shares its
-// playlist cache.
-type Service struct{ d Deps }
-
-// New makes the service.
-func New(d Deps) *Service {
-	d.playlists = newPlaylistCache()
-	return &Service{d: d}
+// Service is the content service.
+type Service struct {
+	Config
+	Deps
+	playlists *playlistCache // every playlist served within the last second
+	segments  *segmentCache  // nil unless SegmentCacheBytes > 0 and the store is remote
 }
 
-// ServeHTTP serves GET/HEAD/OPTIONS under /streams/.
-func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.d.serve(w, r) }
+// New makes the content service: Handler serves it, Run prunes its caches.
+func New(cfg Config, deps Deps) *Service {
+	s := &Service{Config: cfg, Deps: deps, playlists: newPlaylistCache()}
+	if _, local := deps.Store.(store.LocalPather); !local && cfg.SegmentCacheBytes > 0 {
+		s.segments = newSegmentCache(cfg.SegmentCacheBytes)
+	}
+	return s
+}
+
+// Handler serves GET/HEAD/OPTIONS under /streams/.
+func (s *Service) Handler() http.Handler { return s }
+
+// Run drops expired cache entries every minute until ctx ends, so memory
+// follows what is being watched.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			s.playlists.prune(now)
+		}
+	}
+}
 
 // Header values every response (or every plain playlist response) carries,
 // assigned to the header map under their canonical keys: that spares
@@ -118,7 +146,8 @@ var (
 	hdrCacheGrowing  = []string{cacheGrowing}
 )
 
-func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves GET/HEAD/OPTIONS under /streams/.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h["Access-Control-Allow-Origin"] = hdrAllowOrigin
 	h["Access-Control-Expose-Headers"] = hdrExposeHeaders
@@ -140,7 +169,7 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 	escaped := r.URL.EscapedPath()
 	var token string
 	var expires time.Time
-	if d.Signer != nil {
+	if s.Signer != nil {
 		// Checked before the path's shape and before the store is asked, so
 		// everything under /streams/{id}/ (today's files and any added later)
 		// needs the token, and a request without one learns nothing — not
@@ -150,7 +179,7 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		if token, expires, ok = d.authorize(w, r, id); !ok {
+		if token, expires, ok = s.authorize(w, r, id); !ok {
 			return
 		}
 	}
@@ -159,13 +188,13 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 	var cached *cachedPlaylist
 	var key string
 	if strings.HasSuffix(escaped, ".m3u8") {
-		if cached = d.playlists.get(escaped, time.Now()); cached != nil {
+		if cached = s.playlists.get(escaped, time.Now()); cached != nil {
 			key = cached.key
 		}
 	}
 	if cached == nil {
 		if id, ok := KeyVideoID(escaped); ok {
-			d.serveKey(w, r, id)
+			s.serveKey(w, r, id)
 			return
 		}
 		var ok bool
@@ -178,19 +207,19 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 	if cached == nil && playlistKey {
 		// Read once, however many requests miss at the same moment.
 		var err error
-		cached, err = d.playlists.fill(r.Context(), escaped, func(ctx context.Context) (*cachedPlaylist, error) {
-			info, err := d.Store.Stat(ctx, key)
+		cached, err = s.playlists.fill(r.Context(), escaped, func(ctx context.Context) (*cachedPlaylist, error) {
+			info, err := s.Store.Stat(ctx, key)
 			if err != nil {
 				return nil, err
 			}
-			body, err := d.loadPlaylist(ctx, key, info)
+			body, err := s.loadPlaylist(ctx, key, info)
 			if err != nil {
 				return nil, err
 			}
-			return d.playlists.put(escaped, key, info, body, time.Now()), nil
+			return s.playlists.put(escaped, key, info, body, time.Now()), nil
 		})
 		if err != nil {
-			d.playlistError(w, key, err)
+			s.playlistError(w, key, err)
 			return
 		}
 	}
@@ -198,63 +227,69 @@ func (d Deps) serve(w http.ResponseWriter, r *http.Request) {
 	if cached != nil {
 		info = cached.info
 		h["Etag"] = cached.etag
+	} else if seg := s.segments.fresh(key, s.now()); seg != nil {
+		info = seg.info // served within the last few seconds: no need to ask the store
+		h.Set("ETag", info.ETag)
 	} else {
 		var err error
-		if info, err = d.Store.Stat(r.Context(), key); err != nil {
-			d.storeError(w, key, err)
+		if info, err = s.Store.Stat(r.Context(), key); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				s.segments.drop(key)
+			}
+			s.storeError(w, key, err)
 			return
 		}
 		h.Set("ETag", info.ETag)
 	}
 	if playlistKey {
 		h["Content-Type"] = hdrTypePlaylist
-		d.servePlaylist(w, r, key, cached, token, playback.RewritePlaylist, func(p *cachedPlaylist) string {
+		s.servePlaylist(w, r, key, cached, token, playback.RewritePlaylist, func(p *cachedPlaylist) string {
 			if p.growing() {
 				// It grows (EVENT) or will be rewritten (an early master):
 				// cached no longer than a third of a segment.
-				return d.cacheControl(cacheGrowing, ageGrowing, "", token, expires)
+				return s.cacheControl(cacheGrowing, ageGrowing, "", token, expires)
 			}
-			return d.cacheControl(cachePlaylist, agePlaylist, "", token, expires)
+			return s.cacheControl(cachePlaylist, agePlaylist, "", token, expires)
 		})
 		return
 	}
 	if strings.HasSuffix(key, ".vtt") {
 		// Served like a playlist: its sheet URIs carry the token.
 		h.Set("Content-Type", TypeVTT)
-		h.Set("Cache-Control", d.cacheControl(cachePlaylist, agePlaylist, "", token, expires))
-		body, err := d.loadPlaylist(r.Context(), key, info)
+		h.Set("Cache-Control", s.cacheControl(cachePlaylist, agePlaylist, "", token, expires))
+		body, err := s.loadPlaylist(r.Context(), key, info)
 		if err != nil {
-			d.playlistError(w, key, err)
+			s.playlistError(w, key, err)
 			return
 		}
-		d.servePlaylist(w, r, key, &cachedPlaylist{info: info, body: body}, token, playback.RewriteVTT, nil)
+		s.servePlaylist(w, r, key, &cachedPlaylist{info: info, body: body}, token, playback.RewriteVTT, nil)
 		return
 	}
 	if strings.HasSuffix(key, ".jpg") {
 		h.Set("Content-Type", TypeJPEG) // written once, like segments
-		h.Set("Cache-Control", d.cacheControl(cacheSegment, ageSegment, ", immutable", token, expires))
-		d.serveObject(w, r, key, info)
+		h.Set("Cache-Control", s.cacheControl(cacheSegment, ageSegment, ", immutable", token, expires))
+		s.serveObject(w, r, key, info)
 		return
 	}
 	h.Set("Content-Type", TypeSegment)
-	h.Set("Cache-Control", d.cacheControl(cacheSegment, ageSegment, ", immutable", token, expires))
-	d.serveObject(w, r, key, info)
+	h.Set("Cache-Control", s.cacheControl(cacheSegment, ageSegment, ", immutable", token, expires))
+	s.serveObject(w, r, key, info)
 }
 
 // authorize checks the request's token for video id. It answers 403 itself
 // and reports false when the token is missing, repeated or not valid.
-func (d Deps) authorize(w http.ResponseWriter, r *http.Request, id string) (string, time.Time, bool) {
+func (s *Service) authorize(w http.ResponseWriter, r *http.Request, id string) (string, time.Time, bool) {
 	q, _ := url.ParseQuery(r.URL.RawQuery) // malformed pairs are dropped
 	tokens := q[playback.TokenParam]
 	err := playback.ErrMalformed
 	var expires time.Time
 	if len(tokens) == 1 { // two tokens: which one would a cache key on? Neither.
-		expires, err = d.Signer.VerifyExpiry(id, tokens[0], d.now())
+		expires, err = s.Signer.VerifyExpiry(id, tokens[0], s.now())
 	}
 	if err == nil {
 		return tokens[0], expires, true
 	}
-	d.log().Debug("playback token refused", "video", id, "tokens", len(tokens), "reason", err)
+	s.log().Debug("playback token refused", "video", id, "tokens", len(tokens), "reason", err)
 	msg := msgNoToken
 	if errors.Is(err, playback.ErrExpired) {
 		msg = msgExpired // only said of genuine tokens: Verify checks the signature first
@@ -273,26 +308,26 @@ func (d Deps) authorize(w http.ResponseWriter, r *http.Request, id string) (stri
 // expired; and capped so the player's own cache forgets the response when
 // the token dies. A CDN meant to cache signed streams must verify tokens at
 // its edge. ETags, 304s and ranges work as for open streams.
-func (d Deps) cacheControl(open string, age int, extra, token string, expires time.Time) string {
+func (s *Service) cacheControl(open string, age int, extra, token string, expires time.Time) string {
 	if token == "" {
 		return open
 	}
-	if left := int(expires.Sub(d.now()) / time.Second); left < age {
+	if left := int(expires.Sub(s.now()) / time.Second); left < age {
 		age = max(left, 0)
 	}
 	return "private, max-age=" + strconv.Itoa(age) + extra
 }
 
-func (d Deps) now() time.Time {
-	if d.Now != nil {
-		return d.Now()
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
 	}
 	return time.Now()
 }
 
-func (d Deps) log() *slog.Logger {
-	if d.Log != nil {
-		return d.Log
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
 	}
 	return slog.Default()
 }
@@ -311,32 +346,62 @@ func fail(w http.ResponseWriter, status int, msg string) {
 
 // storeError answers a failed store call: 404 for a missing object, else a
 // 503 whose body says nothing of the store (the details go to the log).
-func (d Deps) storeError(w http.ResponseWriter, key string, err error) {
+func (s *Service) storeError(w http.ResponseWriter, key string, err error) {
 	if errors.Is(err, store.ErrNotFound) {
 		fail(w, http.StatusNotFound, msgNotFound)
 		return
 	}
-	d.log().Error("store failed", "key", key, "err", err)
+	s.log().Error("store failed", "key", key, "err", err)
 	fail(w, http.StatusServiceUnavailable, msgUnavailable)
 }
 
 // serveObject answers with the object's identity bytes, honouring Range and
-// conditional headers.
-func (d Deps) serveObject(w http.ResponseWriter, r *http.Request, key string, info store.Info) {
-	or := &objectReader{ctx: r.Context(), s: d.Store, key: key, size: info.Size}
+// conditional headers: from a local file with sendfile (a disk store), from
+// the segment cache (a remote store's segments), or read from the store.
+func (s *Service) serveObject(w http.ResponseWriter, r *http.Request, key string, info store.Info) {
+	if lp, ok := s.Store.(store.LocalPather); ok {
+		if path, err := lp.Path(key); err == nil {
+			f, err := os.Open(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				err = store.ErrNotFound // deleted since its Stat
+			}
+			if err != nil {
+				s.storeError(w, key, err)
+				return
+			}
+			defer f.Close()
+			// An *os.File reaches net/http's ReadFrom: sendfile, no copy
+			// through user space (CPU per GB served, BENCHMARKS.md).
+			http.ServeContent(w, r, "", info.ModTime, f)
+			return
+		}
+	}
+	if s.segments.fits(info.Size) && r.Method == http.MethodGet && strings.HasSuffix(key, ".ts") {
+		body, err := s.segments.body(r.Context(), s.Store, key, info, s.now())
+		if err != nil {
+			s.storeError(w, key, err)
+			return
+		}
+		http.ServeContent(w, r, "", info.ModTime, bytes.NewReader(body))
+		return
+	}
+	or := &objectReader{ctx: r.Context(), s: s.Store, key: key, size: info.Size}
 	defer or.close() // ServeContent does not close what it reads
 	if r.Method == http.MethodGet && !conditionalOrRanged(r) {
 		// The whole object will be read: open it now, so a store failure is a
 		// 503 rather than a 200 cut short after its headers.
-		rc, err := d.Store.Get(r.Context(), key, 0, -1)
+		rc, err := s.Store.Get(r.Context(), key, 0, -1)
 		if err != nil {
-			d.storeError(w, key, err)
+			s.storeError(w, key, err)
 			return
 		}
 		or.rc = rc
 	}
 	http.ServeContent(w, r, "", info.ModTime, or)
 }
+
+// conditionalHeaders make an answer depend on more than the object.
+var conditionalHeaders = []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"}
 
 func conditionalOrRanged(r *http.Request) bool {
 	for _, k := range conditionalHeaders {
@@ -411,21 +476,21 @@ const keySize = 16
 // shared caches (which would hand it to anyone with the URL after the token
 // expired) and out of the player's disk cache; players fetch it once per
 // playback anyway. There is no ETag: no revalidation, nothing to compare.
-func (d Deps) serveKey(w http.ResponseWriter, r *http.Request, id string) {
+func (s *Service) serveKey(w http.ResponseWriter, r *http.Request, id string) {
 	key := layout.EncryptionKeyKey(id)
-	rc, err := d.Store.Get(r.Context(), key, 0, -1)
+	rc, err := s.Store.Get(r.Context(), key, 0, -1)
 	if err != nil {
-		d.storeError(w, key, err)
+		s.storeError(w, key, err)
 		return
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, keySize+1))
 	if err != nil {
-		d.storeError(w, key, err)
+		s.storeError(w, key, err)
 		return
 	}
 	if len(b) != keySize {
-		d.log().Error("encryption key has the wrong size", "key", key, "size", len(b))
+		s.log().Error("encryption key has the wrong size", "key", key, "size", len(b))
 		fail(w, http.StatusServiceUnavailable, msgUnavailable)
 		return
 	}
@@ -444,7 +509,7 @@ func (d Deps) serveKey(w http.ResponseWriter, r *http.Request, id string) {
 //
 // cache, if set, picks Cache-Control by the playlist's content (a playlist
 // still growing is cached briefly).
-func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, p *cachedPlaylist, token string, rewrite func([]byte, string) ([]byte, error), cache func(*cachedPlaylist) string) {
+func (s *Service) servePlaylist(w http.ResponseWriter, r *http.Request, key string, p *cachedPlaylist, token string, rewrite func([]byte, string) ([]byte, error), cache func(*cachedPlaylist) string) {
 	h := w.Header()
 	if _, ok := h["Vary"]; ok {
 		h.Add("Vary", "Accept-Encoding")
@@ -504,7 +569,7 @@ func (d Deps) servePlaylist(w http.ResponseWriter, r *http.Request, key string, 
 	if token != "" {
 		var err error
 		if body, err = rewrite(body, token); err != nil {
-			d.log().Error("playlist rewrite failed", "key", key, "err", err)
+			s.log().Error("playlist rewrite failed", "key", key, "err", err)
 			fail(w, http.StatusInternalServerError, msgUnavailable)
 			return
 		}
@@ -545,28 +610,28 @@ var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 var errPlaylistTooLarge = errors.New("playlist too large")
 
 // loadPlaylist reads a playlist whole.
-func (d Deps) loadPlaylist(ctx context.Context, key string, info store.Info) ([]byte, error) {
+func (s *Service) loadPlaylist(ctx context.Context, key string, info store.Info) ([]byte, error) {
 	if info.Size > maxPlaylist {
 		return nil, fmt.Errorf("%w: %d bytes", errPlaylistTooLarge, info.Size)
 	}
-	return d.readAll(ctx, key, info.Size)
+	return s.readAll(ctx, key, info.Size)
 }
 
 // playlistError answers a playlist that could not be loaded.
-func (d Deps) playlistError(w http.ResponseWriter, key string, err error) {
+func (s *Service) playlistError(w http.ResponseWriter, key string, err error) {
 	if errors.Is(err, errPlaylistTooLarge) {
-		d.log().Error("playlist too large", "key", key, "err", err)
+		s.log().Error("playlist too large", "key", key, "err", err)
 		fail(w, http.StatusInternalServerError, msgUnavailable)
 		return
 	}
-	d.storeError(w, key, err)
+	s.storeError(w, key, err)
 }
 
 // readAll reads a playlist whole. size (its size in the store) sizes the
 // buffer, so a file is read in one call and a second that finds its end,
 // not in the many small reads of io.ReadAll's growing buffer.
-func (d Deps) readAll(ctx context.Context, key string, size int64) ([]byte, error) {
-	rc, err := d.Store.Get(ctx, key, 0, -1)
+func (s *Service) readAll(ctx context.Context, key string, size int64) ([]byte, error) {
+	rc, err := s.Store.Get(ctx, key, 0, -1)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ func setup(t *testing.T) (*httptest.Server, []byte) {
 	put("streams/"+id+"/360p/index.m3u8", []byte("#EXTM3U\n#EXTINF:6.000,\nseg_00000.ts\n"))
 	put("streams/"+id+"/360p/seg_00000.ts", seg)
 	put("uploads/"+id+"/source", []byte("secret source"))
-	srv := httptest.NewServer(Handler(Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	srv := httptest.NewServer(New(Config{}, Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
 	t.Cleanup(srv.Close)
 	return srv, seg
 }
@@ -223,7 +223,7 @@ func TestCachesGrowingPlaylistsBriefly(t *testing.T) {
 			if err := st.Put(context.Background(), key, strings.NewReader(tc.body), int64(len(tc.body))); err != nil {
 				t.Fatal(err)
 			}
-			srv := httptest.NewServer(Handler(Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+			srv := httptest.NewServer(New(Config{}, Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
 			defer srv.Close()
 			for _, enc := range []string{"", "gzip"} {
 				resp, body := do(t, "GET", srv.URL+"/"+key, map[string]string{"Accept-Encoding": enc})
@@ -274,7 +274,7 @@ func TestPlaylistsServedFromMemoryBriefly(t *testing.T) {
 	if err := st.Put(context.Background(), key, strings.NewReader(body), int64(len(body))); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(Handler(Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	srv := httptest.NewServer(New(Config{}, Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
 	defer srv.Close()
 	if resp, b := do(t, "GET", srv.URL+"/"+key, nil); resp.StatusCode != 200 || string(b) != body {
 		t.Fatalf("first GET: %d %q", resp.StatusCode, b)

@@ -57,7 +57,7 @@ func TestServesTheKey(t *testing.T) {
 	const shortID = "cdefghijklmnopqrstuvwxyz"
 	put(layout.EncryptionKeyKey(shortID), "short")
 	var logged bytes.Buffer
-	srv := httptest.NewServer(Handler(Deps{Store: f.store, Log: slog.New(slog.NewTextHandler(&logged, nil))}))
+	srv := httptest.NewServer(New(Config{}, Deps{Store: f.store, Log: slog.New(slog.NewTextHandler(&logged, nil))}).Handler())
 	defer srv.Close()
 
 	resp, body := do(t, "GET", srv.URL+"/streams/"+id+"/key", nil)
@@ -170,7 +170,7 @@ func TestSignedKeyURIIsRewritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer, _ := playback.NewSigner(time.Hour, playSecret)
-	srv := httptest.NewServer(Handler(Deps{Store: f.store, Log: quietLog(), Signer: signer, Now: func() time.Time { return t0 }}))
+	srv := httptest.NewServer(New(Config{}, Deps{Store: f.store, Log: quietLog(), Signer: signer, Now: func() time.Time { return t0 }}).Handler())
 	defer srv.Close()
 	tok := signer.Token(id, t0)
 	mediaURL := srv.URL + "/streams/" + id + "/360p/index.m3u8?token=" + tok

@@ -36,7 +36,7 @@ func TestObjectKeyPictures(t *testing.T) {
 // like a playlist (a day, gzip), each with its type, CORS, ranges and ETags.
 func TestServesPictures(t *testing.T) {
 	f := newFixture(t)
-	srv := httptest.NewServer(Handler(Deps{Store: f.store, Log: quietLog()}))
+	srv := httptest.NewServer(New(Config{}, Deps{Store: f.store, Log: quietLog()}).Handler())
 	defer srv.Close()
 	for _, tc := range []struct {
 		name, ctype, cache string
@@ -86,7 +86,7 @@ func TestServesPictures(t *testing.T) {
 func TestSignedPictures(t *testing.T) {
 	f := newFixture(t)
 	signer, _ := playback.NewSigner(time.Hour, playSecret)
-	srv := httptest.NewServer(Handler(Deps{Store: f.store, Log: quietLog(), Signer: signer, Now: func() time.Time { return t0 }}))
+	srv := httptest.NewServer(New(Config{}, Deps{Store: f.store, Log: quietLog(), Signer: signer, Now: func() time.Time { return t0 }}).Handler())
 	defer srv.Close()
 	tok := signer.Token(id, t0)
 	base := srv.URL + "/streams/" + id + "/"

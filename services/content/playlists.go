@@ -136,6 +136,17 @@ func (c *playlistCache) put(path, key string, info store.Info, body []byte, now 
 	return e
 }
 
+// prune drops the entries expired at now.
+func (c *playlistCache) prune(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.entries {
+		if !now.Before(e.expires) {
+			delete(c.entries, k)
+		}
+	}
+}
+
 // growing reports whether the playlist will still change
 // (playlist.InProgress), looked at once per entry.
 func (e *cachedPlaylist) growing() bool {

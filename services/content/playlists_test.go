@@ -51,7 +51,7 @@ func TestPlaylistMissesShareOneRead(t *testing.T) {
 		t.Fatalf("the fixture's playlist: %q, %v", want, err)
 	}
 	gate := &gatedStore{Store: f.store, release: make(chan struct{})}
-	svc := New(Deps{Store: gate, Log: quietLog()})
+	svc := New(Config{}, Deps{Store: gate, Log: quietLog()})
 	srv := httptest.NewServer(svc)
 	defer srv.Close()
 
@@ -82,7 +82,7 @@ func TestPlaylistMissesShareOneRead(t *testing.T) {
 		go get(t.Context(), rest)
 	}
 	testutil.WaitFor(t, "every request to wait for the playlist", 10*time.Second, func() bool {
-		return svc.d.playlists.fills.Load() == n+1
+		return svc.playlists.fills.Load() == n+1
 	})
 	cancel()
 	if r := <-first; r.err == nil {

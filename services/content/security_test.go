@@ -341,7 +341,7 @@ func refusal(target string, resp *http.Response, body []byte, mux bool) string {
 // but the published kinds inside it — comes back, however it is spelt.
 func TestNothingOutsideTheVideoPrefixByAnyEncoding(t *testing.T) {
 	f := newFixture(t)
-	handler := Handler(Deps{Store: f.store, Log: quietLog()})
+	handler := New(Config{}, Deps{Store: f.store, Log: quietLog()})
 	mux := http.NewServeMux()
 	mux.Handle(Prefix, handler)
 	for _, mode := range []struct {
@@ -420,7 +420,7 @@ func FuzzKeyVideoID(f *testing.F) {
 // part of the file name: the path before it decides alone.
 func TestQueryNeverNamesAFile(t *testing.T) {
 	f := newFixture(t)
-	srv := httptest.NewServer(Handler(Deps{Store: f.store, Log: quietLog()}))
+	srv := httptest.NewServer(New(Config{}, Deps{Store: f.store, Log: quietLog()}).Handler())
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
 	_, master := rawGet(t, addr, "/streams/"+id+"/master.m3u8")
@@ -448,7 +448,7 @@ func TestQueryNeverNamesAFile(t *testing.T) {
 
 func TestNoDirectoryListings(t *testing.T) {
 	f := newFixture(t)
-	srv := httptest.NewServer(Handler(Deps{Store: f.store, Log: quietLog()}))
+	srv := httptest.NewServer(New(Config{}, Deps{Store: f.store, Log: quietLog()}).Handler())
 	defer srv.Close()
 	for _, p := range []string{"/streams/", "/streams/" + id + "/", "/streams/" + id + "/360p/", "/streams/" + id, "/streams/" + id + "/360p"} {
 		resp, body := rawGet(t, srv.Listener.Addr().String(), p)
@@ -506,7 +506,7 @@ func TestStoreErrorsSayNothingInternal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.st.Store = f.store
 			var logged bytes.Buffer
-			srv := httptest.NewServer(Handler(Deps{Store: tc.st, Log: slog.New(slog.NewTextHandler(&logged, nil))}))
+			srv := httptest.NewServer(New(Config{}, Deps{Store: tc.st, Log: slog.New(slog.NewTextHandler(&logged, nil))}).Handler())
 			defer srv.Close()
 			resp, body := rawGet(t, srv.Listener.Addr().String(), tc.target, tc.hdr...)
 			for _, l := range leaks {

@@ -69,7 +69,7 @@ func newSignedEnv(t *testing.T) *signedEnv {
 	}
 	c := &clock{}
 	c.set(t0)
-	srv := httptest.NewServer(Handler(Deps{Store: f.store, Log: quietLog(), Signer: signer, Now: c.now}))
+	srv := httptest.NewServer(New(Config{}, Deps{Store: f.store, Log: quietLog(), Signer: signer, Now: c.now}).Handler())
 	t.Cleanup(srv.Close)
 	return &signedEnv{srv: srv, signer: signer, clock: c, seg: seg}
 }
@@ -290,7 +290,7 @@ func TestSignedPlaylistsGzipETagRange(t *testing.T) {
 	if !bytes.Contains(otherBody, []byte("?token="+other)) {
 		t.Fatalf("second token not propagated: %q", otherBody)
 	}
-	open := httptest.NewServer(Handler(Deps{Store: newSignedStore(t), Log: quietLog()}))
+	open := httptest.NewServer(New(Config{}, Deps{Store: newSignedStore(t), Log: quietLog()}).Handler())
 	defer open.Close()
 	resp, _ = do(t, "GET", open.URL+"/streams/"+id+"/master.m3u8", nil)
 	storedETag := resp.Header.Get("ETag")
@@ -350,7 +350,7 @@ func newSignedStore(t *testing.T) *failingStore {
 // Without a Signer nothing changes: a token parameter is ignored and the
 // playlist is served as stored, publicly cacheable.
 func TestOpenDeploymentIgnoresTokens(t *testing.T) {
-	srv := httptest.NewServer(Handler(Deps{Store: newSignedStore(t), Log: quietLog()}))
+	srv := httptest.NewServer(New(Config{}, Deps{Store: newSignedStore(t), Log: quietLog()}).Handler())
 	defer srv.Close()
 	for _, q := range []string{"", "?token=garbage"} {
 		resp, body := do(t, "GET", srv.URL+"/streams/"+id+"/master.m3u8"+q, nil)
@@ -380,7 +380,7 @@ func TestSignedStoreErrorsSayNothingInternal(t *testing.T) {
 	st := newSignedStore(t)
 	st.get = true
 	signer, _ := playback.NewSigner(time.Hour, playSecret)
-	srv := httptest.NewServer(Handler(Deps{Store: st, Log: quietLog(), Signer: signer, Now: func() time.Time { return t0 }}))
+	srv := httptest.NewServer(New(Config{}, Deps{Store: st, Log: quietLog(), Signer: signer, Now: func() time.Time { return t0 }}).Handler())
 	defer srv.Close()
 	for _, enc := range []string{"", "gzip"} {
 		resp, body := do(t, "GET", srv.URL+"/streams/"+id+"/master.m3u8?token="+signer.Token(id, t0), map[string]string{"Accept-Encoding": enc})

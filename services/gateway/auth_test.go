@@ -43,7 +43,7 @@ func TestRoutesNeedAToken(t *testing.T) {
 	bus := startBus(t)
 	var logs logBuffer
 	d, _ := newDeps(t, bus, &logs, token1, token2)
-	h := Handler(d)
+	h := d.Handler()
 
 	newVideo := func(t *testing.T) string {
 		id := layout.NewVideoID()
@@ -175,10 +175,10 @@ func TestFormIsPublic(t *testing.T) {
 	var logs logBuffer
 	d, _ := newDeps(t, nil, &logs, token1)
 	rec := httptest.NewRecorder()
-	Handler(d).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	page := rec.Body.String()
 	script := httptest.NewRecorder()
-	Handler(d).ServeHTTP(script, httptest.NewRequest("GET", "/static/index.js", nil))
+	d.Handler().ServeHTTP(script, httptest.NewRequest("GET", "/static/index.js", nil))
 	if rec.Code != http.StatusOK || !strings.Contains(page, `<input type="password" id="token"`) || !strings.Contains(page, `<script src="/static/index.js">`) ||
 		script.Code != http.StatusOK || !strings.Contains(script.Body.String(), `headers: hlsd.authHeaders()`) {
 		t.Fatalf("GET / = %d, want the form with its token box, whose script sends the token as a header:\n%s", rec.Code, page)
@@ -194,7 +194,7 @@ func TestNoTokensMeansOpen(t *testing.T) {
 	bus := startBus(t)
 	var logs logBuffer
 	d, _ := newDeps(t, bus, &logs)
-	h := Handler(d)
+	h := d.Handler()
 	ct, body := multipartBody(t, "some bytes")
 	req := httptest.NewRequest("POST", "/api/videos", bytes.NewReader(body))
 	req.Header.Set("Content-Type", ct)

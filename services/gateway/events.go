@@ -50,22 +50,22 @@ func (g guard) requireOrQueryToken(h http.HandlerFunc) http.Handler {
 // eventWriteTimeout bounds each write of an event stream.
 const eventWriteTimeout = 30 * time.Second
 
-func (d Deps) events(heartbeat time.Duration) http.HandlerFunc {
+func (gw *Gateway) events(heartbeat time.Duration) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel() // stops the watcher
-		_, err := d.Bus.Videos.Get(ctx, id)
+		_, err := gw.Records.Get(ctx, id)
 		var updates <-chan video.Video
 		if err == nil {
-			updates, err = d.Bus.Videos.Watch(ctx, id)
+			updates, err = gw.Records.Watch(ctx, id)
 		}
 		if errors.Is(err, video.ErrNotFound) {
 			jsonError(w, http.StatusNotFound, "No video has that id.")
 			return
 		}
 		if err != nil {
-			d.Log.Error("watch video failed", "video", id, "err", err)
+			gw.Log.Error("watch video failed", "video", id, "err", err)
 			jsonError(w, http.StatusServiceUnavailable, "Video state is unavailable; try again shortly.")
 			return
 		}
@@ -103,7 +103,7 @@ func (d Deps) events(heartbeat time.Duration) http.HandlerFunc {
 			select {
 			case <-ctx.Done():
 				return
-			case <-d.Done: // nil: never
+			case <-gw.Done: // nil: never
 				return
 			case <-tick.C:
 				writeBy()
@@ -116,13 +116,13 @@ func (d Deps) events(heartbeat time.Duration) http.HandlerFunc {
 					// or on a broker hiccup: then the stream just closes and
 					// the client reconnects.
 					if ctx.Err() == nil {
-						if _, err := d.Bus.Videos.Get(ctx, id); errors.Is(err, video.ErrNotFound) {
+						if _, err := gw.Records.Get(ctx, id); errors.Is(err, video.ErrNotFound) {
 							end("deleted")
 						}
 					}
 					return
 				}
-				if send("video", d.present(r, v)) != nil {
+				if send("video", gw.present(r, v)) != nil {
 					return
 				}
 				if v.State.Final() {

@@ -91,7 +91,7 @@ func TestEventsFollowAVideoToTheEnd(t *testing.T) {
 	bus := startBus(t)
 	var logs logBuffer
 	d, _ := newDeps(t, bus, &logs, token1)
-	srv := httptest.NewServer(Handler(d))
+	srv := httptest.NewServer(d.Handler())
 	defer srv.Close()
 	ctx := context.Background()
 	id := layout.NewVideoID()
@@ -138,7 +138,7 @@ func TestEventsFollowAVideoToTheEnd(t *testing.T) {
 func TestEventsOfAFinishedVideoEndAtOnce(t *testing.T) {
 	bus := startBus(t)
 	d, _ := newDeps(t, bus, &logBuffer{})
-	srv := httptest.NewServer(Handler(d))
+	srv := httptest.NewServer(d.Handler())
 	defer srv.Close()
 	id := layout.NewVideoID()
 	failed := video.Video{ID: id, State: video.StateFailed, Failure: &video.Failure{Code: video.CodeUnsupported, Reason: "Not a video."}}
@@ -157,7 +157,7 @@ func TestEventsOfAFinishedVideoEndAtOnce(t *testing.T) {
 func TestEventsEndWhenTheVideoIsDeleted(t *testing.T) {
 	bus := startBus(t)
 	d, _ := newDeps(t, bus, &logBuffer{})
-	srv := httptest.NewServer(Handler(d))
+	srv := httptest.NewServer(d.Handler())
 	defer srv.Close()
 	id := layout.NewVideoID()
 	if err := bus.Videos.Create(context.Background(), &video.Video{ID: id, State: video.StateEncoding}); err != nil {
@@ -215,7 +215,7 @@ func TestEventsRefusals(t *testing.T) {
 	bus := startBus(t)
 	var logs logBuffer
 	d, _ := newDeps(t, bus, &logs, token1, token2)
-	srv := httptest.NewServer(Handler(d))
+	srv := httptest.NewServer(d.Handler())
 	defer srv.Close()
 	id := layout.NewVideoID()
 	if err := bus.Videos.Create(context.Background(), &video.Video{ID: id, State: video.StateReady}); err != nil {
@@ -265,7 +265,7 @@ func TestEventsCloseAtShutdown(t *testing.T) {
 	d, _ := newDeps(t, bus, &logBuffer{})
 	done := make(chan struct{})
 	d.Done = done
-	srv := httptest.NewServer(Handler(d))
+	srv := httptest.NewServer(d.Handler())
 	defer srv.Close()
 	id := layout.NewVideoID()
 	if err := bus.Videos.Create(context.Background(), &video.Video{ID: id, State: video.StateEncoding}); err != nil {

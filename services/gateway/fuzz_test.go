@@ -45,7 +45,7 @@ func FuzzUpload(f *testing.F) {
 		req.Header.Set("Content-Type", contentType)
 		req.Header.Set("Authorization", authorization)
 		rec := httptest.NewRecorder()
-		Handler(d).ServeHTTP(rec, req)
+		d.Handler().ServeHTTP(rec, req)
 
 		status, answer := rec.Code, rec.Body.String()
 		t.Logf("POST %s: %d %q", path, status, answer)

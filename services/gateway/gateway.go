@@ -5,6 +5,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/api"
@@ -25,32 +27,21 @@ import (
 	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/store"
 	"github.com/hlsd/hlsd/pkg/video"
+	"github.com/hlsd/hlsd/pkg/webhook"
 )
 
-// Deps is what the gateway needs.
-type Deps struct {
-	Bus      *queue.Bus
-	Store    store.Store
-	Profiles profiles.Profiles
+// Config is how the gateway behaves.
+type Config struct {
+	Profiles profiles.Profiles // the ladder new uploads are encoded with
 	// MaxUploadBytes bounds one upload's file size.
 	MaxUploadBytes int64
 	// ContentURL is the base URL players reach the content service at
 	// ("https://cdn.example.com"); empty means the host the request came to.
 	ContentURL string
-	Log        *slog.Logger
-	// UploadedBytes, if set, counts bytes received.
-	UploadedBytes func(n int64)
 	// APITokens, if any, are the bearer tokens POST /upload and every
 	// /api/videos route require. None leaves them open: the caller decides
 	// whether that is safe (cmd/hlsd/app allows it on loopback only).
 	APITokens []string
-	// Signer, if set, signs the master URLs handed out (see pkg/playback);
-	// the content service must hold the same secrets.
-	Signer *playback.Signer
-	Now    func() time.Time // nil: time.Now
-	// Resumable, if set, keeps unfinished tus uploads and mounts the tus
-	// endpoint at /api/uploads/ (see tus.go).
-	Resumable *Resumable
 	// AllowedOrigins are the web sites ("https://app.example.com") whose
 	// pages may call uploads and the API from a browser; the gateway's own
 	// pages always may. Others get 403.
@@ -58,26 +49,126 @@ type Deps struct {
 	// UploadStallTimeout drops an upload body that brings fewer than
 	// StallBytes in this long (0: DefaultUploadStallTimeout).
 	UploadStallTimeout time.Duration
+	// UploadExpiry is how long an unfinished tus upload is kept (0: 24 h).
+	UploadExpiry time.Duration
+	// FailedSourceRetention keeps a failed video's source this long (the
+	// workers leave it, see encoder.Config.KeepFailedSources); 0: Run
+	// sweeps none.
+	FailedSourceRetention time.Duration
+	// Webhook, with a URL, announces ready and failed videos (Run
+	// delivers them).
+	Webhook WebhookConfig
+}
+
+// WebhookConfig is where and how video events are delivered.
+type WebhookConfig struct {
+	URL     string
+	Secret  []byte          // at least webhook.MinSecretBytes
+	Backoff []time.Duration // nil: DefaultWebhookBackoff
+}
+
+// Records is what the gateway reads and changes of video records
+// (video.Records).
+type Records interface {
+	Create(ctx context.Context, v *video.Video) error
+	Get(ctx context.Context, id string) (video.Video, error)
+	Update(ctx context.Context, id string, fn func(*video.Video) error) (video.Video, error)
+	Delete(ctx context.Context, id string) error
+	List(ctx context.Context) ([]video.Video, error)
+	Watch(ctx context.Context, id string) (<-chan video.Video, error)
+}
+
+// Queue is where the gateway hands new uploads on (queue.Bus).
+type Queue interface {
+	PublishEncode(ctx context.Context, j jobs.EncodeJob) error
+	AnnounceFinal(v video.Video, log *slog.Logger)
+}
+
+// Deps is what the gateway works with. Bus is only needed by Run, for the
+// webhook consumer; Records and Queue default to the bus's.
+type Deps struct {
+	Bus     *queue.Bus
+	Records Records
+	Queue   Queue
+	Store   store.Store
+	Log     *slog.Logger
+	// Signer, if set, signs the master URLs handed out (see pkg/playback);
+	// the content service must hold the same secrets.
+	Signer *playback.Signer
+	// Resumable, if set, keeps unfinished tus uploads and mounts the tus
+	// endpoint at /api/uploads/ (see tus.go).
+	Resumable *Resumable
+	// UploadedBytes, if set, counts bytes received.
+	UploadedBytes func(n int64)
+	// Observe, if set, is told how each webhook delivery ended.
+	Observe func(stage string, o queue.Outcome, d time.Duration, redelivered bool)
+	Now     func() time.Time // nil: time.Now
 	// Done, if set, closes when the server shuts down: event streams end
 	// then (without "end": clients reconnect, to another gateway), instead
 	// of holding the shutdown for its whole grace period.
 	Done <-chan struct{}
 }
 
+// Gateway is the front door.
+type Gateway struct {
+	Config
+	Deps
+}
+
+// New makes a gateway: Handler serves it, Run does its background work.
+func New(cfg Config, deps Deps) *Gateway {
+	if deps.Bus != nil {
+		if deps.Records == nil {
+			deps.Records = deps.Bus.Videos
+		}
+		if deps.Queue == nil {
+			deps.Queue = deps.Bus
+		}
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Gateway{Config: cfg, Deps: deps}
+}
+
 // Handler routes the gateway's endpoints.
-func Handler(d Deps) http.Handler {
+func (gw *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
-	registerWeb(mux, d)
-	g := guard{tokens: newTokenSet(d.APITokens), origins: newOriginSet(d.AllowedOrigins), log: d.Log}
-	mux.Handle("POST /upload", g.require(false, d.upload))
-	mux.Handle("POST /api/videos", g.require(true, d.create))
-	mux.Handle("GET /api/videos", g.require(true, d.list))
-	mux.Handle("GET /api/videos/{id}", g.require(true, d.get))
-	mux.Handle("DELETE /api/videos/{id}", g.require(true, d.delete))
-	mux.Handle("GET /api/videos/{id}/events", g.requireOrQueryToken(d.events(SSEHeartbeat)))
+	registerWeb(mux, gw)
+	g := guard{tokens: newTokenSet(gw.APITokens), origins: newOriginSet(gw.AllowedOrigins), log: gw.Log}
+	mux.Handle("POST /upload", g.require(false, gw.upload))
+	mux.Handle("POST /api/videos", g.require(true, gw.create))
+	mux.Handle("GET /api/videos", g.require(true, gw.list))
+	mux.Handle("GET /api/videos/{id}", g.require(true, gw.get))
+	mux.Handle("DELETE /api/videos/{id}", g.require(true, gw.delete))
+	mux.Handle("GET /api/videos/{id}/events", g.requireOrQueryToken(gw.events(SSEHeartbeat)))
 	mux.HandleFunc("GET /api/openapi.json", serveOpenAPI)
-	mountTus(mux, d, g)
+	mountTus(mux, gw, g)
 	return mux
+}
+
+// Run does the gateway's background work until ctx ends: it removes
+// expired tus uploads and, with a retention, kept sources of failed videos,
+// and delivers webhooks when a webhook URL is set.
+func (gw *Gateway) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	if gw.Resumable != nil {
+		wg.Go(func() { gw.Resumable.RunSweeper(ctx, time.Hour, cmp.Or(gw.UploadExpiry, 24*time.Hour), gw.Log) })
+	}
+	if gw.FailedSourceRetention > 0 {
+		wg.Go(func() { gw.RunFailedSourceSweeper(ctx, gw.FailedSourceRetention) })
+	}
+	var err error
+	if gw.Webhook.URL != "" {
+		wh := &Webhooks{
+			Bus: gw.Bus, URL: gw.Webhook.URL, Secret: gw.Webhook.Secret, Backoff: gw.Webhook.Backoff,
+			ContentURL: gw.ContentURL, Signer: gw.Signer, Log: gw.Log, Observe: gw.Observe,
+		}
+		gw.Log.Info("webhooks on: ready and failed videos are announced", "url", webhook.RedactURL(gw.Webhook.URL))
+		err = wh.Run(ctx)
+	}
+	wg.Wait()
+	return err
 }
 
 // Upload problems the client caused.
@@ -95,15 +186,15 @@ func (e tooLargeError) Error() string {
 
 // receive streams the multipart file into the store (never into memory),
 // records the video and queues its encode job.
-func (d Deps) receive(w http.ResponseWriter, r *http.Request) (video.Video, int, error) {
+func (gw *Gateway) receive(w http.ResponseWriter, r *http.Request) (video.Video, int, error) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct != "multipart/form-data" {
 		return video.Video{}, http.StatusBadRequest, errNotMultipart
 	}
 	// Bound the whole body (file plus a little form overhead) so nobody can
 	// stream forever, nor stall.
-	d.guardBody(w, r)
-	r.Body = http.MaxBytesReader(w, r.Body, d.MaxUploadBytes+1<<20)
+	gw.guardBody(w, r)
+	r.Body = http.MaxBytesReader(w, r.Body, gw.MaxUploadBytes+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return video.Video{}, http.StatusBadRequest, errNotMultipart
@@ -114,14 +205,14 @@ func (d Deps) receive(w http.ResponseWriter, r *http.Request) (video.Video, int,
 			return video.Video{}, http.StatusBadRequest, errNoFile
 		}
 		if err != nil {
-			status, e := readErrStatus(err, d.MaxUploadBytes)
+			status, e := readErrStatus(err, gw.MaxUploadBytes)
 			return video.Video{}, status, e
 		}
 		if part.FormName() != "upload" && part.FormName() != "file" {
 			part.Close()
 			continue
 		}
-		return d.accept(r.Context(), part.FileName(), part)
+		return gw.accept(r.Context(), part.FileName(), part)
 	}
 }
 
@@ -136,49 +227,49 @@ func readErrStatus(err error, max int64) (int, error) {
 	return http.StatusBadRequest, errors.New("The upload was interrupted or malformed.")
 }
 
-func (d Deps) accept(ctx context.Context, filename string, body io.Reader) (video.Video, int, error) {
-	return d.acceptAs(ctx, layout.NewVideoID(), filename, body)
+func (gw *Gateway) accept(ctx context.Context, filename string, body io.Reader) (video.Video, int, error) {
+	return gw.acceptAs(ctx, layout.NewVideoID(), filename, body)
 }
 
 // acceptAs stores body as the source of video id, records the video and
 // queues its encode job: the path of every upload, multipart or tus.
-func (d Deps) acceptAs(ctx context.Context, id, filename string, body io.Reader) (video.Video, int, error) {
-	log := d.Log.With("video", id)
-	cr := &countingReader{r: body, max: d.MaxUploadBytes}
-	if err := d.Store.Put(ctx, layout.SourceKey(id), cr, -1); err != nil {
+func (gw *Gateway) acceptAs(ctx context.Context, id, filename string, body io.Reader) (video.Video, int, error) {
+	log := gw.Log.With("video", id)
+	cr := &countingReader{r: body, max: gw.MaxUploadBytes}
+	if err := gw.Store.Put(ctx, layout.SourceKey(id), cr, -1); err != nil {
 		if cr.tooLarge {
-			return video.Video{}, http.StatusRequestEntityTooLarge, tooLargeError{d.MaxUploadBytes}
+			return video.Video{}, http.StatusRequestEntityTooLarge, tooLargeError{gw.MaxUploadBytes}
 		}
 		if cr.readErr != nil {
-			status, e := readErrStatus(cr.readErr, d.MaxUploadBytes)
+			status, e := readErrStatus(cr.readErr, gw.MaxUploadBytes)
 			return video.Video{}, status, e
 		}
 		log.Error("storing upload failed", "err", err)
 		return video.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be stored; try again shortly.")
 	}
-	if d.UploadedBytes != nil {
-		d.UploadedBytes(cr.n)
+	if gw.UploadedBytes != nil {
+		gw.UploadedBytes(cr.n)
 	}
 	if cr.n == 0 {
-		_ = d.Store.Delete(ctx, layout.SourceKey(id))
+		_ = gw.Store.Delete(ctx, layout.SourceKey(id))
 		return video.Video{}, http.StatusBadRequest, errEmpty
 	}
 	rec := video.Video{ID: id, State: video.StateUploaded, Filename: CleanFilename(filename), Size: cr.n}
-	if err := d.Bus.Videos.Create(ctx, &rec); err != nil {
+	if err := gw.Records.Create(ctx, &rec); err != nil {
 		log.Error("recording upload failed", "err", err)
-		_ = d.Store.Delete(ctx, layout.SourceKey(id))
+		_ = gw.Store.Delete(ctx, layout.SourceKey(id))
 		return video.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be recorded; try again shortly.")
 	}
-	job := jobs.EncodeJob{VideoID: id, SourceKey: layout.SourceKey(id), Profiles: d.Profiles, Part: jobs.PartPlan}
-	if err := d.Bus.PublishEncode(ctx, job); err != nil {
+	job := jobs.EncodeJob{VideoID: id, SourceKey: layout.SourceKey(id), Profiles: gw.Profiles, Part: jobs.PartPlan}
+	if err := gw.Queue.PublishEncode(ctx, job); err != nil {
 		log.Error("queueing encode failed", "err", err)
-		if failed, err := d.Bus.Videos.Update(context.WithoutCancel(ctx), id, func(v *video.Video) error {
+		if failed, err := gw.Records.Update(context.WithoutCancel(ctx), id, func(v *video.Video) error {
 			v.Fail(video.CodeInternal, "The rec could not be queued for encoding.")
 			return nil
 		}); err == nil {
-			d.Bus.AnnounceFinal(failed, log)
+			gw.Queue.AnnounceFinal(failed, log)
 		}
-		_ = d.Store.Delete(context.WithoutCancel(ctx), layout.SourceKey(id))
+		_ = gw.Store.Delete(context.WithoutCancel(ctx), layout.SourceKey(id))
 		return video.Video{}, http.StatusServiceUnavailable, errors.New("The rec could not be queued for encoding; try again shortly.")
 	}
 	log.Info("upload received", "bytes", cr.n)
@@ -209,8 +300,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // upload is the seed's endpoint: it holds the request until the video is
 // ready and answers the master playlist URL as plain text, or a 4xx with the
 // reason it failed.
-func (d Deps) upload(w http.ResponseWriter, r *http.Request) {
-	rec, status, err := d.receive(w, r)
+func (gw *Gateway) upload(w http.ResponseWriter, r *http.Request) {
+	rec, status, err := gw.receive(w, r)
 	if err != nil {
 		plainError(w, status, err.Error())
 		return
@@ -218,7 +309,7 @@ func (d Deps) upload(w http.ResponseWriter, r *http.Request) {
 	// The body is in; the wait may be long, and a read deadline passing
 	// during it would end the request (see guardBody).
 	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
-	final, err := d.waitFinal(r.Context(), rec.ID)
+	final, err := gw.waitFinal(r.Context(), rec.ID)
 	if err != nil {
 		// The client went away or the broker did; the job goes on regardless.
 		setVideoHeaders(w.Header(), rec.ID)
@@ -232,16 +323,16 @@ func (d Deps) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintln(w, d.masterURL(r, rec.ID))
+	fmt.Fprintln(w, gw.masterURL(r, rec.ID))
 }
 
 // waitFinal follows the video until it is ready or failed. A watcher that
 // ends on its own (a broker hiccup under load once did, and the client
 // was told "Lost track" two seconds before its video was ready) is
 // replaced; only a deleted video or the client leaving ends the wait.
-func (d Deps) waitFinal(ctx context.Context, id string) (video.Video, error) {
+func (gw *Gateway) waitFinal(ctx context.Context, id string) (video.Video, error) {
 	for {
-		updates, err := d.Bus.Videos.Watch(ctx, id)
+		updates, err := gw.Records.Watch(ctx, id)
 		if err != nil {
 			return video.Video{}, err
 		}
@@ -253,16 +344,16 @@ func (d Deps) waitFinal(ctx context.Context, id string) (video.Video, error) {
 		if ctx.Err() != nil {
 			return video.Video{}, ctx.Err()
 		}
-		v, err := d.Bus.Videos.Get(ctx, id)
+		v, err := gw.Records.Get(ctx, id)
 		switch {
 		case errors.Is(err, video.ErrNotFound):
 			return video.Video{}, errors.New("video deleted while waiting")
 		case err == nil && v.State.Final():
 			return v, nil
 		case err != nil:
-			d.Log.Warn("reading the video while waiting for it failed; trying again", "video", id, "err", err)
+			gw.Log.Warn("reading the video while waiting for it failed; trying again", "video", id, "err", err)
 		default:
-			d.Log.Warn("the video's watcher ended early; watching again", "video", id)
+			gw.Log.Warn("the video's watcher ended early; watching again", "video", id)
 		}
 		select {
 		case <-ctx.Done():
@@ -289,75 +380,75 @@ func failureStatus(f *video.Failure) int {
 	}
 }
 
-func (d Deps) masterURL(r *http.Request, id string) string {
-	return streamURL(d.contentBase(r), id, "master.m3u8", d.playbackToken(id))
+func (gw *Gateway) masterURL(r *http.Request, id string) string {
+	return streamURL(gw.contentBase(r), id, "master.m3u8", gw.playbackToken(id))
 }
 
-func (d Deps) present(r *http.Request, v video.Video) api.Video {
-	return present(v, d.contentBase(r), d.playbackToken(v.ID))
+func (gw *Gateway) present(r *http.Request, v video.Video) api.Video {
+	return present(v, gw.contentBase(r), gw.playbackToken(v.ID))
 }
 
 // create is the API upload: 202 as soon as the file is stored.
-func (d Deps) create(w http.ResponseWriter, r *http.Request) {
-	rec, status, err := d.receive(w, r)
+func (gw *Gateway) create(w http.ResponseWriter, r *http.Request) {
+	rec, status, err := gw.receive(w, r)
 	if err != nil {
 		jsonError(w, status, err.Error())
 		return
 	}
 	w.Header().Set("Location", "/api/videos/"+rec.ID)
-	writeJSON(w, http.StatusAccepted, d.present(r, rec))
+	writeJSON(w, http.StatusAccepted, gw.present(r, rec))
 }
 
-func (d Deps) get(w http.ResponseWriter, r *http.Request) {
-	v, err := d.Bus.Videos.Get(r.Context(), r.PathValue("id"))
+func (gw *Gateway) get(w http.ResponseWriter, r *http.Request) {
+	v, err := gw.Records.Get(r.Context(), r.PathValue("id"))
 	if errors.Is(err, video.ErrNotFound) {
 		jsonError(w, http.StatusNotFound, "No video has that id.")
 		return
 	}
 	if err != nil {
-		d.Log.Error("get video failed", "err", err)
+		gw.Log.Error("get video failed", "err", err)
 		jsonError(w, http.StatusServiceUnavailable, "Video state is unavailable; try again shortly.")
 		return
 	}
-	writeJSON(w, http.StatusOK, d.present(r, v))
+	writeJSON(w, http.StatusOK, gw.present(r, v))
 }
 
 // list answers a page of videos, newest first (see page.go). The bucket has
 // no index by time, so each page reads every video's state.
-func (d Deps) list(w http.ResponseWriter, r *http.Request) {
+func (gw *Gateway) list(w http.ResponseWriter, r *http.Request) {
 	limit, after, err := pageParams(r)
 	if err != nil {
 		jsonError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	vs, err := d.Bus.Videos.List(r.Context())
+	vs, err := gw.Records.List(r.Context())
 	if err != nil {
-		d.Log.Error("list videos failed", "err", err)
+		gw.Log.Error("list videos failed", "err", err)
 		jsonError(w, http.StatusServiceUnavailable, "Video state is unavailable; try again shortly.")
 		return
 	}
 	vs, next := page(vs, limit, after)
 	out := api.Page{Videos: make([]api.Video, 0, len(vs)), NextCursor: next}
 	for _, v := range vs {
-		out.Videos = append(out.Videos, d.present(r, v))
+		out.Videos = append(out.Videos, gw.present(r, v))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 // delete removes every object of a video, then its state.
-func (d Deps) delete(w http.ResponseWriter, r *http.Request) {
+func (gw *Gateway) delete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if _, err := d.Bus.Videos.Get(r.Context(), id); errors.Is(err, video.ErrNotFound) {
+	if _, err := gw.Records.Get(r.Context(), id); errors.Is(err, video.ErrNotFound) {
 		// Still being uploaded (tus): end the upload, which is the video.
-		if d.Resumable != nil && layout.ValidVideoID(id) {
-			ended, err := d.Resumable.TerminateVideo(r.Context(), id)
+		if gw.Resumable != nil && layout.ValidVideoID(id) {
+			ended, err := gw.Resumable.TerminateVideo(r.Context(), id)
 			if err != nil {
-				d.Log.Error("terminating an unfinished upload failed", "video", id, "err", err)
+				gw.Log.Error("terminating an unfinished upload failed", "video", id, "err", err)
 				jsonError(w, http.StatusServiceUnavailable, "The video could not be deleted; try again shortly.")
 				return
 			}
 			if ended {
-				d.Log.Info("video deleted while it was being uploaded", "video", id)
+				gw.Log.Info("video deleted while it was being uploaded", "video", id)
 				w.WriteHeader(http.StatusNoContent)
 				return
 			}
@@ -365,33 +456,33 @@ func (d Deps) delete(w http.ResponseWriter, r *http.Request) {
 		// Files of a delete that failed half-way (the record went first)
 		// go now; for an id that never existed this finds nothing.
 		if layout.ValidVideoID(id) {
-			_ = store.DeletePrefixes(r.Context(), d.Store, layout.VideoPrefixes(id, true)...)
+			_ = store.DeletePrefixes(r.Context(), gw.Store, layout.VideoPrefixes(id, true)...)
 		}
 		jsonError(w, http.StatusNotFound, "No video has that id.")
 		return
 	}
 	// State first, so workers skip any job still queued for it.
-	if err := d.Bus.Videos.Delete(r.Context(), id); err != nil {
-		d.Log.Error("delete video failed", "video", id, "err", err)
+	if err := gw.Records.Delete(r.Context(), id); err != nil {
+		gw.Log.Error("delete video failed", "video", id, "err", err)
 		jsonError(w, http.StatusServiceUnavailable, "The video could not be deleted; try again shortly.")
 		return
 	}
 	// Then every object. A job still running for it removes what it writes
 	// after this (queue.Worker.OnDeleted).
-	if err := store.DeletePrefixes(context.WithoutCancel(r.Context()), d.Store, layout.VideoPrefixes(id, true)...); err != nil {
-		d.Log.Error("delete objects failed", "video", id, "err", err)
+	if err := store.DeletePrefixes(context.WithoutCancel(r.Context()), gw.Store, layout.VideoPrefixes(id, true)...); err != nil {
+		gw.Log.Error("delete objects failed", "video", id, "err", err)
 		jsonError(w, http.StatusServiceUnavailable, "Some files of the video could not be deleted; try again shortly.")
 		return
 	}
-	d.Log.Info("video deleted", "video", id)
+	gw.Log.Info("video deleted", "video", id)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // SweepFailedSources removes the sources of videos that failed before
 // now-retention (those the workers kept, see encoder.Config.KeepFailedSources)
 // and returns how many it removed.
-func (d Deps) SweepFailedSources(ctx context.Context, now time.Time, retention time.Duration) (int, error) {
-	vs, err := d.Bus.Videos.List(ctx)
+func (gw *Gateway) SweepFailedSources(ctx context.Context, now time.Time, retention time.Duration) (int, error) {
+	vs, err := gw.Records.List(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("list videos: %w", err)
 	}
@@ -400,10 +491,10 @@ func (d Deps) SweepFailedSources(ctx context.Context, now time.Time, retention t
 		if v.State != video.StateFailed || !v.UpdatedAt.Before(now.Add(-retention)) {
 			continue
 		}
-		if _, err := d.Store.Stat(ctx, layout.SourceKey(v.ID)); errors.Is(err, store.ErrNotFound) {
+		if _, err := gw.Store.Stat(ctx, layout.SourceKey(v.ID)); errors.Is(err, store.ErrNotFound) {
 			continue
 		}
-		if err := store.DeletePrefix(ctx, d.Store, layout.UploadPrefix(v.ID)); err != nil {
+		if err := store.DeletePrefix(ctx, gw.Store, layout.UploadPrefix(v.ID)); err != nil {
 			return n, fmt.Errorf("remove the source of failed video %s: %w", v.ID, err)
 		}
 		n++
@@ -414,10 +505,10 @@ func (d Deps) SweepFailedSources(ctx context.Context, now time.Time, retention t
 // RunFailedSourceSweeper removes kept sources of failed videos once their
 // retention is over, looking a few times per retention period (at most
 // every 10 minutes).
-func (d Deps) RunFailedSourceSweeper(ctx context.Context, retention time.Duration) {
+func (gw *Gateway) RunFailedSourceSweeper(ctx context.Context, retention time.Duration) {
 	every := min(max(retention/4, time.Second), 10*time.Minute)
-	sweepEvery(ctx, every, d.Log.With("kept_for", retention), "failed videos' sources", func(now time.Time) (int, error) {
-		return d.SweepFailedSources(ctx, now, retention)
+	sweepEvery(ctx, every, gw.Log.With("kept_for", retention), "failed videos' sources", func(now time.Time) (int, error) {
+		return gw.SweepFailedSources(ctx, now, retention)
 	})
 }
 

@@ -104,7 +104,7 @@ func (l *logBuffer) String() string {
 
 // newDeps is a gateway on bus with a file store in its own directory,
 // which it returns too.
-func newDeps(tb testing.TB, bus *queue.Bus, logs *logBuffer, tokens ...string) (Deps, string) {
+func newDeps(tb testing.TB, bus *queue.Bus, logs *logBuffer, tokens ...string) (*Gateway, string) {
 	tb.Helper()
 	dir := tb.TempDir()
 	st, err := store.NewFileStore(dir)
@@ -115,10 +115,8 @@ func newDeps(tb testing.TB, bus *queue.Bus, logs *logBuffer, tokens ...string) (
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return Deps{
-		Bus: bus, Store: st, Profiles: prof, MaxUploadBytes: 4 << 10, ContentURL: "https://media.example.com",
-		Log: slog.New(slog.NewTextHandler(logs, nil)), APITokens: tokens,
-	}, dir
+	return New(Config{Profiles: prof, MaxUploadBytes: 4 << 10, ContentURL: "https://media.example.com", APITokens: tokens},
+		Deps{Bus: bus, Store: st, Log: slog.New(slog.NewTextHandler(logs, nil))}), dir
 }
 
 // storedFiles lists the files under a store directory.

@@ -316,7 +316,7 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 	}
 	rs := NewResumable(ts)
 	d.Resumable = rs
-	mux, ok := Handler(d).(*http.ServeMux)
+	mux, ok := d.Handler().(*http.ServeMux)
 	if !ok {
 		t.Skip("the gateway's handler is no longer a bare ServeMux")
 	}
@@ -455,7 +455,7 @@ func collectRefs(t *testing.T, raw []byte, refs *[]string) {
 func TestOpenAPIIsServedWithoutAToken(t *testing.T) {
 	d, _ := newDeps(t, nil, &logBuffer{}, token1)
 	rec := httptest.NewRecorder()
-	Handler(d).ServeHTTP(rec, httptest.NewRequest("GET", "/api/openapi.json", nil))
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/openapi.json", nil))
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" || !json.Valid(rec.Body.Bytes()) || rec.Body.Len() != len(openAPI) {
 		t.Fatalf("GET /api/openapi.json = %d %q, %d bytes", rec.Code, rec.Header().Get("Content-Type"), rec.Body.Len())
 	}

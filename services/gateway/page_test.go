@@ -59,7 +59,7 @@ func TestPageOrderAndCursor(t *testing.T) {
 func TestListPagesOverHTTP(t *testing.T) {
 	bus := startBus(t)
 	d, _ := newDeps(t, bus, &logBuffer{})
-	srv := httptest.NewServer(Handler(d))
+	srv := httptest.NewServer(d.Handler())
 	defer srv.Close()
 	var created []string // oldest first
 	for range 5 {

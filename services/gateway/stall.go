@@ -30,9 +30,9 @@ func (stallError) Temporary() bool { return false }
 
 var errStalled error = stallError{}
 
-func (d Deps) stallTimeout() time.Duration {
-	if d.UploadStallTimeout > 0 {
-		return d.UploadStallTimeout
+func (gw *Gateway) stallTimeout() time.Duration {
+	if gw.UploadStallTimeout > 0 {
+		return gw.UploadStallTimeout
 	}
 	return DefaultUploadStallTimeout
 }
@@ -40,10 +40,10 @@ func (d Deps) stallTimeout() time.Duration {
 // guardBody makes r's body subject to the stall rule and lifts the
 // server's write timeout, which counts from the request's start and would
 // cut the answer to a long upload.
-func (d Deps) guardBody(w http.ResponseWriter, r *http.Request) {
+func (gw *Gateway) guardBody(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{})
-	window := d.stallTimeout()
+	window := gw.stallTimeout()
 	b := &stallGuard{ReadCloser: r.Body, rc: rc, window: window, until: time.Now().Add(window)}
 	_ = rc.SetReadDeadline(b.until)
 	r.Body = b

@@ -63,7 +63,7 @@ func TestTricklingUploadIsCut(t *testing.T) {
 	d, storeDir := newDeps(t, bus, &logBuffer{})
 	d.MaxUploadBytes = 1 << 30
 	d.UploadStallTimeout = time.Second
-	srv := httptest.NewServer(Handler(d))
+	srv := httptest.NewServer(d.Handler())
 	defer srv.Close()
 	const boundary = "b0undary"
 	part := "--" + boundary + "\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"slow.mp4\"\r\nContent-Type: video/mp4\r\n\r\n"
@@ -85,7 +85,7 @@ func TestTricklingUploadIsCut(t *testing.T) {
 // upload resumes from there.
 func TestTricklingTusPatchIsCutAndResumable(t *testing.T) {
 	t.Parallel()
-	base, _, _, _ := tusGatewayWith(t, func(d *Deps) { d.MaxUploadBytes, d.UploadStallTimeout = 1<<20, time.Second })
+	base, _, _, _ := tusGatewayWith(t, func(d *Gateway) { d.MaxUploadBytes, d.UploadStallTimeout = 1<<20, time.Second })
 	c := tusClient{t: t}
 	data := tusBody(30000)
 	loc, _ := c.create(base, len(data), "slow.mp4")

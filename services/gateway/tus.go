@@ -168,30 +168,30 @@ func videoIDOf(uploadID string) string {
 
 // tusServer is the tus endpoint of one gateway.
 type tusServer struct {
-	d        Deps
+	gw       *Gateway
 	g        guard
 	composer *tushandler.StoreComposer
 	h        *tushandler.UnroutedHandler
 }
 
-// mountTus registers the tus endpoint on mux when d.Resumable is set.
-func mountTus(mux *http.ServeMux, d Deps, g guard) {
-	if d.Resumable == nil {
+// mountTus registers the tus endpoint on mux when gw.Resumable is set.
+func mountTus(mux *http.ServeMux, gw *Gateway, g guard) {
+	if gw.Resumable == nil {
 		return
 	}
-	t := &tusServer{d: d, g: g, composer: d.Resumable.store.Composer}
+	t := &tusServer{gw: gw, g: g, composer: gw.Resumable.store.Composer}
 	cors := tushandler.DefaultCorsConfig
 	cors.ExposeHeaders += ", " + HeaderVideoID + ", " + HeaderStatusURL
 	h, err := tushandler.NewUnroutedHandler(tushandler.Config{
 		StoreComposer:             t.composer,
-		MaxSize:                   d.MaxUploadBytes,
+		MaxSize:                   gw.MaxUploadBytes,
 		BasePath:                  TusPath,
 		DisableDownload:           true, // uploads are read back as videos, not here
 		DisableConcatenation:      true, // partial uploads would each become a video
 		Cors:                      &cors,
-		NetworkTimeout:            d.stallTimeout(), // silence on a PATCH body
-		RespectForwardedHeaders:   true,             // Location behind a TLS-terminating proxy
-		Logger:                    expslog.New(tusLog{d.Log.Handler()}),
+		NetworkTimeout:            gw.stallTimeout(), // silence on a PATCH body
+		RespectForwardedHeaders:   true,              // Location behind a TLS-terminating proxy
+		Logger:                    expslog.New(tusLog{gw.Log.Handler()}),
 		PreUploadCreateCallback:   t.preCreate,
 		PreFinishResponseCallback: t.preFinish,
 	})
@@ -234,11 +234,11 @@ type responseControllerKey struct{}
 
 func (t *tusServer) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Tus-Resumable", "1.0.0")
-	tw := &tusWriter{ResponseWriter: w, max: t.d.MaxUploadBytes}
+	tw := &tusWriter{ResponseWriter: w, max: t.gw.MaxUploadBytes}
 	defer tw.flush()
 	r = r.WithContext(context.WithValue(r.Context(), responseControllerKey{}, http.NewResponseController(w)))
 	if r.Body != nil && r.Body != http.NoBody && (r.Method == http.MethodPatch || r.Method == http.MethodPost) {
-		t.d.guardBody(w, r) // tusd's own read timeout catches silence, this a trickle
+		t.gw.guardBody(w, r) // tusd's own read timeout catches silence, this a trickle
 	}
 	method := r.Method
 	if o := r.Header.Get("X-HTTP-Method-Override"); method == http.MethodPost && o != "" {
@@ -289,14 +289,14 @@ func (t *tusServer) serve(w http.ResponseWriter, r *http.Request) {
 // without this two PATCHes of 100 MiB each were stored on a server limited
 // to 20 MiB. It answers and returns false when the request cannot fit.
 func (t *tusServer) capDeferredPatch(tw *tusWriter, r *http.Request, id string) bool {
-	if t.d.MaxUploadBytes <= 0 {
+	if t.gw.MaxUploadBytes <= 0 {
 		return true
 	}
 	if l := r.Header.Get("Upload-Length"); l != "" {
 		// Declaring the length: tusd checks it against the limit, but
 		// answers that it is not a whole number.
-		if n, err := strconv.ParseInt(l, 10, 64); err == nil && n > t.d.MaxUploadBytes {
-			jsonError(tw.ResponseWriter, http.StatusRequestEntityTooLarge, tooLargeError{t.d.MaxUploadBytes}.Error())
+		if n, err := strconv.ParseInt(l, 10, 64); err == nil && n > t.gw.MaxUploadBytes {
+			jsonError(tw.ResponseWriter, http.StatusRequestEntityTooLarge, tooLargeError{t.gw.MaxUploadBytes}.Error())
 			return false
 		}
 	}
@@ -323,7 +323,7 @@ func (t *tusServer) capDeferredPatch(tw *tusWriter, r *http.Request, id string) 
 // byte past the limit arrives (tusd stores what came before it, and answers
 // 413 with the limit's sentence).
 func (t *tusServer) capBody(tw *tusWriter, r *http.Request, offset int64) bool {
-	max := t.d.MaxUploadBytes
+	max := t.gw.MaxUploadBytes
 	if max <= 0 {
 		return true
 	}
@@ -346,7 +346,7 @@ func (t *tusServer) capBody(tw *tusWriter, r *http.Request, offset int64) bool {
 // that became a video, its full length and the video's headers.
 func (t *tusServer) head(tw *tusWriter, r *http.Request, id string) {
 	ctx := r.Context()
-	if v, err := t.d.Bus.Videos.Get(ctx, videoIDOf(id)); err == nil {
+	if v, err := t.gw.Records.Get(ctx, videoIDOf(id)); err == nil {
 		t.headFinished(tw, v)
 		return
 	}
@@ -355,7 +355,7 @@ func (t *tusServer) head(tw *tusWriter, r *http.Request, id string) {
 		if info, err := up.GetInfo(ctx); err == nil && !info.SizeIsDeferred && info.Size > 0 && info.Offset == info.Size {
 			var rec video.Video
 			var status int
-			err := t.d.Resumable.withLock(ctx, id, func() error {
+			err := t.gw.Resumable.withLock(ctx, id, func() error {
 				up, err := t.composer.Core.GetUpload(ctx, id)
 				if err != nil {
 					return err
@@ -384,7 +384,7 @@ func (t *tusServer) head(tw *tusWriter, r *http.Request, id string) {
 	t.h.Middleware(http.HandlerFunc(t.h.HeadFile)).ServeHTTP(tw, r)
 	if tw.held && tw.status == http.StatusNotFound {
 		// Finished (and removed) while we looked.
-		if v, err := t.d.Bus.Videos.Get(ctx, videoIDOf(id)); err == nil {
+		if v, err := t.gw.Records.Get(ctx, videoIDOf(id)); err == nil {
 			tw.held = false
 			tw.Header().Del("Content-Type")
 			tw.Header().Del("Content-Length")
@@ -447,13 +447,13 @@ func (t *tusServer) preFinish(ev tushandler.HookEvent) (tushandler.HTTPResponse,
 // bytes: the client's next HEAD tries again.
 func (t *tusServer) finish(ctx context.Context, up tushandler.Upload, info tushandler.FileInfo) (video.Video, int, error) {
 	vid := videoIDOf(info.ID)
-	log := t.d.Log.With("video", vid, "upload", info.ID)
+	log := t.gw.Log.With("video", vid, "upload", info.ID)
 	terminate := func() {
 		if err := t.composer.Terminater.AsTerminatableUpload(up).Terminate(ctx); err != nil {
 			log.Warn("removing a finished resumable upload failed; the expiry sweep will", "err", err)
 		}
 	}
-	if v, err := t.d.Bus.Videos.Get(ctx, vid); err == nil {
+	if v, err := t.gw.Records.Get(ctx, vid); err == nil {
 		terminate() // made into a video before the upload could be removed
 		return v, 0, nil
 	}
@@ -466,10 +466,10 @@ func (t *tusServer) finish(ctx context.Context, up tushandler.Upload, info tusha
 	if filename == "" {
 		filename = info.MetaData["name"]
 	}
-	rec, status, err := t.d.acceptAs(ctx, vid, filename, body)
+	rec, status, err := t.gw.acceptAs(ctx, vid, filename, body)
 	body.Close()
 	if err != nil {
-		if _, gerr := t.d.Bus.Videos.Get(ctx, vid); gerr == nil || status < 500 {
+		if _, gerr := t.gw.Records.Get(ctx, vid); gerr == nil || status < 500 {
 			terminate() // the video exists (failed), or the file can never be one
 		} else {
 			log.Warn("a finished resumable upload could not be made into a rec; kept for a retry", "err", err)

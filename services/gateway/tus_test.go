@@ -115,13 +115,13 @@ func (c tusClient) offset(url string) int {
 
 // tusGateway serves a gateway with resumable uploads in their own
 // directory on real HTTP.
-func tusGateway(t *testing.T, tokens ...string) (base string, d Deps, storeDir, tusDir string) {
+func tusGateway(t *testing.T, tokens ...string) (base string, d *Gateway, storeDir, tusDir string) {
 	t.Helper()
-	return tusGatewayWith(t, func(*Deps) {}, tokens...)
+	return tusGatewayWith(t, func(*Gateway) {}, tokens...)
 }
 
 // tusGatewayWith is tusGateway with the Deps changed by set first.
-func tusGatewayWith(t *testing.T, set func(*Deps), tokens ...string) (base string, d Deps, storeDir, tusDir string) {
+func tusGatewayWith(t *testing.T, set func(*Gateway), tokens ...string) (base string, d *Gateway, storeDir, tusDir string) {
 	t.Helper()
 	bus := startBus(t)
 	stubEncoder(t, bus)
@@ -133,8 +133,8 @@ func tusGatewayWith(t *testing.T, set func(*Deps), tokens ...string) (base strin
 	}
 	d.Resumable = NewResumable(ts)
 	d.AllowedOrigins = []string{"https://app.example.com"}
-	set(&d)
-	srv := httptest.NewServer(Handler(d))
+	set(d)
+	srv := httptest.NewServer(d.Handler())
 	t.Cleanup(srv.Close)
 	return srv.URL, d, storeDir, tusDir
 }
@@ -408,7 +408,7 @@ func TestTusFinishRetriedByHead(t *testing.T) {
 	}
 	rs := NewResumable(ts)
 	d.Resumable = rs
-	srv := httptest.NewServer(Handler(d))
+	srv := httptest.NewServer(d.Handler())
 	defer srv.Close()
 	c := tusClient{t: t}
 	loc, created := c.create(srv.URL, 300, "later.mp4")

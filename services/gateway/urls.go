@@ -13,8 +13,8 @@ import (
 
 // contentBase is where players reach the content service: ContentURL, or
 // the origin the request came to.
-func (d Deps) contentBase(r *http.Request) string {
-	if base := strings.TrimSuffix(d.ContentURL, "/"); base != "" {
+func (gw *Gateway) contentBase(r *http.Request) string {
+	if base := strings.TrimSuffix(gw.ContentURL, "/"); base != "" {
 		return base
 	}
 	scheme := "http"
@@ -33,12 +33,12 @@ func playbackToken(s *playback.Signer, id string, now time.Time) string {
 	return s.Token(id, now)
 }
 
-func (d Deps) playbackToken(id string) string {
+func (gw *Gateway) playbackToken(id string) string {
 	now := time.Now
-	if d.Now != nil {
-		now = d.Now
+	if gw.Now != nil {
+		now = gw.Now
 	}
-	return playbackToken(d.Signer, id, now())
+	return playbackToken(gw.Signer, id, now())
 }
 
 // streamURL is the absolute URL of a video's file under /streams/{id}/,

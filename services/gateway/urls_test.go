@@ -28,25 +28,25 @@ func TestPresentStreamURLs(t *testing.T) {
 	full := &video.Thumbnails{Poster: true, Interval: 2, Count: 5, Sprites: 1, Width: 160, Height: 90}
 	for _, tc := range []struct {
 		name                       string
-		d                          Deps
+		d                          *Gateway
 		tls                        bool
 		v                          video.Video
 		master, poster, thumbnails string
 	}{
-		{"ready with pictures", Deps{}, false, video.Video{ID: id, State: video.StateReady, Thumbnails: full},
+		{"ready with pictures", New(Config{}, Deps{}), false, video.Video{ID: id, State: video.StateReady, Thumbnails: full},
 			"http://gw.example/streams/" + id + "/master.m3u8", "http://gw.example/streams/" + id + "/poster.jpg", "http://gw.example/streams/" + id + "/thumbnails.vtt"},
-		{"behind TLS, content elsewhere", Deps{ContentURL: "https://cdn.example.com/"}, true, video.Video{ID: id, State: video.StateReady, Thumbnails: full},
+		{"behind TLS, content elsewhere", New(Config{ContentURL: "https://cdn.example.com/"}, Deps{}), true, video.Video{ID: id, State: video.StateReady, Thumbnails: full},
 			"https://cdn.example.com/streams/" + id + "/master.m3u8", "https://cdn.example.com/streams/" + id + "/poster.jpg", "https://cdn.example.com/streams/" + id + "/thumbnails.vtt"},
-		{"signed", Deps{Signer: signer, Now: func() time.Time { return now }}, false, video.Video{ID: id, State: video.StateReady, Thumbnails: full},
+		{"signed", New(Config{}, Deps{Signer: signer, Now: func() time.Time { return now }}), false, video.Video{ID: id, State: video.StateReady, Thumbnails: full},
 			"http://gw.example/streams/" + id + "/master.m3u8?token=" + tok, "http://gw.example/streams/" + id + "/poster.jpg?token=" + tok, "http://gw.example/streams/" + id + "/thumbnails.vtt?token=" + tok},
-		{"poster only", Deps{}, false, video.Video{ID: id, State: video.StateReady, Thumbnails: &video.Thumbnails{Poster: true}},
+		{"poster only", New(Config{}, Deps{}), false, video.Video{ID: id, State: video.StateReady, Thumbnails: &video.Thumbnails{Poster: true}},
 			"http://gw.example/streams/" + id + "/master.m3u8", "http://gw.example/streams/" + id + "/poster.jpg", ""},
-		{"storyboard only", Deps{}, false, video.Video{ID: id, State: video.StateReady, Thumbnails: &video.Thumbnails{Interval: 2, Count: 3, Sprites: 1}},
+		{"storyboard only", New(Config{}, Deps{}), false, video.Video{ID: id, State: video.StateReady, Thumbnails: &video.Thumbnails{Interval: 2, Count: 3, Sprites: 1}},
 			"http://gw.example/streams/" + id + "/master.m3u8", "", "http://gw.example/streams/" + id + "/thumbnails.vtt"},
-		{"audio only", Deps{}, false, video.Video{ID: id, State: video.StateReady},
+		{"audio only", New(Config{}, Deps{}), false, video.Video{ID: id, State: video.StateReady},
 			"http://gw.example/streams/" + id + "/master.m3u8", "", ""},
-		{"not ready yet", Deps{}, false, video.Video{ID: id, State: video.StateSegmenting, Thumbnails: full}, "", "", ""},
-		{"failed", Deps{}, false, video.Video{ID: id, State: video.StateFailed, Thumbnails: full}, "", "", ""},
+		{"not ready yet", New(Config{}, Deps{}), false, video.Video{ID: id, State: video.StateSegmenting, Thumbnails: full}, "", "", ""},
+		{"failed", New(Config{}, Deps{}), false, video.Video{ID: id, State: video.StateFailed, Thumbnails: full}, "", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/api/videos/"+id, nil)
@@ -93,7 +93,7 @@ func TestCreateAnswersTheStoredVideo(t *testing.T) {
 	bus := startBus(t)
 	stubEncoder(t, bus)
 	d, _ := newDeps(t, bus, &logBuffer{})
-	srv := httptest.NewServer(Handler(d))
+	srv := httptest.NewServer(d.Handler())
 	defer srv.Close()
 	ct, body := multipartBody(t, "abc")
 	resp, err := http.Post(srv.URL+"/api/videos", ct, bytes.NewReader(body))

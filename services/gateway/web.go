@@ -18,12 +18,12 @@ var webFiles embed.FS
 
 // registerWeb serves the pages (upload at /, the library at /videos, a
 // video at /videos/{id}) and their static files under /static/.
-func registerWeb(mux *http.ServeMux, d Deps) {
+func registerWeb(mux *http.ServeMux, gw *Gateway) {
 	static, err := fs.Sub(webFiles, "web")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
 	}
-	csp := contentSecurityPolicy(d.ContentURL)
+	csp := contentSecurityPolicy(gw.ContentURL)
 	page := func(name string) http.HandlerFunc {
 		body, err := fs.ReadFile(static, name)
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 )
 
 func TestWebPages(t *testing.T) {
-	h := Handler(Deps{ContentURL: "https://cdn.example.com/base"})
+	h := New(Config{ContentURL: "https://cdn.example.com/base"}, Deps{}).Handler()
 	for _, tc := range []struct {
 		path, want string
 		status     int

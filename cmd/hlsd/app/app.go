@@ -14,13 +14,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hlsd/hlsd/pkg/connlimit"
@@ -93,13 +94,16 @@ type Config struct {
 	// MaxConnections bounds the HTTP connections the process holds open
 	// (0: connlimit.Default(), from the file limit). Idle keep-alive
 	// connections are closed from three quarters of it on.
-	MaxConnections   int
-	EncoderWorkers   int
-	SegmenterWorkers int
-	ShutdownGrace    time.Duration
-	Limits           ffmpeg.Limits
-	EncodeMinTimeout time.Duration
-	Jobs             queue.Config
+	MaxConnections int
+	// SegmentCacheBytes bounds the content service's memory for recently
+	// served segments of an S3 store (content.Config.SegmentCacheBytes).
+	SegmentCacheBytes int64
+	EncoderWorkers    int
+	SegmenterWorkers  int
+	ShutdownGrace     time.Duration
+	Limits            ffmpeg.Limits
+	EncodeMinTimeout  time.Duration
+	Jobs              queue.Config
 	// APITokens are the bearer tokens the gateway accepts for uploads and
 	// /api. Empty leaves them open, which CheckAPIAuth allows only on a
 	// loopback address or with InsecureOpenAPI.
@@ -179,6 +183,7 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	tuneGC(target, cfg, st)
 
 	nc, shutdownNATS, err := connectNATS(cfg, target, log)
 	if err != nil {
@@ -225,18 +230,6 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		log.Info("playback URLs are signed", "ttl", cfg.PlaybackTTL)
 	}
 
-	var resumable *gateway.Resumable
-	if target.runs(Gateway) {
-		if resumable, err = openResumable(storeURL, cfg.DataDir, st); err != nil {
-			return err
-		}
-		expiry := cfg.UploadExpiry
-		if expiry <= 0 {
-			expiry = 24 * time.Hour
-		}
-		g.Go(func() error { resumable.RunSweeper(gctx, time.Hour, expiry, log); return nil })
-	}
-
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsGuard(cfg.MetricsToken, m.Handler()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -250,44 +243,38 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	var contentService *content.Service
+	var streams http.Handler // the content service, when this process runs it
 	if target.runs(Content) {
-		contentService = content.New(content.Deps{Store: st, Log: log, Signer: signer})
-		mux.Handle(content.Prefix, contentService)
+		cs := content.New(content.Config{SegmentCacheBytes: cfg.SegmentCacheBytes}, content.Deps{Store: st, Log: log, Signer: signer})
+		streams = cs.Handler()
+		mux.Handle(content.Prefix, streams)
+		g.Go(func() error { return cs.Run(gctx) })
 	}
 	if target.runs(Gateway) {
-		gw := gateway.Deps{
-			Bus: bus, Store: st, Profiles: prof, MaxUploadBytes: cfg.MaxUploadBytes, ContentURL: cfg.ContentURL, Log: log,
-			UploadedBytes: m.AddUploaded, APITokens: cfg.APITokens, Signer: signer, Resumable: resumable,
-			UploadStallTimeout: cfg.UploadStallTimeout, AllowedOrigins: cfg.AllowedOrigins, Done: gctx.Done(),
+		resumable, err := openResumable(storeURL, cfg.DataDir, st)
+		if err != nil {
+			return err
 		}
-		mux.Handle("/", gateway.Handler(gw))
-		if keep := cfg.FailedSourceRetention; keep > 0 {
-			g.Go(func() error { gw.RunFailedSourceSweeper(gctx, keep); return nil })
-		}
-	}
-	if target.runs(Gateway) && cfg.WebhookURL != "" {
-		wh := &gateway.Webhooks{
-			Bus: bus, URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, Backoff: cfg.WebhookBackoff,
-			ContentURL: cfg.ContentURL, Signer: signer, Log: log, Observe: m.ObserveJob,
-		}
-		g.Go(func() error { return wh.Run(gctx) })
-		log.Info("webhooks on: ready and failed videos are announced", "url", webhook.RedactURL(cfg.WebhookURL))
+		gw := gateway.New(gateway.Config{
+			Profiles: prof, MaxUploadBytes: cfg.MaxUploadBytes, ContentURL: cfg.ContentURL, APITokens: cfg.APITokens,
+			AllowedOrigins: cfg.AllowedOrigins, UploadStallTimeout: cfg.UploadStallTimeout, UploadExpiry: cfg.UploadExpiry,
+			FailedSourceRetention: cfg.FailedSourceRetention,
+			Webhook:               gateway.WebhookConfig{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, Backoff: cfg.WebhookBackoff},
+		}, gateway.Deps{
+			Bus: bus, Store: st, Log: log, Signer: signer, Resumable: resumable, UploadedBytes: m.AddUploaded,
+			Observe: m.ObserveJob, Done: gctx.Done(),
+		})
+		mux.Handle("/", gw.Handler())
+		g.Go(func() error { return gw.Run(gctx) })
 	}
 	var handler http.Handler = mux
+	if streams != nil {
+		handler = streamsFirst(streams, mux)
+	}
 	if hosts := allowedHosts(target, cfg); hosts != nil {
 		handler = hosts.guard(mux, log)
 	}
-	if target == Content {
-		// The standalone content service answers its most frequent requests
-		// with fasthttp (content.Service.ServeFast) and everything else
-		// through the same net/http handlers as the other targets.
-		g.Go(func() error {
-			return serveFast(gctx, listen, contentService, m, m.Instrument(string(target), handler), cfg, log)
-		})
-	} else {
-		g.Go(func() error { return serveHTTP(gctx, listen, m.Instrument(string(target), handler), cfg, log) })
-	}
+	g.Go(func() error { return serveHTTP(gctx, listen, m.Instrument(string(target), handler), cfg, log) })
 	return g.Wait()
 }
 
@@ -436,7 +423,12 @@ const (
 // waiting for their video and event streams after a minute.
 func withReadDeadline(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(readTimeout))
+		// A request without a body has nothing left to read: net/http
+		// already bounded its headers. Skipping the deadline spares the
+		// player's requests a timer update each.
+		if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(readTimeout))
+		}
 		h.ServeHTTP(w, r)
 	})
 }
@@ -585,27 +577,34 @@ func metricsGuard(token string, h http.Handler) http.Handler {
 	})
 }
 
-// serveFast serves the standalone content service with fasthttp
-// (content.Service.FastServer): plain playlist and segment requests
-// straight from the service, every other request through h, the net/http
-// handler the other targets serve.
-func serveFast(ctx context.Context, addr string, svc *content.Service, m *metrics.Metrics, h http.Handler, cfg Config, log *slog.Logger) error {
-	srv := svc.FastServer(h, func(path string, took time.Duration, bytes int64) {
-		m.ObserveHTTP(string(Content), metrics.Route(path), http.StatusOK, took, bytes)
-	})
-	srv.Logger = slogPrinter{log}
-	lim := connlimit.New(maxConnections(cfg))
-	srv.Concurrency = lim.Max()
-	srv.WriteTimeout, srv.IdleTimeout = writeTimeout, idleTimeout
-	srv.ConnState = func(c net.Conn, s fasthttp.ConnState) { lim.SetIdle(c, s == fasthttp.StateIdle) }
-	return listenAndServe(ctx, addr, lim, cfg, log, "fasthttp", srv.Serve, func(sctx context.Context) {
-		_ = srv.ShutdownWithContext(sctx)
-	})
+// tuneGC sets the collector's target to 400% unless GOGC is set. hlsd's
+// live heap is a few MiB, so at the default 100% the collector ran every
+// few thousand player requests: 400% (a heap of about 20 MiB) served 15%
+// more playlists per CPU-second (BENCHMARKS.md, "Content service"). A
+// content service with a segment cache (an S3 store) keeps the default:
+// its live heap is the cache, and 5x that would be too much memory.
+func tuneGC(target Target, cfg Config, st store.Store) {
+	if os.Getenv("GOGC") != "" {
+		return
+	}
+	if _, local := st.(store.LocalPather); target.runs(Content) && !local && cfg.SegmentCacheBytes > 0 {
+		return
+	}
+	debug.SetGCPercent(400)
 }
 
-// slogPrinter hands fasthttp's log lines (connection errors) to slog.
-type slogPrinter struct{ log *slog.Logger }
-
-func (p slogPrinter) Printf(format string, args ...any) {
-	p.log.Debug("fasthttp: " + fmt.Sprintf(format, args...))
+// streamsFirst sends requests under /streams/ straight to the content
+// service, others to mux. Player requests are nearly all a server gets, and
+// ServeMux's routing and path cleaning cost them a few percent
+// (BENCHMARKS.md); the content service accepts only the exact paths it
+// publishes (content.ObjectKey), so an unclean path gets its 404 instead of
+// ServeMux's redirect.
+func streamsFirst(streams, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, content.Prefix) {
+			streams.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }

@@ -107,7 +107,7 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 		EncoderWorkers: 1, SegmenterWorkers: 2, EncodeMinTimeout: 10 * time.Minute, PlaybackTTL: 12 * time.Hour,
 		UploadExpiry: 24 * time.Hour, UploadStallTimeout: gateway.DefaultUploadStallTimeout}
 	var lc logConfig
-	maxUpload := "20GiB"
+	maxUpload, segmentCache := "20GiB", "256MiB"
 	var apiTokens, apiTokensFile, playbackSecrets, playbackSecretFile string
 	var webhookSecret string
 	fs := flag.NewFlagSet("hlsd "+string(target), flag.ContinueOnError)
@@ -147,6 +147,9 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 		fs.StringVar(&playbackSecrets, "playback-secrets", "", "comma-separated HMAC secrets (32+ bytes) that sign playback URLs; empty serves streams unsigned")
 		fs.StringVar(&playbackSecretFile, "playback-secret-file", "", "file of playback-signing secrets, one per line; the first signs, all verify")
 		fs.DurationVar(&cfg.PlaybackTTL, "playback-ttl", 12*time.Hour, "how long a signed playback URL stays valid (longer than a viewing session)")
+	}
+	if target.Runs(app.Content) {
+		fs.StringVar(&segmentCache, "segment-cache-size", segmentCache, "memory for the segments viewers fetch most, with an S3 store (a disk store's are sent with sendfile); 0 keeps none")
 	}
 	if target.Runs(app.Gateway, app.Encoder, app.Segmenter) {
 		fs.DurationVar(&cfg.FailedSourceRetention, "failed-source-retention", 0, "keep a failed video's source this long before removing it; 0 removes it when the video fails")
@@ -194,6 +197,11 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 		return cfg, lc, fmt.Errorf("--max-upload-size: %w", err)
 	}
 	cfg.MaxUploadBytes = n
+	if strings.TrimSpace(segmentCache) != "0" {
+		if cfg.SegmentCacheBytes, err = ParseBytes(segmentCache); err != nil {
+			return cfg, lc, fmt.Errorf("--segment-cache-size: %w", err)
+		}
+	}
 	if cfg.APITokens, err = LoadAPITokens(apiTokens, apiTokensFile); err != nil {
 		return cfg, lc, err
 	}
