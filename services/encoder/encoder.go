@@ -60,7 +60,8 @@ type Queue interface {
 }
 
 // Deps is what the encoder works with. Bus is only needed by Run (the
-// consumers it takes jobs from); Records and Queue default to the bus's.
+// consumers it takes jobs from); Records and Queue are the bus's
+// (its Videos, itself) in production.
 type Deps struct {
 	Bus     *queue.Bus
 	Records Records
@@ -82,14 +83,6 @@ type Encoder struct {
 
 // New makes an encoder; Run starts it.
 func New(cfg Config, deps Deps) *Encoder {
-	if deps.Bus != nil {
-		if deps.Records == nil {
-			deps.Records = deps.Bus.Videos
-		}
-		if deps.Queue == nil {
-			deps.Queue = deps.Bus
-		}
-	}
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}

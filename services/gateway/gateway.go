@@ -85,7 +85,8 @@ type Queue interface {
 }
 
 // Deps is what the gateway works with. Bus is only needed by Run, for the
-// webhook consumer; Records and Queue default to the bus's.
+// webhook consumer; Records and Queue are the bus's
+// (its Videos, itself) in production.
 type Deps struct {
 	Bus     *queue.Bus
 	Records Records
@@ -117,14 +118,6 @@ type Gateway struct {
 
 // New makes a gateway: Handler serves it, Run does its background work.
 func New(cfg Config, deps Deps) *Gateway {
-	if deps.Bus != nil {
-		if deps.Records == nil {
-			deps.Records = deps.Bus.Videos
-		}
-		if deps.Queue == nil {
-			deps.Queue = deps.Bus
-		}
-	}
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}

@@ -115,8 +115,11 @@ func newDeps(tb testing.TB, bus *queue.Bus, logs *logBuffer, tokens ...string) (
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return New(Config{Profiles: prof, MaxUploadBytes: 4 << 10, ContentURL: "https://media.example.com", APITokens: tokens},
-		Deps{Bus: bus, Store: st, Log: slog.New(slog.NewTextHandler(logs, nil))}), dir
+	deps := Deps{Bus: bus, Store: st, Log: slog.New(slog.NewTextHandler(logs, nil))}
+	if bus != nil {
+		deps.Records, deps.Queue = bus.Videos, bus
+	}
+	return New(Config{Profiles: prof, MaxUploadBytes: 4 << 10, ContentURL: "https://media.example.com", APITokens: tokens}, deps), dir
 }
 
 // storedFiles lists the files under a store directory.

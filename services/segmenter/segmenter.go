@@ -54,7 +54,8 @@ type Announcer interface {
 }
 
 // Deps is what the segmenter works with. Bus is only needed by Run (the
-// consumer it takes jobs from); Records and Announcer default to the bus's.
+// consumer it takes jobs from); Records and Announcer are the bus's
+// (its Videos, itself) in production.
 type Deps struct {
 	Bus       *queue.Bus
 	Records   Records
@@ -74,14 +75,6 @@ type Segmenter struct {
 
 // New makes a segmenter; Run starts it.
 func New(cfg Config, deps Deps) *Segmenter {
-	if deps.Bus != nil {
-		if deps.Records == nil {
-			deps.Records = deps.Bus.Videos
-		}
-		if deps.Announcer == nil {
-			deps.Announcer = deps.Bus
-		}
-	}
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}

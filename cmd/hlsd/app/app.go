@@ -211,14 +211,14 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 				Limits: cfg.Limits, WorkDir: filepath.Join(cfg.DataDir, "scratch"), Concurrency: cfg.EncoderWorkers,
 				MinTimeout: cfg.EncodeMinTimeout, TimeoutPerSecond: 10 * time.Second, ShutdownGrace: cfg.ShutdownGrace,
 				KeepFailedSources: cfg.FailedSourceRetention > 0,
-			}, encoder.Deps{Bus: bus, Store: st, Log: log, Observe: m.ObserveJob, Speed: m.ObserveSpeed}).Run(gctx)
+			}, encoder.Deps{Bus: bus, Records: bus.Videos, Queue: bus, Store: st, Log: log, Observe: m.ObserveJob, Speed: m.ObserveSpeed}).Run(gctx)
 		})
 	}
 	if target.runs(Segmenter) {
 		g.Go(func() error {
 			return segmenter.New(segmenter.Config{
 				Concurrency: cfg.SegmenterWorkers, ShutdownGrace: cfg.ShutdownGrace, KeepFailedSources: cfg.FailedSourceRetention > 0,
-			}, segmenter.Deps{Bus: bus, Store: st, Log: log, Observe: m.ObserveJob}).Run(gctx)
+			}, segmenter.Deps{Bus: bus, Records: bus.Videos, Announcer: bus, Store: st, Log: log, Observe: m.ObserveJob}).Run(gctx)
 		})
 	}
 
@@ -261,7 +261,7 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 			FailedSourceRetention: cfg.FailedSourceRetention,
 			Webhook:               gateway.WebhookConfig{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, Backoff: cfg.WebhookBackoff},
 		}, gateway.Deps{
-			Bus: bus, Store: st, Log: log, Signer: signer, Resumable: resumable, UploadedBytes: m.AddUploaded,
+			Bus: bus, Records: bus.Videos, Queue: bus, Store: st, Log: log, Signer: signer, Resumable: resumable, UploadedBytes: m.AddUploaded,
 			Observe: m.ObserveJob, Done: gctx.Done(),
 		})
 		mux.Handle("/", gw.Handler())
