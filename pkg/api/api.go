@@ -1,6 +1,6 @@
 // Package api is the JSON of hlsd's HTTP API: what /api/videos answers,
 // what webhooks carry and what the command line client reads. It is not the
-// record the workers keep (pkg/jobs): the gateway maps one to the other in
+// record the workers keep (pkg/video): the gateway maps one to the other in
 // one place (gateway.present), so no internal field (leases, per-chunk
 // bookkeeping) is published, and the OpenAPI document is tested against
 // these types. It imports nothing of hlsd, so a client needs nothing else.
@@ -23,6 +23,11 @@ type Video struct {
 	// Chunks is how many pieces the video is encoded in (encoders take
 	// them in parallel).
 	Chunks int `json:"chunks,omitempty"`
+	// QueuePosition, while the video waits to start (uploaded), is its
+	// place among the uploads waiting: 1 when none is ahead of it. Start
+	// work (a plan, a first chunk) goes before every later chunk of the
+	// videos already encoding, so it says how soon encoding begins.
+	QueuePosition int `json:"queue_position,omitempty"`
 	// PlayableAt is when the master playlist first appeared: players could
 	// start while the rest was encoded.
 	PlayableAt *time.Time `json:"playable_at,omitempty"`

@@ -15,9 +15,16 @@ import (
 // (a message is removed once acked) and one durable pull consumer shared by
 // all workers of that stage.
 const (
-	StreamEncode    = "HLSD_ENCODE"
-	SubjectEncode   = "hlsd.jobs.encode" // plans and video chunks
-	ConsumerEncoder = "encoder"
+	StreamEncode = "HLSD_ENCODE"
+	// Start work — a video's plan and its first chunk — has a subject of
+	// its own, which encoders drain before later chunks: a new upload is
+	// playable soon however many long videos are encoding. Later chunks
+	// are released a few at a time per video (ChunkWindow), so videos in
+	// progress share the encoders round-robin.
+	SubjectEncode        = "hlsd.jobs.encode" // plans and first chunks
+	ConsumerEncoder      = "encoder"
+	SubjectEncodeLater   = "hlsd.jobs.encode.later" // every other video chunk
+	ConsumerEncoderLater = "encoder-later"
 	// Audio jobs share the encode stream on their own subject and consumer,
 	// so a long audio encode never waits behind (or holds up) video chunks.
 	SubjectAudio      = "hlsd.jobs.audio"
@@ -113,10 +120,32 @@ func (j EncodeJob) MsgID() string {
 
 // Subject is where the job is published.
 func (j EncodeJob) Subject() string {
-	if j.Part == PartAudio {
+	switch {
+	case j.Part == PartAudio:
 		return SubjectAudio
+	case j.Part == PartVideo && j.Chunk.Index > 0:
+		return SubjectEncodeLater
 	}
 	return SubjectEncode
+}
+
+// ChunkWindow is how many later chunks of one video are queued at a time:
+// the plan queues chunks 1 to ChunkWindow, and each later chunk, once
+// encoded, queues the one ChunkWindow after it (NextChunk). A long video
+// thus never has more than ChunkWindow jobs ahead of another video's.
+const ChunkWindow = 2
+
+// NextChunk is the job an encoded video chunk releases, if any: the chunk
+// ChunkWindow after it (the first chunk releases none: the plan queued
+// chunks 1 to ChunkWindow).
+func (j EncodeJob) NextChunk() (EncodeJob, bool) {
+	next := j.Chunk.Index + ChunkWindow
+	if j.Part != PartVideo || j.Chunk.Index == 0 || next >= len(j.Chunks) {
+		return EncodeJob{}, false
+	}
+	n := j
+	n.Chunk = j.Chunks[next]
+	return n, true
 }
 
 // MsgID makes publishes idempotent.

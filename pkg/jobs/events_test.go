@@ -21,3 +21,36 @@ func TestVideoEventIDs(t *testing.T) {
 		}
 	}
 }
+
+// Plans and first chunks are start work; later chunks go on their own
+// subject, released ChunkWindow at a time.
+func TestChunkSubjectsAndWindow(t *testing.T) {
+	chunks := make([]Chunk, 6)
+	for i := range chunks {
+		chunks[i] = Chunk{Index: i, Count: len(chunks)}
+	}
+	job := func(part string, i int) EncodeJob {
+		return EncodeJob{VideoID: "v", Part: part, Chunk: chunks[i], Chunks: chunks}
+	}
+	for _, tc := range []struct {
+		job     EncodeJob
+		subject string
+		next    int // -1: releases none
+	}{
+		{job(PartPlan, 0), SubjectEncode, -1},
+		{job(PartAudio, 0), SubjectAudio, -1},
+		{job(PartVideo, 0), SubjectEncode, -1},
+		{job(PartVideo, 1), SubjectEncodeLater, 1 + ChunkWindow},
+		{job(PartVideo, 3), SubjectEncodeLater, 3 + ChunkWindow},
+		{job(PartVideo, 4), SubjectEncodeLater, -1},
+		{job(PartVideo, 5), SubjectEncodeLater, -1},
+	} {
+		if got := tc.job.Subject(); got != tc.subject {
+			t.Errorf("%s chunk %d: subject %s, want %s", tc.job.Part, tc.job.Chunk.Index, got, tc.subject)
+		}
+		next, ok := tc.job.NextChunk()
+		if ok != (tc.next >= 0) || ok && (next.Chunk.Index != tc.next || next.Part != PartVideo || len(next.Chunks) != len(chunks)) {
+			t.Errorf("%s chunk %d releases %+v (%v), want chunk %d", tc.job.Part, tc.job.Chunk.Index, next.Chunk, ok, tc.next)
+		}
+	}
+}

@@ -34,6 +34,8 @@ type Metrics struct {
 	// routes holds the counter and histogram of each (service, route,
 	// code) seen: WithLabelValues hashes its labels on every call, a
 	// tenth of a cached playlist's cost (BENCHMARKS.md).
+	jobWait *prometheus.HistogramVec
+
 	routesMu sync.RWMutex
 	routes   map[routeKey]routeObservers
 }
@@ -64,6 +66,10 @@ func New() *Metrics {
 			Name: "hlsd_job_duration_seconds", Help: "Time spent on one job by stage and outcome.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 14), // 10 ms … ~10 h
 		}, []string{"stage", "outcome"}),
+		jobWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hlsd_job_wait_seconds", Help: "Time from a job's publication to its start, by stage and priority (start: plans and first chunks; later: later chunks).",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 14),
+		}, []string{"stage", "priority"}),
 		ffmpegSpeed: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "hlsd_ffmpeg_speed_ratio", Help: "Seconds of media encoded per second of wall time (x real time).",
 			Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32},
@@ -75,7 +81,7 @@ func New() *Metrics {
 			Name: "hlsd_served_bytes_total", Help: "Bytes of playlists and segments sent to players.",
 		}),
 	}
-	r.MustRegister(m.httpRequests, m.httpDuration, m.jobs, m.started, m.redelivered, m.jobDuration, m.ffmpegSpeed, m.uploadedBytes, m.servedBytes)
+	r.MustRegister(m.httpRequests, m.httpDuration, m.jobs, m.started, m.redelivered, m.jobDuration, m.ffmpegSpeed, m.uploadedBytes, m.servedBytes, m.jobWait)
 	return m
 }
 
@@ -97,6 +103,16 @@ func (m *Metrics) ObserveJob(stage, outcome string, d time.Duration, redelivered
 	if redelivered {
 		m.redelivered.WithLabelValues(stage).Inc()
 	}
+}
+
+// ObserveWait records how long a job waited before it started
+// (queue.Worker.Waited).
+func (m *Metrics) ObserveWait(stage string, later bool, d time.Duration) {
+	priority := "start"
+	if later {
+		priority = "later"
+	}
+	m.jobWait.WithLabelValues(stage, priority).Observe(d.Seconds())
 }
 
 // ObserveSpeed records one encode's speed.

@@ -58,12 +58,13 @@ func (c Config) RetryDelay(attempt uint64) time.Duration {
 
 // Bus is the set of JetStream handles every service works with.
 type Bus struct {
-	JS        jetstream.JetStream
-	Videos    *video.Records
-	Encoder   jetstream.Consumer // plans and video chunks
-	Audio     jetstream.Consumer // audio renditions
-	Segmenter jetstream.Consumer
-	Config    Config
+	JS           jetstream.JetStream
+	Videos       *video.Records
+	Encoder      jetstream.Consumer // plans and first chunks
+	EncoderLater jetstream.Consumer // later video chunks
+	Audio        jetstream.Consumer // audio renditions
+	Segmenter    jetstream.Consumer
+	Config       Config
 }
 
 // Setup creates (or updates to the current definition) the streams, consumers
@@ -77,7 +78,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error
 		name     string
 		subjects []string
 	}{
-		{jobs.StreamEncode, []string{jobs.SubjectEncode, jobs.SubjectAudio}},
+		{jobs.StreamEncode, []string{jobs.SubjectEncode, jobs.SubjectEncodeLater, jobs.SubjectAudio}},
 		{jobs.StreamSegment, []string{jobs.SubjectSegment}},
 	} {
 		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
@@ -99,6 +100,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error
 		dst                       *jetstream.Consumer
 	}{
 		{jobs.StreamEncode, jobs.SubjectEncode, jobs.ConsumerEncoder, &bus.Encoder},
+		{jobs.StreamEncode, jobs.SubjectEncodeLater, jobs.ConsumerEncoderLater, &bus.EncoderLater},
 		{jobs.StreamEncode, jobs.SubjectAudio, jobs.ConsumerAudio, &bus.Audio},
 		{jobs.StreamSegment, jobs.SubjectSegment, jobs.ConsumerSegmenter, &bus.Segmenter},
 	} {

@@ -63,9 +63,14 @@ const (
 // it runs, back-off between attempts, and a failed video once a job is out of
 // attempts or cannot succeed.
 type Worker[T any] struct {
-	Stage       string // "encode", "segment": for logs and metrics
-	Stream      string
-	Consumer    jetstream.Consumer
+	Stage    string // "encode", "segment": for logs and metrics
+	Stream   string
+	Consumer jetstream.Consumer
+	// Later, if set, is a consumer of lower priority on the same stream
+	// (later video chunks): a worker takes from it when Consumer has
+	// nothing, and first on every LaterEvery-th job, so that a stream of
+	// start work never starves it.
+	Later jetstream.Consumer
 	Bus         *Bus
 	Concurrency int
 	// VideoID extracts the video a job belongs to.
@@ -78,6 +83,9 @@ type Worker[T any] struct {
 	Log           *slog.Logger
 	// Observe, if set, is told how each job ended and how long it ran.
 	Observe func(stage string, o Outcome, d time.Duration, redelivered bool)
+	// Waited, if set, is told how long each job waited between its
+	// publication and its start, and whether it came from Later.
+	Waited func(stage string, later bool, d time.Duration)
 	// OnFailed, if set, runs once the worker has recorded a video as failed
 	// (after the failure event): it removes what the video left behind.
 	OnFailed func(ctx context.Context, v video.Video)
@@ -145,8 +153,8 @@ func (w *Worker[T]) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
-				msg, err := w.Consumer.Next(jetstream.FetchMaxWait(time.Second))
+			for turn := 0; ctx.Err() == nil; {
+				msg, later, err := w.next(turn)
 				if err != nil {
 					if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 						w.Log.Warn("fetch failed", "stage", w.Stage, "err", err)
@@ -154,12 +162,55 @@ func (w *Worker[T]) Run(ctx context.Context) error {
 					}
 					continue
 				}
-				w.process(jobCtx, msg)
+				turn++
+				w.process(jobCtx, msg, later)
 			}
 		}()
 	}
 	wg.Wait()
 	return nil
+}
+
+// LaterEvery: a worker with a Later consumer looks there first on every
+// LaterEvery-th job, so later work ages into its turn: with start work
+// always waiting, later work still gets a quarter of the workers' jobs.
+const LaterEvery = 4
+
+// next fetches the worker's next job: from Consumer, or from Later when
+// Consumer has none (or first, on every LaterEvery-th turn).
+func (w *Worker[T]) next(turn int) (msg jetstream.Msg, later bool, err error) {
+	if w.Later == nil {
+		msg, err = w.Consumer.Next(jetstream.FetchMaxWait(time.Second))
+		return msg, false, err
+	}
+	order := []jetstream.Consumer{w.Consumer, w.Later}
+	if turn%LaterEvery == LaterEvery-1 {
+		order[0], order[1] = order[1], order[0]
+	}
+	for _, c := range order {
+		if msg, err = fetchNoWait(c); msg != nil || err != nil {
+			return msg, c == w.Later, err
+		}
+	}
+	// Both empty: wait on start work a little, then look at both again.
+	msg, err = w.Consumer.Next(jetstream.FetchMaxWait(250 * time.Millisecond))
+	return msg, false, err
+}
+
+// fetchNoWait takes one message from c if one is waiting (nil if none).
+func fetchNoWait(c jetstream.Consumer) (jetstream.Msg, error) {
+	batch, err := c.FetchNoWait(1)
+	if err != nil {
+		return nil, err
+	}
+	var msg jetstream.Msg
+	for m := range batch.Messages() {
+		msg = m
+	}
+	if err := batch.Error(); msg == nil && err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+		return nil, err
+	}
+	return msg, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -171,7 +222,7 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-func (w *Worker[T]) process(ctx context.Context, msg jetstream.Msg) {
+func (w *Worker[T]) process(ctx context.Context, msg jetstream.Msg, later bool) {
 	start := time.Now()
 	var job T
 	if err := json.Unmarshal(msg.Data(), &job); err != nil {
@@ -204,6 +255,9 @@ func (w *Worker[T]) process(ctx context.Context, msg jetstream.Msg) {
 	}
 
 	observe(OutcomeStarted)
+	if md, err := msg.Metadata(); err == nil && w.Waited != nil {
+		w.Waited(w.Stage, later, start.Sub(md.Timestamp))
+	}
 	stop := w.heartbeat(msg)
 	err := w.Handle(ctx, job, attempt)
 	stop()

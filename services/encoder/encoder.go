@@ -72,6 +72,9 @@ type Deps struct {
 	Observe func(stage string, o queue.Outcome, d time.Duration, redelivered bool)
 	// Speed, if set, is told how fast each encode ran (seconds of media per second).
 	Speed func(x float64)
+	// Waited, if set, is told how long each job waited in the queue
+	// (metrics.ObserveWait).
+	Waited func(stage string, later bool, d time.Duration)
 }
 
 // Encoder is the encode stage.
@@ -100,15 +103,15 @@ func (e *Encoder) Run(ctx context.Context) error {
 	go e.sources.sweep(ctx)
 	removeAll := func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, e.Store, p...) }
 	chunks := &queue.Worker[jobs.EncodeJob]{
-		Stage: "encode", Stream: jobs.StreamEncode, Consumer: e.Bus.Encoder, Bus: e.Bus,
-		Concurrency: e.Concurrency, ShutdownGrace: e.ShutdownGrace, Log: e.Log, Observe: e.Observe,
+		Stage: "encode", Stream: jobs.StreamEncode, Consumer: e.Bus.Encoder, Later: e.Bus.EncoderLater, Bus: e.Bus,
+		Concurrency: e.Concurrency, ShutdownGrace: e.ShutdownGrace, Log: e.Log, Observe: e.Observe, Waited: e.Waited,
 		VideoID:   func(j jobs.EncodeJob) string { return j.VideoID },
 		Handle:    func(ctx context.Context, j jobs.EncodeJob, a queue.Attempt) error { return e.encode(ctx, j) },
 		OnFailed:  queue.RemoveFailed(removeAll, e.KeepFailedSources, e.Log),
 		OnDeleted: queue.RemoveDeleted(removeAll, e.Log),
 	}
 	audio := *chunks
-	audio.Stage, audio.Consumer, audio.Concurrency = "audio", e.Bus.Audio, max(e.AudioConcurrency, 1)
+	audio.Stage, audio.Consumer, audio.Later, audio.Concurrency = "audio", e.Bus.Audio, nil, max(e.AudioConcurrency, 1)
 	errs := make(chan error, 2)
 	go func() { errs <- chunks.Run(ctx) }()
 	go func() { errs <- audio.Run(ctx) }()
@@ -297,7 +300,9 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 		return nil
 	}
 	interval := ffmpeg.StoryboardInterval(probe.Duration, job.Profiles.KeyframeInterval)
-	for _, c := range chunks {
+	// The first chunk as start work, then a window of later chunks; each
+	// later chunk encoded releases the next (jobs.ChunkWindow).
+	for _, c := range chunks[:min(len(chunks), 1+jobs.ChunkWindow)] {
 		if err := e.Queue.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: sourceKey, Profiles: job.Profiles,
 			Part: jobs.PartVideo, Chunk: c, Chunks: chunks, Thumbnails: interval, Combed: probe.Video.Combed, Duration: probe.Duration}); err != nil {
 			return err
@@ -452,6 +457,13 @@ func (e *Encoder) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 			VideoID: id, Rendition: o.Name, Key: key,
 			SegmentDuration: job.Profiles.SegmentDuration, Chunk: c, Encryption: job.Profiles.Encryption,
 		}); err != nil {
+			return err
+		}
+	}
+	if next, ok := job.NextChunk(); ok {
+		// Before the ack: a redelivered chunk publishes it again, which
+		// JetStream drops as a duplicate.
+		if err := e.Queue.PublishEncode(ctx, next); err != nil {
 			return err
 		}
 	}

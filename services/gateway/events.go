@@ -122,7 +122,9 @@ func (gw *Gateway) events(heartbeat time.Duration) http.HandlerFunc {
 					}
 					return
 				}
-				if send("video", gw.present(r, v)) != nil {
+				out := gw.present(r, v)
+				out.QueuePosition = gw.queuePosition(r.Context(), v, nil)
+				if send("video", out) != nil {
 					return
 				}
 				if v.State.Final() {

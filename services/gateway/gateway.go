@@ -257,13 +257,13 @@ func (gw *Gateway) acceptAs(ctx context.Context, id, filename string, body io.Re
 	if err := gw.Queue.PublishEncode(ctx, job); err != nil {
 		log.Error("queueing encode failed", "err", err)
 		if failed, err := gw.Records.Update(context.WithoutCancel(ctx), id, func(v *video.Video) error {
-			v.Fail(video.CodeInternal, "The rec could not be queued for encoding.")
+			v.Fail(video.CodeInternal, "The video could not be queued for encoding.")
 			return nil
 		}); err == nil {
 			gw.Queue.AnnounceFinal(failed, log)
 		}
 		_ = gw.Store.Delete(context.WithoutCancel(ctx), layout.SourceKey(id))
-		return video.Video{}, http.StatusServiceUnavailable, errors.New("The rec could not be queued for encoding; try again shortly.")
+		return video.Video{}, http.StatusServiceUnavailable, errors.New("The video could not be queued for encoding; try again shortly.")
 	}
 	log.Info("upload received", "bytes", cr.n)
 	return rec, 0, nil
@@ -306,13 +306,13 @@ func (gw *Gateway) upload(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// The client went away or the broker did; the job goes on regardless.
 		setVideoHeaders(w.Header(), rec.ID)
-		plainError(w, http.StatusServiceUnavailable, "Lost track of the rec while waiting; ask /api/videos/"+rec.ID+" for its state.")
+		plainError(w, http.StatusServiceUnavailable, "Lost track of the video while waiting; ask /api/videos/"+rec.ID+" for its state.")
 		return
 	}
 	if final.State == video.StateFailed {
 		// The id lets the client see the video's facts, and delete it.
 		setVideoHeaders(w.Header(), rec.ID)
-		plainError(w, failureStatus(final.Failure), strings.TrimSuffix(final.Failure.Reason, ".")+" (rec "+rec.ID+").")
+		plainError(w, failureStatus(final.Failure), strings.TrimSuffix(final.Failure.Reason, ".")+" (video "+rec.ID+").")
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -403,7 +403,32 @@ func (gw *Gateway) get(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusServiceUnavailable, "Video state is unavailable; try again shortly.")
 		return
 	}
-	writeJSON(w, http.StatusOK, gw.present(r, v))
+	out := gw.present(r, v)
+	out.QueuePosition = gw.queuePosition(r.Context(), v, nil)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// queuePosition is v's place among the uploads waiting to start (api.Video
+// QueuePosition): 1 plus the uploaded videos created before it, from all
+// (or, if nil, a fresh listing). 0 for a video that is not waiting, or when
+// the records cannot be listed.
+func (gw *Gateway) queuePosition(ctx context.Context, v video.Video, all []video.Video) int {
+	if v.State != video.StateUploaded {
+		return 0
+	}
+	if all == nil {
+		var err error
+		if all, err = gw.Records.List(ctx); err != nil {
+			return 0
+		}
+	}
+	pos := 1
+	for _, o := range all {
+		if o.State == video.StateUploaded && o.ID != v.ID && (o.CreatedAt.Before(v.CreatedAt) || o.CreatedAt.Equal(v.CreatedAt) && o.ID < v.ID) {
+			pos++
+		}
+	}
+	return pos
 }
 
 // list answers a page of videos, newest first (see page.go). The bucket has
@@ -420,10 +445,13 @@ func (gw *Gateway) list(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusServiceUnavailable, "Video state is unavailable; try again shortly.")
 		return
 	}
+	all := vs
 	vs, next := page(vs, limit, after)
 	out := api.Page{Videos: make([]api.Video, 0, len(vs)), NextCursor: next}
 	for _, v := range vs {
-		out.Videos = append(out.Videos, gw.present(r, v))
+		a := gw.present(r, v)
+		a.QueuePosition = gw.queuePosition(r.Context(), v, all)
+		out.Videos = append(out.Videos, a)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -472,8 +472,8 @@ func (t *tusServer) finish(ctx context.Context, up tushandler.Upload, info tusha
 		if _, gerr := t.gw.Records.Get(ctx, vid); gerr == nil || status < 500 {
 			terminate() // the video exists (failed), or the file can never be one
 		} else {
-			log.Warn("a finished resumable upload could not be made into a rec; kept for a retry", "err", err)
-			err = errors.New("The upload is complete but could not be made into a rec yet; send HEAD to this upload's URL shortly to finish it.")
+			log.Warn("a finished resumable upload could not be made into a video; kept for a retry", "err", err)
+			err = errors.New("The upload is complete but could not be made into a video yet; send HEAD to this upload's URL shortly to finish it.")
 		}
 		return video.Video{}, status, err
 	}

@@ -200,7 +200,7 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 	}
 
 	m := metrics.New()
-	for stage, c := range map[string]jetstream.Consumer{"encode": bus.Encoder, "audio": bus.Audio, "segment": bus.Segmenter} {
+	for stage, c := range map[string]jetstream.Consumer{"encode": bus.Encoder, "encode-later": bus.EncoderLater, "audio": bus.Audio, "segment": bus.Segmenter} {
 		m.RegisterQueueDepth(stage, func(ctx context.Context) (uint64, error) { return queue.Pending(ctx, c) })
 	}
 
@@ -208,10 +208,10 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 	if target.runs(Encoder) {
 		g.Go(func() error {
 			return encoder.New(encoder.Config{
-				Limits: cfg.Limits, WorkDir: filepath.Join(cfg.DataDir, "scratch"), Concurrency: cfg.EncoderWorkers,
+				Limits: cfg.Limits, WorkDir: filepath.Join(cfg.DataDir, "scratch"), Concurrency: cfg.EncoderWorkers, AudioConcurrency: 2,
 				MinTimeout: cfg.EncodeMinTimeout, TimeoutPerSecond: 10 * time.Second, ShutdownGrace: cfg.ShutdownGrace,
 				KeepFailedSources: cfg.FailedSourceRetention > 0,
-			}, encoder.Deps{Bus: bus, Records: bus.Videos, Queue: bus, Store: st, Log: log, Observe: m.ObserveJob, Speed: m.ObserveSpeed}).Run(gctx)
+			}, encoder.Deps{Bus: bus, Records: bus.Videos, Queue: bus, Store: st, Log: log, Observe: m.ObserveJob, Speed: m.ObserveSpeed, Waited: m.ObserveWait}).Run(gctx)
 		})
 	}
 	if target.runs(Segmenter) {

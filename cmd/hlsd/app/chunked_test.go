@@ -139,7 +139,7 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 		t.Errorf("hlsd check: %v", f)
 	}
 	if report.Segments != 200 {
-		t.Errorf("hlsd check measured %d segments, want 200 (100 rec, 100 audio)", report.Segments)
+		t.Errorf("hlsd check measured %d segments, want 200 (100 video, 100 audio)", report.Segments)
 	}
 
 	// The flash and the beep, on the published timeline (raw timestamps).

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -19,8 +20,9 @@ import (
 
 // Records is an in-memory video.Records. The zero value is empty and ready.
 type Records struct {
-	mu     sync.Mutex
-	videos map[string][]byte // stored as JSON, as the bucket stores them: no aliasing
+	mu      sync.Mutex
+	videos  map[string][]byte // stored as JSON, as the bucket stores them: no aliasing
+	changed chan struct{}     // closed and replaced on every change (Watch)
 }
 
 // Create stores a new video, setting its creation and update times.
@@ -65,7 +67,81 @@ func (r *Records) Delete(_ context.Context, id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.videos, id)
+	r.notify()
 	return nil
+}
+
+// List returns every record, newest first (as video.Records.List).
+func (r *Records) List(_ context.Context) ([]video.Video, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]video.Video, 0, len(r.videos))
+	for id := range r.videos {
+		v, err := r.get(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// Watch sends the record and then every change until ctx ends or the
+// record is deleted (as video.Records.Watch).
+func (r *Records) Watch(ctx context.Context, id string) (<-chan video.Video, error) {
+	out := make(chan video.Video, 1)
+	go func() {
+		defer close(out)
+		var last []byte
+		for {
+			r.mu.Lock()
+			b, ok := r.videos[id]
+			changed := r.changedLocked()
+			r.mu.Unlock()
+			if !ok {
+				return
+			}
+			if string(b) != string(last) {
+				last = b
+				var v video.Video
+				if json.Unmarshal(b, &v) == nil {
+					select {
+					case out <- v:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// changedLocked is the channel the next change closes; r.mu is held.
+func (r *Records) changedLocked() chan struct{} {
+	if r.changed == nil {
+		r.changed = make(chan struct{})
+	}
+	return r.changed
+}
+
+// notify wakes the watchers; r.mu is held.
+func (r *Records) notify() {
+	if r.changed != nil {
+		close(r.changed)
+		r.changed = nil
+	}
 }
 
 func (r *Records) get(id string) (video.Video, error) {
@@ -87,5 +163,6 @@ func (r *Records) put(v video.Video) error {
 		r.videos = map[string][]byte{}
 	}
 	r.videos[v.ID] = b
+	r.notify()
 	return nil
 }

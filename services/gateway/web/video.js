@@ -23,7 +23,9 @@ function render(v) {
   $("bar").firstElementChild.style.width = pct + "%";
   $("bar").setAttribute("aria-valuenow", pct);
   $("pct").textContent = pct + "%";
-  $("stage").textContent = { uploaded: "Waiting for an encoder…", encoding: "Encoding chunks of every rendition in parallel",
+  $("stage").textContent = v.state === "uploaded" && v.queue_position > 1 ?
+    `Waiting for an encoder: ${v.queue_position - 1} upload${v.queue_position > 2 ? "s" : ""} ahead of this one…` :
+    { uploaded: "Waiting for an encoder…", encoding: "Encoding chunks of every rendition in parallel",
     segmenting: "Cutting segments and writing playlists", ready: "Ready", failed: "Failed" }[v.state] || v.state;
   $("renditions").replaceChildren(...(v.renditions || []).map(r => hlsd.el("li", { class: r.done ? "done" : "" },
     hlsd.el("strong", {}, r.name), " ", r.width ? `${r.width}×${r.height}` : "AAC",

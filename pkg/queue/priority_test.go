@@ -1,0 +1,81 @@
+package queue
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
+	"github.com/hlsd/hlsd/pkg/video"
+)
+
+// Start work (plans, first chunks) jumps the queue of later chunks, and
+// later chunks still get every LaterEvery-th turn however much start work
+// waits: one worker, ten later chunks queued first, then eight plans.
+func TestStartWorkJumpsTheQueue(t *testing.T) {
+	bus := newBus(t, fastConfig())
+	ctx := context.Background()
+	id := layout.NewVideoID()
+	if err := bus.Videos.Create(ctx, &video.Video{ID: id, State: video.StateEncoding}); err != nil {
+		t.Fatal(err)
+	}
+	chunks := make([]jobs.Chunk, 11)
+	for i := range chunks {
+		chunks[i] = jobs.Chunk{Index: i, Count: len(chunks)}
+	}
+	for i := 1; i <= 10; i++ {
+		if err := bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, Part: jobs.PartVideo, Chunk: chunks[i], Chunks: chunks}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 8 {
+		p := layout.NewVideoID()
+		if err := bus.Videos.Create(ctx, &video.Video{ID: p, State: video.StateUploaded}); err != nil {
+			t.Fatal(err)
+		}
+		if err := bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var mu sync.Mutex
+	var order []string // "plan" or "later", as the worker took them
+	waited := map[bool]int{}
+	rctx, cancel := context.WithCancel(ctx)
+	w := &Worker[jobs.EncodeJob]{
+		Stage: "encode", Stream: jobs.StreamEncode, Consumer: bus.Encoder, Later: bus.EncoderLater, Bus: bus, Concurrency: 1,
+		VideoID: func(j jobs.EncodeJob) string { return j.VideoID }, ShutdownGrace: time.Second, Log: quietLog(),
+		Handle: func(ctx context.Context, j jobs.EncodeJob, a Attempt) error {
+			mu.Lock()
+			defer mu.Unlock()
+			kind := "plan"
+			if j.Part == jobs.PartVideo {
+				kind = "later"
+			}
+			order = append(order, kind)
+			return nil
+		},
+		Waited: func(stage string, later bool, d time.Duration) { mu.Lock(); waited[later]++; mu.Unlock() },
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(rctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "every job to run", 20*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == 18 })
+
+	mu.Lock()
+	defer mu.Unlock()
+	// Turns 1-3 take plans, turn 4 a later chunk, and so on until the
+	// plans are done: the 8 plans finish within the first 11 jobs, although
+	// all 10 later chunks were queued before them.
+	want := []string{"plan", "plan", "plan", "later", "plan", "plan", "plan", "later", "plan", "plan"}
+	for i, k := range want {
+		if order[i] != k {
+			t.Fatalf("the worker took %v; want %v first", order, want)
+		}
+	}
+	if waited[false] != 8 || waited[true] != 10 {
+		t.Errorf("waits observed: %d start, %d later; want 8 and 10", waited[false], waited[true])
+	}
+}
