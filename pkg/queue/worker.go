@@ -70,7 +70,7 @@ type Worker[T any] struct {
 	// (later video chunks): a worker takes from it when Consumer has
 	// nothing, and first on every LaterEvery-th job, so that a stream of
 	// start work never starves it.
-	Later jetstream.Consumer
+	Later       jetstream.Consumer
 	Bus         *Bus
 	Concurrency int
 	// VideoID extracts the video a job belongs to.
