@@ -19,8 +19,8 @@ const (
 	// Start work — a video's plan and its first chunk — has a subject of
 	// its own, which encoders drain before later chunks: a new upload is
 	// playable soon however many long videos are encoding. Later chunks
-	// are released a few at a time per video (ChunkWindow), so videos in
-	// progress share the encoders round-robin.
+	// are released a few at a time per video (EncodeJob.Window), so videos
+	// in progress share the encoders round-robin.
 	SubjectEncode        = "hlsd.jobs.encode" // plans and first chunks
 	ConsumerEncoder      = "encoder"
 	SubjectEncodeLater   = "hlsd.jobs.encode.later" // every other video chunk
@@ -52,9 +52,13 @@ type Chunk struct {
 	// grid (0: to the end); StartFrame the grid number of its first.
 	StartFrame int `json:"start_frame"`
 	Frames     int `json:"frames"`
-	// Boundary is the segment boundary the chunk starts at (FirstSegment
-	// times the segment duration); Start is the first frame at or after it.
+	// Boundary is the segment boundary the chunk starts at; Start is the
+	// first frame at or after it.
 	Boundary float64 `json:"boundary"`
+	// SegmentDuration is the length of the chunk's segments when it is not
+	// the profile's: the first seconds of a video are cut into shorter
+	// segments, so it is playable sooner (encoder.PlanChunks).
+	SegmentDuration float64 `json:"segment_duration,omitempty"`
 }
 
 // Last reports whether c is the last chunk of its video.
@@ -90,6 +94,9 @@ type EncodeJob struct {
 	// packets (ffmpeg.ScanPackets), when that is shorter than its
 	// container claims: chunk and audio jobs believe it, not the claim.
 	Duration float64 `json:"duration,omitempty"`
+	// Window is how many later chunks of the video are queued at a time
+	// (0: DefaultChunkWindow), set by the plan for all its chunks.
+	Window int `json:"window,omitempty"`
 }
 
 // SegmentJob asks a segmenter to cut one rendition's transport stream.
@@ -129,17 +136,31 @@ func (j EncodeJob) Subject() string {
 	return SubjectEncode
 }
 
-// ChunkWindow is how many later chunks of one video are queued at a time:
-// the plan queues chunks 1 to ChunkWindow, and each later chunk, once
-// encoded, queues the one ChunkWindow after it (NextChunk). A long video
-// thus never has more than ChunkWindow jobs ahead of another video's.
-const ChunkWindow = 2
+// DefaultChunkWindow is how many later chunks of one video are queued at a
+// time (EncodeJob.Window): the plan queues chunks 1 to Window, and each
+// later chunk, once encoded, queues the one Window after it (NextChunk). A
+// long video thus never has more than Window jobs ahead of another
+// video's, and up to Window encoders (plus one on its first chunk) work on
+// it at once.
+const DefaultChunkWindow = 4
+
+// window is j's chunk window.
+func (j EncodeJob) window() int {
+	if j.Window > 0 {
+		return j.Window
+	}
+	return DefaultChunkWindow
+}
+
+// FirstChunks is how many chunks the plan queues: the first, and a window
+// of later ones.
+func (j EncodeJob) FirstChunks() int { return min(len(j.Chunks), 1+j.window()) }
 
 // NextChunk is the job an encoded video chunk releases, if any: the chunk
-// ChunkWindow after it (the first chunk releases none: the plan queued
-// chunks 1 to ChunkWindow).
+// Window after it (the first chunk releases none: the plan queued chunks 1
+// to Window).
 func (j EncodeJob) NextChunk() (EncodeJob, bool) {
-	next := j.Chunk.Index + ChunkWindow
+	next := j.Chunk.Index + j.window()
 	if j.Part != PartVideo || j.Chunk.Index == 0 || next >= len(j.Chunks) {
 		return EncodeJob{}, false
 	}

@@ -23,14 +23,14 @@ func TestVideoEventIDs(t *testing.T) {
 }
 
 // Plans and first chunks are start work; later chunks go on their own
-// subject, released ChunkWindow at a time.
+// subject, released Window at a time.
 func TestChunkSubjectsAndWindow(t *testing.T) {
 	chunks := make([]Chunk, 6)
 	for i := range chunks {
 		chunks[i] = Chunk{Index: i, Count: len(chunks)}
 	}
 	job := func(part string, i int) EncodeJob {
-		return EncodeJob{VideoID: "v", Part: part, Chunk: chunks[i], Chunks: chunks}
+		return EncodeJob{VideoID: "v", Part: part, Chunk: chunks[i], Chunks: chunks, Window: 2}
 	}
 	for _, tc := range []struct {
 		job     EncodeJob
@@ -40,8 +40,8 @@ func TestChunkSubjectsAndWindow(t *testing.T) {
 		{job(PartPlan, 0), SubjectEncode, -1},
 		{job(PartAudio, 0), SubjectAudio, -1},
 		{job(PartVideo, 0), SubjectEncode, -1},
-		{job(PartVideo, 1), SubjectEncodeLater, 1 + ChunkWindow},
-		{job(PartVideo, 3), SubjectEncodeLater, 3 + ChunkWindow},
+		{job(PartVideo, 1), SubjectEncodeLater, 3},
+		{job(PartVideo, 3), SubjectEncodeLater, 5},
 		{job(PartVideo, 4), SubjectEncodeLater, -1},
 		{job(PartVideo, 5), SubjectEncodeLater, -1},
 	} {
@@ -52,5 +52,14 @@ func TestChunkSubjectsAndWindow(t *testing.T) {
 		if ok != (tc.next >= 0) || ok && (next.Chunk.Index != tc.next || next.Part != PartVideo || len(next.Chunks) != len(chunks)) {
 			t.Errorf("%s chunk %d releases %+v (%v), want chunk %d", tc.job.Part, tc.job.Chunk.Index, next.Chunk, ok, tc.next)
 		}
+	}
+	if n := job(PartVideo, 0).FirstChunks(); n != 3 {
+		t.Errorf("a window of 2 over 6 chunks: the plan queues %d, want 3", n)
+	}
+	if n := (EncodeJob{Chunks: chunks}).FirstChunks(); n != 1+DefaultChunkWindow {
+		t.Errorf("the default window: the plan queues %d, want %d", n, 1+DefaultChunkWindow)
+	}
+	if n := (EncodeJob{Chunks: chunks[:2]}).FirstChunks(); n != 2 {
+		t.Errorf("two chunks: the plan queues %d, want 2", n)
 	}
 }

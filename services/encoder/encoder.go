@@ -34,6 +34,10 @@ type Config struct {
 	Concurrency int    // plans and video chunks at once
 	// AudioConcurrency is how many audio renditions encode at once (1 if 0).
 	AudioConcurrency int
+	// ChunkWindow is how many later chunks of a video are queued at a time
+	// (0: jobs.DefaultChunkWindow): about how many encoders one video keeps
+	// busy, and how many of its chunks another video's wait behind.
+	ChunkWindow int
 	// MinTimeout is the least time an encode may take; longer sources get
 	// TimeoutPerSecond for each second of media on top.
 	MinTimeout       time.Duration
@@ -262,7 +266,7 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 			return queue.Permanent(video.CodeInternal, "The video could not be planned; the error was logged.", err)
 		}
 	}
-	chunks := PlanChunks(probe.Duration, job.Profiles.SegmentDuration, num, den)
+	chunks := PlanChunks(probe.Duration, job.Profiles.SegmentDuration, job.Profiles.KeyframeInterval, num, den)
 	renditions := src.plan
 	if probe.Video != nil && probe.Audio != nil {
 		renditions = append(renditions, profiles.Planned{Rendition: profiles.Rendition{Name: video.AudioRendition}})
@@ -299,12 +303,14 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 	if probe.Video == nil {
 		return nil
 	}
-	interval := ffmpeg.StoryboardInterval(probe.Duration, job.Profiles.KeyframeInterval)
 	// The first chunk as start work, then a window of later chunks; each
-	// later chunk encoded releases the next (jobs.ChunkWindow).
-	for _, c := range chunks[:min(len(chunks), 1+jobs.ChunkWindow)] {
-		if err := e.Queue.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: sourceKey, Profiles: job.Profiles,
-			Part: jobs.PartVideo, Chunk: c, Chunks: chunks, Thumbnails: interval, Combed: probe.Video.Combed, Duration: probe.Duration}); err != nil {
+	// later chunk encoded releases the next (EncodeJob.NextChunk).
+	next := jobs.EncodeJob{VideoID: id, SourceKey: sourceKey, Profiles: job.Profiles, Part: jobs.PartVideo, Chunks: chunks,
+		Thumbnails: ffmpeg.StoryboardInterval(probe.Duration, job.Profiles.KeyframeInterval), Combed: probe.Video.Combed,
+		Duration: probe.Duration, Window: e.ChunkWindow}
+	for _, c := range chunks[:next.FirstChunks()] {
+		next.Chunk = c
+		if err := e.Queue.PublishEncode(ctx, next); err != nil {
 			return err
 		}
 	}

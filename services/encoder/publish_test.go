@@ -63,9 +63,10 @@ func (p *published) takeSegments() []jobs.SegmentJob {
 }
 
 // The encoder's side of the job contract, without a NATS server: a plan
-// queues the audio first, then every chunk of the video, and records the
-// plan; each chunk stores one stream per video rendition and queues one
-// segment job per rendition; the audio queues one per chunk; the last
+// queues the audio first, then the first chunk and a window of later ones
+// (a window of 2 here), and records the plan; each chunk stores one stream
+// per video rendition, queues one segment job per rendition and releases
+// the chunk 2 after it; the audio queues one per chunk; the last
 // chunk moves the video to segmenting; a failed video's chunk hands
 // nothing on.
 func TestEncoderHandsOnEveryPiece(t *testing.T) {
@@ -76,16 +77,16 @@ func TestEncoderHandsOnEveryPiece(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs, q := &videotest.Records{}, &published{}
-	e := New(Config{Limits: ffmpeg.DefaultLimits(), WorkDir: t.TempDir(), MinTimeout: 2 * time.Minute, TimeoutPerSecond: 10 * time.Second},
+	e := New(Config{Limits: ffmpeg.DefaultLimits(), WorkDir: t.TempDir(), MinTimeout: 2 * time.Minute, TimeoutPerSecond: 10 * time.Second, ChunkWindow: 2},
 		Deps{Records: recs, Queue: q, Store: st})
 	prof, err := profiles.Load("../../profiles.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 14 s at 480x270: two chunks (the first one segment long), a small
-	// ladder, and audio.
+	// 40 s at 480x270: four chunks (0–2 s and 2–6 s in 2 s segments,
+	// 6–36 s, 36–40 s), a small ladder, and audio.
 	clip := testutil.Generate(t, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=480x270:rate=25", "-f", "lavfi", "-i", "sine",
-		"-t", "14", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
+		"-t", "40", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
 	f, err := os.Open(clip)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +104,7 @@ func TestEncoderHandsOnEveryPiece(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, _ := recs.Get(ctx, id)
-	if v.State != video.StateEncoding || v.Chunks != 2 || v.Source == nil || len(v.Renditions) < 3 {
+	if v.State != video.StateEncoding || v.Chunks != 4 || v.Source == nil || len(v.Renditions) < 3 {
 		t.Fatalf("after the plan: state %s, %d chunks, source %+v, %d renditions", v.State, v.Chunks, v.Source, len(v.Renditions))
 	}
 	var videoRenditions []string
@@ -112,19 +113,27 @@ func TestEncoderHandsOnEveryPiece(t *testing.T) {
 			videoRenditions = append(videoRenditions, r.Name)
 		}
 	}
-	if len(q.encode) != 3 || q.encode[0].Part != jobs.PartAudio || len(q.encode[0].Chunks) != 2 ||
-		q.encode[1].Part != jobs.PartVideo || q.encode[1].Chunk.Index != 0 || q.encode[1].Chunk.Segments != 1 ||
-		q.encode[2].Part != jobs.PartVideo || q.encode[2].Chunk.Index != 1 || !q.encode[2].Chunk.Last() {
-		t.Fatalf("the plan queued %+v; want the audio, then chunks 0 (one segment) and 1 (the last)", q.encode)
+	if len(q.encode) != 4 || q.encode[0].Part != jobs.PartAudio || len(q.encode[0].Chunks) != 4 ||
+		q.encode[1].Part != jobs.PartVideo || q.encode[1].Chunk.Index != 0 || q.encode[1].Chunk.Segments != 1 || q.encode[1].Chunk.SegmentDuration != 2 ||
+		q.encode[2].Chunk.Index != 1 || q.encode[3].Chunk.Index != 2 {
+		t.Fatalf("the plan queued %+v; want the audio, then chunks 0 (one 2 s segment), 1 and 2", q.encode)
 	}
 
-	for i, job := range q.encode[1:] {
+	for i := range 4 {
+		job := q.encode[1+i]
+		if job.Part != jobs.PartVideo || job.Chunk.Index != i {
+			t.Fatalf("job %d is %s chunk %d, want chunk %d", 1+i, job.Part, job.Chunk.Index, i)
+		}
 		if err := e.encode(ctx, job); err != nil {
 			t.Fatalf("chunk %d: %v", i, err)
 		}
+		// Chunk 1 releases chunk 3; no other releases anything.
+		if want := map[int]int{1: 5}[i]; want > 0 && len(q.encode) != want {
+			t.Fatalf("after chunk %d: %d encode jobs queued, want %d", i, len(q.encode), want)
+		}
 		var got []string
 		for _, s := range q.takeSegments() {
-			if s.Chunk.Index != i || s.Key != layout.WorkKey(id, s.Rendition, i) {
+			if s.Chunk.Index != i || s.Key != layout.WorkKey(id, s.Rendition, i) || s.SegmentDuration != 6 {
 				t.Errorf("chunk %d queued %+v", i, s)
 			}
 			if _, err := st.Stat(ctx, s.Key); err != nil {
@@ -137,7 +146,7 @@ func TestEncoderHandsOnEveryPiece(t *testing.T) {
 			t.Errorf("chunk %d queued segment jobs for %v, want %v", i, got, want)
 		}
 		v, _ := recs.Get(ctx, id)
-		if want := []video.State{video.StateEncoding, video.StateSegmenting}[i]; v.State != want || !v.Encoded[i] {
+		if want := []video.State{video.StateEncoding, video.StateEncoding, video.StateEncoding, video.StateSegmenting}[i]; v.State != want || !v.Encoded[i] {
 			t.Errorf("after chunk %d: state %s (want %s), encoded %v", i, v.State, want, v.Encoded)
 		}
 	}
@@ -146,7 +155,7 @@ func TestEncoderHandsOnEveryPiece(t *testing.T) {
 		t.Fatalf("audio: %v", err)
 	}
 	audio := q.takeSegments()
-	if len(audio) != 2 || audio[0].Rendition != video.AudioRendition || audio[0].Chunk.Index != 0 || audio[1].Chunk.Index != 1 {
+	if len(audio) != 4 || audio[0].Rendition != video.AudioRendition || audio[0].Chunk.Index != 0 || audio[3].Chunk.Index != 3 {
 		t.Fatalf("the audio queued %+v; want one segment job per chunk, in order", audio)
 	}
 	if len(q.repeated) > 0 {

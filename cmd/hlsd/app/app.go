@@ -99,6 +99,7 @@ type Config struct {
 	// served segments of an S3 store (content.Config.SegmentCacheBytes).
 	SegmentCacheBytes int64
 	EncoderWorkers    int
+	ChunkWindow       int // later chunks of a video queued at a time (encoder.Config.ChunkWindow)
 	SegmenterWorkers  int
 	ShutdownGrace     time.Duration
 	Limits            ffmpeg.Limits
@@ -208,7 +209,7 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 	if target.runs(Encoder) {
 		g.Go(func() error {
 			return encoder.New(encoder.Config{
-				Limits: cfg.Limits, WorkDir: filepath.Join(cfg.DataDir, "scratch"), Concurrency: cfg.EncoderWorkers, AudioConcurrency: 2,
+				Limits: cfg.Limits, WorkDir: filepath.Join(cfg.DataDir, "scratch"), Concurrency: cfg.EncoderWorkers, AudioConcurrency: 2, ChunkWindow: cfg.ChunkWindow,
 				MinTimeout: cfg.EncodeMinTimeout, TimeoutPerSecond: 10 * time.Second, ShutdownGrace: cfg.ShutdownGrace,
 				KeepFailedSources: cfg.FailedSourceRetention > 0,
 			}, encoder.Deps{Bus: bus, Records: bus.Videos, Queue: bus, Store: st, Log: log, Observe: m.ObserveJob, Speed: m.ObserveSpeed, Waited: m.ObserveWait}).Run(gctx)

@@ -86,7 +86,7 @@ func TestDeletesAreFinal(t *testing.T) {
 // queue gauges count both).
 func waitIdle(t *testing.T, base string) {
 	t.Helper()
-	pending := regexp.MustCompile(`(?m)^hlsd_queue_pending_jobs\{stage="(\w+)"\} (\S+)`)
+	pending := regexp.MustCompile(`(?m)^hlsd_queue_pending_jobs\{stage="([\w-]+)"\} (\S+)`)
 	testutil.WaitFor(t, "every job to end", 5*time.Minute, func() bool {
 		b, _ := get(t, base+"/metrics")
 		stages := pending.FindAllStringSubmatch(string(b), -1)
@@ -95,7 +95,7 @@ func waitIdle(t *testing.T, base string) {
 				return false
 			}
 		}
-		return len(stages) == 3
+		return len(stages) == 4 // encode, encode-later, audio, segment
 	})
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hlsd/hlsd/cmd/hlsd/app"
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
+	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/playback"
 	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/webhook"
@@ -156,6 +157,7 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 	}
 	if target.Runs(app.Encoder) {
 		fs.IntVar(&cfg.EncoderWorkers, "encoder-workers", 1, "encodes run at once by this process (each ffmpeg uses every core)")
+		fs.IntVar(&cfg.ChunkWindow, "chunk-window", jobs.DefaultChunkWindow, "later chunks of one video queued at a time: about how many encoders one video keeps busy, and how many of its chunks a newer video's wait behind")
 		fs.DurationVar(&cfg.Limits.MaxDuration, "max-duration", cfg.Limits.MaxDuration, "longest accepted source")
 		fs.IntVar(&cfg.Limits.MaxWidth, "max-width", cfg.Limits.MaxWidth, "widest accepted source, pixels")
 		fs.IntVar(&cfg.Limits.MaxHeight, "max-height", cfg.Limits.MaxHeight, "tallest accepted source, pixels")
