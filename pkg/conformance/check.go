@@ -412,16 +412,24 @@ func (c *checker) media(ctx context.Context, base *url.URL, v *variant) error {
 		v.encrypted = v.encrypted || k != nil
 	}
 
-	// Measure every segment, a few at a time.
+	// Measure every segment, a few at a time. Interlacing is looked for in
+	// the first full-length segment and the middle one (decoding every frame
+	// of every variant would cost too much; a short first segment, 2 s of a
+	// faster start, is too few frames for idet's statistics).
+	firstFull := 0
+	for i, s := range segs {
+		if s.Duration >= 0.9*mp.TargetDuration {
+			firstFull = i
+			break
+		}
+	}
 	ms := make([]segMeasure, len(segs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.o.Concurrency)
 	for i, s := range segs {
 		g.Go(func() error {
 			su := u.ResolveReference(mustParse(s.URI))
-			// Interlacing is looked for in the first and middle segments
-			// (decoding every frame of every variant would cost too much).
-			m, err := c.segment(gctx, su.String(), s, keys[i], i == 0 || i == len(segs)/2)
+			m, err := c.segment(gctx, su.String(), s, keys[i], i == firstFull || i == len(segs)/2)
 			if err != nil {
 				return err
 			}

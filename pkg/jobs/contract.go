@@ -37,8 +37,8 @@ const (
 
 // Chunk is the time range of a video a job covers. A video is planned as
 // chunks on segment boundaries (the first one segment long, so the video is
-// playable soon, then several segments each: encoder.PlanChunks); encoders
-// take any chunk, and the playlists grow as chunks land.
+// playable soon, then ChunkSegments each); encoders take any chunk, and the
+// playlists grow as chunks land.
 type Chunk struct {
 	Index    int     `json:"index"`
 	Count    int     `json:"count"`
@@ -52,9 +52,13 @@ type Chunk struct {
 	// grid (0: to the end); StartFrame the grid number of its first.
 	StartFrame int `json:"start_frame"`
 	Frames     int `json:"frames"`
-	// Boundary is the segment boundary the chunk starts at (FirstSegment
-	// times the segment duration); Start is the first frame at or after it.
+	// Boundary is the segment boundary the chunk starts at; Start is the
+	// first frame at or after it.
 	Boundary float64 `json:"boundary"`
+	// SegmentDuration is the length of the chunk's segments when it is not
+	// the profile's: the first seconds of a video are cut into shorter
+	// segments, so it is playable sooner (encoder.PlanChunks).
+	SegmentDuration float64 `json:"segment_duration,omitempty"`
 }
 
 // Last reports whether c is the last chunk of its video.

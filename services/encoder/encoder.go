@@ -266,7 +266,7 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 			return queue.Permanent(video.CodeInternal, "The video could not be planned; the error was logged.", err)
 		}
 	}
-	chunks := PlanChunks(probe.Duration, job.Profiles.SegmentDuration, num, den)
+	chunks := PlanChunks(probe.Duration, job.Profiles.SegmentDuration, job.Profiles.KeyframeInterval, num, den)
 	renditions := src.plan
 	if probe.Video != nil && probe.Audio != nil {
 		renditions = append(renditions, profiles.Planned{Rendition: profiles.Rendition{Name: video.AudioRendition}})

@@ -83,10 +83,10 @@ func TestEncoderHandsOnEveryPiece(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 70 s at 480x270: four chunks (0–6 s, 6–36 s, 36–66 s, 66–70 s), a
-	// small ladder, and audio.
+	// 40 s at 480x270: four chunks (0–2 s and 2–6 s in 2 s segments,
+	// 6–36 s, 36–40 s), a small ladder, and audio.
 	clip := testutil.Generate(t, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=480x270:rate=25", "-f", "lavfi", "-i", "sine",
-		"-t", "70", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
+		"-t", "40", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
 	f, err := os.Open(clip)
 	if err != nil {
 		t.Fatal(err)
@@ -114,9 +114,9 @@ func TestEncoderHandsOnEveryPiece(t *testing.T) {
 		}
 	}
 	if len(q.encode) != 4 || q.encode[0].Part != jobs.PartAudio || len(q.encode[0].Chunks) != 4 ||
-		q.encode[1].Part != jobs.PartVideo || q.encode[1].Chunk.Index != 0 || q.encode[1].Chunk.Segments != 1 ||
+		q.encode[1].Part != jobs.PartVideo || q.encode[1].Chunk.Index != 0 || q.encode[1].Chunk.Segments != 1 || q.encode[1].Chunk.SegmentDuration != 2 ||
 		q.encode[2].Chunk.Index != 1 || q.encode[3].Chunk.Index != 2 {
-		t.Fatalf("the plan queued %+v; want the audio, then chunks 0 (one segment), 1 and 2", q.encode)
+		t.Fatalf("the plan queued %+v; want the audio, then chunks 0 (one 2 s segment), 1 and 2", q.encode)
 	}
 
 	for i := range 4 {

@@ -91,9 +91,9 @@ func TestChunkStoryboardSheet(t *testing.T) {
 		t.Fatal(err)
 	}
 	prof.Video.Preset = "ultrafast"
-	chunks := PlanChunks(probe.Duration, prof.SegmentDuration, 25, 1)
-	if len(chunks) != 2 {
-		t.Fatalf("%d chunks", len(chunks))
+	chunks := PlanChunks(probe.Duration, prof.SegmentDuration, prof.KeyframeInterval, 25, 1)
+	if len(chunks) != 3 {
+		t.Fatalf("%d chunks, want 3 (0–2 s, 2–6 s, 6–20 s)", len(chunks))
 	}
 	st, err := store.NewFileStore(t.TempDir())
 	if err != nil {
@@ -117,10 +117,11 @@ func TestChunkStoryboardSheet(t *testing.T) {
 		}
 		e.storeSheet(context.Background(), quiet, id, c.Index, spec, video.StoryboardSheet{Name: layout.SpriteName(c.Index), First: first})
 	}
-	// 0–6 s: thumbnails 0, 2, 4; 6–20 s: 6, 8, ..., 18.
+	// 0–2 s: thumbnail 0; 2–6 s: 2, 4; 6–20 s: 6, 8, ..., 18.
 	for i, want := range []video.StoryboardSheet{
-		{Name: "sprite_0.jpg", First: 0, Count: 3, Columns: 3, Interval: 2, Width: 160, Height: 90},
-		{Name: "sprite_1.jpg", First: 3, Count: 7, Columns: 7, Interval: 2, Width: 160, Height: 90},
+		{Name: "sprite_0.jpg", First: 0, Count: 1, Columns: 1, Interval: 2, Width: 160, Height: 90},
+		{Name: "sprite_1.jpg", First: 1, Count: 2, Columns: 2, Interval: 2, Width: 160, Height: 90},
+		{Name: "sprite_2.jpg", First: 3, Count: 7, Columns: 7, Interval: 2, Width: 160, Height: 90},
 	} {
 		b, err := readObject(st, layout.StoryboardManifestKey(id, i))
 		if err != nil {

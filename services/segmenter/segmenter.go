@@ -10,6 +10,7 @@ package segmenter
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -179,7 +180,7 @@ func (sg *Segmenter) split(ctx context.Context, job jobs.SegmentJob) (chunkManif
 	info, err := mpegts.SplitTS(storeReader{rc},
 		// Continuous: each chunk is its own muxer's output, whose counters
 		// start at 0; the padding makes them run on across the joins.
-		mpegts.Options{TargetDuration: time.Duration(job.SegmentDuration * float64(time.Second)), MaxSegments: c.Segments, Continuous: true},
+		mpegts.Options{TargetDuration: time.Duration(cmp.Or(c.SegmentDuration, job.SegmentDuration) * float64(time.Second)), MaxSegments: c.Segments, Continuous: true},
 		func(seg mpegts.Segment, data []byte) error {
 			n := c.FirstSegment + seg.Index
 			size := seg.Size

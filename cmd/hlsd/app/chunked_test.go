@@ -78,8 +78,8 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 		t.Fatalf("ready before it was reported playable; chunks %d", rec.Chunks)
 	}
 	t.Logf("playable %s after the upload was stored, %d chunks", rec.PlayableAt.Sub(rec.CreatedAt).Round(time.Millisecond), rec.Chunks)
-	if rec.Chunks != 21 {
-		t.Errorf("%d chunks, want 21 (6 s, then 30 s each)", rec.Chunks)
+	if rec.Chunks != 22 {
+		t.Errorf("%d chunks, want 22 (2 s, 4 s, then 30 s each)", rec.Chunks)
 	}
 	master, hdr := get(t, v.MasterURL)
 	if !strings.Contains(hdr.Get("Cache-Control"), "max-age=") || strings.Contains(hdr.Get("Cache-Control"), "86400") {
@@ -117,17 +117,18 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 	if finalBody := strings.Replace(string(final), "#EXT-X-PLAYLIST-TYPE:VOD\n", "", 1); !strings.HasPrefix(finalBody, earlyBody) {
 		t.Errorf("the VOD playlist does not extend the EVENT one:\n%s\n---\n%s", early, final)
 	}
-	if n := strings.Count(string(final), "#EXTINF:"); n != 100 {
-		t.Errorf("%d segments, want 100", n)
+	// Three of 2 s (the first 6 s), then 99 of 6 s.
+	if n := strings.Count(string(final), "#EXTINF:"); n != 102 {
+		t.Errorf("%d segments, want 102", n)
 	}
 
-	// Twenty chunks, each its own muxer, read as one stream: ffmpeg decodes
+	// Twenty-two chunks, each its own muxer, read as one stream: ffmpeg decodes
 	// every rendition of the master without a word at -v warning (the
 	// continuity counters run on across every join), and the checker finds
 	// no MUST (continuity counters included; the ultrafast preset writes
 	// Constrained Baseline, which the h264-profile SHOULD would name).
 	if out, err := exec.Command("ffmpeg", "-v", "warning", "-i", dir+"master.m3u8", "-map", "0", "-f", "null", "-").CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Errorf("ffmpeg decoding the 20-chunk master at -v warning: %v\n%s", err, out)
+		t.Errorf("ffmpeg decoding the 22-chunk master at -v warning: %v\n%s", err, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -138,8 +139,8 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 	for _, f := range report.MustFindings() {
 		t.Errorf("hlsd check: %v", f)
 	}
-	if report.Segments != 200 {
-		t.Errorf("hlsd check measured %d segments, want 200 (100 video, 100 audio)", report.Segments)
+	if report.Segments != 204 {
+		t.Errorf("hlsd check measured %d segments, want 204 (102 video, 102 audio)", report.Segments)
 	}
 
 	// The flash and the beep, on the published timeline (raw timestamps).

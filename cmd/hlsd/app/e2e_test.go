@@ -128,17 +128,17 @@ func TestUploadToPlayableHLS(t *testing.T) {
 	// The metrics moved.
 	metrics, _ := get(t, base+"/metrics")
 	for _, re := range []string{
-		// The plan and two chunks (6 s, then the rest); the audio, whole;
-		// two chunks of each of the five renditions (234p, 360p, 432p,
-		// 540p, audio).
-		`hlsd_jobs_started_total\{stage="encode"\} 3\n`,
+		// The plan and three chunks (2 s, 4 s in 2 s segments, then the
+		// rest); the audio, whole; three chunks of each of the five
+		// renditions (234p, 360p, 432p, 540p, audio).
+		`hlsd_jobs_started_total\{stage="encode"\} 4\n`,
 		`hlsd_jobs_started_total\{stage="audio"\} 1\n`,
-		`hlsd_jobs_started_total\{stage="segment"\} 10\n`,
-		`hlsd_jobs_total\{outcome="succeeded",stage="encode"\} 3\n`,
+		`hlsd_jobs_started_total\{stage="segment"\} 15\n`,
+		`hlsd_jobs_total\{outcome="succeeded",stage="encode"\} 4\n`,
 		`hlsd_jobs_total\{outcome="succeeded",stage="audio"\} 1\n`,
-		`hlsd_jobs_total\{outcome="succeeded",stage="segment"\} 10\n`,
-		`hlsd_job_duration_seconds_count\{outcome="succeeded",stage="encode"\} 3\n`,
-		`hlsd_ffmpeg_speed_ratio_count 2\n`,
+		`hlsd_jobs_total\{outcome="succeeded",stage="segment"\} 15\n`,
+		`hlsd_job_duration_seconds_count\{outcome="succeeded",stage="encode"\} 4\n`,
+		`hlsd_ffmpeg_speed_ratio_count 3\n`,
 		`hlsd_uploaded_bytes_total [1-9][0-9.e+]*\n`,
 		`hlsd_served_bytes_total [1-9][0-9.e+]*\n`,
 		`hlsd_http_requests_total\{code="200",route="/upload",service="all"\} 1\n`,
@@ -160,7 +160,7 @@ func TestUploadToPlayableHLS(t *testing.T) {
 	if err := json.Unmarshal(ab, &v); err != nil {
 		t.Fatal(err)
 	}
-	if v.State != video.StateReady || v.Progress != 1 || v.MasterURL != master || len(v.Renditions) != 5 || v.Chunks != 2 || v.PlayableAt == nil || v.Source == nil || v.Source.Duration != srcDuration {
+	if v.State != video.StateReady || v.Progress != 1 || v.MasterURL != master || len(v.Renditions) != 5 || v.Chunks != 3 || v.PlayableAt == nil || v.Source == nil || v.Source.Duration != srcDuration {
 		t.Errorf("GET /api/videos/%s = %s", id, ab)
 	}
 }

@@ -146,8 +146,9 @@ func TestThumbnailsEndToEnd(t *testing.T) {
 	started := time.Now()
 	_, v := uploadReady(t, base, clip)
 	t.Logf("ready in %s", time.Since(started).Round(time.Millisecond))
-	// Two chunks (0–6 s, 6–11 s), a sheet each: thumbnails 0, 2, 4 and 6, 8, 10.
-	want := video.Thumbnails{Poster: true, Interval: 2, Count: 6, Sprites: 2, Width: 160, Height: 90}
+	// Three chunks (0–2 s and 2–6 s in 2 s segments, 6–11 s), a sheet each:
+	// thumbnails 0; 2, 4; and 6, 8, 10.
+	want := video.Thumbnails{Poster: true, Interval: 2, Count: 6, Sprites: 3, Width: 160, Height: 90}
 	if v.Thumbnails == nil || *v.Thumbnails != want {
 		t.Fatalf("thumbnails %+v, want %+v", v.Thumbnails, want)
 	}
