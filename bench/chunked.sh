@@ -25,7 +25,7 @@
 #   ENCODERS="1 2" REPEAT=1 bench/chunked.sh
 #
 # Environment: ENCODERS, REPEAT, TARGET, SOURCE, SOURCE_SECONDS, LONG_SECONDS,
-# WAIT_READY, BENCH_TMP, KEEP_TMP=1.
+# LONG_CONTAINER (ts or mp4), WAIT_READY, BENCH_TMP, KEEP_TMP=1.
 NAME=chunked
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -104,9 +104,17 @@ echo "scaling (best stored → ready of $REPEAT; speed-up against 1 encoder): $S
 
 # ---- 2. time to first playable ---------------------------------------------------------
 
-LONG=$TMP/long.ts
+# LONG_CONTAINER=mp4 loops into an MP4 (what a camera or an editor hands
+# over); the default MPEG-TS is remuxed by the plan before chunks can seek in
+# it, which the first playable time then includes.
+LONG=$TMP/long.${LONG_CONTAINER:-ts}
 loops=$(awk -v l="$LONG_SECONDS" -v s="$SRC_S" 'BEGIN { n = int(l / s + 0.5); print (n > 1 ? n - 1 : 0) }')
-ffmpeg -hide_banner -nostdin -v error -y -stream_loop "$loops" -i "$SRC" -c copy -f mpegts "$LONG" || die "could not make the long source"
+case ${LONG_CONTAINER:-ts} in
+ts) fmt=(-f mpegts) ;;
+mp4) fmt=(-movflags +faststart -f mp4) ;;
+*) die "LONG_CONTAINER must be ts or mp4" ;;
+esac
+ffmpeg -hide_banner -nostdin -v error -y -stream_loop "$loops" -i "$SRC" -c copy "${fmt[@]}" "$LONG" || die "could not make the long source"
 LONG_S=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$LONG")
 start_stack 1
 code=$(curl -sS -o "$TMP/created.json" -w '%{http_code}' -F "upload=@$LONG" "$BASE/api/videos") || die "curl failed"
