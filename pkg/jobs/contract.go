@@ -36,9 +36,9 @@ const (
 )
 
 // Chunk is the time range of a video a job covers. A video is planned as
-// chunks on segment boundaries (the first one segment long, so the video is
-// playable soon, then ChunkSegments each); encoders take any chunk, and the
-// playlists grow as chunks land.
+// chunks on segment boundaries (the first one short segment, so the video
+// is playable soon, then several segments each: encoder.PlanChunks);
+// encoders take any chunk, and the playlists grow as chunks land.
 type Chunk struct {
 	Index    int     `json:"index"`
 	Count    int     `json:"count"`
