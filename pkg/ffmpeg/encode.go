@@ -237,7 +237,7 @@ func runWithProgress(ctx context.Context, timeout time.Duration, args []string, 
 		readProgress(pr, duration, progress)
 	}()
 	stderr := &tailBuffer{max: 16 << 10}
-	err := runLimited(ctx, timeout, "ffmpeg", args, runOpts{stdout: pw, stderr: stderr, cpuBudget: lim.CPUBudget, usage: lim.Usage})
+	err := runLimited(ctx, timeout, "ffmpeg", args, runOpts{stdout: pw, stderr: stderr, cpuBudget: lim.CPUBudget, usage: lim.Usage, nice: lim.Nice})
 	pw.Close()
 	<-done
 	if le := pixelLimitError(stderr.String(), err); le != nil {
@@ -253,6 +253,10 @@ type RunLimits struct {
 	CPUBudget time.Duration
 	// Usage, if set, is told the run's CPU time and peak memory.
 	Usage func(Usage)
+	// Nice, if positive, runs ffmpeg at this lower CPU priority (nice(1),
+	// 1–19): a later chunk yields the cores to a new video's first chunk
+	// encoding beside it, and takes them back when it is done.
+	Nice int
 }
 
 // readProgress follows ffmpeg's -progress output ("out_time_us=12345").

@@ -1,11 +1,14 @@
 package ffmpeg
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -179,5 +182,24 @@ func TestEncodeCPUBudget(t *testing.T) {
 	}
 	if used.CPU < 500*time.Millisecond || used.CPU > 5*time.Second {
 		t.Errorf("stopped after %v of CPU, want soon after the 500ms budget", used.CPU)
+	}
+}
+
+// A run with Nice starts the tool at that lower CPU priority (the
+// niceness, field 19 of /proc/PID/stat, of what it runs).
+func TestRunNice(t *testing.T) {
+	// Relative to this test's own niceness (a CI runner may run niced).
+	base, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := 20 - base // the raw syscall returns 20 - nice
+	for _, nice := range []int{0, 10} {
+		var out bytes.Buffer
+		err := runLimited(context.Background(), 10*time.Second, "sh", []string{"-c", "awk '{ print $19 }' /proc/self/stat"},
+			runOpts{stdout: &out, stderr: &tailBuffer{max: 1 << 10}, nice: nice})
+		if got, want := strings.TrimSpace(out.String()), fmt.Sprint(min(own+nice, 19)); err != nil || got != want {
+			t.Errorf("nice %d: the tool ran at niceness %q, want %s (%v)", nice, got, want, err)
+		}
 	}
 }

@@ -133,12 +133,19 @@ type runOpts struct {
 	cpuBudget time.Duration
 	// usage, if set, is told what the run cost, however it ended.
 	usage func(Usage)
+	// nice, if positive, runs the tool at that lower CPU priority.
+	nice int
 }
 
 func runLimited(ctx context.Context, timeout time.Duration, tool string, args []string, o runOpts) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, tool, args...)
+	if o.nice > 0 {
+		// nice(1) execs the tool in its own process: the same pid for the
+		// CPU-time watch, every thread at the lower priority from the start.
+		cmd = exec.CommandContext(ctx, "nice", append([]string{"-n", strconv.Itoa(o.nice), tool}, args...)...)
+	}
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Stdin = nil
 	cmd.Stderr = o.stderr

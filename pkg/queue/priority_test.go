@@ -79,3 +79,57 @@ func TestStartWorkJumpsTheQueue(t *testing.T) {
 		t.Errorf("waits observed: %d start, %d later; want 8 and 10", waited[false], waited[true])
 	}
 }
+
+// The express lane: with the one regular slot busy on a long later chunk,
+// start work still begins at once.
+func TestExpressLaneTakesStartWork(t *testing.T) {
+	bus := newBus(t, fastConfig())
+	ctx := context.Background()
+	long := layout.NewVideoID()
+	if err := bus.Videos.Create(ctx, &video.Video{ID: long, State: video.StateEncoding}); err != nil {
+		t.Fatal(err)
+	}
+	chunks := []jobs.Chunk{{Index: 0, Count: 2}, {Index: 1, Count: 2}}
+	if err := bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: long, Part: jobs.PartVideo, Chunk: chunks[1], Chunks: chunks}); err != nil {
+		t.Fatal(err)
+	}
+	laterRunning, release, planDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	rctx, cancel := context.WithCancel(ctx)
+	w := &Worker[jobs.EncodeJob]{
+		Stage: "encode", Stream: jobs.StreamEncode, Consumer: bus.Encoder, Later: bus.EncoderLater, Express: 1, Bus: bus, Concurrency: 1,
+		VideoID: func(j jobs.EncodeJob) string { return j.VideoID }, ShutdownGrace: time.Second, Log: quietLog(),
+		Handle: func(ctx context.Context, j jobs.EncodeJob, a Attempt) error {
+			if j.Part == jobs.PartVideo {
+				close(laterRunning)
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+				return nil
+			}
+			close(planDone)
+			return nil
+		},
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(rctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-laterRunning:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the later chunk did not start")
+	}
+	fresh := layout.NewVideoID()
+	if err := bus.Videos.Create(ctx, &video.Video{ID: fresh, State: video.StateUploaded}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: fresh}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-planDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the new video's plan waited for the running later chunk")
+	}
+	close(release)
+}

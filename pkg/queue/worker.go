@@ -70,7 +70,12 @@ type Worker[T any] struct {
 	// (later video chunks): a worker takes from it when Consumer has
 	// nothing, and first on every LaterEvery-th job, so that a stream of
 	// start work never starves it.
-	Later       jetstream.Consumer
+	Later jetstream.Consumer
+	// Express is how many more jobs, beyond Concurrency, the worker runs
+	// from Consumer only: start work begins at once even while every
+	// regular slot is busy with a long later chunk (which runs at a lower
+	// CPU priority, so the start work gets the cores).
+	Express     int
 	Bus         *Bus
 	Concurrency int
 	// VideoID extracts the video a job belongs to.
@@ -166,6 +171,21 @@ func (w *Worker[T]) Run(ctx context.Context) error {
 				w.process(jobCtx, msg, later)
 			}
 		}()
+	}
+	for range w.Express {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				msg, err := w.Consumer.Next(jetstream.FetchMaxWait(time.Second))
+				if err != nil {
+					if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+						w.Log.Warn("fetch failed", "stage", w.Stage, "err", err)
+						sleep(ctx, time.Second)
+					}
+					continue
+				}
+				w.process(jobCtx, msg, false)
+			}
+		})
 	}
 	wg.Wait()
 	return nil
