@@ -125,16 +125,24 @@ func (j EncodeJob) MsgID() string {
 	return fmt.Sprintf("encode.%s.%s.%d", j.VideoID, j.Part, j.Chunk.Index)
 }
 
-// Subject is where the job is published.
+// Subject is where the job is published: start work for a plan, a first
+// chunk, and every chunk of a short video (at most ShortVideoChunks: a
+// minute or so), so short uploads finish soon beside a long one; later
+// work for the other chunks.
 func (j EncodeJob) Subject() string {
 	switch {
 	case j.Part == PartAudio:
 		return SubjectAudio
-	case j.Part == PartVideo && j.Chunk.Index > 0:
+	case j.Part == PartVideo && j.Chunk.Index > 0 && len(j.Chunks) > ShortVideoChunks:
 		return SubjectEncodeLater
 	}
 	return SubjectEncode
 }
+
+// ShortVideoChunks: a video of at most this many chunks (66 s with the
+// default segments: 2 s, 4 s, 30 s, 30 s) is short, and all its chunks are
+// start work.
+const ShortVideoChunks = 4
 
 // DefaultChunkWindow is how many later chunks of one video are queued at a
 // time (EncodeJob.Window): the plan queues chunks 1 to Window, and each
