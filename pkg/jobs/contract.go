@@ -23,6 +23,8 @@ const (
 	// in progress share the encoders round-robin.
 	SubjectEncode        = "hlsd.jobs.encode" // plans and first chunks
 	ConsumerEncoder      = "encoder"
+	SubjectEncodeShort   = "hlsd.jobs.encode.short" // the other chunks of a short video
+	ConsumerEncoderShort = "encoder-short"
 	SubjectEncodeLater   = "hlsd.jobs.encode.later" // every other video chunk
 	ConsumerEncoderLater = "encoder-later"
 	// Audio jobs share the encode stream on their own subject and consumer,
@@ -125,23 +127,25 @@ func (j EncodeJob) MsgID() string {
 	return fmt.Sprintf("encode.%s.%s.%d", j.VideoID, j.Part, j.Chunk.Index)
 }
 
-// Subject is where the job is published: start work for a plan, a first
-// chunk, and every chunk of a short video (at most ShortVideoChunks: a
-// minute or so), so short uploads finish soon beside a long one; later
-// work for the other chunks.
+// Subject is where the job is published, in the order encoders take them:
+// start work (a plan, a first chunk), then the other chunks of short
+// videos (at most ShortVideoChunks: a minute or so, so short uploads finish
+// soon beside a long one), then later chunks of longer ones.
 func (j EncodeJob) Subject() string {
 	switch {
 	case j.Part == PartAudio:
 		return SubjectAudio
-	case j.Part == PartVideo && j.Chunk.Index > 0 && len(j.Chunks) > ShortVideoChunks:
-		return SubjectEncodeLater
+	case j.Part != PartVideo || j.Chunk.Index == 0:
+		return SubjectEncode
+	case len(j.Chunks) <= ShortVideoChunks:
+		return SubjectEncodeShort
 	}
-	return SubjectEncode
+	return SubjectEncodeLater
 }
 
 // ShortVideoChunks: a video of at most this many chunks (66 s with the
 // default segments: 2 s, 4 s, 30 s, 30 s) is short, and all its chunks are
-// start work.
+// taken right after start work.
 const ShortVideoChunks = 4
 
 // DefaultChunkWindow is how many later chunks of one video are queued at a

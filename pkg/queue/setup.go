@@ -61,7 +61,8 @@ type Bus struct {
 	JS           jetstream.JetStream
 	Videos       *video.Records
 	Encoder      jetstream.Consumer // plans and first chunks
-	EncoderLater jetstream.Consumer // later video chunks
+	EncoderShort jetstream.Consumer // the other chunks of short videos
+	EncoderLater jetstream.Consumer // later chunks of longer videos
 	Audio        jetstream.Consumer // audio renditions
 	Segmenter    jetstream.Consumer
 	Config       Config
@@ -78,7 +79,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error
 		name     string
 		subjects []string
 	}{
-		{jobs.StreamEncode, []string{jobs.SubjectEncode, jobs.SubjectEncodeLater, jobs.SubjectAudio}},
+		{jobs.StreamEncode, []string{jobs.SubjectEncode, jobs.SubjectEncodeShort, jobs.SubjectEncodeLater, jobs.SubjectAudio}},
 		{jobs.StreamSegment, []string{jobs.SubjectSegment}},
 	} {
 		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
@@ -100,6 +101,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error
 		dst                       *jetstream.Consumer
 	}{
 		{jobs.StreamEncode, jobs.SubjectEncode, jobs.ConsumerEncoder, &bus.Encoder},
+		{jobs.StreamEncode, jobs.SubjectEncodeShort, jobs.ConsumerEncoderShort, &bus.EncoderShort},
 		{jobs.StreamEncode, jobs.SubjectEncodeLater, jobs.ConsumerEncoderLater, &bus.EncoderLater},
 		{jobs.StreamEncode, jobs.SubjectAudio, jobs.ConsumerAudio, &bus.Audio},
 		{jobs.StreamSegment, jobs.SubjectSegment, jobs.ConsumerSegmenter, &bus.Segmenter},

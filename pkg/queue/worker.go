@@ -71,6 +71,9 @@ type Worker[T any] struct {
 	// nothing, and first on every LaterEvery-th job, so that a stream of
 	// start work never starves it.
 	Later jetstream.Consumer
+	// Middle, if set, is taken after Consumer and before Later (the other
+	// chunks of short videos).
+	Middle jetstream.Consumer
 	// Express is how many more jobs, beyond Concurrency, the worker runs
 	// from Consumer only: start work begins at once even while every
 	// regular slot is busy with a long later chunk (which runs at a lower
@@ -175,7 +178,7 @@ func (w *Worker[T]) Run(ctx context.Context) error {
 	for range w.Express {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				msg, err := w.Consumer.Next(jetstream.FetchMaxWait(time.Second))
+				msg, err := w.nextExpress()
 				if err != nil {
 					if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 						w.Log.Warn("fetch failed", "stage", w.Stage, "err", err)
@@ -203,11 +206,14 @@ func (w *Worker[T]) next(turn int) (msg jetstream.Msg, later bool, err error) {
 		msg, err = w.Consumer.Next(jetstream.FetchMaxWait(time.Second))
 		return msg, false, err
 	}
-	order := []jetstream.Consumer{w.Consumer, w.Later}
+	order := []jetstream.Consumer{w.Consumer, w.Middle, w.Later}
 	if turn%LaterEvery == LaterEvery-1 {
-		order[0], order[1] = order[1], order[0]
+		order = []jetstream.Consumer{w.Later, w.Consumer, w.Middle}
 	}
 	for _, c := range order {
+		if c == nil {
+			continue
+		}
 		if msg, err = fetchNoWait(c); msg != nil || err != nil {
 			return msg, c == w.Later, err
 		}
@@ -215,6 +221,20 @@ func (w *Worker[T]) next(turn int) (msg jetstream.Msg, later bool, err error) {
 	// Both empty: wait on start work a little, then look at both again.
 	msg, err = w.Consumer.Next(jetstream.FetchMaxWait(250 * time.Millisecond))
 	return msg, false, err
+}
+
+// nextExpress fetches an express lane's next job: start work, else a short
+// video's chunk.
+func (w *Worker[T]) nextExpress() (jetstream.Msg, error) {
+	if w.Middle != nil {
+		for _, c := range []jetstream.Consumer{w.Consumer, w.Middle} {
+			if msg, err := fetchNoWait(c); msg != nil || err != nil {
+				return msg, err
+			}
+		}
+		return w.Consumer.Next(jetstream.FetchMaxWait(250 * time.Millisecond))
+	}
+	return w.Consumer.Next(jetstream.FetchMaxWait(time.Second))
 }
 
 // fetchNoWait takes one message from c if one is waiting (nil if none).

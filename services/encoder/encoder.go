@@ -107,7 +107,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 	go e.sources.sweep(ctx)
 	removeAll := func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, e.Store, p...) }
 	chunks := &queue.Worker[jobs.EncodeJob]{
-		Stage: "encode", Stream: jobs.StreamEncode, Consumer: e.Bus.Encoder, Later: e.Bus.EncoderLater, Express: 1, Bus: e.Bus,
+		Stage: "encode", Stream: jobs.StreamEncode, Consumer: e.Bus.Encoder, Middle: e.Bus.EncoderShort, Later: e.Bus.EncoderLater, Express: 1, Bus: e.Bus,
 		Concurrency: e.Concurrency, ShutdownGrace: e.ShutdownGrace, Log: e.Log, Observe: e.Observe, Waited: e.Waited,
 		VideoID:   func(j jobs.EncodeJob) string { return j.VideoID },
 		Handle:    func(ctx context.Context, j jobs.EncodeJob, a queue.Attempt) error { return e.encode(ctx, j) },
@@ -115,7 +115,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 		OnDeleted: queue.RemoveDeleted(removeAll, e.Log),
 	}
 	audio := *chunks
-	audio.Stage, audio.Consumer, audio.Later, audio.Express, audio.Concurrency = "audio", e.Bus.Audio, nil, 0, max(e.AudioConcurrency, 1)
+	audio.Stage, audio.Consumer, audio.Middle, audio.Later, audio.Express, audio.Concurrency = "audio", e.Bus.Audio, nil, nil, 0, max(e.AudioConcurrency, 1)
 	errs := make(chan error, 2)
 	go func() { errs <- chunks.Run(ctx) }()
 	go func() { errs <- audio.Run(ctx) }()
@@ -409,7 +409,7 @@ func (e *Encoder) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 		RunLimits: ffmpeg.RunLimits{
 			CPUBudget: ffmpeg.ChunkCPUBudget(src.probe, outputs, src.fps, chunkSeconds),
 			Usage:     func(u ffmpeg.Usage) { used = u },
-			Nice:      laterNice(c),
+			Nice:      laterNice(job),
 		},
 	})
 	if err != nil {
@@ -641,11 +641,12 @@ func putOutput(ctx context.Context, s store.Store, key, path string, required bo
 	return true, s.Put(ctx, key, f, st.Size())
 }
 
-// laterNice is the CPU priority of a chunk's ffmpeg: a later chunk runs
-// at nice 10, so a new video's first chunk, taken beside it by the
-// worker's express lane (queue.Worker.Express), gets the cores first.
-func laterNice(c jobs.Chunk) int {
-	if c.Index > 0 {
+// laterNice is the CPU priority of a chunk's ffmpeg: a later chunk of a
+// long video runs at nice 10, so start work and short videos, taken beside
+// it by the worker's express lane (queue.Worker.Express), get the cores
+// first.
+func laterNice(job jobs.EncodeJob) int {
+	if job.Subject() == jobs.SubjectEncodeLater {
 		return 10
 	}
 	return 0

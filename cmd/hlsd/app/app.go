@@ -201,7 +201,7 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 	}
 
 	m := metrics.New()
-	for stage, c := range map[string]jetstream.Consumer{"encode": bus.Encoder, "encode-later": bus.EncoderLater, "audio": bus.Audio, "segment": bus.Segmenter} {
+	for stage, c := range map[string]jetstream.Consumer{"encode": bus.Encoder, "encode-short": bus.EncoderShort, "encode-later": bus.EncoderLater, "audio": bus.Audio, "segment": bus.Segmenter} {
 		m.RegisterQueueDepth(stage, func(ctx context.Context) (uint64, error) { return queue.Pending(ctx, c) })
 	}
 

@@ -95,7 +95,7 @@ func waitIdle(t *testing.T, base string) {
 				return false
 			}
 		}
-		return len(stages) == 4 // encode, encode-later, audio, segment
+		return len(stages) == 5 // encode, encode-short, encode-later, audio, segment
 	})
 }
 
