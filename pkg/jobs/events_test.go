@@ -44,8 +44,9 @@ func TestChunkSubjectsAndWindow(t *testing.T) {
 		{job(PartVideo, 3), SubjectEncodeLater, 5},
 		{job(PartVideo, 4), SubjectEncodeLater, -1},
 		{job(PartVideo, 5), SubjectEncodeLater, -1},
-		// A short video: every chunk is start work.
-		{EncodeJob{Part: PartVideo, Chunk: chunks[2], Chunks: chunks[:ShortVideoChunks], Window: 2}, SubjectEncode, -1},
+		// A short video: its first chunk is start work, the others come next.
+		{EncodeJob{Part: PartVideo, Chunk: chunks[0], Chunks: chunks[:ShortVideoChunks], Window: 2}, SubjectEncode, -1},
+		{EncodeJob{Part: PartVideo, Chunk: chunks[2], Chunks: chunks[:ShortVideoChunks], Window: 2}, SubjectEncodeShort, -1},
 	} {
 		if got := tc.job.Subject(); got != tc.subject {
 			t.Errorf("%s chunk %d: subject %s, want %s", tc.job.Part, tc.job.Chunk.Index, got, tc.subject)
