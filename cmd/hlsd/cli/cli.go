@@ -156,7 +156,7 @@ func Parse(target app.Target, args []string, lookupEnv func(string) (string, boo
 		fs.DurationVar(&cfg.FailedSourceRetention, "failed-source-retention", 0, "keep a failed video's source this long before removing it; 0 removes it when the video fails")
 	}
 	if target.Runs(app.Encoder) {
-		fs.IntVar(&cfg.EncoderWorkers, "encoder-workers", 1, "encodes run at once by this process (each ffmpeg uses every core)")
+		fs.IntVar(&cfg.EncoderWorkers, "encoder-workers", 1, "encodes run at once by this process (each ffmpeg uses every core), plus one express slot for new videos' first work")
 		fs.IntVar(&cfg.ChunkWindow, "chunk-window", jobs.DefaultChunkWindow, "later chunks of one video queued at a time: about how many encoders one video keeps busy, and how many of its chunks a newer video's wait behind")
 		fs.DurationVar(&cfg.Limits.MaxDuration, "max-duration", cfg.Limits.MaxDuration, "longest accepted source")
 		fs.IntVar(&cfg.Limits.MaxWidth, "max-width", cfg.Limits.MaxWidth, "widest accepted source, pixels")
