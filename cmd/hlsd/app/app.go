@@ -24,7 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/hlsd/hlsd/pkg/connlimit"
+	"github.com/hlsd/hlsd/cmd/hlsd/internal/connlimit"
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/metrics"
 	"github.com/hlsd/hlsd/pkg/natsembed"
