@@ -70,32 +70,12 @@ json_field() { # name, json: a top-level string or number field
 }
 epoch() { date -d "$1" +%s.%N; }
 
-start_stack() { # scheduler, N; sets API and STACK
-	local sched=$1 n=$2 dir="$TMP/stack-$1-$2" i
-	mkdir -p "$dir"
-	free_port; local http=$PORT
-	free_port; local nats=$PORT
-	start_bg "$dir/all.log" "$TMP/$sched/hlsd" all --listen "127.0.0.1:$http" --data-dir "$dir/all" \
-		--nats-listen "127.0.0.1:$nats" --profiles "$ROOT/profiles.json" --shutdown-grace 2s
-	STACK=("$BG_PID")
-	wait_http_ok "http://127.0.0.1:$http/readyz" "$BG_PID" "hlsd all" "$dir/all.log" 60
-	for ((i = 2; i <= n; i++)); do
-		free_port
-		start_bg "$dir/encoder-$i.log" "$TMP/$sched/hlsd" encoder --listen "127.0.0.1:$PORT" --data-dir "$dir/encoder-$i" \
-			--nats-url "nats://127.0.0.1:$nats" --store "$dir/all/store" --shutdown-grace 2s
-		STACK+=("$BG_PID")
-		wait_http_ok "http://127.0.0.1:$PORT/readyz" "$BG_PID" "encoder $i" "$dir/encoder-$i.log" 60
-	done
-	API=http://127.0.0.1:$http
-	STACK_DIR=$dir
-}
-stop_stack() { local p; for p in "${STACK[@]}"; do stop_bg "$p"; done; }
 
 VERDICT=PASS
 RESULT=
 run() { # scheduler, N
 	local sched=$1 n=$2 ids=() names=() secs=() i id json state
-	start_stack "$sched" "$n"
+	start_stack "$TMP/$sched/hlsd" "$n" "$TMP/stack-$sched-$n"
 	for ((i = 0; i <= SHORTS; i++)); do
 		local f=$TMP/short.mp4 name=short-$i s=$SHORT_SECONDS
 		[[ $i == 0 ]] && f=$TMP/long.ts name=long s=$LONG_SECONDS

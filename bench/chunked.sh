@@ -47,34 +47,15 @@ json_field() { # name, json: a top-level string or number field
 }
 secs_between() { elapsed "$(date -d "$1" +%s.%N)" "$(date -d "$2" +%s.%N)"; }
 
-# start_stack N: hlsd all + N-1 encoders on a fresh data dir; sets BASE, STACK.
-start_stack() {
-	local n=$1 dir="$TMP/stack-$1" i
-	rm -rf "$dir"
-	mkdir -p "$dir"
-	free_port; local http=$PORT
-	free_port; local nats=$PORT
-	start_bg "$dir/all.log" "$TMP/bin/hlsd" all --listen "127.0.0.1:$http" --data-dir "$dir/all" \
-		--nats-listen "127.0.0.1:$nats" --profiles "$ROOT/profiles.json" --shutdown-grace 2s --encoder-workers 1
-	STACK=("$BG_PID")
-	wait_http_ok "http://127.0.0.1:$http/readyz" "$BG_PID" "hlsd all" "$dir/all.log" 60
-	for ((i = 2; i <= n; i++)); do
-		free_port
-		start_bg "$dir/encoder-$i.log" "$TMP/bin/hlsd" encoder --listen "127.0.0.1:$PORT" --data-dir "$dir/encoder-$i" \
-			--nats-url "nats://127.0.0.1:$nats" --store "$dir/all/store" --shutdown-grace 2s --encoder-workers 1
-		STACK+=("$BG_PID")
-		wait_http_ok "http://127.0.0.1:$PORT/readyz" "$BG_PID" "encoder $i" "$dir/encoder-$i.log" 60
-	done
-	BASE=http://127.0.0.1:$http
-	STACK_DIR=$dir
-}
-stop_stack() { local p; for p in "${STACK[@]}"; do stop_bg "$p"; done; }
+# stack N: hlsd all + N-1 encoders (lib.sh's start_stack), one encode each;
+# sets BASE.
+stack() { start_stack "$TMP/bin/hlsd" "$1" "$TMP/stack-$1" --encoder-workers 1; BASE=$API; }
 
 # ---- 1. scaling -------------------------------------------------------------------
 
 declare -A BEST
 for n in $ENCODERS; do
-	start_stack "$n"
+	stack "$n"
 	for ((r = 1; r <= REPEAT; r++)); do
 		res=$(curl -sS -o "$TMP/answer.txt" -w '%{http_code} %{time_total}' -F "upload=@$SRC" "$BASE/upload") || die "curl failed"
 		read -r code t <<<"$res"
@@ -116,7 +97,7 @@ mp4) fmt=(-movflags +faststart -f mp4) ;;
 esac
 ffmpeg -hide_banner -nostdin -v error -y -stream_loop "$loops" -i "$SRC" -c copy "${fmt[@]}" "$LONG" || die "could not make the long source"
 LONG_S=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$LONG")
-start_stack 1
+stack 1
 code=$(curl -sS -o "$TMP/created.json" -w '%{http_code}' -F "upload=@$LONG" "$BASE/api/videos") || die "curl failed"
 [[ $code == 202 ]] || die "POST /api/videos answered $code: $(cat "$TMP/created.json")"
 t_stored=$(now_s)

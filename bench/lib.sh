@@ -185,3 +185,30 @@ make_source() {
 		-b:v 5M -maxrate 6M -bufsize 10M -g 60 \
 		-c:a aac -b:a 128k -ac 2 -movflags +faststart "$1" || die "could not make the source"
 }
+
+# start_stack BIN N DIR [FLAG...]: `BIN all` with an embedded NATS others can
+# reach, plus N-1 `BIN encoder` processes on its NATS and file store, on a
+# fresh DIR; FLAGs go to every process. Sets API (the base URL), STACK (the
+# pids) and STACK_DIR; stop_stack stops them.
+start_stack() {
+	local bin=$1 n=$2 dir=$3 i
+	shift 3
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	free_port; local http=$PORT
+	free_port; local nats=$PORT
+	start_bg "$dir/all.log" "$bin" all --listen "127.0.0.1:$http" --data-dir "$dir/all" \
+		--nats-listen "127.0.0.1:$nats" --profiles "$ROOT/profiles.json" --shutdown-grace 2s "$@"
+	STACK=("$BG_PID")
+	wait_http_ok "http://127.0.0.1:$http/readyz" "$BG_PID" "hlsd all" "$dir/all.log" 60
+	for ((i = 2; i <= n; i++)); do
+		free_port
+		start_bg "$dir/encoder-$i.log" "$bin" encoder --listen "127.0.0.1:$PORT" --data-dir "$dir/encoder-$i" \
+			--nats-url "nats://127.0.0.1:$nats" --store "$dir/all/store" --shutdown-grace 2s "$@"
+		STACK+=("$BG_PID")
+		wait_http_ok "http://127.0.0.1:$PORT/readyz" "$BG_PID" "encoder $i" "$dir/encoder-$i.log" 60
+	done
+	API=http://127.0.0.1:$http
+	STACK_DIR=$dir
+}
+stop_stack() { local p; for p in "${STACK[@]}"; do stop_bg "$p"; done; }

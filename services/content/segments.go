@@ -66,12 +66,8 @@ func (c *segmentCache) fresh(key string, now time.Time) *cachedSegment {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el := c.entries[key]
-	if el == nil {
-		return nil
-	}
-	e := el.Value.(*cachedSegment)
-	if now.Sub(e.checked) >= segmentRecheck {
+	el, e := c.lookup(key)
+	if e == nil || now.Sub(e.checked) >= segmentRecheck {
 		return nil
 	}
 	c.lru.MoveToFront(el)
@@ -107,11 +103,10 @@ func (c *segmentCache) body(ctx context.Context, st store.Store, key string, inf
 func (c *segmentCache) confirm(key string, info store.Info, now time.Time) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el := c.entries[key]
-	if el == nil {
+	el, e := c.lookup(key)
+	if e == nil {
 		return nil
 	}
-	e := el.Value.(*cachedSegment)
 	if e.info.ETag != info.ETag || e.info.Size != info.Size {
 		c.remove(el)
 		return nil
@@ -167,6 +162,15 @@ func (c *segmentCache) drop(key string) {
 	if el := c.entries[key]; el != nil {
 		c.remove(el)
 	}
+}
+
+// lookup finds key's entry (nil if none); c.mu is held.
+func (c *segmentCache) lookup(key string) (*list.Element, *cachedSegment) {
+	el := c.entries[key]
+	if el == nil {
+		return nil, nil
+	}
+	return el, el.Value.(*cachedSegment)
 }
 
 // remove takes el out; c.mu is held.
