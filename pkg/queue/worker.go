@@ -156,39 +156,28 @@ func (w *Worker[T]) Run(ctx context.Context) error {
 		defer sub.Unsubscribe()
 	}
 
-	var wg sync.WaitGroup
-	for i := 0; i < w.Concurrency; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for turn := 0; ctx.Err() == nil; {
-				msg, later, err := w.next(turn)
-				if err != nil {
-					if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-						w.Log.Warn("fetch failed", "stage", w.Stage, "err", err)
-						sleep(ctx, time.Second) // broker unreachable: don't spin
-					}
-					continue
+	// Each slot fetches with its own rule and runs what it got, until ctx
+	// ends.
+	serve := func(fetch func(turn int) (jetstream.Msg, bool, error)) {
+		for turn := 0; ctx.Err() == nil; {
+			msg, later, err := fetch(turn)
+			if err != nil {
+				if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+					w.Log.Warn("fetch failed", "stage", w.Stage, "err", err)
+					sleep(ctx, time.Second) // broker unreachable: don't spin
 				}
-				turn++
-				w.process(jobCtx, msg, later)
+				continue
 			}
-		}()
+			turn++
+			w.process(jobCtx, msg, later)
+		}
+	}
+	var wg sync.WaitGroup
+	for range w.Concurrency {
+		wg.Go(func() { serve(w.next) })
 	}
 	for range w.Express {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				msg, err := w.nextExpress()
-				if err != nil {
-					if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-						w.Log.Warn("fetch failed", "stage", w.Stage, "err", err)
-						sleep(ctx, time.Second)
-					}
-					continue
-				}
-				w.process(jobCtx, msg, false)
-			}
-		})
+		wg.Go(func() { serve(w.nextExpress) })
 	}
 	wg.Wait()
 	return nil
@@ -224,17 +213,19 @@ func (w *Worker[T]) next(turn int) (msg jetstream.Msg, later bool, err error) {
 }
 
 // nextExpress fetches an express lane's next job: start work, else a short
-// video's chunk.
-func (w *Worker[T]) nextExpress() (jetstream.Msg, error) {
+// video's chunk; never a later one.
+func (w *Worker[T]) nextExpress(int) (jetstream.Msg, bool, error) {
 	if w.Middle != nil {
 		for _, c := range []jetstream.Consumer{w.Consumer, w.Middle} {
 			if msg, err := fetchNoWait(c); msg != nil || err != nil {
-				return msg, err
+				return msg, false, err
 			}
 		}
-		return w.Consumer.Next(jetstream.FetchMaxWait(250 * time.Millisecond))
+		msg, err := w.Consumer.Next(jetstream.FetchMaxWait(250 * time.Millisecond))
+		return msg, false, err
 	}
-	return w.Consumer.Next(jetstream.FetchMaxWait(time.Second))
+	msg, err := w.Consumer.Next(jetstream.FetchMaxWait(time.Second))
+	return msg, false, err
 }
 
 // fetchNoWait takes one message from c if one is waiting (nil if none).
