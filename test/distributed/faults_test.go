@@ -112,10 +112,17 @@ func TestEncoderKilledMidJob(t *testing.T) {
 		t.Fatalf("video ended %s: %+v", v.State, v.Failure)
 	}
 	c.checkPlayable(t, id, 30)
+	// The victim may have been running two encodes (a chunk and, in its
+	// express slot, another video's or a short video's): each is redelivered.
 	for _, p := range c.encoders {
-		if p != victim && metric(t, p, `hlsd_jobs_redelivered_total{stage="encode"}`) != 1 {
-			t.Errorf("%s did not take over the redelivered job", p.name)
+		if p == victim {
+			continue
 		}
+		n := metric(t, p, `hlsd_jobs_redelivered_total{stage="encode"}`)
+		if n < 1 {
+			t.Errorf("%s did not take over the redelivered job (%g redelivered)", p.name, n)
+		}
+		t.Logf("%s took over %g redelivered encode jobs", p.name, n)
 	}
 }
 
