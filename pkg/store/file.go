@@ -58,13 +58,15 @@ func (s *FileStore) Put(ctx context.Context, key string, r io.Reader, size int64
 	}
 	var tmp *os.File
 	for attempt := 0; ; attempt++ {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("store: put %s: %w", key, err)
+		err = os.MkdirAll(filepath.Dir(p), 0o755)
+		if err == nil {
+			tmp, err = os.CreateTemp(filepath.Dir(p), ".tmp-*")
 		}
-		tmp, err = os.CreateTemp(filepath.Dir(p), ".tmp-*")
-		// A Delete may have pruned the directory, empty, between the two
-		// calls: make it again.
-		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 3 {
+		// A Delete elsewhere may have pruned a directory on the way, empty,
+		// while MkdirAll walked down or before the file was made: make it
+		// again. (Once the temporary file is in, its directory is not
+		// empty, and no prune removes it.)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 9 {
 			break
 		}
 	}

@@ -1,6 +1,10 @@
 package store_test
 
 import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hlsd/hlsd/pkg/store"
@@ -28,5 +32,37 @@ func TestValidateKey(t *testing.T) {
 		if err := store.ValidateKey(tc.key); (err == nil) != tc.ok {
 			t.Errorf("ValidateKey(%q) = %v, want ok=%v", tc.key, err, tc.ok)
 		}
+	}
+}
+
+// Puts never fail while Deletes elsewhere prune the directories they share
+// (a refused upload's files were removed while another upload was being
+// stored, and its MkdirAll once failed on the vanished uploads/).
+func TestPutsRacePrunes(t *testing.T) {
+	st, err := store.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	errs := make(chan error, 8*300)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 300 {
+				key := fmt.Sprintf("uploads/v%d/deep/%d/source", g, i%3)
+				if err := st.Put(ctx, key, strings.NewReader("x"), 1); err != nil {
+					errs <- err
+					continue
+				}
+				if err := st.Delete(ctx, key); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
