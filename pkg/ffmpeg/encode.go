@@ -237,7 +237,7 @@ func runWithProgress(ctx context.Context, timeout time.Duration, args []string, 
 		readProgress(pr, duration, progress)
 	}()
 	stderr := &tailBuffer{max: 16 << 10}
-	err := runLimited(ctx, timeout, "ffmpeg", args, runOpts{stdout: pw, stderr: stderr, cpuBudget: lim.CPUBudget, usage: lim.Usage, nice: lim.Nice})
+	err := runLimited(ctx, timeout, "ffmpeg", args, runOpts{stdout: pw, stderr: stderr, cpuBudget: lim.CPUBudget, usage: lim.Usage, nice: lim.Nice, held: lim.Held})
 	pw.Close()
 	<-done
 	if le := pixelLimitError(stderr.String(), err); le != nil {
@@ -257,6 +257,11 @@ type RunLimits struct {
 	// 1–19): a later chunk yields the cores to a new video's first chunk
 	// encoding beside it, and takes them back when it is done.
 	Nice int
+	// Held, if set, is asked about five times a second whether the run
+	// should wait: ffmpeg is stopped while it answers true, and goes on
+	// where it was after. The audio run waits so, once its first piece is
+	// out, while the video's first chunk encodes.
+	Held func() bool
 }
 
 // readProgress follows ffmpeg's -progress output ("out_time_us=12345").

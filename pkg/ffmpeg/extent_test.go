@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -201,5 +202,57 @@ func TestRunNice(t *testing.T) {
 		if got, want := strings.TrimSpace(out.String()), fmt.Sprint(min(own+nice, 19)); err != nil || got != want {
 			t.Errorf("nice %d: the tool ran at niceness %q, want %s (%v)", nice, got, want, err)
 		}
+	}
+}
+
+// A held run is stopped (state T in /proc/PID/stat) while Held says so, and
+// goes on to its end once it no longer does.
+func TestRunHeld(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pidFile, release := filepath.Join(dir, "pid"), filepath.Join(dir, "release")
+	var held atomic.Bool
+	done := make(chan error, 1)
+	go func() {
+		done <- runLimited(context.Background(), time.Minute, "sh",
+			[]string{"-c", `echo $$ > "$1.tmp" && mv "$1.tmp" "$1"; while [ ! -e "$2" ]; do sleep 0.05; done`, "sh", pidFile, release},
+			runOpts{stderr: &tailBuffer{max: 1 << 10}, held: held.Load})
+	}()
+	state := func() string {
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			return ""
+		}
+		st, _ := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/stat")
+		if i := bytes.LastIndexByte(st, ')'); i >= 0 && len(st) > i+2 {
+			return string(st[i+2])
+		}
+		return ""
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s (state %q)", what, state())
+			}
+		}
+	}
+	waitFor("the run to start", func() bool { return state() != "" })
+	held.Store(true)
+	waitFor("the run to be stopped", func() bool { return state() == "T" })
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s := state(); s != "T" {
+		t.Fatalf("a held run is in state %q, want T (stopped)", s)
+	}
+	held.Store(false)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the run, continued, ended with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run did not go on once no longer held")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -376,10 +377,18 @@ func TestDetectCombing(t *testing.T) {
 			"-vf", "tinterlace=mode=interleave_bottom", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast"}, "bff"},
 		{"progressive test pattern", []string{"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast"}, ""},
 		{"progressive HD test pattern", []string{"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast"}, ""},
+		// 12 s: looked at from the keyframe before 1.2 s, in a stream of
+		// MPEG-2 GOPs that a transport stream does not index.
+		{"woven top first, MPEG-2 in MPEG-TS flagged progressive, after a seek", []string{"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=50",
+			"-vf", "tinterlace=mode=interleave_top", "-t", "12", "-c:v", "mpeg2video", "-q:v", "4", "-g", "12", "-f", "mpegts"}, "tff"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			src := generate(t, "src.mp4", tc.args...)
+			name := "src.mp4"
+			if slices.Contains(tc.args, "mpegts") {
+				name = "src.ts"
+			}
+			src := generate(t, name, tc.args...)
 			probe, err := Probe(context.Background(), src, DefaultLimits())
 			if err != nil {
 				t.Fatal(err)

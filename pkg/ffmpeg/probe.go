@@ -55,6 +55,19 @@ type Source struct {
 	Audio     *AudioStream
 }
 
+// Clone is a copy that shares nothing with s.
+func (s Source) Clone() Source {
+	if s.Video != nil {
+		v := *s.Video
+		s.Video = &v
+	}
+	if s.Audio != nil {
+		a := *s.Audio
+		s.Audio = &a
+	}
+	return s
+}
+
 // VideoStream is the first real video stream (cover art is not video).
 type VideoStream struct {
 	Index         int

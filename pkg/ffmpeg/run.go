@@ -114,6 +114,9 @@ func runWith(ctx context.Context, timeout time.Duration, tool string, args []str
 	return runLimited(ctx, timeout, tool, args, runOpts{stdout: stdout, stderr: stderr})
 }
 
+// watchEvery is how often a run's CPU budget and hold are looked at.
+const watchEvery = 200 * time.Millisecond
+
 // ErrCPUBudget is returned (wrapped) when a run used more CPU time than its
 // budget allowed.
 var ErrCPUBudget = errors.New("ffmpeg run exceeded its CPU-time budget")
@@ -135,6 +138,9 @@ type runOpts struct {
 	usage func(Usage)
 	// nice, if positive, runs the tool at that lower CPU priority.
 	nice int
+	// held, if set, is asked every tick whether the run should wait: it
+	// is stopped (SIGSTOP) while the answer is true and continued after.
+	held func() bool
 }
 
 func runLimited(ctx context.Context, timeout time.Duration, tool string, args []string, o runOpts) error {
@@ -158,18 +164,31 @@ func runLimited(ctx context.Context, timeout time.Duration, tool string, args []
 	stopWatch := make(chan struct{})
 	go func() {
 		defer close(watched)
-		if o.cpuBudget <= 0 {
+		if o.cpuBudget <= 0 && o.held == nil {
 			return
 		}
-		t := time.NewTicker(250 * time.Millisecond)
+		t := time.NewTicker(watchEvery)
 		defer t.Stop()
+		stopped := false
 		for {
 			select {
 			case <-stopWatch:
 				return
 			case <-t.C:
 			}
-			if cpu, ok := cpuTime(cmd.Process.Pid); ok && cpu > o.cpuBudget {
+			if o.held != nil {
+				// A stopped process can still be killed (timeout, cancel).
+				if hold := o.held(); hold != stopped {
+					sig := syscall.SIGCONT
+					if hold {
+						sig = syscall.SIGSTOP
+					}
+					if cmd.Process.Signal(sig) == nil {
+						stopped = hold
+					}
+				}
+			}
+			if cpu, ok := cpuTime(cmd.Process.Pid); ok && o.cpuBudget > 0 && cpu > o.cpuBudget {
 				overBudget.Store(true)
 				_ = cmd.Process.Kill()
 				return

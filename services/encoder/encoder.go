@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
@@ -86,6 +87,7 @@ type Encoder struct {
 	Config
 	Deps
 	sources *sourceCache // local copies of sources, shared by the jobs of a video
+	probes  *probeCache
 }
 
 // New makes an encoder; Run starts it.
@@ -93,7 +95,7 @@ func New(cfg Config, deps Deps) *Encoder {
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Encoder{Config: cfg, Deps: deps, sources: newSourceCache(cfg.WorkDir)}
+	return &Encoder{Config: cfg, Deps: deps, sources: newSourceCache(cfg.WorkDir), probes: newProbeCache()}
 }
 
 // Run encodes jobs until ctx ends: plans and video chunks, Concurrency at
@@ -149,7 +151,7 @@ func (e *Encoder) openSource(ctx context.Context, job jobs.EncodeJob) (source, f
 	if err != nil {
 		return source{}, nil, err
 	}
-	probe, err := ffmpeg.Probe(ctx, path, e.Limits)
+	probe, err := e.probes.probe(ctx, path, e.Limits)
 	var pe *ffmpeg.ProbeError
 	if errors.As(err, &pe) {
 		release()
@@ -512,10 +514,11 @@ func (e *Encoder) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
+	hold := &audioHold{e: e, id: id, wait: src.probe.Video != nil && len(job.Chunks) > 1}
 	go func() {
 		done <- ffmpeg.EncodeAudio(runCtx, ffmpeg.AudioSpec{Input: src.path, Source: src.probe, Profiles: job.Profiles,
-			Boundaries: boundaries, Dir: dir, Timeout: timeout,
-			RunLimits: ffmpeg.RunLimits{CPUBudget: ffmpeg.AudioCPUBudget(src.probe.Duration)}})
+			Boundaries: boundaries, Dir: dir, Timeout: timeout + maxAudioHold,
+			RunLimits: ffmpeg.RunLimits{CPUBudget: ffmpeg.AudioCPUBudget(src.probe.Duration), Held: hold.held.Load}})
 	}()
 	pieces := &audioPieces{e: e, job: job, dir: dir}
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -538,9 +541,50 @@ func (e *Encoder) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 			}
 			return err
 		}
+		if running && pieces.next > 0 {
+			hold.update(ctx)
+		}
 	}
-	log.Info("audio encoded", "pieces", pieces.next, "took", time.Since(started).Round(time.Millisecond))
+	log.Info("audio encoded", "pieces", pieces.next, "took", time.Since(started).Round(time.Millisecond), "held", hold.total.Round(time.Millisecond))
 	return nil
+}
+
+// maxAudioHold bounds how long an audio run waits for its video's first
+// chunk (audioHold): a first chunk that fails and waits to be retried must
+// not hold the audio back further.
+const maxAudioHold = 20 * time.Second
+
+// audioHold makes the audio run wait, once its first piece is out, until the
+// video's first chunk is encoded (or maxAudioHold has passed). The master
+// waits for just these two; the audio's other pieces are needed much later,
+// and the run took one of two cores from the first chunk (an hour of AAC is
+// a minute of encoding): 1 s of the first 6 s to playable of an hour-long
+// 1080p source.
+type audioHold struct {
+	e     *Encoder
+	id    string
+	wait  bool // a video with more than one chunk, whose first is not encoded yet
+	since time.Time
+	held  atomic.Bool
+	total time.Duration // how long the run was held
+}
+
+// update looks at the video's record after every tick of the audio run
+// once its first piece is out.
+func (h *audioHold) update(ctx context.Context) {
+	if !h.wait {
+		return
+	}
+	now := time.Now()
+	if h.since.IsZero() {
+		h.since = now
+	}
+	v, err := h.e.Records.Get(ctx, h.id)
+	if err != nil || v.State.Final() || len(v.Encoded) == 0 || v.Encoded[0] || now.Sub(h.since) > maxAudioHold {
+		h.wait = false
+		h.total = now.Sub(h.since)
+	}
+	h.held.Store(h.wait)
 }
 
 // audioPieces publishes the audio run's pieces in order.

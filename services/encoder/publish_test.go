@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -171,5 +172,96 @@ func TestEncoderHandsOnEveryPiece(t *testing.T) {
 	}
 	if late := q.takeSegments(); len(late) != 0 {
 		t.Errorf("a failed video's chunk queued %+v", late)
+	}
+}
+
+// stoppedReader finds a process whose command line names path and that is
+// stopped (state T), and says whether there is one.
+func stoppedReader(path string) bool {
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		cmdline, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if err != nil || !strings.Contains(string(cmdline), path) {
+			continue
+		}
+		stat, _ := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && len(stat) > i+2 && stat[i+2] == 'T' {
+			return true
+		}
+	}
+	return false
+}
+
+// The audio run waits, once its first piece is out, while the video's first
+// chunk is not encoded (audioHold), and goes on to every piece once it is.
+func TestAudioWaitsForTheFirstChunk(t *testing.T) {
+	testutil.RequireTools(t, "ffmpeg", "ffprobe")
+	t.Parallel()
+	ctx := context.Background()
+	st, err := store.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, q := &videotest.Records{}, &published{}
+	e := New(Config{Limits: ffmpeg.DefaultLimits(), WorkDir: t.TempDir(), MinTimeout: 2 * time.Minute, TimeoutPerSecond: 10 * time.Second},
+		Deps{Records: recs, Queue: q, Store: st})
+	prof, err := profiles.Load("../../profiles.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ten minutes of sound under a tiny picture: an AAC encode of several
+	// seconds, long enough to be caught at work.
+	clip := testutil.Generate(t, "clip.mkv", "-f", "lavfi", "-i", "color=size=64x64:rate=1", "-f", "lavfi", "-i", "sine=sample_rate=48000",
+		"-t", "600", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "flac")
+	f, err := os.Open(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	id := layout.NewVideoID()
+	if err := st.Put(ctx, layout.SourceKey(id), f, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := recs.Create(ctx, &video.Video{ID: id, State: video.StateUploaded}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.encode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: layout.SourceKey(id), Profiles: prof, Part: jobs.PartPlan}); err != nil {
+		t.Fatal(err)
+	}
+	audio := q.encode[0]
+	if audio.Part != jobs.PartAudio || len(audio.Chunks) < 10 {
+		t.Fatalf("the plan queued %+v first; want the audio job of a video of many chunks", audio)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.encode(ctx, audio) }()
+
+	source, _ := st.Path(layout.SourceKey(id))
+	for deadline := time.Now().Add(time.Minute); !stoppedReader(source); time.Sleep(50 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("the audio job ended (%v) without waiting for the first chunk", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the audio run was not stopped after its first piece")
+		}
+	}
+	pieces := q.takeSegments()
+	if len(pieces) == 0 || len(pieces) >= len(audio.Chunks) || pieces[0].Chunk.Index != 0 {
+		t.Fatalf("while held, the audio had queued %d of %d pieces; want the first, not all", len(pieces), len(audio.Chunks))
+	}
+	if _, err := recs.Update(ctx, id, func(v *video.Video) error { return v.ChunkEncoded(0) }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("audio: %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the audio did not go on once the first chunk was encoded")
+	}
+	if got := len(pieces) + len(q.takeSegments()); got != len(audio.Chunks) {
+		t.Fatalf("the audio queued %d pieces, want %d", got, len(audio.Chunks))
 	}
 }
