@@ -88,6 +88,9 @@ type Encoder struct {
 	Deps
 	sources *sourceCache // local copies of sources, shared by the jobs of a video
 	probes  *probeCache
+	// startWork counts the plans and first chunks this encoder is running
+	// (see yieldToStart).
+	startWork atomic.Int32
 }
 
 // New makes an encoder; Run starts it.
@@ -125,6 +128,10 @@ func (e *Encoder) Run(ctx context.Context) error {
 }
 
 func (e *Encoder) encode(ctx context.Context, job jobs.EncodeJob) error {
+	if job.Subject() == jobs.SubjectEncode {
+		e.startWork.Add(1)
+		defer e.startWork.Add(-1)
+	}
 	switch job.Part {
 	case jobs.PartPlan:
 		return e.plan(ctx, job)
@@ -412,6 +419,7 @@ func (e *Encoder) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 			CPUBudget: ffmpeg.ChunkCPUBudget(src.probe, outputs, src.fps, chunkSeconds),
 			Usage:     func(u ffmpeg.Usage) { used = u },
 			Nice:      laterNice(job),
+			Held:      e.yieldToStart(job),
 		},
 	})
 	if err != nil {
@@ -694,6 +702,31 @@ func laterNice(job jobs.EncodeJob) int {
 		return 10
 	}
 	return 0
+}
+
+// yieldToStart is the Held of a later chunk's run: it is stopped while this
+// encoder runs start work (a plan or a first chunk, taken beside it by the
+// express lane), for at most half of its time so far, so that a stream of
+// uploads slows a long video down but never stops it. Nice alone was not
+// enough: a niced twin still cost a first chunk of 1080p 45% more time (it
+// takes the core the first chunk leaves idle for a moment, and two cores
+// here may be one core's two threads).
+func (e *Encoder) yieldToStart(job jobs.EncodeJob) func() bool {
+	if job.Subject() != jobs.SubjectEncodeLater {
+		return nil
+	}
+	started, since := time.Now(), time.Now()
+	var held time.Duration
+	holding := false
+	return func() bool { // from one goroutine: the run's watch
+		now := time.Now()
+		if holding {
+			held += now.Sub(since)
+		}
+		since = now
+		holding = e.startWork.Load() > 0 && held < now.Sub(started)/2
+		return holding
+	}
 }
 
 // mergePlan records the plan, keeping what segmenters already finished if

@@ -265,3 +265,75 @@ func TestAudioWaitsForTheFirstChunk(t *testing.T) {
 		t.Fatalf("the audio queued %d pieces, want %d", got, len(audio.Chunks))
 	}
 }
+
+// A later chunk's ffmpeg is stopped while the encoder runs start work
+// (yieldToStart), but for no more than half its time: with start work
+// running all along, it still finishes.
+func TestLaterChunksYieldToStartWork(t *testing.T) {
+	testutil.RequireTools(t, "ffmpeg", "ffprobe")
+	t.Parallel()
+	ctx := context.Background()
+	st, err := store.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, q := &videotest.Records{}, &published{}
+	e := New(Config{Limits: ffmpeg.DefaultLimits(), WorkDir: t.TempDir(), MinTimeout: 2 * time.Minute, TimeoutPerSecond: 10 * time.Second},
+		Deps{Records: recs, Queue: q, Store: st})
+	prof, err := profiles.Load("../../profiles.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 s: six chunks (2, 4, 30, 30, 30 and 4 s), a long video's.
+	clip := testutil.Generate(t, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "100", "-c:v", "libx264", "-preset", "ultrafast")
+	f, err := os.Open(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	id := layout.NewVideoID()
+	if err := st.Put(ctx, layout.SourceKey(id), f, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := recs.Create(ctx, &video.Video{ID: id, State: video.StateUploaded}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.encode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: layout.SourceKey(id), Profiles: prof, Part: jobs.PartPlan}); err != nil {
+		t.Fatal(err)
+	}
+	var later jobs.EncodeJob
+	for _, j := range q.encode {
+		if j.Part == jobs.PartVideo && j.Chunk.Index == 2 {
+			later = j
+		}
+	}
+	if later.Subject() != jobs.SubjectEncodeLater {
+		t.Fatalf("chunk 2 of a %d-chunk video is on %q, want the later subject", len(later.Chunks), later.Subject())
+	}
+
+	e.startWork.Add(1) // as if a plan or a first chunk ran all along
+	done := make(chan error, 1)
+	go func() { done <- e.encode(ctx, later) }()
+	source, _ := st.Path(layout.SourceKey(id))
+	for deadline := time.Now().Add(time.Minute); !stoppedReader(source); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("the later chunk ended (%v) without yielding to start work", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the later chunk's ffmpeg was never stopped while start work ran")
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the later chunk: %v", err)
+		}
+	case <-time.After(3 * time.Minute):
+		t.Fatal("the later chunk never finished while start work ran: it must yield at most half its time")
+	}
+	if v, _ := recs.Get(ctx, id); !v.Encoded[2] {
+		t.Fatal("chunk 2 is not recorded as encoded")
+	}
+}
