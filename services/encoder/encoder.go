@@ -704,15 +704,16 @@ func laterNice(job jobs.EncodeJob) int {
 	return 0
 }
 
-// yieldToStart is the Held of a later chunk's run: it is stopped while this
-// encoder runs start work (a plan or a first chunk, taken beside it by the
-// express lane), for at most half of its time so far, so that a stream of
-// uploads slows a long video down but never stops it. Nice alone was not
-// enough: a niced twin still cost a first chunk of 1080p 45% more time (it
-// takes the core the first chunk leaves idle for a moment, and two cores
-// here may be one core's two threads).
+// yieldToStart is the Held of every other chunk's run: it is stopped while
+// this encoder runs start work (a plan or a first chunk, taken beside it by
+// the express lane), for at most half of its time so far, so that a stream
+// of uploads slows other videos down but never stops them. Nice alone was
+// not enough for later chunks: a niced twin still cost a first chunk of
+// 1080p 45% more time (it takes the core the first chunk leaves idle for a
+// moment, and two cores here may be one core's two threads). A short
+// video's second chunk, at full priority, cost its own first chunk as much.
 func (e *Encoder) yieldToStart(job jobs.EncodeJob) func() bool {
-	if job.Subject() != jobs.SubjectEncodeLater {
+	if job.Part != jobs.PartVideo || job.Subject() == jobs.SubjectEncode {
 		return nil
 	}
 	started, since := time.Now(), time.Now()

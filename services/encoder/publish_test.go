@@ -266,7 +266,7 @@ func TestAudioWaitsForTheFirstChunk(t *testing.T) {
 	}
 }
 
-// A later chunk's ffmpeg is stopped while the encoder runs start work
+// A later chunk's ffmpeg (as every chunk but a first) is stopped while the encoder runs start work
 // (yieldToStart), but for no more than half its time: with start work
 // running all along, it still finishes.
 func TestLaterChunksYieldToStartWork(t *testing.T) {
