@@ -153,6 +153,12 @@ func anchor(args []string, outputs []ffmpeg.Output, dir string, hlsTime int) ([]
 			i++
 			n++
 			kind = ""
+		case a == "-map_metadata" || a == "-map_chapters" || a == "-metadata":
+			// The output's own tags (pkg/ffmpeg's outputTags), the same on
+			// every output: once, for the one output.
+			if n == 0 {
+				out = append(out, a, v)
+			}
 		case kind == "":
 			return nil, fmt.Errorf("option %s before any -map", a)
 		default:
