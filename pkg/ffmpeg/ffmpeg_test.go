@@ -403,3 +403,35 @@ func TestDetectCombing(t *testing.T) {
 		})
 	}
 }
+
+// ClockFromTracks: a transport stream's clock starts with its chosen video
+// or audio track, unless another stream starts before them.
+func TestClockFromTracks(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want bool
+	}{
+		{"video and audio", []string{"-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25", "-f", "lavfi", "-i", "sine",
+			"-t", "2", "-c:v", "libx264", "-c:a", "aac"}, true},
+		{"audio half a second after the video", []string{"-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25", "-itsoffset", "0.5", "-f", "lavfi", "-i", "sine",
+			"-t", "2", "-c:v", "libx264", "-c:a", "aac"}, true},
+		{"a second audio track starting a second before", []string{"-itsoffset", "1", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25",
+			"-itsoffset", "1", "-f", "lavfi", "-i", "sine", "-f", "lavfi", "-i", "sine=frequency=300",
+			"-map", "0", "-map", "1", "-map", "2", "-t", "3", "-c:v", "libx264", "-c:a", "aac"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := generate(t, "src.ts", append(tc.args, "-f", "mpegts")...)
+			probe, err := Probe(context.Background(), src, DefaultLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if probe.ClockFromTracks != tc.want {
+				t.Errorf("ClockFromTracks = %v, want %v", probe.ClockFromTracks, tc.want)
+			}
+		})
+	}
+}

@@ -53,6 +53,13 @@ type Source struct {
 	MaxPixels int `json:"-"`
 	Video     *VideoStream
 	Audio     *AudioStream
+	// ClockFromTracks says the file's clock starts at the first timestamp
+	// of its chosen video or audio track: no other stream (data, subtitles,
+	// a second audio) starts before them. A copy of just those tracks
+	// (Remux) then has the same clock as the file, and the two can be read
+	// side by side: the first chunk and the audio from the file while the
+	// copy is made.
+	ClockFromTracks bool
 }
 
 // Clone is a copy that shares nothing with s.
@@ -135,6 +142,7 @@ type probeJSON struct {
 		RFrameRate   string `json:"r_frame_rate"`
 		Channels     int    `json:"channels"`
 		SampleRate   string `json:"sample_rate"`
+		StartTime    string `json:"start_time"`
 		Disposition  struct {
 			AttachedPic int `json:"attached_pic"`
 		} `json:"disposition"`
@@ -148,6 +156,7 @@ type probeJSON struct {
 	Format struct {
 		FormatName string `json:"format_name"`
 		Duration   string `json:"duration"`
+		StartTime  string `json:"start_time"`
 	} `json:"format"`
 }
 
@@ -189,6 +198,7 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 	if lim.MaxStreams > 0 && len(pj.Streams) > lim.MaxStreams {
 		return src, &ProbeError{Code: video.CodeLimitExceeded, Reason: fmt.Sprintf("The file has %d streams; at most %d are allowed", len(pj.Streams), lim.MaxStreams)}
 	}
+	var trackStarts []string
 	for _, s := range pj.Streams {
 		switch {
 		case s.CodecType == "video" && src.Video == nil && s.Disposition.AttachedPic == 0 && s.Width > 0 && s.Height > 0:
@@ -208,14 +218,17 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 				v.DisplayWidth, v.DisplayHeight = v.DisplayHeight, v.DisplayWidth
 			}
 			src.Video = v
+			trackStarts = append(trackStarts, s.StartTime)
 		case s.CodecType == "audio" && src.Audio == nil && s.Channels > 0:
 			sr, _ := strconv.Atoi(s.SampleRate)
 			src.Audio = &AudioStream{Index: s.Index, Codec: s.CodecName, Channels: s.Channels, SampleRate: sr}
+			trackStarts = append(trackStarts, s.StartTime)
 		}
 	}
 	if src.Video == nil && src.Audio == nil {
 		return src, &ProbeError{Code: video.CodeNoMedia, Reason: "The file has no video or audio track"}
 	}
+	src.ClockFromTracks = clockFromTracks(pj.Format.StartTime, trackStarts...)
 	if lim.MaxDuration > 0 && src.Duration > lim.MaxDuration.Seconds() {
 		return src, &ProbeError{Code: video.CodeLimitExceeded, Reason: fmt.Sprintf("The video is %s long; at most %s is allowed", fmtDur(src.Duration), fmtDur(lim.MaxDuration.Seconds()))}
 	}
@@ -234,6 +247,25 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 		}
 	}
 	return src, nil
+}
+
+// clockFromTracks: see Source.ClockFromTracks. ffmpeg counts a file's time
+// from its start (format start_time): the first timestamp of any stream.
+// trackStarts are the chosen tracks' first timestamps.
+func clockFromTracks(formatStart string, trackStarts ...string) bool {
+	start, err := strconv.ParseFloat(formatStart, 64)
+	if err != nil || len(trackStarts) == 0 {
+		return false
+	}
+	first := math.Inf(1)
+	for _, ts := range trackStarts {
+		t, err := strconv.ParseFloat(ts, 64)
+		if err != nil {
+			return false
+		}
+		first = min(first, t)
+	}
+	return math.Abs(first-start) < 0.0005
 }
 
 func rotation(tag string, side []struct {

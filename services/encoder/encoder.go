@@ -293,31 +293,59 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 		return err
 	}
 
-	// Chunks seek in the source; a source ffmpeg cannot seek in reliably
-	// is remuxed once (no re-encoding) into one it can, which the chunk and
-	// audio jobs then read instead.
-	sourceKey := job.SourceKey
+	// Start work first: the audio (the master waits for its first piece as
+	// for the first chunk's video), then the first chunk; then a window of
+	// later chunks, each of which, once encoded, releases the next
+	// (EncodeJob.NextChunk).
+	var videoJob jobs.EncodeJob
+	if probe.Video != nil {
+		videoJob = jobs.EncodeJob{VideoID: id, SourceKey: job.SourceKey, Profiles: job.Profiles, Part: jobs.PartVideo, Chunks: chunks,
+			Thumbnails: ffmpeg.StoryboardInterval(probe.Duration, job.Profiles.KeyframeInterval), Combed: probe.Video.Combed,
+			Duration: probe.Duration, Window: e.ChunkWindow}
+	}
+	publishStart := func(key string) error {
+		if probe.Audio != nil {
+			if err := e.Queue.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: key, Profiles: job.Profiles,
+				Part: jobs.PartAudio, Chunks: chunks, Duration: probe.Duration}); err != nil {
+				return err
+			}
+		}
+		if probe.Video == nil {
+			return nil
+		}
+		first := videoJob
+		first.SourceKey, first.Chunk = key, chunks[0]
+		return e.Queue.PublishEncode(ctx, first)
+	}
+
+	// Later chunks seek in the source; a source ffmpeg cannot seek in
+	// reliably is remuxed once (no re-encoding) into one it can, which they
+	// then read instead. The first chunk (no seek) and the audio (read
+	// through) can read the source itself while the copy is made, if the
+	// two have the same clock.
+	laterKey, started := job.SourceKey, false
 	if len(chunks) > 1 && !ffmpeg.Seekable(probe.Format) {
-		if sourceKey, err = e.remux(ctx, id, src, log); err != nil {
+		if probe.ClockFromTracks {
+			if err := publishStart(job.SourceKey); err != nil {
+				return err
+			}
+			started = true
+		}
+		if laterKey, err = e.remux(ctx, id, src, log); err != nil {
 			return err
 		}
 	}
-	// The audio first: the master waits for its first chunk as for the video's.
-	if probe.Audio != nil {
-		if err := e.Queue.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: sourceKey, Profiles: job.Profiles,
-			Part: jobs.PartAudio, Chunks: chunks, Duration: probe.Duration}); err != nil {
+	if !started {
+		if err := publishStart(laterKey); err != nil {
 			return err
 		}
 	}
 	if probe.Video == nil {
 		return nil
 	}
-	// The first chunk as start work, then a window of later chunks; each
-	// later chunk encoded releases the next (EncodeJob.NextChunk).
-	next := jobs.EncodeJob{VideoID: id, SourceKey: sourceKey, Profiles: job.Profiles, Part: jobs.PartVideo, Chunks: chunks,
-		Thumbnails: ffmpeg.StoryboardInterval(probe.Duration, job.Profiles.KeyframeInterval), Combed: probe.Video.Combed,
-		Duration: probe.Duration, Window: e.ChunkWindow}
-	for _, c := range chunks[:next.FirstChunks()] {
+	next := videoJob
+	next.SourceKey = laterKey
+	for _, c := range chunks[1:next.FirstChunks()] {
 		next.Chunk = c
 		if err := e.Queue.PublishEncode(ctx, next); err != nil {
 			return err
