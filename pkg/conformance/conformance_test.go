@@ -241,6 +241,7 @@ func TestEachRuleFires(t *testing.T) {
 		}},
 		{name: "HLG in H.264", want: "sdr-bt709", ffmpeg: []string{"-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"}},
 		{name: "interlaced", want: "progressive", ffmpeg: []string{"-vf", "tinterlace=mode=interleave_top,setfield=tff", "-flags", "+ildct+ilme"}},
+		{name: "woven fields flagged progressive", want: "progressive", ffmpeg: []string{"-vf", "tinterlace=mode=interleave_top"}},
 		{name: "one variant of 240 lines", want: "stream-alternates", ffmpeg: []string{"-vf", "scale=426:240"}},
 		{name: "I-frame playlist version", want: "version", break_: func(t *testing.T, dir string) { writeIFrames(t, dir, 4, keyframes) }},
 		{name: "I-frame range past the end", want: "byte-range", break_: func(t *testing.T, dir string) {

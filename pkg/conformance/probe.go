@@ -129,8 +129,10 @@ var (
 // its count stands only when the fields also move as interlaced fields do:
 // one field order four times as often as the other, and the two fields of
 // a frame differing about as much as a frame's second field and the next
-// frame's first (less than 1.6 times); in progressive video the fields of
-// a frame are one instant and differ much less.
+// frame's first (less than 1.3 times); in progressive video the fields of
+// a frame are one instant and differ much less. Measured: woven fields
+// 1.01 (at 640x360 and at 416x234); a 416x234 rendition of deinterlaced
+// 480i test pattern, progressive but with fine detail across lines, 1.6.
 func (c *checker) interlacedFrames(ctx context.Context, data []byte) ([2]int, error) {
 	cmd := exec.CommandContext(ctx, c.o.FFmpeg, "-hide_banner", "-nostats", "-v", "info", "-f", "mpegts", "-i", "pipe:0",
 		"-map", "0:v:0", "-vf", "idet,separatefields,tblend=all_mode=difference,signalstats,metadata=mode=print:key=lavfi.signalstats.YAVG",
@@ -162,7 +164,7 @@ func (c *checker) interlacedFrames(ctx context.Context, data []byte) ([2]int, er
 		}
 	}
 	total := n[0] + n[1] + n[2] + n[3]
-	if hi, lo := max(n[0], n[1]), min(n[0], n[1]); hi >= 4*lo && within > 0 && across < 1.6*within {
+	if hi, lo := max(n[0], n[1]), min(n[0], n[1]); hi >= 4*lo && within > 0 && across < 1.3*within {
 		return [2]int{hi, total}, nil
 	}
 	return [2]int{0, total}, nil

@@ -117,7 +117,33 @@ func (s EncodeSpec) chunkArgs() []string {
 		}
 		args = append(args, "-f", "image2", "file:"+filepath.Join(t.Dir, ThumbnailPattern))
 	}
+	if a := s.Source.Audio; a != nil && c.Start == 0 {
+		limit := 0.0 // to the end, as the video
+		if c.Frames > 0 {
+			limit = float64(c.Frames)/fps + 1
+		}
+		args = append(args, clockKeeper(s.Source, a.Index, limit)...)
+	}
 	return args
+}
+
+// clockKeeper is an output that also reads the other chosen track (copied
+// to nothing) where ffmpeg needs it to keep the file's clock: reading one
+// track of an MPEG-TS alone (the others discarded), ffmpeg counts time
+// from that track's first timestamp instead of the file's, and a track that
+// starts later than the other would come out that much early. Seekable
+// (indexed) formats keep the clock, and a chunk after the first reads the
+// remuxed copy with -ss (see Remux). limit, if positive, is how many
+// seconds to read of it.
+func clockKeeper(src Source, index int, limit float64) []string {
+	if Seekable(src.Format) {
+		return nil
+	}
+	args := []string{"-map", fmt.Sprintf("0:%d", index), "-c", "copy"}
+	if limit > 0 {
+		args = append(args, "-t", strconv.FormatFloat(limit, 'f', 3, 64))
+	}
+	return append(args, "-f", "null", "-")
 }
 
 // AudioSpec is the audio rendition's run: the source's first audio track,
@@ -171,7 +197,11 @@ func (s AudioSpec) Args() []string {
 	} else {
 		args = append(args, "-segment_time", "1000000000") // one piece
 	}
-	return append(args, "file:"+filepath.Join(s.Dir, "a_%05d.ts"))
+	args = append(args, "file:"+filepath.Join(s.Dir, "a_%05d.ts"))
+	if v := s.Source.Video; v != nil {
+		args = append(args, clockKeeper(s.Source, v.Index, 0)...)
+	}
+	return args
 }
 
 // EncodeAudio runs the audio rendition's encode.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/conformance"
+	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/video"
 
 	"github.com/hlsd/hlsd/cmd/hlsd/app"
@@ -144,7 +145,7 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 	}
 
 	// The flash and the beep, on the published timeline (raw timestamps).
-	flashAt := firstFrameAbove(t, dir+string(variant[1])+"/index.m3u8", 128)
+	flashAt := firstFrameAbove(t, dir+string(variant[1])+"/index.m3u8", 128, 0)
 	beepAt := firstSoundAfterSilence(t, dir+"audio/index.m3u8", flash-10)
 	t.Logf("flash at %.4f s, beep at %.4f s", flashAt, beepAt)
 	if math.Abs(flashAt-beepAt) > 0.020 {
@@ -155,9 +156,9 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 	}
 }
 
-// firstFrameAbove is the timestamp of the first frame of a playlist whose
-// mean luma exceeds y.
-func firstFrameAbove(t *testing.T, playlist string, y float64) float64 {
+// firstFrameAbove is the timestamp of the first frame of a playlist after
+// the given time whose mean luma exceeds y.
+func firstFrameAbove(t *testing.T, playlist string, y, after float64) float64 {
 	t.Helper()
 	out, err := exec.Command("ffmpeg", "-v", "error", "-copyts", "-i", playlist, "-map", "0:v:0",
 		"-vf", "signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-", "-f", "null", "-").Output()
@@ -170,12 +171,12 @@ func firstFrameAbove(t *testing.T, playlist string, y float64) float64 {
 			pts, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
 		}
 		if _, v, ok := strings.Cut(line, "YAVG="); ok {
-			if f, _ := strconv.ParseFloat(v, 64); f > y {
+			if f, _ := strconv.ParseFloat(v, 64); f > y && pts > after {
 				return pts
 			}
 		}
 	}
-	t.Fatalf("%s has no frame brighter than %g", playlist, y)
+	t.Fatalf("%s has no frame brighter than %g after %g s", playlist, y, after)
 	return 0
 }
 
@@ -195,4 +196,79 @@ func firstSoundAfterSilence(t *testing.T, playlist string, after float64) float6
 	}
 	t.Fatalf("%s has no sound after %g s:\n%s", playlist, after, out)
 	return 0
+}
+
+// A transport stream is remuxed for the chunks that seek, while its first
+// chunk and its audio read the upload itself (ffmpeg.Source.ClockFromTracks):
+// the two readings keep one clock, the file's, whichever track starts
+// first. Flashes and beeps placed together in the first chunk and in a later
+// one come out together, nine seconds apart.
+func TestTransportStreamReadTwiceInSync(t *testing.T) {
+	t.Parallel()
+	prof, err := os.ReadFile("../../../profiles.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	profPath := filepath.Join(t.TempDir(), "profiles.json")
+	testutil.WriteFile(t, filepath.Dir(profPath), "profiles.json", []byte(strings.Replace(string(prof), `"preset": "veryfast"`, `"preset": "ultrafast"`, 1)))
+	base := apptest.Start(t, profPath)
+
+	for _, tc := range []struct {
+		name                 string
+		videoLate, audioLate string // -itsoffset of each input
+	}{
+		{"audio half a second after the video", "0", "0.5"},
+		{"video half a second after the audio", "0.5", "0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// Flashes and beeps at 1 s (chunk 0) and 10 s (chunk 2) of the
+			// file's clock, which starts with the earlier track (the
+			// tone's t is its own; drawbox's has the offset in it).
+			at := func(late string, s float64) string {
+				l, _ := strconv.ParseFloat(late, 64)
+				return strconv.FormatFloat(s-l, 'f', 3, 64)
+			}
+			src := generate(t, "twice.ts",
+				"-itsoffset", tc.videoLate, "-f", "lavfi", "-i", "color=black:size=192x108:rate=25",
+				"-itsoffset", tc.audioLate, "-f", "lavfi", "-i", "aevalsrc='if(between(t,"+at(tc.audioLate, 1)+","+at(tc.audioLate, 1.3)+")+between(t,"+at(tc.audioLate, 10)+","+at(tc.audioLate, 10.3)+"),sin(2*PI*1000*t),0)':s=48000",
+				"-vf", "drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='between(t,1,1.3)+between(t,10,10.3)'",
+				"-t", "14", "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-c:a", "aac", "-b:a", "64k", "-f", "mpegts")
+			probe, err := ffmpeg.Probe(context.Background(), src, ffmpeg.DefaultLimits())
+			if err != nil || ffmpeg.Seekable(probe.Format) || !probe.ClockFromTracks || probe.Audio == nil {
+				t.Fatalf("test source: %+v, %v; want an MPEG-TS whose clock starts with its tracks", probe, err)
+			}
+
+			status, body, _ := testutil.Upload(t, base+"/upload", src)
+			master := strings.TrimSpace(string(body))
+			if status != http.StatusOK || !strings.HasSuffix(master, "/master.m3u8") {
+				t.Fatalf("POST /upload = %d %s", status, body)
+			}
+			dir := strings.TrimSuffix(master, "master.m3u8")
+			list, _ := get(t, master)
+			variant := regexp.MustCompile(`(?m)^([0-9]+p)/index\.m3u8$`).FindSubmatch(list)
+			if variant == nil {
+				t.Fatalf("master:\n%s", list)
+			}
+			if out, err := exec.Command("ffmpeg", "-v", "warning", "-i", master, "-map", "0", "-f", "null", "-").CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+				t.Errorf("ffmpeg decoding the master at -v warning: %v\n%s", err, out)
+			}
+			videoPlaylist, audioPlaylist := dir+string(variant[1])+"/index.m3u8", dir+"audio/index.m3u8"
+			flash1 := firstFrameAbove(t, videoPlaylist, 128, 0)
+			flash2 := firstFrameAbove(t, videoPlaylist, 128, flash1+1)
+			beep1 := firstSoundAfterSilence(t, audioPlaylist, 0)
+			beep2 := firstSoundAfterSilence(t, audioPlaylist, beep1+1)
+			t.Logf("flashes at %.4f and %.4f s, beeps at %.4f and %.4f s", flash1, flash2, beep1, beep2)
+			// Within a frame: a video that starts late is off the output's
+			// frame grid (25 fps from 0) by up to a frame.
+			for _, pair := range [][2]float64{{flash1, beep1}, {flash2, beep2}} {
+				if math.Abs(pair[0]-pair[1]) > 0.041 {
+					t.Errorf("A/V offset %.1f ms at %.2f s, want under a frame (40 ms)", (pair[0]-pair[1])*1000, pair[0])
+				}
+			}
+			if d := flash2 - flash1; math.Abs(d-9) > 0.041 {
+				t.Errorf("the flashes are %.3f s apart, want 9 s: the first chunk and the later ones are on different clocks", d)
+			}
+		})
+	}
 }
