@@ -63,6 +63,51 @@ func (p *published) takeSegments() []jobs.SegmentJob {
 	return out
 }
 
+// plannedVideo is an encoder on a file store, with an in-memory record and
+// queue, and one video planned.
+type plannedVideo struct {
+	e    *Encoder
+	st   *store.FileStore
+	recs *videotest.Records
+	q    *published
+	id   string
+}
+
+// planVideo stores the clip ffmpeg makes from args as a new video's source
+// and runs its plan on a new encoder (chunk window as given; 0: the
+// default).
+func planVideo(t *testing.T, window int, name string, args ...string) plannedVideo {
+	t.Helper()
+	testutil.RequireTools(t, "ffmpeg", "ffprobe")
+	ctx := context.Background()
+	st, err := store.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := plannedVideo{st: st, recs: &videotest.Records{}, q: &published{}, id: layout.NewVideoID()}
+	v.e = New(Config{Limits: ffmpeg.DefaultLimits(), WorkDir: t.TempDir(), MinTimeout: 2 * time.Minute, TimeoutPerSecond: 10 * time.Second, ChunkWindow: window},
+		Deps{Records: v.recs, Queue: v.q, Store: st})
+	prof, err := profiles.Load("../../profiles.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(testutil.Generate(t, name, args...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := st.Put(ctx, layout.SourceKey(v.id), f, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.recs.Create(ctx, &video.Video{ID: v.id, State: video.StateUploaded}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.e.encode(ctx, jobs.EncodeJob{VideoID: v.id, SourceKey: layout.SourceKey(v.id), Profiles: prof, Part: jobs.PartPlan}); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // The encoder's side of the job contract, without a NATS server: a plan
 // queues the audio first, then the first chunk and a window of later ones
 // (a window of 2 here), and records the plan; each chunk stores one stream
@@ -71,39 +116,12 @@ func (p *published) takeSegments() []jobs.SegmentJob {
 // chunk moves the video to segmenting; a failed video's chunk hands
 // nothing on.
 func TestEncoderHandsOnEveryPiece(t *testing.T) {
-	testutil.RequireTools(t, "ffmpeg", "ffprobe")
-	ctx := context.Background()
-	st, err := store.NewFileStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, q := &videotest.Records{}, &published{}
-	e := New(Config{Limits: ffmpeg.DefaultLimits(), WorkDir: t.TempDir(), MinTimeout: 2 * time.Minute, TimeoutPerSecond: 10 * time.Second, ChunkWindow: 2},
-		Deps{Records: recs, Queue: q, Store: st})
-	prof, err := profiles.Load("../../profiles.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// 40 s at 480x270: four chunks (0–2 s and 2–6 s in 2 s segments,
 	// 6–36 s, 36–40 s), a small ladder, and audio.
-	clip := testutil.Generate(t, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=480x270:rate=25", "-f", "lavfi", "-i", "sine",
+	ctx := context.Background()
+	pv := planVideo(t, 2, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=480x270:rate=25", "-f", "lavfi", "-i", "sine",
 		"-t", "40", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
-	f, err := os.Open(clip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	id := layout.NewVideoID()
-	if err := st.Put(ctx, layout.SourceKey(id), f, -1); err != nil {
-		t.Fatal(err)
-	}
-	if err := recs.Create(ctx, &video.Video{ID: id, State: video.StateUploaded}); err != nil {
-		t.Fatal(err)
-	}
-
-	if err := e.encode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: layout.SourceKey(id), Profiles: prof, Part: jobs.PartPlan}); err != nil {
-		t.Fatal(err)
-	}
+	e, st, recs, q, id := pv.e, pv.st, pv.recs, pv.q, pv.id
 	v, _ := recs.Get(ctx, id)
 	if v.State != video.StateEncoding || v.Chunks != 4 || v.Source == nil || len(v.Renditions) < 3 {
 		t.Fatalf("after the plan: state %s, %d chunks, source %+v, %d renditions", v.State, v.Chunks, v.Source, len(v.Renditions))
@@ -195,39 +213,13 @@ func stoppedReader(path string) bool {
 // The audio run waits, once its first piece is out, while the video's first
 // chunk is not encoded (audioHold), and goes on to every piece once it is.
 func TestAudioWaitsForTheFirstChunk(t *testing.T) {
-	testutil.RequireTools(t, "ffmpeg", "ffprobe")
 	t.Parallel()
-	ctx := context.Background()
-	st, err := store.NewFileStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, q := &videotest.Records{}, &published{}
-	e := New(Config{Limits: ffmpeg.DefaultLimits(), WorkDir: t.TempDir(), MinTimeout: 2 * time.Minute, TimeoutPerSecond: 10 * time.Second},
-		Deps{Records: recs, Queue: q, Store: st})
-	prof, err := profiles.Load("../../profiles.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Ten minutes of sound under a tiny picture: an AAC encode of several
 	// seconds, long enough to be caught at work.
-	clip := testutil.Generate(t, "clip.mkv", "-f", "lavfi", "-i", "color=size=64x64:rate=1", "-f", "lavfi", "-i", "sine=sample_rate=48000",
+	ctx := context.Background()
+	v := planVideo(t, 0, "clip.mkv", "-f", "lavfi", "-i", "color=size=64x64:rate=1", "-f", "lavfi", "-i", "sine=sample_rate=48000",
 		"-t", "600", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "flac")
-	f, err := os.Open(clip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	id := layout.NewVideoID()
-	if err := st.Put(ctx, layout.SourceKey(id), f, -1); err != nil {
-		t.Fatal(err)
-	}
-	if err := recs.Create(ctx, &video.Video{ID: id, State: video.StateUploaded}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.encode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: layout.SourceKey(id), Profiles: prof, Part: jobs.PartPlan}); err != nil {
-		t.Fatal(err)
-	}
+	e, st, recs, q, id := v.e, v.st, v.recs, v.q, v.id
 	audio := q.encode[0]
 	if audio.Part != jobs.PartAudio || len(audio.Chunks) < 10 {
 		t.Fatalf("the plan queued %+v first; want the audio job of a video of many chunks", audio)
@@ -266,41 +258,15 @@ func TestAudioWaitsForTheFirstChunk(t *testing.T) {
 	}
 }
 
-// A later chunk's ffmpeg (as every chunk but a first) is stopped while the encoder runs start work
-// (yieldToStart), but for no more than half its time: with start work
-// running all along, it still finishes.
+// A later chunk's ffmpeg (as every chunk's but a first) is stopped while
+// the encoder runs start work (yieldToStart), but for no more than half its
+// time: with start work running all along, it still finishes.
 func TestLaterChunksYieldToStartWork(t *testing.T) {
-	testutil.RequireTools(t, "ffmpeg", "ffprobe")
 	t.Parallel()
-	ctx := context.Background()
-	st, err := store.NewFileStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, q := &videotest.Records{}, &published{}
-	e := New(Config{Limits: ffmpeg.DefaultLimits(), WorkDir: t.TempDir(), MinTimeout: 2 * time.Minute, TimeoutPerSecond: 10 * time.Second},
-		Deps{Records: recs, Queue: q, Store: st})
-	prof, err := profiles.Load("../../profiles.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// 100 s: six chunks (2, 4, 30, 30, 30 and 4 s), a long video's.
-	clip := testutil.Generate(t, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "100", "-c:v", "libx264", "-preset", "ultrafast")
-	f, err := os.Open(clip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	id := layout.NewVideoID()
-	if err := st.Put(ctx, layout.SourceKey(id), f, -1); err != nil {
-		t.Fatal(err)
-	}
-	if err := recs.Create(ctx, &video.Video{ID: id, State: video.StateUploaded}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.encode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: layout.SourceKey(id), Profiles: prof, Part: jobs.PartPlan}); err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
+	v := planVideo(t, 0, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "100", "-c:v", "libx264", "-preset", "ultrafast")
+	e, st, recs, q, id := v.e, v.st, v.recs, v.q, v.id
 	var later jobs.EncodeJob
 	for _, j := range q.encode {
 		if j.Part == jobs.PartVideo && j.Chunk.Index == 2 {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,13 +32,7 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 	t.Parallel()
 	// A small picture and the fastest preset: the test is about chunks and
 	// timing, not picture quality.
-	prof, err := os.ReadFile("../../../profiles.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	profPath := filepath.Join(t.TempDir(), "profiles.json")
-	testutil.WriteFile(t, filepath.Dir(profPath), "profiles.json", []byte(strings.Replace(string(prof), `"preset": "veryfast"`, `"preset": "ultrafast"`, 1)))
-	base := apptest.Start(t, profPath, func(c *app.Config) { c.EncoderWorkers = 2 })
+	base := apptest.Start(t, ultrafastProfiles(t), func(c *app.Config) { c.EncoderWorkers = 2 })
 
 	const flash = 595.0 // seconds into the source
 	src := generate(t, "long.mp4",
@@ -156,6 +149,17 @@ func TestLongSourcePlayableEarlyAndInSync(t *testing.T) {
 	}
 }
 
+// ultrafastProfiles writes the default profiles with x264's fastest preset,
+// for tests about timing rather than pictures, and returns the path.
+func ultrafastProfiles(t *testing.T) string {
+	t.Helper()
+	prof, err := os.ReadFile("../../../profiles.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testutil.WriteFile(t, t.TempDir(), "profiles.json", []byte(strings.Replace(string(prof), `"preset": "veryfast"`, `"preset": "ultrafast"`, 1)))
+}
+
 // firstFrameAbove is the timestamp of the first frame of a playlist after
 // the given time whose mean luma exceeds y.
 func firstFrameAbove(t *testing.T, playlist string, y, after float64) float64 {
@@ -205,13 +209,7 @@ func firstSoundAfterSilence(t *testing.T, playlist string, after float64) float6
 // one come out together, nine seconds apart.
 func TestTransportStreamReadTwiceInSync(t *testing.T) {
 	t.Parallel()
-	prof, err := os.ReadFile("../../../profiles.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	profPath := filepath.Join(t.TempDir(), "profiles.json")
-	testutil.WriteFile(t, filepath.Dir(profPath), "profiles.json", []byte(strings.Replace(string(prof), `"preset": "veryfast"`, `"preset": "ultrafast"`, 1)))
-	base := apptest.Start(t, profPath)
+	base := apptest.Start(t, ultrafastProfiles(t))
 
 	for _, tc := range []struct {
 		name                 string
