@@ -128,8 +128,8 @@ func (e *Encoder) Run(ctx context.Context) error {
 }
 
 func (e *Encoder) encode(ctx context.Context, job jobs.EncodeJob) error {
-	if job.Subject() == jobs.SubjectEncode {
-		e.startWork.Add(1)
+	if job.Part == jobs.PartVideo && job.Chunk.Index == 0 {
+		e.startWork.Add(1) // see yieldToStart; the plan counts itself
 		defer e.startWork.Add(-1)
 	}
 	switch job.Part {
@@ -257,6 +257,17 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 	if err != nil {
 		return err
 	}
+	// Start work (see yieldToStart) until the plan is made: its remux, if
+	// any, is disk work other chunks need not wait for.
+	e.startWork.Add(1)
+	planning := true
+	planned := func() {
+		if planning {
+			planning = false
+			e.startWork.Add(-1)
+		}
+	}
+	defer planned()
 	src, release, err := e.openSource(ctx, job)
 	if err != nil {
 		return err
@@ -331,6 +342,7 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 			}
 			started = true
 		}
+		planned()
 		if laterKey, err = e.remux(ctx, id, src, log); err != nil {
 			return err
 		}
