@@ -260,13 +260,7 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 	// Start work (see yieldToStart) until the plan is made: its remux, if
 	// any, is disk work other chunks need not wait for.
 	e.startWork.Add(1)
-	planning := true
-	planned := func() {
-		if planning {
-			planning = false
-			e.startWork.Add(-1)
-		}
-	}
+	planned := sync.OnceFunc(func() { e.startWork.Add(-1) })
 	defer planned()
 	src, release, err := e.openSource(ctx, job)
 	if err != nil {
