@@ -193,21 +193,39 @@ func TestEncoderHandsOnEveryPiece(t *testing.T) {
 	}
 }
 
-// stoppedReader finds a process whose command line names path and that is
-// stopped (state T), and says whether there is one.
-func stoppedReader(path string) bool {
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		cmdline, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
-		if err != nil || !strings.Contains(string(cmdline), path) {
-			continue
+// waitStopped waits until an ffmpeg reading v's source is stopped (state T
+// in /proc/PID/stat), failing if the job (done) ends first or a minute
+// passes; what names the run for the failure.
+func waitStopped(t *testing.T, v plannedVideo, done <-chan error, what string) {
+	t.Helper()
+	source, err := v.st.Path(layout.SourceKey(v.id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := func() bool {
+		dirs, _ := os.ReadDir("/proc")
+		for _, d := range dirs {
+			cmdline, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+			if err != nil || !strings.Contains(string(cmdline), source) {
+				continue
+			}
+			stat, _ := os.ReadFile("/proc/" + d.Name() + "/stat")
+			if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && len(stat) > i+2 && stat[i+2] == 'T' {
+				return true
+			}
 		}
-		stat, _ := os.ReadFile("/proc/" + d.Name() + "/stat")
-		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && len(stat) > i+2 && stat[i+2] == 'T' {
-			return true
+		return false
+	}
+	for deadline := time.Now().Add(time.Minute); !stopped(); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("the job ended (%v) before %s was stopped", err, what)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was never stopped", what)
 		}
 	}
-	return false
 }
 
 // The audio run waits, once its first piece is out, while the video's first
@@ -219,7 +237,7 @@ func TestAudioWaitsForTheFirstChunk(t *testing.T) {
 	ctx := context.Background()
 	v := planVideo(t, 0, "clip.mkv", "-f", "lavfi", "-i", "color=size=64x64:rate=1", "-f", "lavfi", "-i", "sine=sample_rate=48000",
 		"-t", "600", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "flac")
-	e, st, recs, q, id := v.e, v.st, v.recs, v.q, v.id
+	e, recs, q, id := v.e, v.recs, v.q, v.id
 	audio := q.encode[0]
 	if audio.Part != jobs.PartAudio || len(audio.Chunks) < 10 {
 		t.Fatalf("the plan queued %+v first; want the audio job of a video of many chunks", audio)
@@ -227,17 +245,7 @@ func TestAudioWaitsForTheFirstChunk(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.encode(ctx, audio) }()
 
-	source, _ := st.Path(layout.SourceKey(id))
-	for deadline := time.Now().Add(time.Minute); !stoppedReader(source); time.Sleep(50 * time.Millisecond) {
-		select {
-		case err := <-done:
-			t.Fatalf("the audio job ended (%v) without waiting for the first chunk", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the audio run was not stopped after its first piece")
-		}
-	}
+	waitStopped(t, v, done, "the audio run (after its first piece)")
 	pieces := q.takeSegments()
 	if len(pieces) == 0 || len(pieces) >= len(audio.Chunks) || pieces[0].Chunk.Index != 0 {
 		t.Fatalf("while held, the audio had queued %d of %d pieces; want the first, not all", len(pieces), len(audio.Chunks))
@@ -266,7 +274,7 @@ func TestLaterChunksYieldToStartWork(t *testing.T) {
 	// 100 s: six chunks (2, 4, 30, 30, 30 and 4 s), a long video's.
 	ctx := context.Background()
 	v := planVideo(t, 0, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "100", "-c:v", "libx264", "-preset", "ultrafast")
-	e, st, recs, q, id := v.e, v.st, v.recs, v.q, v.id
+	e, recs, q, id := v.e, v.recs, v.q, v.id
 	var later jobs.EncodeJob
 	for _, j := range q.encode {
 		if j.Part == jobs.PartVideo && j.Chunk.Index == 2 {
@@ -280,17 +288,7 @@ func TestLaterChunksYieldToStartWork(t *testing.T) {
 	e.startWork.Add(1) // as if a plan or a first chunk ran all along
 	done := make(chan error, 1)
 	go func() { done <- e.encode(ctx, later) }()
-	source, _ := st.Path(layout.SourceKey(id))
-	for deadline := time.Now().Add(time.Minute); !stoppedReader(source); time.Sleep(20 * time.Millisecond) {
-		select {
-		case err := <-done:
-			t.Fatalf("the later chunk ended (%v) without yielding to start work", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the later chunk's ffmpeg was never stopped while start work ran")
-		}
-	}
+	waitStopped(t, v, done, "the later chunk's ffmpeg (while start work ran)")
 	select {
 	case err := <-done:
 		if err != nil {
