@@ -223,23 +223,11 @@ func TestRunHeld(t *testing.T) {
 		if err != nil {
 			return ""
 		}
-		st, _ := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/stat")
-		if i := bytes.LastIndexByte(st, ')'); i >= 0 && len(st) > i+2 {
-			return string(st[i+2])
-		}
-		return ""
+		return testutil.ProcessState(strings.TrimSpace(string(b)))
 	}
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s (state %q)", what, state())
-			}
-		}
-	}
-	waitFor("the run to start", func() bool { return state() != "" })
+	testutil.WaitFor(t, "the run to start", 10*time.Second, func() bool { return state() != "" })
 	held.Store(true)
-	waitFor("the run to be stopped", func() bool { return state() == "T" })
+	testutil.WaitFor(t, "the run to be stopped", 10*time.Second, func() bool { return state() == "T" })
 	if err := os.WriteFile(release, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -188,7 +188,10 @@ func runLimited(ctx context.Context, timeout time.Duration, tool string, args []
 					}
 				}
 			}
-			if cpu, ok := cpuTime(cmd.Process.Pid); ok && o.cpuBudget > 0 && cpu > o.cpuBudget {
+			if o.cpuBudget <= 0 {
+				continue
+			}
+			if cpu, ok := cpuTime(cmd.Process.Pid); ok && cpu > o.cpuBudget {
 				overBudget.Store(true)
 				_ = cmd.Process.Kill()
 				return

@@ -4,6 +4,7 @@
 package testutil
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"mime/multipart"
@@ -80,6 +81,20 @@ func Upload(t testing.TB, url, path string) (status int, body []byte, header htt
 	defer resp.Body.Close()
 	body, _ = io.ReadAll(resp.Body)
 	return resp.StatusCode, body, resp.Header
+}
+
+// ProcessState is the state letter of process pid from /proc/PID/stat
+// ("R", "S", "T" for stopped...), or "" if it cannot be read.
+func ProcessState(pid string) string {
+	st, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return ""
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	if i := bytes.LastIndexByte(st, ')'); i >= 0 && len(st) > i+2 {
+		return string(st[i+2])
+	}
+	return ""
 }
 
 // WaitFor polls cond until it holds, failing the test after d.

@@ -202,30 +202,21 @@ func waitStopped(t *testing.T, v plannedVideo, done <-chan error, what string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stopped := func() bool {
-		dirs, _ := os.ReadDir("/proc")
-		for _, d := range dirs {
-			cmdline, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
-			if err != nil || !strings.Contains(string(cmdline), source) {
-				continue
-			}
-			stat, _ := os.ReadFile("/proc/" + d.Name() + "/stat")
-			if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && len(stat) > i+2 && stat[i+2] == 'T' {
-				return true
-			}
-		}
-		return false
-	}
-	for deadline := time.Now().Add(time.Minute); !stopped(); time.Sleep(20 * time.Millisecond) {
+	testutil.WaitFor(t, what+" to be stopped", time.Minute, func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("the job ended (%v) before %s was stopped", err, what)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s was never stopped", what)
+		dirs, _ := os.ReadDir("/proc")
+		for _, d := range dirs {
+			cmdline, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+			if err == nil && strings.Contains(string(cmdline), source) && testutil.ProcessState(d.Name()) == "T" {
+				return true
+			}
 		}
-	}
+		return false
+	})
 }
 
 // The audio run waits, once its first piece is out, while the video's first
