@@ -80,9 +80,10 @@ func TestStartWorkJumpsTheQueue(t *testing.T) {
 	}
 }
 
-// The express lane: with the one regular slot busy on a long later chunk,
-// start work still begins at once.
-func TestExpressLaneTakesStartWork(t *testing.T) {
+// The express lanes: with the one regular slot busy on a long later chunk,
+// start work still begins at once, two videos' at a time (a plan beside
+// another's first chunk).
+func TestExpressLanesTakeStartWork(t *testing.T) {
 	bus := newBus(t, fastConfig())
 	ctx := context.Background()
 	long := layout.NewVideoID()
@@ -96,43 +97,40 @@ func TestExpressLaneTakesStartWork(t *testing.T) {
 	if err := bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: long, Part: jobs.PartVideo, Chunk: chunks[1], Chunks: chunks}); err != nil {
 		t.Fatal(err)
 	}
-	laterRunning, release, planDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	running := map[string]bool{} // video id → its job is running
+	release := make(chan struct{})
 	rctx, cancel := context.WithCancel(ctx)
 	w := &Worker[jobs.EncodeJob]{
-		Stage: "encode", Stream: jobs.StreamEncode, Consumer: bus.Encoder, Later: bus.EncoderLater, Express: 1, Bus: bus, Concurrency: 1,
+		Stage: "encode", Stream: jobs.StreamEncode, Consumer: bus.Encoder, Middle: bus.EncoderShort, Later: bus.EncoderLater,
+		Express: 2, Bus: bus, Concurrency: 1,
 		VideoID: func(j jobs.EncodeJob) string { return j.VideoID }, ShutdownGrace: time.Second, Log: quietLog(),
 		Handle: func(ctx context.Context, j jobs.EncodeJob, a Attempt) error {
-			if j.Part == jobs.PartVideo {
-				close(laterRunning)
-				select {
-				case <-release:
-				case <-ctx.Done():
-				}
-				return nil
+			mu.Lock()
+			running[j.VideoID] = true
+			mu.Unlock()
+			select { // every job runs until the test ends
+			case <-release:
+			case <-ctx.Done():
 			}
-			close(planDone)
 			return nil
 		},
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(rctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-laterRunning:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the later chunk did not start")
+	t.Cleanup(func() { close(release); cancel(); <-done })
+	isRunning := func(id string) func() bool {
+		return func() bool { mu.Lock(); defer mu.Unlock(); return running[id] }
 	}
-	fresh := layout.NewVideoID()
-	if err := bus.Videos.Create(ctx, &video.Video{ID: fresh, State: video.StateUploaded}); err != nil {
-		t.Fatal(err)
+	waitFor(t, "the later chunk to start", 10*time.Second, isRunning(long))
+	for _, what := range []string{"the first new video's plan", "the second new video's plan, beside the first"} {
+		fresh := layout.NewVideoID()
+		if err := bus.Videos.Create(ctx, &video.Video{ID: fresh, State: video.StateUploaded}); err != nil {
+			t.Fatal(err)
+		}
+		if err := bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: fresh}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, what+" to start while the later chunk runs", 10*time.Second, isRunning(fresh))
 	}
-	if err := bus.PublishEncode(ctx, jobs.EncodeJob{VideoID: fresh}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-planDone:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the new video's plan waited for the running later chunk")
-	}
-	close(release)
 }

@@ -75,9 +75,11 @@ type Worker[T any] struct {
 	// chunks of short videos).
 	Middle jetstream.Consumer
 	// Express is how many more jobs, beyond Concurrency, the worker runs
-	// from Consumer only: start work begins at once even while every
-	// regular slot is busy with a long later chunk (which runs at a lower
-	// CPU priority, so the start work gets the cores).
+	// from Consumer (the first express slot also from Middle), never from
+	// Later: start work begins at once even while every regular slot is
+	// busy with a long later chunk (which gives way to it, so the start
+	// work gets the cores). A second slot lets one video's plan, which
+	// keeps about one core busy, run beside another's first chunk.
 	Express     int
 	Bus         *Bus
 	Concurrency int
@@ -176,8 +178,8 @@ func (w *Worker[T]) Run(ctx context.Context) error {
 	for range w.Concurrency {
 		wg.Go(func() { serve(w.next) })
 	}
-	for range w.Express {
-		wg.Go(func() { serve(w.nextExpress) })
+	for lane := range w.Express {
+		wg.Go(func() { serve(func(int) (jetstream.Msg, bool, error) { return w.nextExpress(lane) }) })
 	}
 	wg.Wait()
 	return nil
@@ -212,10 +214,10 @@ func (w *Worker[T]) next(turn int) (msg jetstream.Msg, later bool, err error) {
 	return msg, false, err
 }
 
-// nextExpress fetches an express lane's next job: start work, else a short
-// video's chunk; never a later one.
-func (w *Worker[T]) nextExpress(int) (jetstream.Msg, bool, error) {
-	if w.Middle != nil {
+// nextExpress fetches an express lane's next job: start work, else (in the
+// first lane) a short video's chunk; never a later one.
+func (w *Worker[T]) nextExpress(lane int) (jetstream.Msg, bool, error) {
+	if w.Middle != nil && lane == 0 {
 		for _, c := range []jetstream.Consumer{w.Consumer, w.Middle} {
 			if msg, err := fetchNoWait(c); msg != nil || err != nil {
 				return msg, false, err

@@ -112,7 +112,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 	go e.sources.sweep(ctx)
 	removeAll := func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, e.Store, p...) }
 	chunks := &queue.Worker[jobs.EncodeJob]{
-		Stage: "encode", Stream: jobs.StreamEncode, Consumer: e.Bus.Encoder, Middle: e.Bus.EncoderShort, Later: e.Bus.EncoderLater, Express: 1, Bus: e.Bus,
+		Stage: "encode", Stream: jobs.StreamEncode, Consumer: e.Bus.Encoder, Middle: e.Bus.EncoderShort, Later: e.Bus.EncoderLater, Express: expressLanes, Bus: e.Bus,
 		Concurrency: e.Concurrency, ShutdownGrace: e.ShutdownGrace, Log: e.Log, Observe: e.Observe, Waited: e.Waited,
 		VideoID:   func(j jobs.EncodeJob) string { return j.VideoID },
 		Handle:    func(ctx context.Context, j jobs.EncodeJob, a queue.Attempt) error { return e.encode(ctx, j) },
@@ -126,6 +126,10 @@ func (e *Encoder) Run(ctx context.Context) error {
 	go func() { errs <- audio.Run(ctx) }()
 	return errors.Join(<-errs, <-errs)
 }
+
+// expressLanes is how many job slots each encoder keeps, beside its
+// regular ones, for start work (queue.Worker.Express).
+const expressLanes = 2
 
 func (e *Encoder) encode(ctx context.Context, job jobs.EncodeJob) error {
 	if job.Part == jobs.PartVideo && job.Chunk.Index == 0 {
@@ -601,32 +605,37 @@ const maxAudioHold = 20 * time.Second
 // waits for just these two; the audio's other pieces are needed much later,
 // and the run took one of two cores from the first chunk (an hour of AAC is
 // a minute of encoding): 1 s of the first 6 s to playable of an hour-long
-// 1080p source.
+// 1080p source. After that, the run yields to other videos' start work as
+// a later chunk does (startYield): a long video's audio ran at full
+// priority through the start of a burst of uploads.
 type audioHold struct {
 	e     *Encoder
 	id    string
 	wait  bool // a video with more than one chunk, whose first is not encoded yet
 	since time.Time
 	held  atomic.Bool
-	total time.Duration // how long the run was held
+	total time.Duration // how long the run waited for its first chunk
+	yield func() bool   // from when the wait is over
 }
 
 // update looks at the video's record after every tick of the audio run
 // once its first piece is out.
 func (h *audioHold) update(ctx context.Context) {
-	if !h.wait {
-		return
+	if h.wait {
+		now := time.Now()
+		if h.since.IsZero() {
+			h.since = now
+		}
+		v, err := h.e.Records.Get(ctx, h.id)
+		if err != nil || v.State.Final() || len(v.Encoded) == 0 || v.Encoded[0] || now.Sub(h.since) > maxAudioHold {
+			h.wait = false
+			h.total = now.Sub(h.since)
+		}
 	}
-	now := time.Now()
-	if h.since.IsZero() {
-		h.since = now
+	if !h.wait && h.yield == nil {
+		h.yield = h.e.startYield()
 	}
-	v, err := h.e.Records.Get(ctx, h.id)
-	if err != nil || v.State.Final() || len(v.Encoded) == 0 || v.Encoded[0] || now.Sub(h.since) > maxAudioHold {
-		h.wait = false
-		h.total = now.Sub(h.since)
-	}
-	h.held.Store(h.wait)
+	h.held.Store(h.wait || h.yield())
 }
 
 // audioPieces publishes the audio run's pieces in order.
@@ -740,26 +749,43 @@ func laterNice(job jobs.EncodeJob) int {
 
 // yieldToStart is the Held of every other chunk's run: it is stopped while
 // this encoder runs start work (a plan or a first chunk, taken beside it by
-// the express lane), for at most half of its time so far, so that a stream
-// of uploads slows other videos down but never stops them. Nice alone was
-// not enough for later chunks: a niced twin still cost a first chunk of
-// 1080p 45% more time (it takes the core the first chunk leaves idle for a
-// moment, and two cores here may be one core's two threads). A short
-// video's second chunk, at full priority, cost its own first chunk as much.
+// the express lanes). Nice alone was not enough for later chunks: a niced
+// twin still cost a first chunk of 1080p 45% more time (it takes the core
+// the first chunk leaves idle for a moment, and two cores here may be one
+// core's two threads). A short video's second chunk, at full priority, cost
+// its own first chunk as much.
 func (e *Encoder) yieldToStart(job jobs.EncodeJob) func() bool {
 	if job.Part != jobs.PartVideo || job.Subject() == jobs.SubjectEncode {
 		return nil
 	}
-	started, since := time.Now(), time.Now()
+	return e.startYield()
+}
+
+// maxYieldShare bounds how much of a run's time so far startYield may hold
+// it: a stream of uploads slows other work down but never stops it. A burst
+// of uploads is start work for tens of seconds; at a half, the long video's
+// chunk ran beside it half that time and slowed every upload's start, while
+// what the long video lost it gets back once the burst is over (its time to
+// ready is the machine's whole work either way).
+const maxYieldShare = 0.8
+
+// startYield reports, when asked (from one goroutine: a run's watch),
+// whether a run should stand stopped now: while this encoder runs start
+// work, for at most maxYieldShare of the run's time from the first call.
+func (e *Encoder) startYield() func() bool {
+	var started, since time.Time
 	var held time.Duration
 	holding := false
-	return func() bool { // from one goroutine: the run's watch
+	return func() bool {
 		now := time.Now()
+		if started.IsZero() {
+			started, since = now, now
+		}
 		if holding {
 			held += now.Sub(since)
 		}
 		since = now
-		holding = e.startWork.Load() > 0 && held < now.Sub(started)/2
+		holding = e.startWork.Load() > 0 && held.Seconds() < maxYieldShare*now.Sub(started).Seconds()
 		return holding
 	}
 }

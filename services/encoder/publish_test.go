@@ -257,9 +257,43 @@ func TestAudioWaitsForTheFirstChunk(t *testing.T) {
 	}
 }
 
+// Past its first piece and its own first chunk, the audio run gives way to
+// other videos' start work (startYield) as a later chunk does, and still
+// finishes while start work runs all along.
+func TestAudioYieldsToStartWork(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	v := planVideo(t, 0, "clip.mkv", "-f", "lavfi", "-i", "color=size=64x64:rate=1", "-f", "lavfi", "-i", "sine=sample_rate=48000",
+		"-t", "300", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "flac")
+	e, recs, q, id := v.e, v.recs, v.q, v.id
+	audio := q.encode[0]
+	if audio.Part != jobs.PartAudio || len(audio.Chunks) < 10 {
+		t.Fatalf("the plan queued %+v first; want the audio job of a video of many chunks", audio)
+	}
+	// Its own first chunk is in: audioHold has nothing to wait for.
+	if _, err := recs.Update(ctx, id, func(v *video.Video) error { return v.ChunkEncoded(0) }); err != nil {
+		t.Fatal(err)
+	}
+	e.startWork.Add(1) // another video's plan or first chunk, all along
+	done := make(chan error, 1)
+	go func() { done <- e.encode(ctx, audio) }()
+	waitStopped(t, v, done, "the audio run (while another video's start work ran)")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("audio: %v", err)
+		}
+	case <-time.After(3 * time.Minute):
+		t.Fatal("the audio never finished while start work ran: it must yield only part of its time")
+	}
+	if got := len(q.takeSegments()); got != len(audio.Chunks) {
+		t.Fatalf("the audio queued %d pieces, want %d", got, len(audio.Chunks))
+	}
+}
+
 // A later chunk's ffmpeg (as every chunk's but a first) is stopped while
-// the encoder runs start work (yieldToStart), but for no more than half its
-// time: with start work running all along, it still finishes.
+// the encoder runs start work (yieldToStart), but for no more than four
+// fifths of its time: with start work running all along, it still finishes.
 func TestLaterChunksYieldToStartWork(t *testing.T) {
 	t.Parallel()
 	// 100 s: six chunks (2, 4, 30, 30, 30 and 4 s), a long video's.
@@ -286,7 +320,7 @@ func TestLaterChunksYieldToStartWork(t *testing.T) {
 			t.Fatalf("the later chunk: %v", err)
 		}
 	case <-time.After(3 * time.Minute):
-		t.Fatal("the later chunk never finished while start work ran: it must yield at most half its time")
+		t.Fatal("the later chunk never finished while start work ran: it must yield only part of its time")
 	}
 	if v, _ := recs.Get(ctx, id); !v.Encoded[2] {
 		t.Fatal("chunk 2 is not recorded as encoded")
