@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -219,20 +220,41 @@ func waitStopped(t *testing.T, v plannedVideo, done <-chan error, what string) {
 	})
 }
 
+// waitDone waits for a job (done) to end without error within d; what
+// names it, late says what it means if it does not.
+func waitDone(t *testing.T, done <-chan error, d time.Duration, what, late string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(d):
+		t.Fatalf("%s: %s", what, late)
+	}
+}
+
+// planSound plans a video of minutes of sound under a tiny picture (an AAC
+// encode of seconds, long enough to be caught at work) and returns its
+// audio job.
+func planSound(t *testing.T, seconds int) (plannedVideo, jobs.EncodeJob) {
+	t.Helper()
+	v := planVideo(t, 0, "clip.mkv", "-f", "lavfi", "-i", "color=size=64x64:rate=1", "-f", "lavfi", "-i", "sine=sample_rate=48000",
+		"-t", strconv.Itoa(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "flac")
+	audio := v.q.encode[0]
+	if audio.Part != jobs.PartAudio || len(audio.Chunks) < 10 {
+		t.Fatalf("the plan queued %+v first; want the audio job of a video of many chunks", audio)
+	}
+	return v, audio
+}
+
 // The audio run waits, once its first piece is out, while the video's first
 // chunk is not encoded (audioHold), and goes on to every piece once it is.
 func TestAudioWaitsForTheFirstChunk(t *testing.T) {
 	t.Parallel()
-	// Ten minutes of sound under a tiny picture: an AAC encode of several
-	// seconds, long enough to be caught at work.
 	ctx := context.Background()
-	v := planVideo(t, 0, "clip.mkv", "-f", "lavfi", "-i", "color=size=64x64:rate=1", "-f", "lavfi", "-i", "sine=sample_rate=48000",
-		"-t", "600", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "flac")
+	v, audio := planSound(t, 600)
 	e, recs, q, id := v.e, v.recs, v.q, v.id
-	audio := q.encode[0]
-	if audio.Part != jobs.PartAudio || len(audio.Chunks) < 10 {
-		t.Fatalf("the plan queued %+v first; want the audio job of a video of many chunks", audio)
-	}
 	done := make(chan error, 1)
 	go func() { done <- e.encode(ctx, audio) }()
 
@@ -244,14 +266,7 @@ func TestAudioWaitsForTheFirstChunk(t *testing.T) {
 	if _, err := recs.Update(ctx, id, func(v *video.Video) error { return v.ChunkEncoded(0) }); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("audio: %v", err)
-		}
-	case <-time.After(2 * time.Minute):
-		t.Fatal("the audio did not go on once the first chunk was encoded")
-	}
+	waitDone(t, done, 2*time.Minute, "the audio", "it did not go on once the first chunk was encoded")
 	if got := len(pieces) + len(q.takeSegments()); got != len(audio.Chunks) {
 		t.Fatalf("the audio queued %d pieces, want %d", got, len(audio.Chunks))
 	}
@@ -263,13 +278,8 @@ func TestAudioWaitsForTheFirstChunk(t *testing.T) {
 func TestAudioYieldsToStartWork(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	v := planVideo(t, 0, "clip.mkv", "-f", "lavfi", "-i", "color=size=64x64:rate=1", "-f", "lavfi", "-i", "sine=sample_rate=48000",
-		"-t", "300", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "flac")
+	v, audio := planSound(t, 300)
 	e, recs, q, id := v.e, v.recs, v.q, v.id
-	audio := q.encode[0]
-	if audio.Part != jobs.PartAudio || len(audio.Chunks) < 10 {
-		t.Fatalf("the plan queued %+v first; want the audio job of a video of many chunks", audio)
-	}
 	// Its own first chunk is in: audioHold has nothing to wait for.
 	if _, err := recs.Update(ctx, id, func(v *video.Video) error { return v.ChunkEncoded(0) }); err != nil {
 		t.Fatal(err)
@@ -278,14 +288,7 @@ func TestAudioYieldsToStartWork(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.encode(ctx, audio) }()
 	waitStopped(t, v, done, "the audio run (while another video's start work ran)")
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("audio: %v", err)
-		}
-	case <-time.After(3 * time.Minute):
-		t.Fatal("the audio never finished while start work ran: it must yield only part of its time")
-	}
+	waitDone(t, done, 3*time.Minute, "the audio", "it never finished while start work ran: it must yield only part of its time")
 	if got := len(q.takeSegments()); got != len(audio.Chunks) {
 		t.Fatalf("the audio queued %d pieces, want %d", got, len(audio.Chunks))
 	}
@@ -314,14 +317,7 @@ func TestLaterChunksYieldToStartWork(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.encode(ctx, later) }()
 	waitStopped(t, v, done, "the later chunk's ffmpeg (while start work ran)")
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("the later chunk: %v", err)
-		}
-	case <-time.After(3 * time.Minute):
-		t.Fatal("the later chunk never finished while start work ran: it must yield only part of its time")
-	}
+	waitDone(t, done, 3*time.Minute, "the later chunk", "it never finished while start work ran: it must yield only part of its time")
 	if v, _ := recs.Get(ctx, id); !v.Encoded[2] {
 		t.Fatal("chunk 2 is not recorded as encoded")
 	}
