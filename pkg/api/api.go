@@ -77,9 +77,14 @@ type Source struct {
 	// HDR names the source's HDR transfer, "pq" or "hlg" ("" for SDR); the
 	// renditions are tone-mapped to SDR.
 	HDR string `json:"hdr,omitempty"`
+	// AudioTracks is how many audio tracks the video keeps, each an audio
+	// rendition.
+	AudioTracks int `json:"audio_tracks,omitempty"`
+	// Notes say what the video left out of the source, one sentence each.
+	Notes []string `json:"notes,omitempty"`
 }
 
-// Rendition is one rendition of the ladder.
+// Rendition is one rendition of the ladder, or of the audio group.
 type Rendition struct {
 	Name      string  `json:"name"`
 	Width     int     `json:"width,omitempty"`
@@ -95,7 +100,14 @@ type Rendition struct {
 	// The I-frame playlist's bit rates; 0 when it has none (audio-only).
 	IFrameBandwidth        int `json:"iframe_bandwidth,omitempty"`
 	IFrameAverageBandwidth int `json:"iframe_average_bandwidth,omitempty"`
-	Channels               int `json:"channels,omitempty"` // of the audio rendition
+	Channels               int `json:"channels,omitempty"` // of an audio rendition
+	// An audio rendition's language (BCP 47), the name players show, and
+	// whether players start with it; characteristics as Apple names them
+	// ("public.accessibility.describes-video" for an audio description).
+	Language        string `json:"language,omitempty"`
+	Label           string `json:"label,omitempty"`
+	Default         bool   `json:"default,omitempty"`
+	Characteristics string `json:"characteristics,omitempty"`
 }
 
 // Thumbnails says which pictures a video has.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/grafov/m3u8"
+	"golang.org/x/text/language"
 )
 
 // rendition is one EXT-X-MEDIA tag of the master playlist.
@@ -99,6 +100,16 @@ func (c *checker) renditions(masterURI string, body []byte, streams []*m3u8.Vari
 		}
 		if hasForced && r.typ != "SUBTITLES" {
 			c.add(RuleRenditions, where, "FORCED on a %s rendition", r.typ)
+		}
+		for _, k := range []string{"LANGUAGE", "ASSOC-LANGUAGE"} {
+			if a, ok := attrs[k]; ok {
+				if _, err := language.Parse(a.s); err != nil {
+					c.add(RuleRenditions, where, "%s=%q is not a language tag of RFC 5646 (BCP 47): %v", k, a.s, err)
+				}
+			}
+		}
+		if _, ok := attrs["CHANNELS"]; r.typ == "AUDIO" && !ok {
+			c.add(RuleAudioChannels, where, "an AUDIO rendition without CHANNELS")
 		}
 		if r.group == "" {
 			continue // in no group

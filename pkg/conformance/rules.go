@@ -100,6 +100,8 @@ var (
 		"Audio is AAC-LC (mp4a.40.2)."}
 	RuleRenditionDefault = Rule{"rendition-default", Should, "RFC 8216 §4.3.4.1 (DEFAULT, AUTOSELECT), §4.3.4.1.1",
 		"Every rendition group has exactly one member with DEFAULT=YES (more than one is a rendition-groups MUST), and its AUTOSELECT=YES members differ in LANGUAGE, ASSOC-LANGUAGE, FORCED or CHARACTERISTICS."}
+	RuleAudioChannels = Rule{"audio-channels", Should, "RFC 8216 §4.3.4.1 (CHANNELS); Apple authoring spec: Audio",
+		"Every AUDIO rendition says its channel count with CHANNELS, so a player can choose stereo or surround before loading it."}
 	RuleProgressive = Rule{"progressive", Should, "Apple authoring spec: Video (de-interlace interlaced sources)",
 		"Video is progressive: the stream is not flagged interlaced, and ffmpeg's idet finds at most 5% of the frames of a video variant's first and middle segments interlaced (with one field order four times as often as the other, and fields moving as interlaced fields do)."}
 	RuleAlternates = Rule{"stream-alternates", Should, "Apple authoring spec: Video (stream alternates, the bit-rate ladder)",
@@ -115,7 +117,7 @@ var Rules = []Rule{
 	RuleIFrameIDR, RuleByteRange, RuleKey, RuleDecrypt, RuleRenditions, RuleContinuity, RuleColour,
 	RuleTarget6, RuleSegmentLength, RuleEXTINFAccurate, RuleContinuous, RuleAligned,
 	RuleAverageBandwidth, RulePeakBandwidth, RuleFrameRate, RuleResolution, RuleIndependent,
-	RuleIFrames, RuleGzip, RuleH264Profile, RuleAACLC, RuleRenditionDefault, RuleAVAligned,
+	RuleIFrames, RuleGzip, RuleH264Profile, RuleAACLC, RuleRenditionDefault, RuleAudioChannels, RuleAVAligned,
 	RuleProgressive, RuleAlternates,
 }
 

@@ -117,51 +117,69 @@ func (s EncodeSpec) chunkArgs() []string {
 		}
 		args = append(args, "-f", "image2", "file:"+filepath.Join(t.Dir, ThumbnailPattern))
 	}
-	if a := s.Source.Audio; a != nil && c.Start == 0 {
+	if len(s.Source.Audios) > 0 && c.Start == 0 {
 		limit := 0.0 // to the end, as the video
 		if c.Frames > 0 {
 			limit = float64(c.Frames)/fps + 1
 		}
-		args = append(args, clockKeeper(s.Source, a.Index, limit)...)
+		args = append(args, clockKeeper(s.Source, limit, audioIndexes(s.Source)...)...)
 	}
 	return args
 }
 
-// clockKeeper is an output that also reads the other chosen track (copied
-// to nothing) where ffmpeg needs it to keep the file's clock: reading one
+func audioIndexes(src Source) []int {
+	idx := make([]int, len(src.Audios))
+	for i, a := range src.Audios {
+		idx[i] = a.Index
+	}
+	return idx
+}
+
+// clockKeeper is an output that also reads the other chosen tracks (copied
+// to nothing) where ffmpeg needs them to keep the file's clock: reading one
 // track of an MPEG-TS alone (the others discarded), ffmpeg counts time
 // from that track's first timestamp instead of the file's, and a track that
 // starts later than the other would come out that much early. Seekable
 // (indexed) formats keep the clock, and a chunk after the first reads the
 // remuxed copy with -ss (see Remux). limit, if positive, is how many
-// seconds to read of it.
-func clockKeeper(src Source, index int, limit float64) []string {
-	if Seekable(src.Format) {
+// seconds to read of them.
+func clockKeeper(src Source, limit float64, indexes ...int) []string {
+	if Seekable(src.Format) || len(indexes) == 0 {
 		return nil
 	}
-	args := []string{"-map", fmt.Sprintf("0:%d", index), "-c", "copy"}
+	var args []string
+	for _, i := range indexes {
+		args = append(args, "-map", fmt.Sprintf("0:%d", i))
+	}
+	args = append(args, "-c", "copy")
 	if limit > 0 {
 		args = append(args, "-t", strconv.FormatFloat(limit, 'f', 3, 64))
 	}
 	return append(args, "-f", "null", "-")
 }
 
-// AudioSpec is the audio rendition's run: the source's first audio track,
-// whole, as AAC-LC in MPEG-TS pieces that end where the video chunks do.
+// AudioSpec is the audio renditions' run: each of the source's audio
+// tracks (Source.Audios), whole, as AAC-LC in MPEG-TS pieces that end where
+// the video chunks do. One run reads the file once for all of them.
 type AudioSpec struct {
 	Input    string
 	Source   Source
 	Profiles profiles.Profiles
 	// Boundaries are the start times of the chunks after the first.
 	Boundaries []float64
-	Dir        string // pieces a_00000.ts, ... and their list, pieces.csv
-	Timeout    time.Duration
+	// Dir holds track i's pieces, AudioPiecePattern(i), and their list,
+	// AudioPieceList(i).
+	Dir     string
+	Timeout time.Duration
 	RunLimits
 }
 
-// AudioPieceList is the CSV file (name,start,end per line) in which ffmpeg
-// lists each audio piece once it is complete.
-const AudioPieceList = "pieces.csv"
+// AudioPieceList names the CSV file (name,start,end per line) in which
+// ffmpeg lists each piece of audio track i once it is complete.
+func AudioPieceList(track int) string { return fmt.Sprintf("pieces-%d.csv", track) }
+
+// AudioPiecePattern names audio track i's pieces.
+func AudioPiecePattern(track int) string { return fmt.Sprintf("a%d_%%05d.ts", track) }
 
 // Args builds the audio run's command line.
 func (s AudioSpec) Args() []string {
@@ -171,40 +189,47 @@ func (s AudioSpec) Args() []string {
 	if s.Source.Format != "" {
 		args = append(args, "-f", s.Source.Format)
 	}
-	args = append(args, "-i", "file:"+s.Input,
-		"-map", fmt.Sprintf("0:%d", s.Source.Audio.Index), "-vn", "-sn", "-dn",
-		"-c:a", "aac", "-profile:a", "aac_low",
-		"-b:a", fmt.Sprintf("%dk", p.Audio.Kbps),
-		"-ac", strconv.Itoa(p.Audio.Channels), // downmixes 5.1
-		"-ar", strconv.Itoa(p.Audio.SampleRate),
-		// Fill gaps and trim overlaps so audio stays in sync with video,
-		// starting at the instant the video does.
-		"-af", "aresample=async=1:first_pts=0",
-		"-output_ts_offset", strconv.FormatFloat(TimestampOffset, 'f', 6, 64),
-	)
-	args = append(args, outputTags()...)
-	args = append(args,
-		"-f", "segment", "-segment_format", "mpegts", "-reset_timestamps", "0",
-		"-segment_list", "file:"+filepath.Join(s.Dir, AudioPieceList), "-segment_list_type", "csv",
-	)
+	args = append(args, "-i", "file:"+s.Input)
+	var times string
 	if len(s.Boundaries) > 0 {
-		times := make([]string, len(s.Boundaries))
+		t := make([]string, len(s.Boundaries))
 		for i, b := range s.Boundaries {
 			// The segment muxer sees the timestamps with the offset added.
-			times[i] = strconv.FormatFloat(b+TimestampOffset, 'f', 6, 64)
+			t[i] = strconv.FormatFloat(b+TimestampOffset, 'f', 6, 64)
 		}
-		args = append(args, "-segment_times", strings.Join(times, ","))
-	} else {
-		args = append(args, "-segment_time", "1000000000") // one piece
+		times = strings.Join(t, ",")
 	}
-	args = append(args, "file:"+filepath.Join(s.Dir, "a_%05d.ts"))
+	for i, a := range s.Source.Audios {
+		args = append(args,
+			"-map", fmt.Sprintf("0:%d", a.Index), "-vn", "-sn", "-dn",
+			"-c:a", "aac", "-profile:a", "aac_low",
+			"-b:a", fmt.Sprintf("%dk", p.Audio.Kbps),
+			"-ac", strconv.Itoa(p.Audio.Channels), // downmixes 5.1
+			"-ar", strconv.Itoa(p.Audio.SampleRate),
+			// Fill gaps and trim overlaps so audio stays in sync with video,
+			// starting at the instant the video does.
+			"-af", "aresample=async=1:first_pts=0",
+			"-output_ts_offset", strconv.FormatFloat(TimestampOffset, 'f', 6, 64),
+		)
+		args = append(args, outputTags()...)
+		args = append(args,
+			"-f", "segment", "-segment_format", "mpegts", "-reset_timestamps", "0",
+			"-segment_list", "file:"+filepath.Join(s.Dir, AudioPieceList(i)), "-segment_list_type", "csv",
+		)
+		if times != "" {
+			args = append(args, "-segment_times", times)
+		} else {
+			args = append(args, "-segment_time", "1000000000") // one piece
+		}
+		args = append(args, "file:"+filepath.Join(s.Dir, AudioPiecePattern(i)))
+	}
 	if v := s.Source.Video; v != nil {
-		args = append(args, clockKeeper(s.Source, v.Index, 0)...)
+		args = append(args, clockKeeper(s.Source, 0, v.Index)...)
 	}
 	return args
 }
 
-// EncodeAudio runs the audio rendition's encode.
+// EncodeAudio runs the audio renditions' encode.
 func EncodeAudio(ctx context.Context, spec AudioSpec) error {
 	return runWithProgress(ctx, spec.Timeout, spec.Args(), spec.Source.Duration, nil, spec.RunLimits)
 }
@@ -217,7 +242,7 @@ func Seekable(format string) bool {
 	return format == "mov" || format == "matroska"
 }
 
-// Remux copies the source's video and audio track (the ones Probe chose),
+// Remux copies the source's video and audio tracks (the ones Probe chose),
 // without re-encoding, into a Matroska file at out: indexed, so chunks can
 // seek in it, with timestamps made continuous from 0. (Matroska keeps no
 // rotation, but sources that carry one are MP4/MOV, which need no remux.)
@@ -231,7 +256,7 @@ func Remux(ctx context.Context, input string, src Source, out string, timeout ti
 	if v := src.Video; v != nil {
 		args = append(args, "-map", fmt.Sprintf("0:%d", v.Index))
 	}
-	if a := src.Audio; a != nil {
+	for _, a := range src.Audios {
 		args = append(args, "-map", fmt.Sprintf("0:%d", a.Index))
 	}
 	args = append(args, "-c", "copy", "-f", "matroska", "file:"+out)

@@ -86,7 +86,7 @@ func TestChunksJoin(t *testing.T) {
 	}
 	var audio []float64
 	for i := range 3 {
-		piece := packetTimes(t, filepath.Join(audioDir, "a_0000"+strconv.Itoa(i)+".ts"), "a:0")
+		piece := packetTimes(t, filepath.Join(audioDir, "a0_0000"+strconv.Itoa(i)+".ts"), "a:0")
 		if len(piece) == 0 {
 			t.Fatalf("audio piece %d is empty", i)
 		}

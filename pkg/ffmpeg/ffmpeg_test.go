@@ -63,6 +63,52 @@ func TestProbe(t *testing.T) {
 	}
 }
 
+// Every audio track is listed, in file order, with its language tag,
+// title and disposition, as Matroska and MP4 carry them.
+func TestProbeAudioTracks(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	tracks := []string{"-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25",
+		"-f", "lavfi", "-i", "sine=frequency=440", "-f", "lavfi", "-i", "sine=frequency=660", "-f", "lavfi", "-i", "sine=frequency=880",
+		"-map", "0", "-map", "1", "-map", "2", "-map", "3", "-t", "1", "-c:v", "libx264", "-c:a", "aac",
+		"-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fre", "-metadata:s:a:2", "language=eng",
+		"-metadata:s:a:2", "title=Described", "-disposition:a:0", "default", "-disposition:a:1", "0", "-disposition:a:2", "visual_impaired"}
+	for _, tc := range []struct {
+		name, file string
+		want       []AudioStream
+	}{
+		{"mkv", "a.mkv", []AudioStream{
+			{Index: 1, Codec: "aac", Language: "eng", Default: true},
+			{Index: 2, Codec: "aac", Language: "fre"},
+			{Index: 3, Codec: "aac", Language: "eng", Title: "Described", Described: true},
+		}},
+		// ffmpeg's MP4 muxer keeps no track title (only a handler name).
+		{"mp4", "a.mp4", []AudioStream{
+			{Index: 1, Codec: "aac", Language: "eng", Default: true},
+			{Index: 2, Codec: "aac", Language: "fre"},
+			{Index: 3, Codec: "aac", Language: "eng", Described: true},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src, err := Probe(context.Background(), generate(t, tc.file, tracks...), DefaultLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(src.Audios) != len(tc.want) || src.Audio == nil || src.Audio.Index != src.Audios[0].Index {
+				t.Fatalf("audio %+v, tracks %+v; want %d tracks, the first as Audio", src.Audio, src.Audios, len(tc.want))
+			}
+			for i, w := range tc.want {
+				a := src.Audios[i]
+				a.Channels, a.SampleRate = 0, 0
+				if a != w {
+					t.Errorf("track %d: %+v, want %+v", i, a, w)
+				}
+			}
+		})
+	}
+}
+
 func TestProbeRejects(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,7 +53,10 @@ type Source struct {
 	// on it makes its decoder refuse larger frames (see decodeLimits).
 	MaxPixels int `json:"-"`
 	Video     *VideoStream
-	Audio     *AudioStream
+	Audio     *AudioStream // the first of Audios
+	// Audios are the source's audio tracks in file order, each a rendition
+	// of the video's audio group (up to the profile's audio.max_tracks).
+	Audios []AudioStream
 	// ClockFromTracks says the file's clock starts at the first timestamp
 	// of its chosen video or audio track: no other stream (data, subtitles,
 	// a second audio) starts before them. A copy of just those tracks
@@ -72,7 +76,15 @@ func (s Source) Clone() Source {
 		a := *s.Audio
 		s.Audio = &a
 	}
+	s.Audios = slices.Clone(s.Audios)
 	return s
+}
+
+// KeepAudios keeps the first n audio tracks (n > 0).
+func (s *Source) KeepAudios(n int) {
+	if n > 0 && len(s.Audios) > n {
+		s.Audios = s.Audios[:n]
+	}
 }
 
 // VideoStream is the first real video stream (cover art is not video).
@@ -99,12 +111,21 @@ type VideoStream struct {
 	Rotation int
 }
 
-// AudioStream is the first audio stream.
+// AudioStream is an audio track.
 type AudioStream struct {
 	Index      int
 	Codec      string
 	Channels   int
 	SampleRate int
+	// What the file says of the track: its language tag as written (ISO
+	// 639-2 in most containers: "eng", "fre"; "und" for none), its title,
+	// and its disposition flags.
+	Language string
+	Title    string
+	Default  bool // the track a player should pick (Matroska's default flag)
+	// Described is an audio description for the visually impaired.
+	Described bool
+	Comment   bool // commentary
 }
 
 // ProbeError is an upload that is not a usable media file. Reason is one
@@ -144,10 +165,15 @@ type probeJSON struct {
 		SampleRate   string `json:"sample_rate"`
 		StartTime    string `json:"start_time"`
 		Disposition  struct {
-			AttachedPic int `json:"attached_pic"`
+			AttachedPic    int `json:"attached_pic"`
+			Default        int `json:"default"`
+			Comment        int `json:"comment"`
+			VisualImpaired int `json:"visual_impaired"`
 		} `json:"disposition"`
 		Tags struct {
-			Rotate string `json:"rotate"`
+			Rotate   string `json:"rotate"`
+			Language string `json:"language"`
+			Title    string `json:"title"`
 		} `json:"tags"`
 		SideData []struct {
 			Rotation float64 `json:"rotation"`
@@ -219,11 +245,17 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 			}
 			src.Video = v
 			trackStarts = append(trackStarts, s.StartTime)
-		case s.CodecType == "audio" && src.Audio == nil && s.Channels > 0:
+		case s.CodecType == "audio" && s.Channels > 0:
 			sr, _ := strconv.Atoi(s.SampleRate)
-			src.Audio = &AudioStream{Index: s.Index, Codec: s.CodecName, Channels: s.Channels, SampleRate: sr}
+			src.Audios = append(src.Audios, AudioStream{Index: s.Index, Codec: s.CodecName, Channels: s.Channels, SampleRate: sr,
+				Language: s.Tags.Language, Title: s.Tags.Title, Default: s.Disposition.Default != 0,
+				Described: s.Disposition.VisualImpaired != 0, Comment: s.Disposition.Comment != 0})
 			trackStarts = append(trackStarts, s.StartTime)
 		}
+	}
+	if len(src.Audios) > 0 {
+		a := src.Audios[0]
+		src.Audio = &a
 	}
 	if src.Video == nil && src.Audio == nil {
 		return src, &ProbeError{Code: video.CodeNoMedia, Reason: "The file has no video or audio track"}

@@ -179,24 +179,84 @@ type Variant struct {
 // AudioGroupID names the one audio group of our masters.
 const AudioGroupID = "audio"
 
-// AudioGroup is the audio rendition every video variant plays with. The
-// variants' BANDWIDTH, AVERAGE-BANDWIDTH and CODECS must already include it
+// AudioRendition is one rendition of the audio group every variant plays
+// with (one per audio track of the source). The variants' BANDWIDTH,
+// AVERAGE-BANDWIDTH and CODECS must already include the group's largest
 // (RFC 8216 4.3.4.2).
-type AudioGroup struct {
+type AudioRendition struct {
+	// URI is its media playlist; "" for audio carried in the variants
+	// themselves (an audio-only video's first track).
 	URI      string
+	Name     string // what a player's menu shows; unique in the group
+	Language string // BCP 47, or ""
 	Channels int
+	Default  bool // exactly one in the group
+	// Autoselect lets a player pick it by the viewer's language; at most
+	// one rendition per LANGUAGE and CHARACTERISTICS should have it.
+	Autoselect      bool
+	Characteristics string
 }
 
-// audioMedia is the group's EXT-X-MEDIA tag, written by us rather than
+// audioMedia is the group's EXT-X-MEDIA tags, written by us rather than
 // grafov/m3u8, which has no CHANNELS attribute (Apple's authoring spec
-// wants it on every audio rendition).
-type audioMedia struct{ a AudioGroup }
+// wants it on every audio rendition). grafov keeps one custom tag per
+// name, so this one writes them all, a line each.
+type audioMedia struct{ rs []AudioRendition }
 
 func (t audioMedia) TagName() string { return "#EXT-X-MEDIA" }
 func (t audioMedia) String() string {
-	return fmt.Sprintf(`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="%s",NAME="Audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="%d",URI="%s"`,
-		AudioGroupID, t.a.Channels, t.a.URI)
+	lines := make([]string, len(t.rs))
+	for i, r := range t.rs {
+		var b strings.Builder
+		fmt.Fprintf(&b, `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="%s"`, AudioGroupID)
+		if r.Language != "" {
+			fmt.Fprintf(&b, `,LANGUAGE="%s"`, r.Language)
+		}
+		fmt.Fprintf(&b, `,NAME="%s",DEFAULT=%s,AUTOSELECT=%s`, r.Name, yesNo(r.Default), yesNo(r.Autoselect || r.Default))
+		if r.Characteristics != "" {
+			fmt.Fprintf(&b, `,CHARACTERISTICS="%s"`, r.Characteristics)
+		}
+		fmt.Fprintf(&b, `,CHANNELS="%d"`, r.Channels)
+		if r.URI != "" {
+			fmt.Fprintf(&b, `,URI="%s"`, r.URI)
+		}
+		lines[i] = b.String()
+	}
+	return strings.Join(lines, "\n")
 }
+
+func yesNo(b bool) string {
+	if b {
+		return "YES"
+	}
+	return "NO"
+}
+
+// checkAudio refuses a group that would make a wrong master: values that
+// cannot be quoted, NAMEs used twice, not exactly one DEFAULT.
+func checkAudio(rs []AudioRendition) error {
+	names := map[string]bool{}
+	defaults := 0
+	for _, r := range rs {
+		for _, v := range []string{r.URI, r.Name, r.Language, r.Characteristics} {
+			if strings.ContainsAny(v, "\"\r\n") {
+				return fmt.Errorf("playlist: audio rendition value %q cannot be quoted", v)
+			}
+		}
+		if r.Name == "" || names[r.Name] || r.Channels <= 0 {
+			return fmt.Errorf("playlist: audio rendition %q (%s, %d channels): a NAME must be set and unique, CHANNELS positive", r.Name, r.URI, r.Channels)
+		}
+		names[r.Name] = true
+		if r.Default {
+			defaults++
+		}
+	}
+	if len(rs) > 0 && defaults != 1 {
+		return fmt.Errorf("playlist: %d audio renditions are DEFAULT=YES; want one", defaults)
+	}
+	return nil
+}
+
 func (t audioMedia) Encode() *bytes.Buffer                 { return bytes.NewBufferString(t.String()) }
 func (t audioMedia) Decode(string) (m3u8.CustomTag, error) { return t, nil }
 
@@ -212,9 +272,9 @@ type IFrameVariant struct {
 // on most connections, per Apple's authoring guidance), then the rest by
 // ascending bandwidth.
 //
-// A non-nil audio group is listed with EXT-X-MEDIA, and every variant with
-// a picture names it.
-func Master(vs []Variant, audio *AudioGroup) ([]byte, error) {
+// The audio renditions, if any, are listed with EXT-X-MEDIA, and every
+// variant names their group.
+func Master(vs []Variant, audio []AudioRendition) ([]byte, error) {
 	if len(vs) == 0 {
 		return nil, fmt.Errorf("playlist: no variants")
 	}
@@ -222,11 +282,11 @@ func Master(vs []Variant, audio *AudioGroup) ([]byte, error) {
 	p := m3u8.NewMasterPlaylist()
 	p.SetVersion(3)
 	p.SetIndependentSegments(true)
-	if audio != nil {
-		if audio.URI == "" || strings.ContainsAny(audio.URI, "\"\r\n") || audio.Channels <= 0 {
-			return nil, fmt.Errorf("playlist: audio group %q with %d channels cannot be written", audio.URI, audio.Channels)
+	if len(audio) > 0 {
+		if err := checkAudio(audio); err != nil {
+			return nil, err
 		}
-		p.SetCustomTag(audioMedia{*audio})
+		p.SetCustomTag(audioMedia{audio})
 	}
 	for _, v := range ordered {
 		if v.Bandwidth <= 0 || v.Codecs == "" {
@@ -244,9 +304,9 @@ func Master(vs []Variant, audio *AudioGroup) ([]byte, error) {
 			// Said, though it is the default: every rendition is SDR
 			// (HDR sources are tone-mapped), and players need not guess.
 			params.VideoRange = "SDR"
-			if audio != nil {
-				params.Audio = AudioGroupID
-			}
+		}
+		if len(audio) > 0 {
+			params.Audio = AudioGroupID
 		}
 		p.Append(v.URI, nil, params)
 	}

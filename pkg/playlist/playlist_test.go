@@ -238,7 +238,7 @@ func TestMasterAudioGroup(t *testing.T) {
 	b, err := Master([]Variant{
 		{URI: "360p/index.m3u8", Bandwidth: 900_000, AverageBandwidth: 800_000, Codecs: "avc1.64001e,mp4a.40.2", Width: 640, Height: 360, FrameRate: 30},
 		{URI: "720p/index.m3u8", Bandwidth: 3_500_000, AverageBandwidth: 3_100_000, Codecs: "avc1.64001f,mp4a.40.2", Width: 1280, Height: 720, FrameRate: 30},
-	}, &AudioGroup{URI: "audio/index.m3u8", Channels: 2})
+	}, []AudioRendition{{URI: "audio/index.m3u8", Name: "Audio", Channels: 2, Default: true, Autoselect: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,8 +255,43 @@ func TestMasterAudioGroup(t *testing.T) {
 	if strings.Index(s, "#EXT-X-MEDIA") > strings.Index(s, "#EXT-X-STREAM-INF") {
 		t.Errorf("EXT-X-MEDIA after the variants:\n%s", s)
 	}
-	if _, err := Master([]Variant{{URI: "a", Bandwidth: 1, Codecs: "x"}}, &AudioGroup{URI: `a"b`, Channels: 2}); err == nil {
-		t.Error("an audio URI with a quote was written")
+	for _, bad := range [][]AudioRendition{
+		{{URI: `a"b`, Name: "Audio", Channels: 2, Default: true}},
+		{{URI: "a", Name: "English", Channels: 2, Default: true}, {URI: "b", Name: "English", Channels: 2}},
+		{{URI: "a", Name: "English", Channels: 2}, {URI: "b", Name: "Français", Channels: 2}},
+		{{URI: "a", Name: "English", Channels: 2, Default: true}, {URI: "b", Name: "Français", Channels: 2, Default: true}},
+		{{URI: "a", Name: "", Channels: 2, Default: true}},
+	} {
+		if _, err := Master([]Variant{{URI: "a", Bandwidth: 1, Codecs: "x"}}, bad); err == nil {
+			t.Errorf("a master with the audio group %+v was written", bad)
+		}
+	}
+}
+
+// Several audio tracks: an EXT-X-MEDIA each, in order, with LANGUAGE,
+// CHARACTERISTICS and AUTOSELECT as given, and a rendition without URI
+// (an audio-only variant's own audio) written without one.
+func TestMasterAudioLanguages(t *testing.T) {
+	b, err := Master([]Variant{
+		{URI: "360p/index.m3u8", Bandwidth: 900_000, Codecs: "avc1.64001e,mp4a.40.2", Width: 640, Height: 360, FrameRate: 25},
+	}, []AudioRendition{
+		{URI: "audio/index.m3u8", Name: "English", Language: "en", Channels: 2, Default: true, Autoselect: true},
+		{URI: "audio-2/index.m3u8", Name: "Français", Language: "fr", Channels: 2, Autoselect: true},
+		{URI: "audio-3/index.m3u8", Name: "English (audio description)", Language: "en", Channels: 2, Autoselect: true, Characteristics: "public.accessibility.describes-video"},
+		{URI: "audio-4/index.m3u8", Name: "Director's commentary", Language: "en", Channels: 1},
+		{Name: "Audio 5", Channels: 2},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",LANGUAGE="en",NAME="English",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="audio/index.m3u8"
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",LANGUAGE="fr",NAME="Français",DEFAULT=NO,AUTOSELECT=YES,CHANNELS="2",URI="audio-2/index.m3u8"
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",LANGUAGE="en",NAME="English (audio description)",DEFAULT=NO,AUTOSELECT=YES,CHARACTERISTICS="public.accessibility.describes-video",CHANNELS="2",URI="audio-3/index.m3u8"
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",LANGUAGE="en",NAME="Director's commentary",DEFAULT=NO,AUTOSELECT=NO,CHANNELS="1",URI="audio-4/index.m3u8"
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio 5",DEFAULT=NO,AUTOSELECT=NO,CHANNELS="2"
+`
+	if !strings.Contains(string(b), want) {
+		t.Errorf("master lacks\n%s\ngot\n%s", want, b)
 	}
 }
 

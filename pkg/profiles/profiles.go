@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 // Profiles is the whole of profiles.json.
@@ -45,11 +46,27 @@ type Video struct {
 	MaxFrameRate float64 `json:"max_frame_rate"`
 }
 
-// Audio holds the AAC-LC settings.
+// Audio holds the AAC-LC settings, for every audio track.
 type Audio struct {
 	Kbps       int `json:"kbps"`
 	Channels   int `json:"channels"`
 	SampleRate int `json:"sample_rate"`
+	// MaxTracks is how many of a source's audio tracks become renditions
+	// (the first ones, in file order; 0: DefaultMaxAudioTracks).
+	MaxTracks int `json:"max_tracks,omitempty"`
+}
+
+// DefaultMaxAudioTracks: enough for a film's languages, commentary and
+// audio description; the cap bounds a hostile file's work (a file has
+// at most 32 streams: ffmpeg.DefaultLimits).
+const DefaultMaxAudioTracks = 8
+
+// Tracks is how many audio tracks a video may keep.
+func (a Audio) Tracks() int {
+	if a.MaxTracks > 0 {
+		return a.MaxTracks
+	}
+	return DefaultMaxAudioTracks
 }
 
 // Rendition is one rung of the ladder. Height names a 16:9 box
@@ -115,6 +132,8 @@ func (p Profiles) Validate() error {
 		return fmt.Errorf("audio.channels (%d) must be 1 or 2", p.Audio.Channels)
 	case p.Audio.SampleRate != 44100 && p.Audio.SampleRate != 48000:
 		return fmt.Errorf("audio.sample_rate (%d) must be 44100 or 48000", p.Audio.SampleRate)
+	case p.Audio.MaxTracks < 0 || p.Audio.MaxTracks > 16:
+		return fmt.Errorf("audio.max_tracks (%d) must be between 1 and 16 (or left out for %d)", p.Audio.MaxTracks, DefaultMaxAudioTracks)
 	case p.Encryption != "" && p.Encryption != EncryptionNone && p.Encryption != EncryptionAES128:
 		return fmt.Errorf("encryption %q must be %q or %q", p.Encryption, EncryptionNone, EncryptionAES128)
 	case len(p.Renditions) == 0:
@@ -129,6 +148,8 @@ func (p Profiles) Validate() error {
 			return fmt.Errorf("%s.name %q must match %s", f, r.Name, nameRe)
 		case seen[r.Name]:
 			return fmt.Errorf("%s.name %q is used twice", f, r.Name)
+		case r.Name == "audio" || strings.HasPrefix(r.Name, "audio-"):
+			return fmt.Errorf("%s.name %q is taken: audio and audio-* name the audio renditions", f, r.Name)
 		case r.Height < 64 || r.Height > 4320 || r.Height%2 != 0:
 			return fmt.Errorf("%s.height (%d) must be an even number between 64 and 4320", f, r.Height)
 		case r.VideoKbps < 50 || r.VideoKbps > 100000:

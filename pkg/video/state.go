@@ -130,9 +130,14 @@ func (v *Video) Fail(code, reason string) {
 	v.Failure = &Failure{Code: code, Reason: reason}
 }
 
-// audioOnly tells whether the video's only rendition is its audio.
+// audioOnly tells whether the video's renditions are all audio.
 func (v *Video) audioOnly() bool {
-	return len(v.Renditions) == 1 && v.Renditions[0].Name == AudioRendition
+	for _, r := range v.Renditions {
+		if !IsAudio(r.Name) {
+			return false
+		}
+	}
+	return len(v.Renditions) > 0
 }
 
 func (v *Video) encodedChunks() int {

@@ -4,7 +4,11 @@
 // (records.go). Every service that reads or changes a video imports it.
 package video
 
-import "time"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Bucket is the JetStream key-value bucket of the records, one per video id.
 const Bucket = "hlsd_videos"
@@ -54,6 +58,12 @@ type Source struct {
 	// HDR names the source's HDR transfer, "pq" or "hlg" ("" for SDR); the
 	// renditions are tone-mapped to SDR.
 	HDR string `json:"hdr,omitempty"`
+	// AudioTracks is how many of the source's audio tracks the video keeps
+	// (each an audio rendition).
+	AudioTracks int `json:"audio_tracks,omitempty"`
+	// Notes are sentences for the uploader about what the video left out
+	// of the source (tracks past a limit, say).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Rendition is one variant of a video, planned by the encoder and completed
@@ -77,13 +87,38 @@ type Rendition struct {
 	// many chunks (from the first, without a gap) the media playlist lists.
 	Segmented []bool `json:"segmented,omitempty"`
 	Published int    `json:"published,omitempty"`
-	// Channels of the audio rendition.
+	// Channels of an audio rendition.
 	Channels int `json:"channels,omitempty"`
+	// An audio rendition's place in the audio group, from the source's
+	// track (set by the plan): Language is a BCP 47 tag ("" if the track
+	// has none), Label the name people read ("English", "Français", or the
+	// track's title), Default the one a player starts with, Characteristics
+	// Apple's media characteristics ("public.accessibility.describes-video"
+	// for an audio description).
+	Language        string `json:"language,omitempty"`
+	Label           string `json:"label,omitempty"`
+	Default         bool   `json:"default,omitempty"`
+	Characteristics string `json:"characteristics,omitempty"`
 }
 
-// AudioRendition names the audio rendition: the audio group every video
-// rendition plays with, or the only rendition of an audio-only source.
+// AudioRendition names the first audio rendition: with the others
+// (AudioRenditionName), the audio group every video rendition plays with,
+// or an audio-only source's renditions.
 const AudioRendition = "audio"
+
+// AudioRenditionName names the audio rendition of the source's i-th kept
+// audio track (from 0): "audio", "audio-2", "audio-3"…
+func AudioRenditionName(i int) string {
+	if i == 0 {
+		return AudioRendition
+	}
+	return AudioRendition + "-" + strconv.Itoa(i+1)
+}
+
+// IsAudio reports whether a rendition name is an audio rendition's.
+func IsAudio(name string) bool {
+	return name == AudioRendition || strings.HasPrefix(name, AudioRendition+"-")
+}
 
 // Contiguous is how many chunks from the first are segmented, without a gap.
 func (r *Rendition) Contiguous() int {

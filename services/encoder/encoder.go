@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -154,6 +155,9 @@ type source struct {
 	plan  []profiles.Planned
 	fps   float64
 	rate  string // fps in ffmpeg's notation
+	// droppedAudios is how many audio tracks past the profile's
+	// audio.max_tracks the video leaves out.
+	droppedAudios int
 }
 
 // openSource makes the source local and probes it as untrusted input.
@@ -175,7 +179,9 @@ func (e *Encoder) openSource(ctx context.Context, job jobs.EncodeJob) (source, f
 	if job.Duration > 0 && job.Duration < probe.Duration {
 		probe.Duration = job.Duration // measured by the plan
 	}
-	src := source{path: path, probe: probe}
+	dropped := len(probe.Audios)
+	probe.KeepAudios(job.Profiles.Audio.Tracks())
+	src := source{path: path, probe: probe, droppedAudios: dropped - len(probe.Audios)}
 	if probe.Video != nil {
 		probe.Video.Combed = job.Combed
 	}
@@ -183,11 +189,10 @@ func (e *Encoder) openSource(ctx context.Context, job jobs.EncodeJob) (source, f
 	return src, release, nil
 }
 
-// planLadder picks the renditions and the output frame rate.
+// planLadder picks the video renditions and the output frame rate.
 func (src *source) planLadder(p profiles.Profiles) {
 	v := src.probe.Video
 	if v == nil {
-		src.plan = []profiles.Planned{{Rendition: profiles.Rendition{Name: video.AudioRendition}}}
 		return
 	}
 	src.rate, src.fps = ffmpeg.OutputFrameRate(v, p.Video.MaxFrameRate)
@@ -285,11 +290,9 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 		}
 	}
 	chunks := PlanChunks(probe.Duration, job.Profiles.SegmentDuration, job.Profiles.KeyframeInterval, num, den)
-	renditions := src.plan
-	if probe.Video != nil && probe.Audio != nil {
-		renditions = append(renditions, profiles.Planned{Rendition: profiles.Rendition{Name: video.AudioRendition}})
-	}
-	log.Info("source probed", "format", probe.Format, "duration", probe.Duration, "renditions", len(renditions), "chunks", len(chunks))
+	renditions := plannedRenditions(src, len(chunks))
+	log.Info("source probed", "format", probe.Format, "duration", probe.Duration, "renditions", len(renditions),
+		"audio_tracks", len(probe.Audios), "chunks", len(chunks))
 	if job.Profiles.Encrypted() {
 		// Before any segment job can exist; see ensureKey.
 		if err := ensureKey(ctx, e.Store, id); err != nil {
@@ -297,7 +300,7 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 		}
 	}
 	if _, err := videos.Update(ctx, id, func(v *video.Video) error {
-		return v.Planned(len(chunks), mergePlan(v.Renditions, renditions, src.fps, len(chunks)), sourceFacts(probe))
+		return v.Planned(len(chunks), mergePlan(v.Renditions, renditions), sourceFacts(src))
 	}); err != nil {
 		return err
 	}
@@ -555,7 +558,8 @@ func (e *Encoder) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 	for _, c := range job.Chunks[1:] {
 		boundaries = append(boundaries, c.Start)
 	}
-	timeout := e.MinTimeout + time.Duration(src.probe.Duration*float64(e.TimeoutPerSecond)/4)
+	tracks := len(src.probe.Audios)
+	timeout := e.MinTimeout + time.Duration(src.probe.Duration*float64(tracks)*float64(e.TimeoutPerSecond)/4)
 	started := time.Now()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -564,9 +568,9 @@ func (e *Encoder) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 	go func() {
 		done <- ffmpeg.EncodeAudio(runCtx, ffmpeg.AudioSpec{Input: src.path, Source: src.probe, Profiles: job.Profiles,
 			Boundaries: boundaries, Dir: dir, Timeout: timeout + maxAudioHold,
-			RunLimits: ffmpeg.RunLimits{CPUBudget: ffmpeg.AudioCPUBudget(src.probe.Duration), Held: hold.held.Load}})
+			RunLimits: ffmpeg.RunLimits{CPUBudget: time.Duration(tracks) * ffmpeg.AudioCPUBudget(src.probe.Duration), Held: hold.held.Load}})
 	}()
-	pieces := &audioPieces{e: e, job: job, dir: dir}
+	pieces := &audioPieces{e: e, job: job, dir: dir, next: make([]int, tracks)}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for running := true; running; {
@@ -587,11 +591,11 @@ func (e *Encoder) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 			}
 			return err
 		}
-		if running && pieces.next > 0 {
+		if running && slices.Min(pieces.next) > 0 {
 			hold.update(ctx)
 		}
 	}
-	log.Info("audio encoded", "pieces", pieces.next, "took", time.Since(started).Round(time.Millisecond), "held", hold.total.Round(time.Millisecond))
+	log.Info("audio encoded", "tracks", tracks, "pieces", pieces.next[0], "took", time.Since(started).Round(time.Millisecond), "held", hold.total.Round(time.Millisecond))
 	return nil
 }
 
@@ -638,19 +642,28 @@ func (h *audioHold) update(ctx context.Context) {
 	h.held.Store(h.wait || h.yield())
 }
 
-// audioPieces publishes the audio run's pieces in order.
+// audioPieces publishes the audio run's pieces, each track's in order.
 type audioPieces struct {
 	e    *Encoder
 	job  jobs.EncodeJob
 	dir  string
-	next int // pieces published so far
+	next []int // pieces published so far, per track
 }
 
 // publishFinished stores and queues every piece ffmpeg lists as complete.
 // After the run (final), chunks with no piece (audio ending before the
 // video) are queued as empty, so the rendition still completes.
 func (p *audioPieces) publishFinished(ctx context.Context, running bool) error {
-	b, err := os.ReadFile(filepath.Join(p.dir, ffmpeg.AudioPieceList))
+	for track := range p.next {
+		if err := p.publishTrack(ctx, track, running); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *audioPieces) publishTrack(ctx context.Context, track int, running bool) error {
+	b, err := os.ReadFile(filepath.Join(p.dir, ffmpeg.AudioPieceList(track)))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("encoder: audio pieces: %w", err)
 	}
@@ -667,17 +680,18 @@ func (p *audioPieces) publishFinished(ctx context.Context, running bool) error {
 			names = append(names, name)
 		}
 	}
-	id, chunks := p.job.VideoID, p.job.Chunks
+	id, chunks, rendition := p.job.VideoID, p.job.Chunks, video.AudioRenditionName(track)
 	if len(names) > len(chunks) {
 		return queue.Permanent(video.CodeInternal, "The audio could not be encoded; the error was logged.",
-			fmt.Errorf("ffmpeg wrote %d audio pieces for %d chunks", len(names), len(chunks)))
+			fmt.Errorf("ffmpeg wrote %d pieces of audio track %d for %d chunks", len(names), track, len(chunks)))
 	}
-	for ; p.next < len(chunks) && (p.next < len(names) || !running); p.next++ {
-		c := chunks[p.next]
+	for ; p.next[track] < len(chunks) && (p.next[track] < len(names) || !running); p.next[track]++ {
+		n := p.next[track]
+		c := chunks[n]
 		key := ""
-		if p.next < len(names) {
-			key = layout.WorkKey(id, video.AudioRendition, c.Index)
-			ok, err := putOutput(ctx, p.e.Store, key, filepath.Join(p.dir, filepath.Base(names[p.next])), c.Index == 0)
+		if n < len(names) {
+			key = layout.WorkKey(id, rendition, c.Index)
+			ok, err := putOutput(ctx, p.e.Store, key, filepath.Join(p.dir, filepath.Base(names[n])), c.Index == 0)
 			if err != nil {
 				return err
 			}
@@ -686,7 +700,7 @@ func (p *audioPieces) publishFinished(ctx context.Context, running bool) error {
 			}
 		}
 		if err := p.e.Queue.PublishSegment(ctx, jobs.SegmentJob{
-			VideoID: id, Rendition: video.AudioRendition, Key: key,
+			VideoID: id, Rendition: rendition, Key: key,
 			SegmentDuration: p.job.Profiles.SegmentDuration, Chunk: c, Encryption: p.job.Profiles.Encryption,
 		}); err != nil {
 			return err
@@ -790,37 +804,54 @@ func (e *Encoder) startYield() func() bool {
 	}
 }
 
-// mergePlan records the plan, keeping what segmenters already finished if
-// this is a redelivered job (the plan is deterministic, so names match).
-func mergePlan(existing []video.Rendition, plan []profiles.Planned, fps float64, chunks int) []video.Rendition {
-	had := map[string]video.Rendition{}
-	for _, r := range existing {
-		if len(r.Segmented) == chunks {
-			had[r.Name] = r
+// plannedRenditions are the video's renditions, as the plan makes them:
+// the ladder's, then one per audio track kept (audioRenditions), or those
+// alone for a source without video.
+func plannedRenditions(src source, chunks int) []video.Rendition {
+	var out []video.Rendition
+	if src.probe.Video != nil {
+		for _, p := range src.plan {
+			out = append(out, video.Rendition{Name: p.Name, Width: p.Width, Height: p.Height, FrameRate: src.fps})
 		}
 	}
-	out := make([]video.Rendition, len(plan))
-	for i, p := range plan {
-		if r, ok := had[p.Name]; ok {
+	out = append(out, audioRenditions(src.probe.Audios)...)
+	for i := range out {
+		out[i].Segmented = make([]bool, chunks)
+	}
+	return out
+}
+
+// mergePlan records the plan, keeping what segmenters already finished if
+// this is a redelivered job (the plan is deterministic, so names match).
+func mergePlan(existing, planned []video.Rendition) []video.Rendition {
+	had := map[string]video.Rendition{}
+	for _, r := range existing {
+		had[r.Name] = r
+	}
+	out := slices.Clone(planned)
+	for i, p := range out {
+		if r, ok := had[p.Name]; ok && len(r.Segmented) == len(p.Segmented) {
 			out[i] = r
-			continue
-		}
-		out[i] = video.Rendition{Name: p.Name, Width: p.Width, Height: p.Height, Segmented: make([]bool, chunks)}
-		if p.Name != video.AudioRendition {
-			out[i].FrameRate = fps
 		}
 	}
 	return out
 }
 
-func sourceFacts(p ffmpeg.Source) *video.Source {
-	s := &video.Source{Format: p.Format, Duration: p.Duration}
+func sourceFacts(src source) *video.Source {
+	p := src.probe
+	s := &video.Source{Format: p.Format, Duration: p.Duration, AudioTracks: len(p.Audios)}
 	if v := p.Video; v != nil {
 		s.Width, s.Height, s.FrameRate, s.VideoCodec = v.DisplayWidth, v.DisplayHeight, v.FrameRate, v.Codec
 		s.Interlaced, s.HDR = v.Interlaced(), v.HDR()
 	}
 	if a := p.Audio; a != nil {
 		s.AudioCodec = a.Codec
+	}
+	switch n := src.droppedAudios; {
+	case n == 1:
+		s.Notes = append(s.Notes, fmt.Sprintf("One more audio track was left out: a video keeps its first %d (audio.max_tracks in the profiles).", len(p.Audios)))
+	case n > 1:
+		s.Notes = append(s.Notes, fmt.Sprintf("%d more audio tracks were left out: a video keeps its first %d (audio.max_tracks in the profiles).", n, len(p.Audios)))
 	}
 	return s
 }

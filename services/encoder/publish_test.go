@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -74,10 +75,16 @@ type plannedVideo struct {
 	id   string
 }
 
+// planSettings change what planVideo plans with; zero values are the
+// defaults.
+type planSettings struct {
+	window    int // the chunk window
+	maxAudios int // the profile's audio.max_tracks
+}
+
 // planVideo stores the clip ffmpeg makes from args as a new video's source
-// and runs its plan on a new encoder (chunk window as given; 0: the
-// default).
-func planVideo(t *testing.T, window int, name string, args ...string) plannedVideo {
+// and runs its plan on a new encoder.
+func planVideo(t *testing.T, ps planSettings, name string, args ...string) plannedVideo {
 	t.Helper()
 	testutil.RequireTools(t, "ffmpeg", "ffprobe")
 	ctx := context.Background()
@@ -86,11 +93,14 @@ func planVideo(t *testing.T, window int, name string, args ...string) plannedVid
 		t.Fatal(err)
 	}
 	v := plannedVideo{st: st, recs: &videotest.Records{}, q: &published{}, id: layout.NewVideoID()}
-	v.e = New(Config{Limits: ffmpeg.DefaultLimits(), WorkDir: t.TempDir(), MinTimeout: 2 * time.Minute, TimeoutPerSecond: 10 * time.Second, ChunkWindow: window},
+	v.e = New(Config{Limits: ffmpeg.DefaultLimits(), WorkDir: t.TempDir(), MinTimeout: 2 * time.Minute, TimeoutPerSecond: 10 * time.Second, ChunkWindow: ps.window},
 		Deps{Records: v.recs, Queue: v.q, Store: st})
 	prof, err := profiles.Load("../../profiles.json")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ps.maxAudios > 0 {
+		prof.Audio.MaxTracks = ps.maxAudios
 	}
 	f, err := os.Open(testutil.Generate(t, name, args...))
 	if err != nil {
@@ -120,7 +130,7 @@ func TestEncoderHandsOnEveryPiece(t *testing.T) {
 	// 40 s at 480x270: four chunks (0–2 s and 2–6 s in 2 s segments,
 	// 6–36 s, 36–40 s), a small ladder, and audio.
 	ctx := context.Background()
-	pv := planVideo(t, 2, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=480x270:rate=25", "-f", "lavfi", "-i", "sine",
+	pv := planVideo(t, planSettings{window: 2}, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=480x270:rate=25", "-f", "lavfi", "-i", "sine",
 		"-t", "40", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
 	e, st, recs, q, id := pv.e, pv.st, pv.recs, pv.q, pv.id
 	v, _ := recs.Get(ctx, id)
@@ -194,6 +204,59 @@ func TestEncoderHandsOnEveryPiece(t *testing.T) {
 	}
 }
 
+// Every audio track becomes a rendition of the audio group, up to the
+// profile's audio.max_tracks: the plan records them with their languages
+// and names, and the one audio job queues each track's pieces, chunk by
+// chunk, as the rendition's segment jobs.
+func TestAudioTracksBecomeRenditions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	v := planVideo(t, planSettings{}, "clip.mkv", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25",
+		"-f", "lavfi", "-i", "sine=frequency=440", "-f", "lavfi", "-i", "sine=frequency=660", "-f", "lavfi", "-i", "sine=frequency=880",
+		"-map", "0", "-map", "1", "-map", "2", "-map", "3", "-t", "14", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "flac",
+		"-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=ger", "-metadata:s:a:2", "title=Commentary")
+	rec, _ := v.recs.Get(ctx, v.id)
+	var got []string
+	for _, r := range rec.Renditions {
+		if video.IsAudio(r.Name) {
+			got = append(got, fmt.Sprintf("%s %s %q %v", r.Name, r.Language, r.Label, r.Default))
+		}
+	}
+	want := []string{`audio en "English" true`, `audio-2 de "Deutsch" false`, `audio-3  "Commentary" false`}
+	if !slices.Equal(got, want) || rec.Source.AudioTracks != 3 || len(rec.Source.Notes) != 0 {
+		t.Fatalf("audio renditions %q, facts %+v; want %q", got, rec.Source, want)
+	}
+	audio := v.q.encode[0]
+	if audio.Part != jobs.PartAudio {
+		t.Fatalf("the plan queued %+v first, want the audio job", audio)
+	}
+	if err := v.e.encode(ctx, audio); err != nil {
+		t.Fatalf("audio: %v", err)
+	}
+	pieces := map[string][]int{}
+	for _, j := range v.q.takeSegments() {
+		pieces[j.Rendition] = append(pieces[j.Rendition], j.Chunk.Index)
+		if _, err := v.st.Stat(ctx, j.Key); err != nil {
+			t.Errorf("%s chunk %d queued but not stored: %v", j.Rendition, j.Chunk.Index, err)
+		}
+	}
+	for _, name := range []string{"audio", "audio-2", "audio-3"} {
+		if want := []int{0, 1, 2}; !slices.Equal(pieces[name], want) {
+			t.Errorf("%s: pieces of chunks %v queued, want %v", name, pieces[name], want)
+		}
+	}
+
+	// With audio.max_tracks 2, the third track is left out, and said so.
+	v2 := planVideo(t, planSettings{maxAudios: 2}, "clip.mkv", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25",
+		"-f", "lavfi", "-i", "sine", "-f", "lavfi", "-i", "sine", "-f", "lavfi", "-i", "sine",
+		"-map", "0", "-map", "1", "-map", "2", "-map", "3", "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "flac")
+	rec, _ = v2.recs.Get(ctx, v2.id)
+	if n := len(rec.Renditions); n < 3 || !video.IsAudio(rec.Renditions[n-1].Name) || rec.Renditions[n-1].Name != "audio-2" ||
+		rec.Source.AudioTracks != 2 || len(rec.Source.Notes) != 1 || !strings.Contains(rec.Source.Notes[0], "One more audio track was left out") {
+		t.Errorf("with audio.max_tracks 2: renditions %+v, facts %+v; want two audio renditions and a note", rec.Renditions, rec.Source)
+	}
+}
+
 // waitStopped waits until an ffmpeg reading v's source is stopped (state T
 // in /proc/PID/stat), failing if the job (done) ends first or a minute
 // passes; what names the run for the failure.
@@ -239,7 +302,7 @@ func waitDone(t *testing.T, done <-chan error, d time.Duration, what, late strin
 // audio job.
 func planSound(t *testing.T, seconds int) (plannedVideo, jobs.EncodeJob) {
 	t.Helper()
-	v := planVideo(t, 0, "clip.mkv", "-f", "lavfi", "-i", "color=size=64x64:rate=1", "-f", "lavfi", "-i", "sine=sample_rate=48000",
+	v := planVideo(t, planSettings{}, "clip.mkv", "-f", "lavfi", "-i", "color=size=64x64:rate=1", "-f", "lavfi", "-i", "sine=sample_rate=48000",
 		"-t", strconv.Itoa(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "flac")
 	audio := v.q.encode[0]
 	if audio.Part != jobs.PartAudio || len(audio.Chunks) < 10 {
@@ -301,7 +364,7 @@ func TestLaterChunksYieldToStartWork(t *testing.T) {
 	t.Parallel()
 	// 100 s: six chunks (2, 4, 30, 30, 30 and 4 s), a long video's.
 	ctx := context.Background()
-	v := planVideo(t, 0, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "100", "-c:v", "libx264", "-preset", "ultrafast")
+	v := planVideo(t, planSettings{}, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "100", "-c:v", "libx264", "-preset", "ultrafast")
 	e, recs, q, id := v.e, v.recs, v.q, v.id
 	var later jobs.EncodeJob
 	for _, j := range q.encode {

@@ -66,12 +66,13 @@ func present(v video.Video, base, token string) api.Video {
 	}
 	if s := v.Source; s != nil {
 		out.Source = &api.Source{Format: s.Format, Duration: s.Duration, Width: s.Width, Height: s.Height, FrameRate: s.FrameRate,
-			VideoCodec: s.VideoCodec, AudioCodec: s.AudioCodec, Interlaced: s.Interlaced, HDR: s.HDR}
+			VideoCodec: s.VideoCodec, AudioCodec: s.AudioCodec, Interlaced: s.Interlaced, HDR: s.HDR, AudioTracks: s.AudioTracks, Notes: s.Notes}
 	}
 	for _, r := range v.Renditions {
 		out.Renditions = append(out.Renditions, api.Rendition{Name: r.Name, Width: r.Width, Height: r.Height, FrameRate: r.FrameRate,
 			Done: r.Done, Codecs: r.Codecs, Bandwidth: r.Bandwidth, AverageBandwidth: r.AverageBandwidth, Segments: r.Segments,
-			Duration: r.Duration, IFrameBandwidth: r.IFrameBandwidth, IFrameAverageBandwidth: r.IFrameAverageBandwidth, Channels: r.Channels})
+			Duration: r.Duration, IFrameBandwidth: r.IFrameBandwidth, IFrameAverageBandwidth: r.IFrameAverageBandwidth, Channels: r.Channels,
+			Language: r.Language, Label: r.Label, Default: r.Default, Characteristics: r.Characteristics})
 	}
 	if t := v.Thumbnails; t != nil {
 		out.Thumbnails = &api.Thumbnails{Poster: t.Poster, Interval: t.Interval, Count: t.Count, Sprites: t.Sprites, Width: t.Width, Height: t.Height}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,25 +96,39 @@ func (sg *Segmenter) publishFinal(ctx context.Context, log *slog.Logger, v video
 	return nil
 }
 
-// masterPlaylist lists the video renditions, each with the audio group (its
-// bit rates and codec added in), or the audio rendition alone for an
-// audio-only video. The final master adds the I-frame playlists.
+// masterPlaylist lists the video renditions, each with the audio group
+// (the largest audio rendition's bit rates and the codecs added in), or for
+// an audio-only video its first audio rendition, with the others as its
+// group. The final master adds the I-frame playlists.
 func masterPlaylist(v video.Video, final bool) ([]byte, error) {
-	var audio *video.Rendition
-	var videos []video.Rendition
+	var audios, videos []video.Rendition
 	for _, r := range v.Renditions {
-		if r.Name == video.AudioRendition {
-			a := r
-			audio = &a
+		if video.IsAudio(r.Name) {
+			audios = append(audios, r)
 		} else {
 			videos = append(videos, r)
 		}
 	}
-	var group *playlist.AudioGroup
-	if audio != nil && len(videos) == 0 {
-		videos = []video.Rendition{*audio}
-	} else if audio != nil {
-		group = &playlist.AudioGroup{URI: audio.Name + "/index.m3u8", Channels: max(audio.Channels, 1)}
+	group := audioGroup(audios)
+	var audio video.Rendition // the group's largest, for BANDWIDTH
+	for _, a := range audios {
+		if a.Bandwidth > audio.Bandwidth {
+			audio.Bandwidth = a.Bandwidth
+		}
+		audio.AverageBandwidth = max(audio.AverageBandwidth, a.AverageBandwidth)
+		if audio.Codecs == "" {
+			audio.Codecs = a.Codecs
+		}
+	}
+	if len(videos) == 0 && len(audios) > 0 {
+		// The first (default-ordered) track is the variant; its group entry
+		// carries no URI, its audio being the variant's own.
+		videos = []video.Rendition{audios[0]}
+		if len(audios) == 1 {
+			group = nil
+		} else {
+			group[0].URI = ""
+		}
 	}
 	variants := make([]playlist.Variant, 0, len(videos))
 	for _, r := range videos {
@@ -123,10 +138,14 @@ func masterPlaylist(v video.Video, final bool) ([]byte, error) {
 		}
 		if group != nil {
 			// RFC 8216 4.3.4.2: a variant's BANDWIDTH and CODECS cover the
-			// renditions it plays with.
+			// renditions it plays with, the largest of its group included
+			// (an audio-only variant's, too: a player fetches it beside
+			// the track it plays).
 			pv.Bandwidth += audio.Bandwidth
 			pv.AverageBandwidth += audio.AverageBandwidth
-			pv.Codecs = joinCodecs(r.Codecs, audio.Codecs)
+			if !video.IsAudio(r.Name) {
+				pv.Codecs = joinCodecs(r.Codecs, audio.Codecs)
+			}
 		}
 		if final && r.IFrameBandwidth > 0 {
 			video, _, _ := strings.Cut(r.Codecs, ",") // the video codec comes first
@@ -142,6 +161,48 @@ func masterPlaylist(v video.Video, final bool) ([]byte, error) {
 		return nil, queue.Permanent(video.CodeInternal, "The master playlist could not be written; the error was logged.", err)
 	}
 	return body, nil
+}
+
+// audioGroup makes the master's audio group of a video's audio renditions:
+// the one the plan marked default first (players that ignore DEFAULT take
+// the first), and AUTOSELECT on each first of its language and
+// characteristics (RFC 8216 4.3.4.1.1: a player choosing by the viewer's
+// language must not find two alike).
+func audioGroup(audios []video.Rendition) []playlist.AudioRendition {
+	if len(audios) == 0 {
+		return nil
+	}
+	ordered := slices.Clone(audios)
+	slices.SortStableFunc(ordered, func(a, b video.Rendition) int {
+		switch {
+		case a.Default && !b.Default:
+			return -1
+		case b.Default && !a.Default:
+			return 1
+		}
+		return 0
+	})
+	if !ordered[0].Default { // records from before audio tracks had a default
+		ordered[0].Default = true
+	}
+	seen := map[string]bool{}
+	out := make([]playlist.AudioRendition, len(ordered))
+	for i, a := range ordered {
+		sel := a.Language + " " + a.Characteristics
+		label := a.Label
+		if label == "" {
+			label = "Audio" // records from before audio tracks had names
+			if len(ordered) > 1 {
+				label = a.Name
+			}
+		}
+		out[i] = playlist.AudioRendition{
+			URI: a.Name + "/index.m3u8", Name: label, Language: a.Language, Channels: max(a.Channels, 1),
+			Default: i == 0, Autoselect: !seen[sel], Characteristics: a.Characteristics,
+		}
+		seen[sel] = true
+	}
+	return out
 }
 
 // writeStoryboard writes the storyboard's WebVTT track from the sheets the
@@ -174,7 +235,7 @@ func (sg *Segmenter) writeStoryboard(ctx context.Context, log *slog.Logger, v vi
 	}
 	duration := 0.0
 	for _, r := range v.Renditions {
-		if r.Name != video.AudioRendition {
+		if !video.IsAudio(r.Name) {
 			duration = r.Duration
 			break
 		}

@@ -9,7 +9,9 @@
 // test does that): page.html (hls.js), shaka.html (Shaka Player) or
 // videojs.html (video.js). Each defines start(url), report, media() (the
 // <video>) and player: count(), select(i), active(), and switchesOnLoad if
-// it changes level only when it loads a segment.
+// it changes level only when it loads a segment; where the player lists
+// audio tracks apart from levels, audioCount(), selectAudio(i) and
+// activeAudio() too.
 const { chromium } = require('playwright-core');
 
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -56,6 +58,24 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
         const now = await page.evaluate(() => window.media().currentTime);
         await playsPast(now + 1);
       }
+      // Every audio track of the group in turn, where the player keeps
+      // them apart from the levels (hls.js, video.js; Shaka's variants
+      // pair each level with each track, so the levels cover them).
+      const audios = await page.evaluate(() => (window.player.audioCount ? window.player.audioCount() : 0));
+      for (let i = 0; audios > 1 && i < audios; i++) {
+        stage = `switching to audio track ${i}`;
+        await page.evaluate(() => {
+          const m = window.media();
+          if (m.ended || m.duration - m.currentTime < 3) m.currentTime = 0;
+          if (m.paused) m.play();
+        });
+        await page.evaluate(i => window.player.selectAudio(i), i);
+        await page.waitForFunction(i => window.player.activeAudio() === i || window.report.fatal, i);
+        stage = `playing on with audio track ${i}`;
+        const now = await page.evaluate(() => window.media().currentTime);
+        await playsPast(now + 1);
+        note += `audio${i} `;
+      }
       stage = 'seeking to the end';
       const duration = await page.evaluate(() => window.media().duration);
       // On a loaded machine the level switches can take longer than the
@@ -69,7 +89,7 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
       // A loaded CI machine (race-enabled tests encoding beside Chromium)
       // can take long to refill the buffer after the seek: a minute.
       await page.waitForFunction(() => window.media().ended || window.report.fatal, null, { timeout: 60000 });
-      note = `duration=${duration.toFixed(3)}`;
+      note += `duration=${duration.toFixed(3)}`;
     } catch (e) {
       ok = false;
       // Where the media stood and what it had buffered say why it stalled.

@@ -32,6 +32,10 @@ func TestPlaysInEveryPlayer(t *testing.T) {
 			"-t", "9", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"),
 		// Audio only.
 		generate(t, "audio.m4a", "-f", "lavfi", "-i", "sine=frequency=330", "-t", "5", "-c:a", "aac"),
+		// Two audio languages: every player switches between them.
+		generate(t, "languages.mkv", "-f", "lavfi", "-i", "testsrc2=size=480x270:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+			"-f", "lavfi", "-i", "sine=frequency=880", "-map", "0", "-map", "1", "-map", "2", "-t", "8",
+			"-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fre", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"),
 	} {
 		status, body, _ := upload(t, base+"/upload", clip)
 		if status != http.StatusOK {
@@ -54,6 +58,11 @@ func TestPlaysInEveryPlayer(t *testing.T) {
 		out := playIn(t, chromium, player, masters)
 		if !strings.Contains(out, `"switched":[`) || !strings.Contains(out, "1280x720") {
 			t.Fatalf("%s: the report lacks the level switches", player)
+		}
+		// hls.js and video.js list the audio tracks apart from the levels:
+		// both languages were played.
+		if player != "shaka.html" && !strings.Contains(out, "audio0 audio1 ") {
+			t.Errorf("%s: the report lacks the switch to each audio language", player)
 		}
 	}
 }

@@ -220,22 +220,41 @@ func TestRealWorldSources(t *testing.T) {
 			},
 		},
 		{
-			// The first track is a tone; the second is silence with more
-			// channels, which ffmpeg's own stream choice would prefer.
+			// A film's tracks: English (a tone), French (silence with more
+			// channels, which ffmpeg's own stream choice would prefer), and
+			// an English audio description. Each becomes a rendition of
+			// the audio group, the first the default.
 			name: "several audio tracks", file: "tracks.mkv",
 			args: join(video("320x180", "25"), tone(1000),
-				[]string{"-f", "lavfi", "-i", "anullsrc=channel_layout=5.1:sample_rate=48000", "-map", "0", "-map", "1", "-map", "2"},
+				[]string{"-f", "lavfi", "-i", "anullsrc=channel_layout=5.1:sample_rate=48000"}, tone(500),
+				[]string{"-map", "0", "-map", "1", "-map", "2", "-map", "3",
+					"-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fre", "-metadata:s:a:2", "language=eng",
+					"-disposition:a:0", "default", "-disposition:a:1", "0", "-disposition:a:2", "visual_impaired"},
 				secs(7), x264, aac),
 			want: av,
 			check: func(t *testing.T, src string, p publishedHLS) {
-				if n := len(probeStreams(t, src)); n != 3 {
-					t.Fatalf("test source has %d streams, want video and two audio tracks", n)
+				if n := len(probeStreams(t, src)); n != 4 {
+					t.Fatalf("test source has %d streams, want video and three audio tracks", n)
 				}
 				if v := maxVolume(t, src, "0:a:0"); v < -30 {
 					t.Fatalf("test source's first track peaks at %g dB, want a tone", v)
 				}
 				if v := maxVolume(t, p.audio.url, "0:a:0"); v < -30 {
 					t.Errorf("%s audio peaks at %g dB: not the first (tone) track", p.audio.variant.URI, v)
+				}
+				want := `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",LANGUAGE="en",NAME="English",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="audio/index.m3u8"
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",LANGUAGE="fr",NAME="Français",DEFAULT=NO,AUTOSELECT=YES,CHANNELS="2",URI="audio-2/index.m3u8"
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",LANGUAGE="en",NAME="English (audio description)",DEFAULT=NO,AUTOSELECT=YES,CHARACTERISTICS="public.accessibility.describes-video",CHANNELS="2",URI="audio-3/index.m3u8"
+`
+				if !strings.Contains(string(p.body), want) {
+					t.Errorf("master lacks the audio group\n%s\ngot\n%s", want, p.body)
+				}
+				dir := p.master[:strings.LastIndex(p.master, "/")+1]
+				for track, quiet := range map[string]bool{"audio-2": true, "audio-3": false} {
+					v := maxVolume(t, dir+track+"/index.m3u8", "0:a:0")
+					if quiet != (v < -60) {
+						t.Errorf("%s peaks at %g dB: not the source's track (silence: %v)", track, v, quiet)
+					}
 				}
 			},
 		},

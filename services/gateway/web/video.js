@@ -28,7 +28,7 @@ function render(v) {
     { uploaded: "Waiting for an encoder…", encoding: "Encoding chunks of every rendition in parallel",
     segmenting: "Cutting segments and writing playlists", ready: "Ready", failed: "Failed" }[v.state] || v.state;
   $("renditions").replaceChildren(...(v.renditions || []).map(r => hlsd.el("li", { class: r.done ? "done" : "" },
-    hlsd.el("strong", {}, r.name), " ", r.width ? `${r.width}×${r.height}` : "AAC",
+    hlsd.el("strong", {}, r.name), " ", r.width ? `${r.width}×${r.height}` : r.label ? `AAC · ${r.label}` : "AAC",
     hlsd.el("br"), hlsd.el("span", { class: "muted" }, r.done ? "✓ " + (r.bandwidth ? Math.round(r.bandwidth / 1000) + " kbit/s peak" : "done") : v.state === "failed" ? "—" :
       v.chunks > 1 ? `${r.published || 0} of ${v.chunks} chunks` : "in progress"))));
   if (v.state === "failed") {
@@ -45,6 +45,9 @@ function render(v) {
       facts.push(["Picture", `${v.source.width}×${v.source.height}` + (v.source.frame_rate ? ` @ ${+v.source.frame_rate.toFixed(3)} fps` : "") + (notes.length ? ` · ${notes.join(" · ")}` : "")]);
     }
     facts.push(["Duration", hlsd.duration(v.source.duration)]);
+    const audios = (v.renditions || []).filter(r => !r.width && r.label);
+    if (audios.length > 1) facts.push(["Audio", audios.map(r => r.label + (r.language ? ` (${r.language})` : "")).join(" · ")]);
+    for (const n of v.source.notes || []) facts.push(["Note", n]);
   }
   if (v.master_url) facts.push(["Master playlist", hlsd.el("code", {}, v.master_url)]);
   $("facts").replaceChildren(...facts.flatMap(([k, val]) => [hlsd.el("dt", {}, k), hlsd.el("dd", {}, val)]));
@@ -75,6 +78,8 @@ function play(v) {
       $("playing").textContent = "Playing " + (l.height ? l.width + "×" + l.height : "audio");
       video.dataset.level = String(data.level);
     });
+    player.on(Hls.Events.AUDIO_TRACKS_UPDATED, (_, data) => audioMenu(data.audioTracks.map(t => ({ name: t.name, lang: t.lang })),
+      player.audioTrack, i => { player.audioTrack = i; }));
     player.on(Hls.Events.ERROR, (_, data) => {
       if (data.fatal) { $("failure").hidden = false; $("failure").textContent = "Playback failed: " + data.details; }
     });
@@ -84,7 +89,34 @@ function play(v) {
   } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
     video.src = v.master_url; // Safari plays HLS itself and picks the quality
     $("quality").disabled = true;
+    const tracks = video.audioTracks; // Safari's own list of the audio group
+    if (tracks) video.addEventListener("loadedmetadata", () => {
+      const list = [...tracks];
+      audioMenu(list.map(t => ({ name: t.label, lang: t.language })), list.findIndex(t => t.enabled),
+        i => list.forEach((t, j) => { t.enabled = i === j; }));
+    }, { once: true });
   }
+}
+
+// audioMenu offers the audio group's tracks (several languages, an audio
+// description) and remembers the viewer's choice for the next video: the
+// same language, else the same name.
+function audioMenu(tracks, current, choose) {
+  const menu = $("audio");
+  menu.hidden = $("audio-label").hidden = tracks.length < 2;
+  if (tracks.length < 2) return;
+  menu.replaceChildren(...tracks.map((t, i) => hlsd.el("option", { value: String(i) }, t.name || t.lang || `Audio ${i + 1}`)));
+  let saved = null;
+  try { saved = JSON.parse(localStorage.getItem("hlsd.audio")); } catch { /* none kept */ }
+  let pick = saved ? tracks.findIndex(t => t.name === saved.name && t.lang === saved.lang) : -1;
+  if (pick < 0 && saved && saved.lang) pick = tracks.findIndex(t => t.lang === saved.lang);
+  if (pick >= 0 && pick !== current) choose(pick);
+  menu.value = String(pick >= 0 ? pick : Math.max(current, 0));
+  menu.onchange = e => {
+    const i = Number(e.target.value);
+    choose(i);
+    try { localStorage.setItem("hlsd.audio", JSON.stringify(tracks[i])); } catch { /* private mode */ }
+  };
 }
 
 // previews shows storyboard thumbnails above the seek bar (WebVTT with sprite#xywh= cues).

@@ -1,0 +1,130 @@
+package encoder
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+
+	"github.com/hlsd/hlsd/pkg/ffmpeg"
+	"github.com/hlsd/hlsd/pkg/video"
+)
+
+// describesVideo is Apple's media characteristic of an audio description
+// (HLS authoring spec; RFC 8216 4.3.4.1 CHARACTERISTICS).
+const describesVideo = "public.accessibility.describes-video"
+
+// audioRenditions makes one audio rendition per kept audio track, in file
+// order, with what a player's menu needs: the language as a BCP 47 tag, a
+// name people read, which one to start with, and whether it describes the
+// picture. Names are unique within the group, as RFC 8216 requires.
+func audioRenditions(tracks []ffmpeg.AudioStream) []video.Rendition {
+	out := make([]video.Rendition, len(tracks))
+	def := 0 // the first the file marks default, else the first
+	for i, t := range tracks {
+		if t.Default {
+			def = i
+			break
+		}
+	}
+	used := map[string]bool{}
+	for i, t := range tracks {
+		r := video.Rendition{Name: video.AudioRenditionName(i), Language: bcp47(t.Language), Default: i == def}
+		if t.Described {
+			r.Characteristics = describesVideo
+		}
+		r.Label = uniqueLabel(audioLabel(t, r.Language, i, len(tracks)), used)
+		out[i] = r
+	}
+	return out
+}
+
+// bcp47 turns a container's language tag (ISO 639-2, bibliographic or
+// terminological: "eng", "fre", "ger"; or already BCP 47) into the
+// shortest BCP 47 tag ("en", "fr", "de"); "" for none, unknown, or a tag
+// that names no language ("und", "mul", "zxx", private use).
+func bcp47(tag string) string {
+	tag = strings.TrimSpace(tag)
+	if tag == "" || len(tag) > 35 {
+		return ""
+	}
+	t, err := language.Parse(tag)
+	if err != nil {
+		return ""
+	}
+	base, conf := t.Base()
+	switch s := base.String(); {
+	case conf != language.Exact || s == "und" || s == "mul" || s == "zxx" || s == "mis" || (s >= "qaa" && s <= "qtz"):
+		return ""
+	}
+	return t.String()
+}
+
+// audioLabel is the NAME of a track's rendition: its title, else its
+// language in that language ("English", "Français"), else "Audio" (numbered
+// when there are several); with what kind of track it is, unless the title
+// says it already.
+func audioLabel(t ffmpeg.AudioStream, lang string, i, n int) string {
+	if title := cleanLabel(t.Title); title != "" {
+		return title
+	}
+	label := ""
+	if lang != "" {
+		label = upperFirst(display.Self.Name(language.Make(lang)))
+	}
+	if label == "" {
+		label = "Audio"
+		if n > 1 {
+			label += " " + strconv.Itoa(i+1)
+		}
+	}
+	switch {
+	case t.Described:
+		label += " (audio description)"
+	case t.Comment:
+		label += " (commentary)"
+	}
+	return label
+}
+
+// cleanLabel makes a track title fit for a quoted NAME: printable, no
+// double quote, at most 64 characters.
+func cleanLabel(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteRune('\'')
+		case unicode.IsControl(r) || r == utf8.RuneError || !unicode.IsPrint(r) && r != ' ':
+			b.WriteRune(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	out := strings.Join(strings.Fields(b.String()), " ")
+	if r := []rune(out); len(r) > 64 {
+		out = strings.TrimSpace(string(r[:64]))
+	}
+	return out
+}
+
+func upperFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// uniqueLabel numbers a label already used in the group ("English 2").
+func uniqueLabel(label string, used map[string]bool) string {
+	out := label
+	for n := 2; used[out]; n++ {
+		out = label + " " + strconv.Itoa(n)
+	}
+	used[out] = true
+	return out
+}
