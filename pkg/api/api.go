@@ -77,6 +77,9 @@ type Source struct {
 	// HDR names the source's HDR transfer, "pq" or "hlg" ("" for SDR); the
 	// renditions are tone-mapped to SDR.
 	HDR string `json:"hdr,omitempty"`
+	// Captions: the source carries CEA-608/708 closed captions, kept in
+	// every video rendition (CLOSED-CAPTIONS in the master).
+	Captions bool `json:"captions,omitempty"`
 	// AudioTracks is how many audio tracks the video keeps, each an audio
 	// rendition.
 	AudioTracks int `json:"audio_tracks,omitempty"`

@@ -558,6 +558,7 @@ type segMeasure struct {
 	idrErr       error     // the first picture could not be extracted
 	colour       [3]string // video colour primaries, transfer, matrix as ffprobe names them
 	fieldOrder   string
+	captions     bool                // CEA-608/708 captions in the first access unit (A/53 cc_data)
 	idet         [2]int              // frames idet found interlaced, of those it saw (if asked)
 	cc           map[uint16][2]uint8 // first and last continuity counter of each PID
 }
@@ -754,6 +755,11 @@ func (c *checker) claimed(v *variant, audio []*rendition) {
 	}
 	if m.hasVideo && strings.HasPrefix(m.videoCodec, "avc") && v.claim.VideoRange != "" && v.claim.VideoRange != "SDR" {
 		c.add(RuleColour, where, "VIDEO-RANGE=%s on H.264 video", v.claim.VideoRange)
+	}
+	if cc := v.claim.Captions; m.hasVideo && m.captions && (cc == "" || cc == "NONE") {
+		c.add(RuleCaptions, where, "the video carries CEA-608/708 captions, but CLOSED-CAPTIONS is %q", cc)
+	} else if m.hasVideo && !m.captions && cc != "" && cc != "NONE" {
+		c.add(RuleCaptions, where, "CLOSED-CAPTIONS=%q, but the video's first segment carries no captions", cc)
 	}
 	if m.hasVideo && v.claim.FrameRate > 0 && math.Abs(v.claim.FrameRate-m.frameRate) > 0.01 {
 		c.add(RuleFrameRate, where, "FRAME-RATE %.3f, the video runs at %.3f", v.claim.FrameRate, m.frameRate)

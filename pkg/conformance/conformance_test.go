@@ -269,6 +269,42 @@ func TestEachRuleFires(t *testing.T) {
 	}
 }
 
+// closed-captions: a video carrying CEA-608 captions must name a
+// CLOSED-CAPTIONS group, and a group named must be in the video.
+func TestCaptionsRule(t *testing.T) {
+	t.Parallel()
+	captioned := testutil.CaptionedH264(t, "cc.mp4", 4, "HI", 1)
+	for _, c := range []struct {
+		name  string
+		input []string
+		edit  bool // declare a CLOSED-CAPTIONS group
+		fires bool
+	}{
+		{"captions, none declared", []string{"-i", captioned}, false, true},
+		{"captions declared", []string{"-i", captioned}, true, false},
+		{"no captions, a group declared", []string{"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "4"}, true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			args := append([]string{"-v", "error"}, c.input...)
+			args = append(args, "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-b:v", "500k", "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod",
+				"-master_pl_name", "master.m3u8", "-hls_segment_filename", filepath.Join(dir, "seg_%03d.ts"), filepath.Join(dir, "index.m3u8"))
+			if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
+				t.Fatalf("ffmpeg: %v\n%s", err, out)
+			}
+			if c.edit {
+				edit(t, dir, "master.m3u8", "#EXT-X-STREAM-INF:", `#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="CC",DEFAULT=YES,AUTOSELECT=YES,INSTREAM-ID="CC1"`+
+					"\n"+`#EXT-X-STREAM-INF:CLOSED-CAPTIONS="cc",`)
+			}
+			r := check(t, serve(t, dir, true)+"/master.m3u8", conformance.Options{TargetDuration: 2})
+			if got := slices.Contains(rules(r.Findings), "closed-captions"); got != c.fires {
+				t.Errorf("closed-captions fired: %v, want %v; findings: %v", got, c.fires, r.Findings)
+			}
+		})
+	}
+}
+
 // TestCorrectIFramePlaylistPasses checks the I-frame rules accept a correct
 // I-frame playlist (so they can tell right from wrong).
 func TestCorrectIFramePlaylistPasses(t *testing.T) {
@@ -365,7 +401,7 @@ type rates struct{ videoPeak, videoAvg, peak, avg float64 }
 
 // repairAudioGroup fixes what FFmpeg gets wrong in ffmpegAudioGroupHLS
 // output but for the I-frame playlists: EXT-X-INDEPENDENT-SEGMENTS in every
-// playlist, FRAME-RATE, and BANDWIDTH and AVERAGE-BANDWIDTH as bw picks
+// playlist, FRAME-RATE, CHANNELS, and BANDWIDTH and AVERAGE-BANDWIDTH as bw picks
 // them from the rates measured here from the files (the audio is cut into
 // as many segments as the video).
 func repairAudioGroup(t *testing.T, dir string, bw func(*testing.T, rates) (bandwidth, average int)) {
@@ -378,6 +414,9 @@ func repairAudioGroup(t *testing.T, dir string, bw func(*testing.T, rates) (band
 	b, _ := os.ReadFile(filepath.Join(dir, "master.m3u8"))
 	lines := strings.Split(strings.Replace(string(b), "#EXTM3U\n", "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n", 1), "\n")
 	for i, line := range lines {
+		if strings.HasPrefix(line, "#EXT-X-MEDIA:TYPE=AUDIO") && !strings.Contains(line, "CHANNELS=") {
+			lines[i] = line + `,CHANNELS="2"`
+		}
 		if !strings.HasPrefix(line, "#EXT-X-STREAM-INF:") {
 			continue
 		}
@@ -435,6 +474,9 @@ func TestAudioGroupRulesFire(t *testing.T) {
 				t.Fatalf("the audio adds under 10%% to the average: %+v", r)
 			}
 			return int(r.peak) + 1, int(r.videoAvg)
+		}},
+		{name: "audio rendition without CHANNELS", want: "audio-channels", break_: func(t *testing.T, dir string) {
+			edit(t, dir, "master.m3u8", `,CHANNELS="2"`, "")
 		}},
 		{name: "AUDIO names a missing group", want: "rendition-groups", break_: func(t *testing.T, dir string) {
 			edit(t, dir, "master.m3u8", `AUDIO="group_aud"`, `AUDIO="aud"`)

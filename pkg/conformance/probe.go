@@ -104,8 +104,9 @@ func (c *checker) probe(ctx context.Context, data []byte, idet bool) (segMeasure
 			m.idrErr, m.videoCodec = err, "unreadable H.264"
 			return m, nil
 		}
-		pics, sps := scanH264(raw)
+		pics, sps, captions := scanH264(raw)
 		m.firstIsIDR = len(pics) > 0 && pics[0]
+		m.captions = captions
 		if len(sps) >= 4 {
 			m.videoProfile = fmt.Sprintf("%02x", sps[1])
 			m.videoCodec = fmt.Sprintf("avc1.%02x%02x%02x", sps[1], sps[2], sps[3])
@@ -207,17 +208,17 @@ func (c *checker) pictures(ctx context.Context, data []byte) ([]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	pics, _ := scanH264(raw)
+	pics, _, _ := scanH264(raw)
 	return pics, nil
 }
 
 // scanH264 walks an Annex B byte stream: for each picture (a slice with
 // first_mb_in_slice 0) whether it is IDR, and the first SPS NAL unit.
-func scanH264(b []byte) (pics []bool, sps []byte) {
+func scanH264(b []byte) (pics []bool, sps []byte, captions bool) {
 	for len(b) > 0 {
 		i := bytes.Index(b, []byte{0, 0, 1})
 		if i < 0 {
-			return pics, sps
+			return pics, sps, captions
 		}
 		b = b[i+3:]
 		end := bytes.Index(b, []byte{0, 0, 1})
@@ -234,13 +235,65 @@ func scanH264(b []byte) (pics []bool, sps []byte) {
 			if nal[1]&0x80 != 0 {
 				pics = append(pics, nal[0]&0x1f == 5)
 			}
+		case 6:
+			captions = captions || seiHasCaptions(nal)
 		case 7:
 			if sps == nil {
 				sps = nal
 			}
 		}
 	}
-	return pics, sps
+	return pics, sps, captions
+}
+
+// seiHasCaptions reports whether an SEI NAL unit holds closed captions: a
+// user_data_registered_itu_t_t35 message (payload type 4) of ATSC A/53
+// (country 0xB5, provider 0x0031, "GA94", cc_data type 3) with the
+// process_cc_data flag and at least one cc. H.264 7.3.2.3, ATSC A/72.
+func seiHasCaptions(nal []byte) bool {
+	b := unescapeNAL(nal[1:])
+	for len(b) > 1 && b[0] != 0x80 { // 0x80: the RBSP trailing bits
+		var typ, size int
+		for _, v := range []*int{&typ, &size} {
+			for len(b) > 0 && b[0] == 0xff {
+				*v += 255
+				b = b[1:]
+			}
+			if len(b) == 0 {
+				return false
+			}
+			*v += int(b[0])
+			b = b[1:]
+		}
+		if size > len(b) {
+			return false
+		}
+		p := b[:size]
+		b = b[size:]
+		if typ == 4 && len(p) >= 9 && bytes.Equal(p[:8], []byte{0xb5, 0x00, 0x31, 'G', 'A', '9', '4', 0x03}) && p[8]&0x40 != 0 && p[8]&0x1f > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeNAL removes emulation prevention bytes (00 00 03 → 00 00).
+func unescapeNAL(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	zeros := 0
+	for _, c := range b {
+		if zeros >= 2 && c == 3 {
+			zeros = 0
+			continue
+		}
+		if c == 0 {
+			zeros++
+		} else {
+			zeros = 0
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func audioCodec(name, profile string) string {

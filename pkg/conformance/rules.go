@@ -102,6 +102,8 @@ var (
 		"Every rendition group has exactly one member with DEFAULT=YES (more than one is a rendition-groups MUST), and its AUTOSELECT=YES members differ in LANGUAGE, ASSOC-LANGUAGE, FORCED or CHARACTERISTICS."}
 	RuleAudioChannels = Rule{"audio-channels", Should, "RFC 8216 §4.3.4.1 (CHANNELS); Apple authoring spec: Audio",
 		"Every AUDIO rendition says its channel count with CHANNELS, so a player can choose stereo or surround before loading it."}
+	RuleCaptions = Rule{"closed-captions", Should, "RFC 8216 §4.3.4.2 (CLOSED-CAPTIONS); Apple authoring spec: Accessibility",
+		"A video variant whose video carries CEA-608/708 captions names a CLOSED-CAPTIONS group, and one that names a group carries them: an SEI of ATSC A/53 cc_data in the first access unit of its first segment (ffprobe 5.1 does not report captions)."}
 	RuleProgressive = Rule{"progressive", Should, "Apple authoring spec: Video (de-interlace interlaced sources)",
 		"Video is progressive: the stream is not flagged interlaced, and ffmpeg's idet finds at most 5% of the frames of a video variant's first and middle segments interlaced (with one field order four times as often as the other, and fields moving as interlaced fields do)."}
 	RuleAlternates = Rule{"stream-alternates", Should, "Apple authoring spec: Video (stream alternates, the bit-rate ladder)",
@@ -117,7 +119,7 @@ var Rules = []Rule{
 	RuleIFrameIDR, RuleByteRange, RuleKey, RuleDecrypt, RuleRenditions, RuleContinuity, RuleColour,
 	RuleTarget6, RuleSegmentLength, RuleEXTINFAccurate, RuleContinuous, RuleAligned,
 	RuleAverageBandwidth, RulePeakBandwidth, RuleFrameRate, RuleResolution, RuleIndependent,
-	RuleIFrames, RuleGzip, RuleH264Profile, RuleAACLC, RuleRenditionDefault, RuleAudioChannels, RuleAVAligned,
+	RuleIFrames, RuleGzip, RuleH264Profile, RuleAACLC, RuleRenditionDefault, RuleAudioChannels, RuleCaptions, RuleAVAligned,
 	RuleProgressive, RuleAlternates,
 }
 

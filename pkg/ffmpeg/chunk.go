@@ -98,12 +98,16 @@ func (s EncodeSpec) chunkArgs() []string {
 
 	kf := p.KeyframeInterval
 	gop := int(2*fps*kf) + 1
+	keep := KeepsCaptions(v, p.Video.MaxFrameRate)
 	offset := strconv.FormatFloat(c.Start+TimestampOffset, 'f', 6, 64)
 	for i, o := range s.Outputs {
 		// Keyframes on the chunk's clock: the chunk starts on a segment
 		// boundary, which is a multiple of the keyframe interval.
 		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
 		args = append(args, x264Args(p, o, gop)...)
+		if !keep {
+			args = append(args, "-a53cc", "0")
+		}
 		if c.Frames > 0 {
 			args = append(args, "-frames:v", strconv.Itoa(c.Frames))
 		}

@@ -73,6 +73,17 @@ func OutputFrameRate(v *VideoStream, max float64) (string, float64) {
 	return best, bestRate
 }
 
+// KeepsCaptions reports whether the renditions of v can carry its closed
+// captions on (x264 writes each frame's CEA-608/708 cc_data: libx264's
+// a53cc): only at the source's own frame rate. FFmpeg 5.1 has no filter
+// to repack cc_data, so a frame per field (deinterlacing) repeats every
+// byte pair ("HELLO" reads "HEHELLLLOO") and a lower rate drops some
+// ("HEO"); the chunk encodes then leave them out.
+func KeepsCaptions(v *VideoStream, max float64) bool {
+	_, out := OutputFrameRate(v, max)
+	return !fieldRate(v, max) && math.Abs(out/sourceRate(v)-1) < 0.001
+}
+
 // yuvMatrices maps the YCbCr matrices ffprobe reports that hlsd reads to the
 // scale filter's name for them.
 var yuvMatrices = map[string]string{

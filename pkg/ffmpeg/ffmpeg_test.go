@@ -109,6 +109,48 @@ func TestProbeAudioTracks(t *testing.T) {
 	}
 }
 
+// HasCaptions finds CEA-608 captions in a source's first frames, which
+// ffprobe's closed_captions field does not; KeepsCaptions says whether
+// the renditions can carry them (only at the source's own frame rate).
+func TestCaptions(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		file string
+		want bool
+	}{
+		{"captioned", testutil.CaptionedH264(t, "cc.mp4", 2, "HI", 0.5), true},
+		{"plain", generate(t, "plain.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "1", "-c:v", "libx264", "-preset", "ultrafast"), false},
+	} {
+		src, err := Probe(ctx, tc.file, DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := HasCaptions(ctx, tc.file, src, time.Minute); got != tc.want || err != nil {
+			t.Errorf("%s: HasCaptions = %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		v    VideoStream
+		max  float64
+		want bool
+	}{
+		{VideoStream{FrameRate: 30, FieldOrder: "progressive"}, 60, true},
+		{VideoStream{FrameRate: 29.97002997, FieldOrder: "progressive"}, 60, true},
+		{VideoStream{FrameRate: 25, FieldOrder: "tt"}, 60, false},          // 50 fields: 50p
+		{VideoStream{FrameRate: 25, FieldOrder: "progressive", Combed: "tff"}, 60, false},
+		{VideoStream{FrameRate: 30, FieldOrder: "tt"}, 30, true},           // not at field rate: one frame per frame
+		{VideoStream{FrameRate: 60, FieldOrder: "progressive"}, 30, false}, // capped
+		{VideoStream{FrameRate: 27, FieldOrder: "progressive"}, 60, false}, // snapped to 25
+	} {
+		if got := KeepsCaptions(&tc.v, tc.max); got != tc.want {
+			t.Errorf("KeepsCaptions(%+v, max %g) = %v, want %v", tc.v, tc.max, got, tc.want)
+		}
+	}
+}
+
 func TestProbeRejects(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()

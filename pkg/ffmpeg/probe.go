@@ -281,6 +281,28 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 	return src, nil
 }
 
+// HasCaptions reports whether the source's video carries CEA-608/708
+// closed captions (ATSC A/53 cc_data) in its first frames, as broadcast
+// recordings do in every frame. ffprobe 5.1's closed_captions field says
+// 0 whatever the stream holds, so the frames are decoded and their side
+// data read.
+func HasCaptions(ctx context.Context, input string, src Source, timeout time.Duration) (bool, error) {
+	if src.Video == nil {
+		return false, nil
+	}
+	args := append([]string{"-v", "error", "-hide_banner"}, inputArgs(src)...)
+	if src.Format != "" {
+		args = append(args, "-f", src.Format)
+	}
+	args = append(args, "-select_streams", strconv.Itoa(src.Video.Index), "-read_intervals", "%+#10",
+		"-show_entries", "frame=media_type:frame_side_data=side_data_type", "-of", "json", "-i", "file:"+input)
+	var out bytes.Buffer
+	if err := run(ctx, orDefault(timeout), "ffprobe", args, &out); err != nil {
+		return false, err
+	}
+	return strings.Contains(out.String(), `"ATSC A53 Part 4 Closed Captions"`), nil
+}
+
 // clockFromTracks: see Source.ClockFromTracks. ffmpeg counts a file's time
 // from its start (format start_time): the first timestamp of any stream.
 // trackStarts are the chosen tracks' first timestamps.

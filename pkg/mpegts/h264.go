@@ -9,6 +9,7 @@ import (
 const (
 	nalSliceNonIDR = 1
 	nalSliceIDR    = 5
+	nalSEI         = 6
 	nalSPS         = 7
 
 	maxSPSLen = 1024 // far above any real SPS; bounds memory on garbage
@@ -28,12 +29,23 @@ type nalScanner struct {
 	capture  bool   // currently copying SPS bytes
 	sps      []byte // captured SPS NAL (header byte included, still escaped)
 	spsReady bool   // sps holds a complete NAL
+
+	inSEI    bool // in an SEI NAL unit
+	ccMatch  int  // bytes of a53Captions matched so far in it
+	captions bool // an SEI with ATSC A/53 cc_data was seen (sticky)
 }
+
+// a53Captions starts the ATSC A/53 cc_data an SEI of closed captions
+// carries (user data registered by ITU-T T.35): country code, provider
+// code, "GA94", user_data_type_code 3. Its single zero byte needs no
+// emulation prevention, so it appears as is in the escaped NAL.
+var a53Captions = [...]byte{0xb5, 0x00, 0x31, 'G', 'A', '9', '4', 0x03}
 
 func (n *nalScanner) reset(wantSPS bool) {
 	n.zeros, n.nextHeader, n.done, n.idr = 0, false, false, false
 	n.wantSPS, n.capture, n.spsReady = wantSPS, false, false
 	n.sps = n.sps[:0]
+	n.inSEI, n.ccMatch = false, 0
 }
 
 // busy reports whether feed still wants bytes.
@@ -45,6 +57,7 @@ func (n *nalScanner) feed(b []byte) {
 		if n.nextHeader {
 			n.nextHeader = false
 			t := c & 0x1f
+			n.inSEI, n.ccMatch = t == nalSEI, 0
 			if t >= nalSliceNonIDR && t <= nalSliceIDR {
 				if !n.done {
 					n.done, n.idr = true, t == nalSliceIDR
@@ -58,6 +71,19 @@ func (n *nalScanner) feed(b []byte) {
 				n.sps = append(n.sps[:0], c)
 				n.zeros = 0
 				continue
+			}
+		}
+		if n.inSEI && !n.captions {
+			switch {
+			case c == a53Captions[n.ccMatch]:
+				n.ccMatch++
+				if n.ccMatch == len(a53Captions) {
+					n.captions = true
+				}
+			case c == a53Captions[0]:
+				n.ccMatch = 1
+			default:
+				n.ccMatch = 0
 			}
 		}
 		if n.capture {

@@ -95,6 +95,40 @@ func TestNALScannerSplits(t *testing.T) {
 	}
 }
 
+// The scanner finds the A/53 captions SEI before the first slice however
+// the access unit is split, and only there: the same bytes in a slice, or
+// an SEI of other user data, are not captions.
+func TestNALScannerFindsCaptions(t *testing.T) {
+	cc := append([]byte{0, 0, 1, 0x06, 0x04, 0x0f}, a53Captions[:]...)
+	cc = append(cc, 0x40|1, 0xff, 0xfc, 0x94, 0x2c, 0xff, 0x80)
+	other := []byte{0, 0, 1, 0x06, 0x05, 0x08, 'x', '2', '6', '4', 0xb5, 0x00, 0x31, 'G', 0x80}
+	au := accessUnit(true, makeSPS(640, 360), 0)
+	slice := bytes.LastIndex(au, []byte{0, 0, 1})
+	with := func(sei []byte) []byte { return append(append(append([]byte{}, au[:slice]...), sei...), au[slice:]...) }
+	for _, c := range []struct {
+		name string
+		au   []byte
+		want bool
+	}{
+		{"captions SEI", with(cc), true},
+		{"other SEI", with(other), false},
+		{"the bytes in a slice", append(append([]byte{}, au...), a53Captions[:]...), false},
+		{"no SEI", au, false},
+	} {
+		for i := 0; i <= len(c.au); i++ {
+			var n nalScanner
+			n.reset(true)
+			n.feed(c.au[:i])
+			if n.busy() {
+				n.feed(c.au[i:])
+			}
+			if n.captions != c.want {
+				t.Fatalf("%s, split at %d: captions %v, want %v", c.name, i, n.captions, c.want)
+			}
+		}
+	}
+}
+
 func TestBitReader(t *testing.T) {
 	r := bitReader{b: []byte{0b10100110, 0b01000000}}
 	// ue: 1 → 0, 010 → 1, 011 → 2, 00100 → 3

@@ -145,13 +145,16 @@ type Keyframe struct {
 
 // Info describes the stream, found while splitting.
 type Info struct {
-	VideoCodec    string  // RFC 6381 string from the first SPS, e.g. "avc1.64001f"; "" if no video
-	AudioCodec    string  // "mp4a.40.N" with N = ADTS profile + 1; "" if no audio
-	Width, Height int     // cropped picture size from the SPS; 0 if no video
-	SampleRate    int     // Hz, from the first ADTS header; 0 if no audio
-	Channels      int     // from the first ADTS header's channel_configuration
-	Duration      float64 // total seconds (sum of segment durations)
-	Segments      int
+	VideoCodec    string // RFC 6381 string from the first SPS, e.g. "avc1.64001f"; "" if no video
+	AudioCodec    string // "mp4a.40.N" with N = ADTS profile + 1; "" if no audio
+	Width, Height int    // cropped picture size from the SPS; 0 if no video
+	SampleRate    int    // Hz, from the first ADTS header; 0 if no audio
+	Channels      int    // from the first ADTS header's channel_configuration
+	// Captions: the video carries CEA-608/708 closed captions (an SEI
+	// with ATSC A/53 cc_data before some access unit's first slice).
+	Captions bool
+	Duration float64 // total seconds (sum of segment durations)
+	Segments int
 }
 
 // SplitTS reads a transport stream from r (as a stream: it never holds more
@@ -603,6 +606,9 @@ func (s *splitter) handleES(st *esStream, payload []byte, pusi bool) error {
 		return nil
 	}
 	st.nal.feed(b)
+	if st.nal.captions {
+		s.info.Captions = true
+	}
 	if st.nal.spsReady && !s.haveSPS {
 		s.useSPS(st)
 	}

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hlsd/hlsd/pkg/testutil"
 )
 
 // Real media is generated with ffmpeg once per test binary into mediaDir.
@@ -423,6 +425,36 @@ func TestSplitTSRenditionsAlign(t *testing.T) {
 	}
 	if a.info.Width != 320 || b.info.Width != 640 {
 		t.Errorf("widths %d and %d", a.info.Width, b.info.Width)
+	}
+}
+
+// Info.Captions says whether the video carries CEA-608 captions, as
+// x264 writes them on from a captioned source.
+func TestSplitTSFindsCaptions(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	captioned := testutil.CaptionedH264(t, "cc.mp4", 3, "HI", 1)
+	for _, c := range []struct {
+		name string
+		args []string
+		want bool
+	}{
+		{"copied", []string{"-i", captioned, "-c", "copy"}, true},
+		{"encoded again", []string{"-i", captioned, "-c:v", "libx264", "-preset", "ultrafast"}, true},
+		{"none", slices.Concat(videoIn("320x180", "30"), []string{"-t", "1", "-c:v", "libx264", "-preset", "ultrafast"}), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f, err := os.Open(testutil.Generate(t, "v.ts", append(c.args, "-f", "mpegts")...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			info, err := SplitTS(f, Options{TargetDuration: 6 * time.Second}, nil)
+			if err != nil || info.Captions != c.want {
+				t.Fatalf("captions %v (%v), want %v", info.Captions, err, c.want)
+			}
+		})
 	}
 }
 

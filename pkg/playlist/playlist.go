@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -197,16 +198,30 @@ type AudioRendition struct {
 	Characteristics string
 }
 
-// audioMedia is the group's EXT-X-MEDIA tags, written by us rather than
+// CaptionsGroupID names the closed-captions group of our masters.
+const CaptionsGroupID = "cc"
+
+// Captions are CEA-608 closed captions carried in the video itself (SEI of
+// every H.264 rendition), on one channel.
+type Captions struct {
+	Name       string // what a player's menu shows
+	Language   string // BCP 47, or "" if unknown
+	InstreamID string // "CC1".."CC4" (CEA-608) or "SERVICE1".. (CEA-708)
+}
+
+// mediaTags are the master's EXT-X-MEDIA tags, written by us rather than
 // grafov/m3u8, which has no CHANNELS attribute (Apple's authoring spec
 // wants it on every audio rendition). grafov keeps one custom tag per
 // name, so this one writes them all, a line each.
-type audioMedia struct{ rs []AudioRendition }
+type mediaTags struct {
+	audio    []AudioRendition
+	captions *Captions
+}
 
-func (t audioMedia) TagName() string { return "#EXT-X-MEDIA" }
-func (t audioMedia) String() string {
-	lines := make([]string, len(t.rs))
-	for i, r := range t.rs {
+func (t mediaTags) TagName() string { return "#EXT-X-MEDIA" }
+func (t mediaTags) String() string {
+	lines := make([]string, 0, len(t.audio)+1)
+	for _, r := range t.audio {
 		var b strings.Builder
 		fmt.Fprintf(&b, `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="%s"`, AudioGroupID)
 		if r.Language != "" {
@@ -220,10 +235,25 @@ func (t audioMedia) String() string {
 		if r.URI != "" {
 			fmt.Fprintf(&b, `,URI="%s"`, r.URI)
 		}
-		lines[i] = b.String()
+		lines = append(lines, b.String())
+	}
+	if c := t.captions; c != nil {
+		var b strings.Builder
+		fmt.Fprintf(&b, `#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="%s"`, CaptionsGroupID)
+		if c.Language != "" {
+			fmt.Fprintf(&b, `,LANGUAGE="%s"`, c.Language)
+		}
+		fmt.Fprintf(&b, `,NAME="%s",DEFAULT=YES,AUTOSELECT=YES,INSTREAM-ID="%s"`, c.Name, c.InstreamID)
+		lines = append(lines, b.String())
 	}
 	return strings.Join(lines, "\n")
 }
+
+func (t mediaTags) Encode() *bytes.Buffer                 { return bytes.NewBufferString(t.String()) }
+func (t mediaTags) Decode(string) (m3u8.CustomTag, error) { return t, nil }
+
+// instreamIDRe: CEA-608 channels and CEA-708 services (RFC 8216 4.3.4.1).
+var instreamIDRe = regexp.MustCompile(`^(CC[1-4]|SERVICE([1-9]|[1-5][0-9]|6[0-3]))$`)
 
 func yesNo(b bool) string {
 	if b {
@@ -257,9 +287,6 @@ func checkAudio(rs []AudioRendition) error {
 	return nil
 }
 
-func (t audioMedia) Encode() *bytes.Buffer                 { return bytes.NewBufferString(t.String()) }
-func (t audioMedia) Decode(string) (m3u8.CustomTag, error) { return t, nil }
-
 // IFrameVariant is a rendition's I-frame playlist as the master lists it.
 type IFrameVariant struct {
 	URI                         string
@@ -273,8 +300,10 @@ type IFrameVariant struct {
 // ascending bandwidth.
 //
 // The audio renditions, if any, are listed with EXT-X-MEDIA, and every
-// variant names their group.
-func Master(vs []Variant, audio []AudioRendition) ([]byte, error) {
+// variant names their group. Video variants name the closed-captions
+// group, or say CLOSED-CAPTIONS=NONE when cc is nil (Apple's authoring spec:
+// a player need not look for captions that are not there).
+func Master(vs []Variant, audio []AudioRendition, cc *Captions) ([]byte, error) {
 	if len(vs) == 0 {
 		return nil, fmt.Errorf("playlist: no variants")
 	}
@@ -282,11 +311,14 @@ func Master(vs []Variant, audio []AudioRendition) ([]byte, error) {
 	p := m3u8.NewMasterPlaylist()
 	p.SetVersion(3)
 	p.SetIndependentSegments(true)
-	if len(audio) > 0 {
-		if err := checkAudio(audio); err != nil {
-			return nil, err
-		}
-		p.SetCustomTag(audioMedia{audio})
+	if err := checkAudio(audio); err != nil {
+		return nil, err
+	}
+	if c := cc; c != nil && (c.Name == "" || !instreamIDRe.MatchString(c.InstreamID) || strings.ContainsAny(c.Name+c.Language, "\"\r\n")) {
+		return nil, fmt.Errorf("playlist: closed captions %+v cannot be written", *c)
+	}
+	if len(audio) > 0 || cc != nil {
+		p.SetCustomTag(mediaTags{audio, cc})
 	}
 	for _, v := range ordered {
 		if v.Bandwidth <= 0 || v.Codecs == "" {
@@ -304,6 +336,10 @@ func Master(vs []Variant, audio []AudioRendition) ([]byte, error) {
 			// Said, though it is the default: every rendition is SDR
 			// (HDR sources are tone-mapped), and players need not guess.
 			params.VideoRange = "SDR"
+			params.Captions = "NONE"
+			if cc != nil {
+				params.Captions = CaptionsGroupID
+			}
 		}
 		if len(audio) > 0 {
 			params.Audio = AudioGroupID

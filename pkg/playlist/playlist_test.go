@@ -70,13 +70,13 @@ func TestMaster(t *testing.T) {
 		{URI: "360p/index.m3u8", Bandwidth: 900_000, AverageBandwidth: 800_000, Codecs: "avc1.64001e,mp4a.40.2", Width: 640, Height: 360, FrameRate: 30},
 		{URI: "540p/index.m3u8", Bandwidth: 2_300_000, AverageBandwidth: 2_100_000, Codecs: "avc1.64001f,mp4a.40.2", Width: 960, Height: 540, FrameRate: 30},
 		{URI: "720p/index.m3u8", Bandwidth: 3_500_000, AverageBandwidth: 3_100_000, Codecs: "avc1.64001f,mp4a.40.2", Width: 1280, Height: 720, FrameRate: 29.97002997},
-	}, nil)
+	}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
 	for _, want := range []string{"#EXT-X-INDEPENDENT-SEGMENTS\n",
-		`BANDWIDTH=2300000,AVERAGE-BANDWIDTH=2100000,CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=960x540,FRAME-RATE=30.000,VIDEO-RANGE=SDR` + "\n540p/index.m3u8",
+		`BANDWIDTH=2300000,AVERAGE-BANDWIDTH=2100000,CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=960x540,CLOSED-CAPTIONS=NONE,FRAME-RATE=30.000,VIDEO-RANGE=SDR` + "\n540p/index.m3u8",
 		"FRAME-RATE=29.970"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %q in\n%s", want, s)
@@ -99,7 +99,7 @@ func TestMaster(t *testing.T) {
 }
 
 func TestMasterAudioOnly(t *testing.T) {
-	b, err := Master([]Variant{{URI: "audio/index.m3u8", Bandwidth: 140_000, AverageBandwidth: 130_000, Codecs: "mp4a.40.2"}}, nil)
+	b, err := Master([]Variant{{URI: "audio/index.m3u8", Bandwidth: 140_000, AverageBandwidth: 130_000, Codecs: "mp4a.40.2"}}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,12 +153,40 @@ seg_00001.ts
 	}
 }
 
+// Closed captions in the video: one CLOSED-CAPTIONS rendition, named by
+// every video variant; an instream id or name that cannot be written is
+// refused.
+func TestMasterClosedCaptions(t *testing.T) {
+	vs := []Variant{{URI: "360p/index.m3u8", Bandwidth: 900_000, Codecs: "avc1.64001e,mp4a.40.2", Width: 640, Height: 360, FrameRate: 25}}
+	b, err := Master(vs, []AudioRendition{{URI: "audio/index.m3u8", Name: "Audio", Channels: 2, Default: true}},
+		&Captions{Name: "Closed captions", InstreamID: "CC1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="Closed captions",DEFAULT=YES,AUTOSELECT=YES,INSTREAM-ID="CC1"` + "\n",
+		`RESOLUTION=640x360,AUDIO="audio",CLOSED-CAPTIONS="cc",FRAME-RATE=25.000`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("master lacks %s:\n%s", want, b)
+		}
+	}
+	if _, _, err := m3u8.Decode(*bytes.NewBuffer(b), true); err != nil {
+		t.Errorf("the master does not parse strictly: %v", err)
+	}
+	for _, bad := range []Captions{{Name: "CC", InstreamID: "CC5"}, {Name: "CC", InstreamID: "SERVICE64"}, {InstreamID: "CC1"}, {Name: `a"b`, InstreamID: "CC1"}} {
+		if _, err := Master(vs, nil, &bad); err == nil {
+			t.Errorf("captions %+v were written", bad)
+		}
+	}
+}
+
 func TestMasterListsIFrameStreams(t *testing.T) {
 	b, err := Master([]Variant{{
 		URI: "360p/index.m3u8", Bandwidth: 900_000, AverageBandwidth: 800_000, Codecs: "avc1.64001e,mp4a.40.2",
 		Width: 640, Height: 360, FrameRate: 30,
 		IFrames: &IFrameVariant{URI: "360p/iframes.m3u8", Bandwidth: 200_000, AverageBandwidth: 150_000, Codecs: "avc1.64001e"},
-	}}, nil)
+	}}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,15 +266,15 @@ func TestMasterAudioGroup(t *testing.T) {
 	b, err := Master([]Variant{
 		{URI: "360p/index.m3u8", Bandwidth: 900_000, AverageBandwidth: 800_000, Codecs: "avc1.64001e,mp4a.40.2", Width: 640, Height: 360, FrameRate: 30},
 		{URI: "720p/index.m3u8", Bandwidth: 3_500_000, AverageBandwidth: 3_100_000, Codecs: "avc1.64001f,mp4a.40.2", Width: 1280, Height: 720, FrameRate: 30},
-	}, []AudioRendition{{URI: "audio/index.m3u8", Name: "Audio", Channels: 2, Default: true, Autoselect: true}})
+	}, []AudioRendition{{URI: "audio/index.m3u8", Name: "Audio", Channels: 2, Default: true, Autoselect: true}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
 	for _, want := range []string{
 		`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="audio/index.m3u8"` + "\n",
-		`RESOLUTION=640x360,AUDIO="audio",FRAME-RATE=30.000,VIDEO-RANGE=SDR` + "\n360p/index.m3u8",
-		`RESOLUTION=1280x720,AUDIO="audio",FRAME-RATE=30.000,VIDEO-RANGE=SDR` + "\n720p/index.m3u8",
+		`RESOLUTION=640x360,AUDIO="audio",CLOSED-CAPTIONS=NONE,FRAME-RATE=30.000,VIDEO-RANGE=SDR` + "\n360p/index.m3u8",
+		`RESOLUTION=1280x720,AUDIO="audio",CLOSED-CAPTIONS=NONE,FRAME-RATE=30.000,VIDEO-RANGE=SDR` + "\n720p/index.m3u8",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("master lacks %q:\n%s", want, s)
@@ -262,7 +290,7 @@ func TestMasterAudioGroup(t *testing.T) {
 		{{URI: "a", Name: "English", Channels: 2, Default: true}, {URI: "b", Name: "Français", Channels: 2, Default: true}},
 		{{URI: "a", Name: "", Channels: 2, Default: true}},
 	} {
-		if _, err := Master([]Variant{{URI: "a", Bandwidth: 1, Codecs: "x"}}, bad); err == nil {
+		if _, err := Master([]Variant{{URI: "a", Bandwidth: 1, Codecs: "x"}}, bad, nil); err == nil {
 			t.Errorf("a master with the audio group %+v was written", bad)
 		}
 	}
@@ -280,7 +308,7 @@ func TestMasterAudioLanguages(t *testing.T) {
 		{URI: "audio-3/index.m3u8", Name: "English (audio description)", Language: "en", Channels: 2, Autoselect: true, Characteristics: "public.accessibility.describes-video"},
 		{URI: "audio-4/index.m3u8", Name: "Director's commentary", Language: "en", Channels: 1},
 		{Name: "Audio 5", Channels: 2},
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +347,7 @@ func TestEventPlaylist(t *testing.T) {
 }
 
 func TestMasterInProgress(t *testing.T) {
-	b, err := Master([]Variant{{URI: "a/index.m3u8", Bandwidth: 1, Codecs: "mp4a.40.2"}}, nil)
+	b, err := Master([]Variant{{URI: "a/index.m3u8", Bandwidth: 1, Codecs: "mp4a.40.2"}}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

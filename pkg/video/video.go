@@ -99,6 +99,19 @@ type Rendition struct {
 	Label           string `json:"label,omitempty"`
 	Default         bool   `json:"default,omitempty"`
 	Characteristics string `json:"characteristics,omitempty"`
+	// Captions: the segmenter found CEA-608/708 closed captions in the
+	// rendition's video (pkg/mpegts Info.Captions), kept from the source.
+	Captions bool `json:"captions,omitempty"`
+}
+
+// HasCaptions reports whether the video renditions carry closed captions.
+func (v *Video) HasCaptions() bool {
+	for _, r := range v.Renditions {
+		if r.Captions && !IsAudio(r.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // AudioRendition names the first audio rendition: with the others

@@ -12,9 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -158,6 +160,9 @@ type source struct {
 	// droppedAudios is how many audio tracks past the profile's
 	// audio.max_tracks the video leaves out.
 	droppedAudios int
+	// captionsLeftOut: the source has closed captions the renditions
+	// cannot carry (see checkCaptions).
+	captionsLeftOut bool
 }
 
 // openSource makes the source local and probes it as untrusted input.
@@ -222,6 +227,25 @@ func (e *Encoder) detectCombing(ctx context.Context, src *source, p profiles.Pro
 	return nil
 }
 
+// checkCaptions looks, when the renditions cannot carry closed captions on
+// (ffmpeg.KeepsCaptions: the frame rate changes), whether the source has
+// any, so that the video's facts say they were left out. A failed look is
+// logged and taken as none.
+func (e *Encoder) checkCaptions(ctx context.Context, src *source, p profiles.Profiles, log *slog.Logger) {
+	v := src.probe.Video
+	if v == nil || ffmpeg.KeepsCaptions(v, p.Video.MaxFrameRate) {
+		return
+	}
+	has, err := ffmpeg.HasCaptions(ctx, src.path, src.probe, e.MinTimeout)
+	if err != nil {
+		log.Warn("looking for closed captions failed", "err", err)
+	}
+	if has {
+		log.Info("closed captions left out: the frame rate changes", "source_fps", v.FrameRate, "output_fps", src.fps)
+	}
+	src.captionsLeftOut = has
+}
+
 // measureExtent counts the packets of a small or suspiciously thin source
 // (ffmpeg.ScanWorthwhile): its duration becomes what the packets span when
 // the container claims more, and a video that would be mostly invented
@@ -282,6 +306,7 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 	if err := e.measureExtent(ctx, &src, log); err != nil {
 		return err
 	}
+	e.checkCaptions(ctx, &src, job.Profiles, log)
 	probe := src.probe
 	var num, den int64
 	if probe.Video != nil {
@@ -846,6 +871,10 @@ func sourceFacts(src source) *video.Source {
 	}
 	if a := p.Audio; a != nil {
 		s.AudioCodec = a.Codec
+	}
+	if src.captionsLeftOut {
+		s.Notes = append(s.Notes, fmt.Sprintf("The source's closed captions were left out: they cannot be kept when the frame rate changes (%s to %s frames per second).",
+			strconv.FormatFloat(math.Round(p.Video.FrameRate*1000)/1000, 'f', -1, 64), strconv.FormatFloat(math.Round(src.fps*1000)/1000, 'f', -1, 64)))
 	}
 	switch n := src.droppedAudios; {
 	case n == 1:

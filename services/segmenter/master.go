@@ -156,7 +156,14 @@ func masterPlaylist(v video.Video, final bool) ([]byte, error) {
 		}
 		variants = append(variants, pv)
 	}
-	body, err := playlist.Master(variants, group)
+	var cc *playlist.Captions
+	if v.HasCaptions() {
+		// The source's, kept by x264 (libx264's a53cc writes each frame's
+		// cc_data on). CEA-608 does not say its language: players show
+		// the name.
+		cc = &playlist.Captions{Name: "Closed captions", InstreamID: "CC1"}
+	}
+	body, err := playlist.Master(variants, group, cc)
 	if err != nil {
 		return nil, queue.Permanent(video.CodeInternal, "The master playlist could not be written; the error was logged.", err)
 	}

@@ -109,6 +109,7 @@ type chunkManifest struct {
 	Channels   int              `json:"channels,omitempty"`
 	Width      int              `json:"width,omitempty"`
 	Height     int              `json:"height,omitempty"`
+	Captions   bool             `json:"captions,omitempty"` // CEA-608/708 in the video
 }
 
 func (sg *Segmenter) segment(ctx context.Context, job jobs.SegmentJob) error {
@@ -238,6 +239,7 @@ func (sg *Segmenter) split(ctx context.Context, job jobs.SegmentJob) (chunkManif
 		sg.Log.Warn("chunk cut into fewer segments than planned", "video", id, "rendition", name, "chunk", c.Index, "segments", len(m.Segments), "planned", c.Segments)
 	}
 	m.VideoCodec, m.AudioCodec, m.Width, m.Height, m.Channels = info.VideoCodec, info.AudioCodec, info.Width, info.Height, info.Channels
+	m.Captions = info.Captions
 	return m, nil
 }
 
@@ -378,6 +380,7 @@ type renditionPlaylists struct {
 	width, height          int
 	videoCodec, audioCodec string
 	channels               int
+	captions               bool
 }
 
 func (p renditionPlaylists) record(r *video.Rendition) {
@@ -386,6 +389,7 @@ func (p renditionPlaylists) record(r *video.Rendition) {
 	r.Segments, r.Duration, r.Bandwidth, r.AverageBandwidth = p.segments, p.duration, p.peak, p.average
 	r.IFrameBandwidth, r.IFrameAverageBandwidth = p.iPeak, p.iAverage
 	r.Codecs = p.codecs
+	r.Captions = r.Captions || p.captions
 	if p.channels > 0 {
 		r.Channels = p.channels
 	}
@@ -418,6 +422,7 @@ func (sg *Segmenter) writeMedia(ctx context.Context, job jobs.SegmentJob, v vide
 		if p.audioCodec == "" && m.AudioCodec != "" {
 			p.audioCodec, p.channels = m.AudioCodec, m.Channels
 		}
+		p.captions = p.captions || m.Captions
 	}
 	if len(segs) == 0 {
 		if p.final {

@@ -15,6 +15,9 @@ import (
 	"testing"
 
 	"github.com/grafov/m3u8"
+
+	"github.com/hlsd/hlsd/pkg/api"
+	"github.com/hlsd/hlsd/pkg/testutil"
 )
 
 // TestRealWorldSources uploads the kinds of files people really have — odd
@@ -254,6 +257,53 @@ func TestRealWorldSources(t *testing.T) {
 					v := maxVolume(t, dir+track+"/index.m3u8", "0:a:0")
 					if quiet != (v < -60) {
 						t.Errorf("%s peaks at %g dB: not the source's track (silence: %v)", track, v, quiet)
+					}
+				}
+			},
+		},
+		{
+			// A broadcast recording's CEA-608 closed captions (A/53 cc_data
+			// in every frame's SEI): kept in every rendition, declared with
+			// a CLOSED-CAPTIONS group, popping on when the source's do.
+			name: "CEA-608 captions",
+			make: func(t *testing.T) string { return testutil.CaptionedH264(t, "captions.mp4", 7, "HELLO", 4) },
+			want: hlsWant{duration: 7, video: true, captions: true},
+			check: func(t *testing.T, src string, p publishedHLS) {
+				want := `#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="Closed captions",DEFAULT=YES,AUTOSELECT=YES,INSTREAM-ID="CC1"`
+				if !strings.Contains(string(p.body), want) {
+					t.Errorf("master lacks %s:\n%s", want, p.body)
+				}
+				for _, r := range p.renditions {
+					// In the second chunk (from 2 s), across a join.
+					if got := testutil.CaptionText(t, r.url); !strings.Contains(got, "HELLO") {
+						t.Errorf("%s: captions %q, want HELLO", r.variant.URI, got)
+					}
+				}
+			},
+		},
+		{
+			// Captions in an interlaced source: deinterlaced to a frame per
+			// field, every cc byte pair would come twice (garbled text), so
+			// they are left out, CLOSED-CAPTIONS=NONE, and the facts say so.
+			name: "CEA-608 captions, interlaced",
+			make: func(t *testing.T) string {
+				return testutil.CaptionedH264(t, "captions-i.mp4", 7, "HELLO", 4, "-flags", "+ildct+ilme", "-x264-params", "interlaced=1:tff=1")
+			},
+			want: hlsWant{duration: 7, video: true},
+			check: func(t *testing.T, _ string, p publishedHLS) {
+				m := masterURLRe.FindStringSubmatch(p.master)
+				if m == nil {
+					t.Fatalf("master URL %s", p.master)
+				}
+				var v api.Video
+				b, _ := get(t, p.master[:strings.Index(p.master, "/streams/")]+"/api/videos/"+m[1])
+				if err := json.Unmarshal(b, &v); err != nil || v.Source == nil || v.Source.Captions || len(v.Source.Notes) != 1 ||
+					!strings.Contains(v.Source.Notes[0], "closed captions were left out") || !strings.Contains(v.Source.Notes[0], "(30 to 60 frames per second)") {
+					t.Errorf("video facts %s: want captions false and a note that they were left out (30 to 60 fps)", b)
+				}
+				for _, r := range p.renditions {
+					if got := testutil.CaptionText(t, r.url); strings.Contains(got, "HE") {
+						t.Errorf("%s: captions %q kept at twice their rate", r.variant.URI, got)
 					}
 				}
 			},
@@ -681,6 +731,7 @@ func oddRate(name, rate string, fps float64) sourceCase {
 type hlsWant struct {
 	duration     float64 // of the source, seconds
 	video, audio bool
+	captions     bool // CEA-608 closed captions kept (else CLOSED-CAPTIONS=NONE)
 }
 
 // publishedHLS is what checkPublishedHLS read, for case-specific checks.
@@ -778,6 +829,9 @@ func checkPublishedHLS(t *testing.T, master string, want hlsWant) publishedHLS {
 	for _, v := range variants {
 		if grouped && v.Audio != "audio" {
 			t.Errorf("%s does not name the audio group", v.URI)
+		}
+		if want.video && v.Captions != map[bool]string{true: "cc", false: "NONE"}[want.captions] {
+			t.Errorf("%s has CLOSED-CAPTIONS=%q; want the captions group if the source has captions, else NONE", v.URI, v.Captions)
 		}
 		entries = append(entries, entry{v, want.video, want.audio && !grouped})
 	}
