@@ -139,7 +139,7 @@ func TestCaptions(t *testing.T) {
 	}{
 		{VideoStream{FrameRate: 30, FieldOrder: "progressive"}, 60, true},
 		{VideoStream{FrameRate: 29.97002997, FieldOrder: "progressive"}, 60, true},
-		{VideoStream{FrameRate: 25, FieldOrder: "tt"}, 60, false},          // 50 fields: 50p
+		{VideoStream{FrameRate: 25, FieldOrder: "tt"}, 60, false}, // 50 fields: 50p
 		{VideoStream{FrameRate: 25, FieldOrder: "progressive", Combed: "tff"}, 60, false},
 		{VideoStream{FrameRate: 30, FieldOrder: "tt"}, 30, true},           // not at field rate: one frame per frame
 		{VideoStream{FrameRate: 60, FieldOrder: "progressive"}, 30, false}, // capped
