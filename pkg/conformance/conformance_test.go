@@ -106,7 +106,7 @@ func TestFFmpegHLSMuxerFallsShort(t *testing.T) {
 	// What the issue says FFmpeg's muxer leaves out, its BANDWIDTH estimate
 	// below the real peak, and no playlist gzip from this server: exactly
 	// these, so a rule that fires wrongly on a sound stream shows up here.
-	want := []string{"average-bandwidth", "frame-rate", "gzip-playlists", "i-frame-playlists", "independent-segments", "peak-bandwidth"}
+	want := []string{"audio-channels", "average-bandwidth", "frame-rate", "gzip-playlists", "i-frame-playlists", "independent-segments", "peak-bandwidth"}
 	if got := rules(r.Findings); !slices.Equal(got, want) {
 		t.Errorf("rules broken by FFmpeg's HLS muxer output:\n got %v\nwant %v", got, want)
 	}
@@ -362,7 +362,7 @@ func TestFFmpegHLSMuxerAudioGroup(t *testing.T) {
 		}
 	}
 	r := check(t, serve(t, dir, false)+"/master.m3u8", conformance.Options{TargetDuration: 2})
-	want := []string{"average-bandwidth", "frame-rate", "gzip-playlists", "i-frame-playlists", "independent-segments", "peak-bandwidth"}
+	want := []string{"audio-channels", "average-bandwidth", "frame-rate", "gzip-playlists", "i-frame-playlists", "independent-segments", "peak-bandwidth"}
 	if got := rules(r.Findings); !slices.Equal(got, want) {
 		t.Errorf("rules broken by FFmpeg's HLS muxer output with an audio group:\n got %v\nwant %v", got, want)
 	}

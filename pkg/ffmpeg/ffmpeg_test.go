@@ -493,22 +493,26 @@ func TestDetectCombing(t *testing.T) {
 }
 
 // ClockFromTracks: a transport stream's clock starts with its chosen video
-// or audio track, unless another stream starts before them.
+// or audio tracks, unless another stream (an audio track left out) starts
+// before them.
 func TestClockFromTracks(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()
+	earlyAudio := []string{"-itsoffset", "1", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25",
+		"-itsoffset", "1", "-f", "lavfi", "-i", "sine", "-f", "lavfi", "-i", "sine=frequency=300",
+		"-map", "0", "-map", "1", "-map", "2", "-t", "3", "-c:v", "libx264", "-c:a", "aac"}
 	for _, tc := range []struct {
 		name string
 		args []string
+		keep int // audio tracks kept (0: all)
 		want bool
 	}{
 		{"video and audio", []string{"-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25", "-f", "lavfi", "-i", "sine",
-			"-t", "2", "-c:v", "libx264", "-c:a", "aac"}, true},
+			"-t", "2", "-c:v", "libx264", "-c:a", "aac"}, 0, true},
 		{"audio half a second after the video", []string{"-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25", "-itsoffset", "0.5", "-f", "lavfi", "-i", "sine",
-			"-t", "2", "-c:v", "libx264", "-c:a", "aac"}, true},
-		{"a second audio track starting a second before", []string{"-itsoffset", "1", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25",
-			"-itsoffset", "1", "-f", "lavfi", "-i", "sine", "-f", "lavfi", "-i", "sine=frequency=300",
-			"-map", "0", "-map", "1", "-map", "2", "-t", "3", "-c:v", "libx264", "-c:a", "aac"}, false},
+			"-t", "2", "-c:v", "libx264", "-c:a", "aac"}, 0, true},
+		{"a second audio track starting a second before, kept", earlyAudio, 0, true},
+		{"a second audio track starting a second before, left out", earlyAudio, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -517,8 +521,9 @@ func TestClockFromTracks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if probe.ClockFromTracks != tc.want {
-				t.Errorf("ClockFromTracks = %v, want %v", probe.ClockFromTracks, tc.want)
+			probe.KeepAudios(tc.keep)
+			if probe.ClockFromTracks() != tc.want {
+				t.Errorf("ClockFromTracks = %v, want %v", probe.ClockFromTracks(), tc.want)
 			}
 		})
 	}

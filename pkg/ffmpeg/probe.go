@@ -57,13 +57,27 @@ type Source struct {
 	// Audios are the source's audio tracks in file order, each a rendition
 	// of the video's audio group (up to the profile's audio.max_tracks).
 	Audios []AudioStream
-	// ClockFromTracks says the file's clock starts at the first timestamp
-	// of its chosen video or audio track: no other stream (data, subtitles,
-	// a second audio) starts before them. A copy of just those tracks
-	// (Remux) then has the same clock as the file, and the two can be read
-	// side by side: the first chunk and the audio from the file while the
-	// copy is made.
-	ClockFromTracks bool
+	// Start is the file's first timestamp, seconds (format start_time; NaN
+	// if unknown); the tracks have theirs.
+	Start float64
+}
+
+// ClockFromTracks says the file's clock starts at the first timestamp of
+// its chosen video or audio tracks (the kept ones: KeepAudios): no other
+// stream (data, subtitles, an audio track left out) starts before them. A
+// copy of just those tracks (Remux) then has the same clock as the file,
+// and the two can be read side by side: the first chunk and the audio from
+// the file while the copy is made.
+func (s Source) ClockFromTracks() bool {
+	first := math.Inf(1)
+	if s.Video != nil {
+		first = s.Video.Start
+	}
+	for _, a := range s.Audios {
+		first = min(first, a.Start)
+	}
+	// NaN (unknown) compares false.
+	return math.Abs(first-s.Start) < 0.0005
 }
 
 // Clone is a copy that shares nothing with s.
@@ -102,6 +116,7 @@ type VideoStream struct {
 	ColorTransfer  string // "bt709", "smpte2084" (PQ), "arib-std-b67" (HLG)...
 	ColorPrimaries string // "bt709", "bt2020"...
 	ColorRange     string // "tv" (limited) or "pc" (full)
+	Start float64 // first timestamp, seconds; NaN if unknown
 	// FieldOrder is the stream's scan as ffprobe says: "progressive", an
 	// interlaced order ("tt", "bb", "tb", "bt"), or "" / "unknown".
 	FieldOrder string
@@ -117,6 +132,7 @@ type AudioStream struct {
 	Codec      string
 	Channels   int
 	SampleRate int
+	Start      float64 // first timestamp, seconds; NaN if unknown
 	// What the file says of the track: its language tag as written (ISO
 	// 639-2 in most containers: "eng", "fre"; "und" for none), its title,
 	// and its disposition flags.
@@ -219,17 +235,16 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 	if err := json.Unmarshal(b, &pj); err != nil {
 		return Source{}, fmt.Errorf("ffprobe output: %w", err)
 	}
-	src := Source{Format: strings.Split(pj.Format.FormatName, ",")[0]}
+	src := Source{Format: strings.Split(pj.Format.FormatName, ",")[0], Start: parseTime(pj.Format.StartTime)}
 	src.Duration, _ = strconv.ParseFloat(pj.Format.Duration, 64)
 	if lim.MaxStreams > 0 && len(pj.Streams) > lim.MaxStreams {
 		return src, &ProbeError{Code: video.CodeLimitExceeded, Reason: fmt.Sprintf("The file has %d streams; at most %d are allowed", len(pj.Streams), lim.MaxStreams)}
 	}
-	var trackStarts []string
 	for _, s := range pj.Streams {
 		switch {
 		case s.CodecType == "video" && src.Video == nil && s.Disposition.AttachedPic == 0 && s.Width > 0 && s.Height > 0:
 			v := &VideoStream{Index: s.Index, Codec: s.CodecName, Width: s.Width, Height: s.Height, PixFmt: s.PixFmt, ColorSpace: s.ColorSpace,
-				ColorTransfer: s.ColorTrc, ColorPrimaries: s.ColorPrim, ColorRange: s.ColorRange, FieldOrder: s.FieldOrder}
+				ColorTransfer: s.ColorTrc, ColorPrimaries: s.ColorPrim, ColorRange: s.ColorRange, FieldOrder: s.FieldOrder, Start: parseTime(s.StartTime)}
 			v.FrameRate, v.RateExpr = parseRate(s.AvgFrameRate), s.AvgFrameRate
 			if v.FrameRate <= 0 || v.FrameRate > 1000 {
 				v.FrameRate, v.RateExpr = parseRate(s.RFrameRate), s.RFrameRate
@@ -244,13 +259,11 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 				v.DisplayWidth, v.DisplayHeight = v.DisplayHeight, v.DisplayWidth
 			}
 			src.Video = v
-			trackStarts = append(trackStarts, s.StartTime)
 		case s.CodecType == "audio" && s.Channels > 0:
 			sr, _ := strconv.Atoi(s.SampleRate)
 			src.Audios = append(src.Audios, AudioStream{Index: s.Index, Codec: s.CodecName, Channels: s.Channels, SampleRate: sr,
-				Language: s.Tags.Language, Title: s.Tags.Title, Default: s.Disposition.Default != 0,
+				Start: parseTime(s.StartTime), Language: s.Tags.Language, Title: s.Tags.Title, Default: s.Disposition.Default != 0,
 				Described: s.Disposition.VisualImpaired != 0, Comment: s.Disposition.Comment != 0})
-			trackStarts = append(trackStarts, s.StartTime)
 		}
 	}
 	if len(src.Audios) > 0 {
@@ -260,7 +273,6 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 	if src.Video == nil && src.Audio == nil {
 		return src, &ProbeError{Code: video.CodeNoMedia, Reason: "The file has no video or audio track"}
 	}
-	src.ClockFromTracks = clockFromTracks(pj.Format.StartTime, trackStarts...)
 	if lim.MaxDuration > 0 && src.Duration > lim.MaxDuration.Seconds() {
 		return src, &ProbeError{Code: video.CodeLimitExceeded, Reason: fmt.Sprintf("The video is %s long; at most %s is allowed", fmtDur(src.Duration), fmtDur(lim.MaxDuration.Seconds()))}
 	}
@@ -303,23 +315,13 @@ func HasCaptions(ctx context.Context, input string, src Source, timeout time.Dur
 	return strings.Contains(out.String(), `"ATSC A53 Part 4 Closed Captions"`), nil
 }
 
-// clockFromTracks: see Source.ClockFromTracks. ffmpeg counts a file's time
-// from its start (format start_time): the first timestamp of any stream.
-// trackStarts are the chosen tracks' first timestamps.
-func clockFromTracks(formatStart string, trackStarts ...string) bool {
-	start, err := strconv.ParseFloat(formatStart, 64)
-	if err != nil || len(trackStarts) == 0 {
-		return false
+// parseTime reads a time ffprobe printed; NaN if there is none.
+func parseTime(s string) float64 {
+	t, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return math.NaN()
 	}
-	first := math.Inf(1)
-	for _, ts := range trackStarts {
-		t, err := strconv.ParseFloat(ts, 64)
-		if err != nil {
-			return false
-		}
-		first = min(first, t)
-	}
-	return math.Abs(first-start) < 0.0005
+	return t
 }
 
 func rotation(tag string, side []struct {

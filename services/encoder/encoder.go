@@ -362,7 +362,7 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 	// two have the same clock.
 	laterKey, started := job.SourceKey, false
 	if len(chunks) > 1 && !ffmpeg.Seekable(probe.Format) {
-		if probe.ClockFromTracks {
+		if probe.ClockFromTracks() {
 			if err := publishStart(job.SourceKey); err != nil {
 				return err
 			}

@@ -98,7 +98,7 @@ func (sg *Segmenter) publishFinal(ctx context.Context, log *slog.Logger, v video
 
 // masterPlaylist lists the video renditions, each with the audio group
 // (the largest audio rendition's bit rates and the codecs added in), or for
-// an audio-only video its first audio rendition, with the others as its
+// an audio-only video its default audio rendition, with the others as its
 // group. The final master adds the I-frame playlists.
 func masterPlaylist(v video.Video, final bool) ([]byte, error) {
 	var audios, videos []video.Rendition
@@ -109,20 +109,19 @@ func masterPlaylist(v video.Video, final bool) ([]byte, error) {
 			videos = append(videos, r)
 		}
 	}
+	audios = defaultFirst(audios)
 	group := audioGroup(audios)
 	var audio video.Rendition // the group's largest, for BANDWIDTH
 	for _, a := range audios {
-		if a.Bandwidth > audio.Bandwidth {
-			audio.Bandwidth = a.Bandwidth
-		}
+		audio.Bandwidth = max(audio.Bandwidth, a.Bandwidth)
 		audio.AverageBandwidth = max(audio.AverageBandwidth, a.AverageBandwidth)
 		if audio.Codecs == "" {
 			audio.Codecs = a.Codecs
 		}
 	}
 	if len(videos) == 0 && len(audios) > 0 {
-		// The first (default-ordered) track is the variant; its group entry
-		// carries no URI, its audio being the variant's own.
+		// The default track is the variant; its group entry carries no
+		// URI, its audio being the variant's own.
 		videos = []video.Rendition{audios[0]}
 		if len(audios) == 1 {
 			group = nil
@@ -170,15 +169,10 @@ func masterPlaylist(v video.Video, final bool) ([]byte, error) {
 	return body, nil
 }
 
-// audioGroup makes the master's audio group of a video's audio renditions:
-// the one the plan marked default first (players that ignore DEFAULT take
-// the first), and AUTOSELECT on each first of its language and
-// characteristics (RFC 8216 4.3.4.1.1: a player choosing by the viewer's
-// language must not find two alike).
-func audioGroup(audios []video.Rendition) []playlist.AudioRendition {
-	if len(audios) == 0 {
-		return nil
-	}
+// defaultFirst orders a video's audio renditions with the one the plan
+// marked default first (players that ignore DEFAULT take the first), the
+// others in file order.
+func defaultFirst(audios []video.Rendition) []video.Rendition {
 	ordered := slices.Clone(audios)
 	slices.SortStableFunc(ordered, func(a, b video.Rendition) int {
 		switch {
@@ -189,8 +183,16 @@ func audioGroup(audios []video.Rendition) []playlist.AudioRendition {
 		}
 		return 0
 	})
-	if !ordered[0].Default { // records from before audio tracks had a default
-		ordered[0].Default = true
+	return ordered
+}
+
+// audioGroup makes the master's audio group of a video's audio renditions,
+// the first (see defaultFirst) the default, with AUTOSELECT on each first
+// of its language and characteristics (RFC 8216 4.3.4.1.1: a player
+// choosing by the viewer's language must not find two alike).
+func audioGroup(ordered []video.Rendition) []playlist.AudioRendition {
+	if len(ordered) == 0 {
+		return nil
 	}
 	seen := map[string]bool{}
 	out := make([]playlist.AudioRendition, len(ordered))
