@@ -113,10 +113,10 @@ type VideoStream struct {
 	PixFmt        string
 	ColorSpace    string // YCbCr matrix as ffprobe names it ("bt709"); "" or "unknown" if untagged
 	// Colour tags as ffprobe names them ("" or "unknown" if untagged).
-	ColorTransfer  string // "bt709", "smpte2084" (PQ), "arib-std-b67" (HLG)...
-	ColorPrimaries string // "bt709", "bt2020"...
-	ColorRange     string // "tv" (limited) or "pc" (full)
-	Start float64 // first timestamp, seconds; NaN if unknown
+	ColorTransfer  string  // "bt709", "smpte2084" (PQ), "arib-std-b67" (HLG)...
+	ColorPrimaries string  // "bt709", "bt2020"...
+	ColorRange     string  // "tv" (limited) or "pc" (full)
+	Start          float64 // first timestamp, seconds; NaN if unknown
 	// FieldOrder is the stream's scan as ffprobe says: "progressive", an
 	// interlaced order ("tt", "bb", "tb", "bt"), or "" / "unknown".
 	FieldOrder string
