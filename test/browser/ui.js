@@ -2,7 +2,7 @@
 //   1. the upload page: drop a file on it, watch the byte progress bar reach
 //      100% (the connection is cut once mid-upload: tus must resume, not restart);
 //   2. the video page: live processing progress, then the player plays and
-//      switches quality;
+//      switches quality, then audio language (kept across a reload);
 //   3. the library: the video is listed, then deleted from there.
 // Screenshots of each page at laptop and phone sizes go to SHOTS_DIR.
 //
@@ -105,6 +105,16 @@ async function shoot(page, name) {
       await page.waitForFunction(t => document.getElementById('video').currentTime > t + 0.3 || document.getElementById('video').ended, now);
     }
     step('switched');
+    // Audio languages: the menu lists the tracks; the viewer's choice is
+    // kept for the next visit.
+    await page.waitForFunction(() => !document.getElementById('audio').hidden && document.querySelectorAll('#audio option').length > 1);
+    report.audioTracks = await page.evaluate(() => [...document.querySelectorAll('#audio option')].map(o => o.textContent));
+    await page.selectOption('#audio', '1');
+    await page.waitForFunction(() => window.hls.audioTrack === 1);
+    await page.reload();
+    await page.waitForFunction(() => window.hls && window.hls.audioTracks.length > 1);
+    await page.waitForFunction(() => window.hls.audioTrack === 1 && document.getElementById('audio').value === '1');
+    step('audio remembered');
     // Seek previews: hover the seek bar, if the video has a storyboard.
     if (await page.evaluate(() => !document.getElementById('scrub').hidden)) {
       const box = await page.locator('#seek').boundingBox();

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,8 +44,11 @@ func TestWebUI(t *testing.T) {
 	chromium := requireBrowser(t)
 	base := startAll(t)
 	// Noise keeps the file large (several 8 MiB tus chunks) while short.
+	// Two audio languages, for the audio menu.
 	clip := generate(t, "holiday.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30,noise=alls=60:allf=t",
-		"-f", "lavfi", "-i", "sine", "-t", "6", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", "-c:a", "aac", "-shortest")
+		"-f", "lavfi", "-i", "sine", "-f", "lavfi", "-i", "sine=frequency=880", "-map", "0", "-map", "1", "-map", "2",
+		"-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fre",
+		"-t", "6", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", "-c:a", "aac", "-shortest")
 	info, err := os.Stat(clip)
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +81,7 @@ func TestWebUI(t *testing.T) {
 		VideoID        string   `json:"videoID"`
 		ProcessingSeen string   `json:"processingSeen"`
 		Levels         int      `json:"levels"`
+		AudioTracks    []string `json:"audioTracks"`
 		Preview        string   `json:"preview"` // the seek preview's background-image
 		Screenshots    []string `json:"screenshots"`
 		ConsoleErrors  []string `json:"consoleErrors"`
@@ -95,6 +100,9 @@ func TestWebUI(t *testing.T) {
 	}
 	if r.Levels < 1 {
 		t.Errorf("the quality selector offered %d levels", r.Levels)
+	}
+	if !slices.Equal(r.AudioTracks, []string{"English", "Français"}) {
+		t.Errorf("the audio menu offered %q, want English and Français", r.AudioTracks)
 	}
 	// Hovering the seek bar shows a thumbnail from the storyboard's sheet.
 	if !regexp.MustCompile(`^url\("http://[^"]+/streams/[a-z2-7]{24}/sprite_0\.jpg"\)$`).MatchString(r.Preview) {
