@@ -277,7 +277,9 @@ func seiHasCaptions(nal []byte) bool {
 	return false
 }
 
-// unescapeNAL removes emulation prevention bytes (00 00 03 → 00 00).
+// unescapeNAL removes emulation prevention bytes (00 00 03 → 00 00). The
+// checker's own, like all its parsing: it shares no code with the
+// segmenter (pkg/mpegts) whose output it judges.
 func unescapeNAL(b []byte) []byte {
 	out := make([]byte, 0, len(b))
 	zeros := 0
