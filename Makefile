@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzObjectKey$$' -fuzztime $(call fuzz_budget,200000x) -fuzzminimizetime $(FUZZMINIMIZETIME) ./services/content
 	$(GO) test -run '^$$' -fuzz '^FuzzKeyVideoID$$' -fuzztime $(call fuzz_budget,200000x) -fuzzminimizetime $(FUZZMINIMIZETIME) ./services/content
 	$(GO) test -run '^$$' -fuzz '^FuzzSEIHasCaptions$$' -fuzztime $(call fuzz_budget,200000x) -fuzzminimizetime $(FUZZMINIMIZETIME) ./pkg/conformance
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(call fuzz_budget,200000x) -fuzzminimizetime $(FUZZMINIMIZETIME) ./pkg/subtitles
 
 check-go:
 	@command -v $(GO) >/dev/null 2>&1 || { echo "Go is missing: install Go 1.26 or newer from https://go.dev/dl and put it on PATH." >&2; exit 1; }
