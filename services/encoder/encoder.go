@@ -36,7 +36,8 @@ type Config struct {
 	Limits      ffmpeg.Limits
 	WorkDir     string // local scratch space for sources and outputs
 	Concurrency int    // plans and video chunks at once
-	// AudioConcurrency is how many audio renditions encode at once (1 if 0).
+	// AudioConcurrency is how many audio jobs run at once (1 if 0; see
+	// DefaultAudioConcurrency).
 	AudioConcurrency int
 	// ChunkWindow is how many later chunks of a video are queued at a time
 	// (0: jobs.DefaultChunkWindow): about how many encoders one video keeps
@@ -129,6 +130,16 @@ func (e *Encoder) Run(ctx context.Context) error {
 	go func() { errs <- audio.Run(ctx) }()
 	return errors.Join(<-errs, <-errs)
 }
+
+// DefaultAudioConcurrency is how many audio jobs an encoder process runs
+// at once. Most of them stand stopped in a burst of uploads: each waits,
+// once its first piece is out, for its video's first chunk (audioHold),
+// then gives way to other videos' start work. A stopped run must not keep
+// a new upload's audio from starting, since the master waits for its first
+// piece: with two slots, the ninth upload of a burst became playable only
+// after 33 s, its audio queued behind held runs. A held run costs memory
+// only (tens of MiB).
+const DefaultAudioConcurrency = 8
 
 // expressLanes is how many job slots each encoder keeps, beside its
 // regular ones, for start work (queue.Worker.Express).

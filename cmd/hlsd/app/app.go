@@ -209,7 +209,7 @@ func Run(ctx context.Context, target Target, cfg Config) error {
 	if target.runs(Encoder) {
 		g.Go(func() error {
 			return encoder.New(encoder.Config{
-				Limits: cfg.Limits, WorkDir: filepath.Join(cfg.DataDir, "scratch"), Concurrency: cfg.EncoderWorkers, AudioConcurrency: 2, ChunkWindow: cfg.ChunkWindow,
+				Limits: cfg.Limits, WorkDir: filepath.Join(cfg.DataDir, "scratch"), Concurrency: cfg.EncoderWorkers, AudioConcurrency: encoder.DefaultAudioConcurrency, ChunkWindow: cfg.ChunkWindow,
 				MinTimeout: cfg.EncodeMinTimeout, TimeoutPerSecond: 10 * time.Second, ShutdownGrace: cfg.ShutdownGrace,
 				KeepFailedSources: cfg.FailedSourceRetention > 0,
 			}, encoder.Deps{Bus: bus, Records: bus.Videos, Queue: bus, Store: st, Log: log, Observe: m.ObserveJob, Speed: m.ObserveSpeed, Waited: m.ObserveWait}).Run(gctx)
