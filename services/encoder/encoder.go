@@ -95,6 +95,9 @@ type Encoder struct {
 	// startWork counts the plans and first chunks this encoder is running
 	// (see yieldToStart).
 	startWork atomic.Int32
+	// host shares start work with the deployment's other encoders on this
+	// machine (nil without a bus: unit tests).
+	host *hostStartWork
 }
 
 // New makes an encoder; Run starts it.
@@ -114,6 +117,14 @@ func (e *Encoder) Run(ctx context.Context) error {
 		return fmt.Errorf("encoder: work dir: %w", err)
 	}
 	go e.sources.sweep(ctx)
+	if e.Bus != nil && e.Bus.JS != nil {
+		if h, err := newHostStartWork(e.Bus.JS.Conn().ConnectedServerId()); err != nil {
+			e.Log.Warn("start work is not shared with this machine's other encoders", "err", err)
+		} else {
+			e.host = h
+			go h.run(ctx, func() bool { return e.startWork.Load() > 0 })
+		}
+	}
 	removeAll := func(ctx context.Context, p ...string) error { return store.DeletePrefixes(ctx, e.Store, p...) }
 	chunks := &queue.Worker[jobs.EncodeJob]{
 		Stage: "encode", Stream: jobs.StreamEncode, Consumer: e.Bus.Encoder, Middle: e.Bus.EncoderShort, Later: e.Bus.EncoderLater, Express: expressLanes, Bus: e.Bus,
@@ -820,8 +831,9 @@ func (e *Encoder) yieldToStart(job jobs.EncodeJob) func() bool {
 const maxYieldShare = 0.8
 
 // startYield reports, when asked (from one goroutine: a run's watch),
-// whether a run should stand stopped now: while this encoder runs start
-// work, for at most maxYieldShare of the run's time from the first call.
+// whether a run should stand stopped now: while this encoder, or another of
+// the deployment's on this machine (hostStartWork), runs start work, for at
+// most maxYieldShare of the run's time from the first call.
 func (e *Encoder) startYield() func() bool {
 	var started, since time.Time
 	var held time.Duration
@@ -835,7 +847,7 @@ func (e *Encoder) startYield() func() bool {
 			held += now.Sub(since)
 		}
 		since = now
-		holding = e.startWork.Load() > 0 && held.Seconds() < maxYieldShare*now.Sub(started).Seconds()
+		holding = (e.startWork.Load() > 0 || e.host.othersBusy()) && held.Seconds() < maxYieldShare*now.Sub(started).Seconds()
 		return holding
 	}
 }
