@@ -170,11 +170,13 @@ func runLimited(ctx context.Context, timeout time.Duration, tool string, args []
 		t := time.NewTicker(watchEvery)
 		defer t.Stop()
 		stopped := false
-		for {
-			select {
-			case <-stopWatch:
-				return
-			case <-t.C:
+		for first := true; ; first = false {
+			if !first { // the first look is at once: a run held from its start does no work
+				select {
+				case <-stopWatch:
+					return
+				case <-t.C:
+				}
 			}
 			if o.held != nil {
 				// A stopped process can still be killed (timeout, cancel).

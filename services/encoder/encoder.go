@@ -830,10 +830,15 @@ func (e *Encoder) yieldToStart(job jobs.EncodeJob) func() bool {
 // ready is the machine's whole work either way).
 const maxYieldShare = 0.8
 
+// yieldGrace is how long a run may stand stopped before the share counts:
+// a chunk that starts beside a first chunk waits for it whole (a first
+// chunk takes 2–4 s), instead of taking a fifth of the cores from it.
+const yieldGrace = 3 * time.Second
+
 // startYield reports, when asked (from one goroutine: a run's watch),
 // whether a run should stand stopped now: while this encoder, or another of
 // the deployment's on this machine (hostStartWork), runs start work, for at
-// most maxYieldShare of the run's time from the first call.
+// most yieldGrace and maxYieldShare of the run's time from the first call.
 func (e *Encoder) startYield() func() bool {
 	var started, since time.Time
 	var held time.Duration
@@ -847,7 +852,7 @@ func (e *Encoder) startYield() func() bool {
 			held += now.Sub(since)
 		}
 		since = now
-		holding = (e.startWork.Load() > 0 || e.host.othersBusy()) && held.Seconds() < maxYieldShare*now.Sub(started).Seconds()
+		holding = (e.startWork.Load() > 0 || e.host.othersBusy()) && held < yieldGrace+time.Duration(maxYieldShare*float64(now.Sub(started)))
 		return holding
 	}
 }
