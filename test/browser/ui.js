@@ -105,6 +105,13 @@ async function shoot(page, name) {
       await page.waitForFunction(t => document.getElementById('video').currentTime > t + 0.3 || document.getElementById('video').ended, now);
     }
     step('switched');
+    // Seek previews: hover the seek bar, if the video has a storyboard.
+    if (await page.evaluate(() => !document.getElementById('scrub').hidden)) {
+      const box = await page.locator('#seek').boundingBox();
+      await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+      report.preview = await page.evaluate(() => getComputedStyle(document.getElementById('preview')).backgroundImage);
+    }
+    await shoot(page, '4-player');
     // Audio languages: the menu lists the tracks; the viewer's choice is
     // kept for the next visit.
     await page.waitForFunction(() => !document.getElementById('audio').hidden && document.querySelectorAll('#audio option').length > 1);
@@ -115,13 +122,6 @@ async function shoot(page, name) {
     await page.waitForFunction(() => window.hls && window.hls.audioTracks.length > 1);
     await page.waitForFunction(() => window.hls.audioTrack === 1 && document.getElementById('audio').value === '1');
     step('audio remembered');
-    // Seek previews: hover the seek bar, if the video has a storyboard.
-    if (await page.evaluate(() => !document.getElementById('scrub').hidden)) {
-      const box = await page.locator('#seek').boundingBox();
-      await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
-      report.preview = await page.evaluate(() => getComputedStyle(document.getElementById('preview')).backgroundImage);
-    }
-    await shoot(page, '4-player');
 
     // The library lists it; delete it from there.
     await page.goto(base + '/videos');
