@@ -132,12 +132,7 @@ func (v *Video) Fail(code, reason string) {
 
 // audioOnly tells whether the video's renditions are all audio.
 func (v *Video) audioOnly() bool {
-	for _, r := range v.Renditions {
-		if !IsAudio(r.Name) {
-			return false
-		}
-	}
-	return len(v.Renditions) > 0
+	return len(v.Renditions) > 0 && v.AudioTracks() == len(v.Renditions)
 }
 
 func (v *Video) encodedChunks() int {

@@ -58,9 +58,6 @@ type Source struct {
 	// HDR names the source's HDR transfer, "pq" or "hlg" ("" for SDR); the
 	// renditions are tone-mapped to SDR.
 	HDR string `json:"hdr,omitempty"`
-	// AudioTracks is how many of the source's audio tracks the video keeps
-	// (each an audio rendition).
-	AudioTracks int `json:"audio_tracks,omitempty"`
 	// Notes are sentences for the uploader about what the video left out
 	// of the source (tracks past a limit, say).
 	Notes []string `json:"notes,omitempty"`
@@ -102,6 +99,18 @@ type Rendition struct {
 	// Captions: the segmenter found CEA-608/708 closed captions in the
 	// rendition's video (pkg/mpegts Info.Captions), kept from the source.
 	Captions bool `json:"captions,omitempty"`
+}
+
+// AudioTracks is how many audio renditions the video has: one per audio
+// track of the source it keeps.
+func (v *Video) AudioTracks() int {
+	n := 0
+	for _, r := range v.Renditions {
+		if IsAudio(r.Name) {
+			n++
+		}
+	}
+	return n
 }
 
 // HasCaptions reports whether the video renditions carry closed captions.

@@ -892,7 +892,7 @@ func mergePlan(existing, planned []video.Rendition) []video.Rendition {
 
 func sourceFacts(src source) *video.Source {
 	p := src.probe
-	s := &video.Source{Format: p.Format, Duration: p.Duration, AudioTracks: len(p.Audios)}
+	s := &video.Source{Format: p.Format, Duration: p.Duration}
 	if v := p.Video; v != nil {
 		s.Width, s.Height, s.FrameRate, s.VideoCodec = v.DisplayWidth, v.DisplayHeight, v.FrameRate, v.Codec
 		s.Interlaced, s.HDR = v.Interlaced(), v.HDR()

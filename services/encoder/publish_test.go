@@ -223,7 +223,7 @@ func TestAudioTracksBecomeRenditions(t *testing.T) {
 		}
 	}
 	want := []string{`audio en "English" true`, `audio-2 de "Deutsch" false`, `audio-3  "Commentary" false`}
-	if !slices.Equal(got, want) || rec.Source.AudioTracks != 3 || len(rec.Source.Notes) != 0 {
+	if !slices.Equal(got, want) || rec.AudioTracks() != 3 || len(rec.Source.Notes) != 0 {
 		t.Fatalf("audio renditions %q, facts %+v; want %q", got, rec.Source, want)
 	}
 	audio := v.q.encode[0]
@@ -252,7 +252,7 @@ func TestAudioTracksBecomeRenditions(t *testing.T) {
 		"-map", "0", "-map", "1", "-map", "2", "-map", "3", "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "flac")
 	rec, _ = v2.recs.Get(ctx, v2.id)
 	if n := len(rec.Renditions); n < 3 || !video.IsAudio(rec.Renditions[n-1].Name) || rec.Renditions[n-1].Name != "audio-2" ||
-		rec.Source.AudioTracks != 2 || len(rec.Source.Notes) != 1 || !strings.Contains(rec.Source.Notes[0], "One more audio track was left out") {
+		rec.AudioTracks() != 2 || len(rec.Source.Notes) != 1 || !strings.Contains(rec.Source.Notes[0], "One more audio track was left out") {
 		t.Errorf("with audio.max_tracks 2: renditions %+v, facts %+v; want two audio renditions and a note", rec.Renditions, rec.Source)
 	}
 }

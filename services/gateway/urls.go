@@ -66,7 +66,7 @@ func present(v video.Video, base, token string) api.Video {
 	}
 	if s := v.Source; s != nil {
 		out.Source = &api.Source{Format: s.Format, Duration: s.Duration, Width: s.Width, Height: s.Height, FrameRate: s.FrameRate,
-			VideoCodec: s.VideoCodec, AudioCodec: s.AudioCodec, Interlaced: s.Interlaced, HDR: s.HDR, Captions: v.HasCaptions(), AudioTracks: s.AudioTracks, Notes: s.Notes}
+			VideoCodec: s.VideoCodec, AudioCodec: s.AudioCodec, Interlaced: s.Interlaced, HDR: s.HDR, Captions: v.HasCaptions(), AudioTracks: v.AudioTracks(), Notes: s.Notes}
 	}
 	for _, r := range v.Renditions {
 		out.Renditions = append(out.Renditions, api.Rendition{Name: r.Name, Width: r.Width, Height: r.Height, FrameRate: r.FrameRate,
