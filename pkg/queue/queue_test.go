@@ -266,15 +266,18 @@ func TestOtherJobsUnaffectedByAFailingOne(t *testing.T) {
 }
 
 func TestHeartbeatsKeepALongJob(t *testing.T) {
-	// An AckWait of 1 s (heartbeats every 250 ms) leaves room for a loaded CI
-	// machine's scheduling stalls; the job runs five times as long.
+	// JetStream takes BackOff[0] as the first delivery's ack wait, so both are
+	// 2 s: heartbeats every 500 ms leave room for a loaded CI machine's
+	// scheduling stalls (with fastConfig's 200 ms back-off, a 200 ms stall
+	// under -race redelivered the job). The job runs three times as long.
 	cfg := fastConfig()
-	cfg.AckWait = time.Second
+	cfg.AckWait = 2 * time.Second
+	cfg.BackOff = []time.Duration{cfg.AckWait, cfg.AckWait}
 	bus := newBus(t, cfg)
 	var runs atomic.Int32
 	runWorker(t, bus, func(ctx context.Context, j jobs.EncodeJob, a Attempt) error {
 		runs.Add(1)
-		time.Sleep(5 * cfg.AckWait)
+		time.Sleep(3 * cfg.AckWait)
 		return nil
 	})
 	newVideo(t, bus)
