@@ -19,6 +19,9 @@ type Video struct {
 	Source   *Source  `json:"source,omitempty"`
 	// Renditions are the video's renditions, audio included, once planned.
 	Renditions []Rendition `json:"renditions,omitempty"`
+	// Subtitles are the video's WebVTT subtitle renditions: the source's
+	// text tracks, and files added with POST /api/videos/{id}/subtitles.
+	Subtitles  []Subtitle  `json:"subtitles,omitempty"`
 	Thumbnails *Thumbnails `json:"thumbnails,omitempty"`
 	// Chunks is how many pieces the video is encoded in (encoders take
 	// them in parallel).
@@ -111,6 +114,25 @@ type Rendition struct {
 	Label           string `json:"label,omitempty"`
 	Default         bool   `json:"default,omitempty"`
 	Characteristics string `json:"characteristics,omitempty"`
+}
+
+// Subtitle is one subtitle rendition of a video.
+type Subtitle struct {
+	// ID names it in the API (DELETE /api/videos/{id}/subtitles/{sid})
+	// and in the stream's paths; a replaced file gets a new one.
+	ID       string `json:"id"`
+	Language string `json:"language,omitempty"` // BCP 47
+	Label    string `json:"label"`              // the name players show
+	Default  bool   `json:"default,omitempty"`  // shown unless the viewer turns it off
+	// Forced subtitles translate only what the audio does not; players
+	// show them without being asked.
+	Forced          bool   `json:"forced,omitempty"`
+	HearingImpaired bool   `json:"hearing_impaired,omitempty"` // SDH: sounds described too
+	Origin          string `json:"origin"`                     // "source" (a track of the upload) or "upload" (added)
+	Cues            int    `json:"cues"`
+	// PlaylistURL is its media playlist, signed when playback is; set
+	// once the video is playable.
+	PlaylistURL string `json:"playlist_url,omitempty"`
 }
 
 // Thumbnails says which pictures a video has.

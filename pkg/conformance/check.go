@@ -292,6 +292,16 @@ func (c *checker) master(ctx context.Context, u *url.URL) error {
 	c.alternates(uri, variants)
 	c.aligned(variants)
 	c.renditionContent(groups)
+	var firstVideo *variant
+	for _, v := range variants {
+		if v.claim != nil && v.video {
+			firstVideo = v
+			break
+		}
+	}
+	if err := c.subtitles(ctx, u, groups, firstVideo); err != nil {
+		return err
+	}
 	for _, v := range variants {
 		if v.claim != nil {
 			audio := groups.byKey[groupKey("AUDIO", v.claim.Audio)]

@@ -145,7 +145,9 @@ func (c *checker) renditions(masterURI string, body []byte, streams []*m3u8.Vari
 		switch {
 		case defaults > 1:
 			c.add(RuleRenditions, where, "%d renditions with DEFAULT=YES", defaults)
-		case defaults == 0:
+		case defaults == 0 && !strings.HasPrefix(k, "SUBTITLES ") && !strings.HasPrefix(k, "CLOSED-CAPTIONS "):
+			// Subtitles and captions are off unless chosen: a group of
+			// them needs no default.
 			c.add(RuleRenditionDefault, where, "no rendition with DEFAULT=YES")
 		}
 	}

@@ -112,15 +112,23 @@ var (
 		"Each video variant and every audio rendition of its AUDIO group start together (first timestamps within 0.1 s) and end together (EXTINF totals within 0.5 s)."}
 )
 
+// Subtitle renditions.
+var (
+	RuleWebVTT = Rule{"webvtt-segments", Must, "RFC 8216 §3.5",
+		"Every segment of a SUBTITLES rendition is WebVTT with an X-TIMESTAMP-MAP header (MPEGTS and LOCAL), and every cue in it is shown during that segment's time."}
+	RuleSubtitleDuration = Rule{"subtitle-duration", Should, "RFC 8216 §6.2.4; Apple authoring spec: Subtitles",
+		"A subtitle rendition lasts as long as the video (EXTINF totals within one target duration)."}
+)
+
 // Rules lists every rule, MUST first.
 var Rules = []Rule{
 	RuleHTTP, RuleMIME, RuleEXTM3U, RuleSyntax, RuleVersion, RuleBandwidth, RuleCodecsPresent,
 	RuleCodecsMatch, RuleResolutionMatch, RuleVOD, RuleEndlist, RuleTargetDuration, RuleIDR,
-	RuleIFrameIDR, RuleByteRange, RuleKey, RuleDecrypt, RuleRenditions, RuleContinuity, RuleColour,
+	RuleIFrameIDR, RuleByteRange, RuleKey, RuleDecrypt, RuleRenditions, RuleContinuity, RuleColour, RuleWebVTT,
 	RuleTarget6, RuleSegmentLength, RuleEXTINFAccurate, RuleContinuous, RuleAligned,
 	RuleAverageBandwidth, RulePeakBandwidth, RuleFrameRate, RuleResolution, RuleIndependent,
 	RuleIFrames, RuleGzip, RuleH264Profile, RuleAACLC, RuleRenditionDefault, RuleAudioChannels, RuleCaptions, RuleAVAligned,
-	RuleProgressive, RuleAlternates,
+	RuleProgressive, RuleAlternates, RuleSubtitleDuration,
 }
 
 // Finding is one broken rule at one URI.

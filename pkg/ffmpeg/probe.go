@@ -57,6 +57,9 @@ type Source struct {
 	// Audios are the source's audio tracks in file order, each a rendition
 	// of the video's audio group (up to the profile's audio.max_tracks).
 	Audios []AudioStream
+	// Subtitles are the source's subtitle tracks in file order, text and
+	// image alike (SubtitleStream.Text tells them apart).
+	Subtitles []SubtitleStream
 	// Start is the file's first timestamp, seconds (format start_time; NaN
 	// if unknown); the tracks have theirs.
 	Start float64
@@ -91,6 +94,7 @@ func (s Source) Clone() Source {
 		s.Audio = &a
 	}
 	s.Audios = slices.Clone(s.Audios)
+	s.Subtitles = slices.Clone(s.Subtitles)
 	return s
 }
 
@@ -181,10 +185,12 @@ type probeJSON struct {
 		SampleRate   string `json:"sample_rate"`
 		StartTime    string `json:"start_time"`
 		Disposition  struct {
-			AttachedPic    int `json:"attached_pic"`
-			Default        int `json:"default"`
-			Comment        int `json:"comment"`
-			VisualImpaired int `json:"visual_impaired"`
+			AttachedPic     int `json:"attached_pic"`
+			Default         int `json:"default"`
+			Comment         int `json:"comment"`
+			VisualImpaired  int `json:"visual_impaired"`
+			HearingImpaired int `json:"hearing_impaired"`
+			Forced          int `json:"forced"`
 		} `json:"disposition"`
 		Tags struct {
 			Rotate   string `json:"rotate"`
@@ -264,6 +270,10 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 			src.Audios = append(src.Audios, AudioStream{Index: s.Index, Codec: s.CodecName, Channels: s.Channels, SampleRate: sr,
 				Start: parseTime(s.StartTime), Language: s.Tags.Language, Title: s.Tags.Title, Default: s.Disposition.Default != 0,
 				Described: s.Disposition.VisualImpaired != 0, Comment: s.Disposition.Comment != 0})
+		case s.CodecType == "subtitle":
+			src.Subtitles = append(src.Subtitles, SubtitleStream{Index: s.Index, Codec: s.CodecName, Start: parseTime(s.StartTime),
+				Language: s.Tags.Language, Title: s.Tags.Title, Default: s.Disposition.Default != 0,
+				Forced: s.Disposition.Forced != 0, HearingImpaired: s.Disposition.HearingImpaired != 0})
 		}
 	}
 	if len(src.Audios) > 0 {

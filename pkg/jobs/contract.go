@@ -71,6 +71,10 @@ const (
 	PartPlan  = ""      // probe, plan the renditions and chunks, queue the rest
 	PartVideo = "video" // one chunk of every video rendition
 	PartAudio = "audio" // the audio rendition, whole, published chunk by chunk
+	// PartSubtitles turns the source's text subtitle tracks into WebVTT
+	// renditions: demuxing only, so it runs in the audio lane (its own
+	// slots, never behind video chunks).
+	PartSubtitles = "subtitles"
 )
 
 // EncodeJob asks an encoder to do one part of a video's encoding. The
@@ -113,7 +117,17 @@ type SegmentJob struct {
 	// or "none" leaves segments in the clear. The key itself never travels
 	// in a message.
 	Encryption string `json:"encryption,omitempty"`
+	// Revision is, for a master-only job (MasterOnly), the video's
+	// subtitles revision that asked for it.
+	Revision int `json:"revision,omitempty"`
 }
+
+// MasterOnly reports whether the job asks only for the master playlist to
+// be written again (the video's subtitles changed), not for a chunk to be
+// cut. One for a video still encoding carries its SegmentDuration and
+// Encryption: the round that writes the master may grow its media
+// playlists too.
+func (j SegmentJob) MasterOnly() bool { return j.Rendition == "" }
 
 // MsgID makes publishes idempotent: a retried publish of the same job within
 // the stream's duplicate window is dropped by JetStream.
@@ -121,8 +135,8 @@ func (j EncodeJob) MsgID() string {
 	switch j.Part {
 	case PartPlan:
 		return "encode." + j.VideoID + ".plan"
-	case PartAudio:
-		return "encode." + j.VideoID + ".audio"
+	case PartAudio, PartSubtitles:
+		return "encode." + j.VideoID + "." + j.Part
 	}
 	return fmt.Sprintf("encode.%s.%s.%d", j.VideoID, j.Part, j.Chunk.Index)
 }
@@ -133,7 +147,7 @@ func (j EncodeJob) MsgID() string {
 // soon beside a long one), then later chunks of longer ones.
 func (j EncodeJob) Subject() string {
 	switch {
-	case j.Part == PartAudio:
+	case j.Part == PartAudio, j.Part == PartSubtitles:
 		return SubjectAudio
 	case j.Part != PartVideo || j.Chunk.Index == 0:
 		return SubjectEncode
@@ -183,5 +197,8 @@ func (j EncodeJob) NextChunk() (EncodeJob, bool) {
 
 // MsgID makes publishes idempotent.
 func (j SegmentJob) MsgID() string {
+	if j.MasterOnly() {
+		return fmt.Sprintf("segment.%s.master.%d", j.VideoID, j.Revision)
+	}
 	return fmt.Sprintf("segment.%s.%s.%d", j.VideoID, j.Rendition, j.Chunk.Index)
 }

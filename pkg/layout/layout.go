@@ -93,6 +93,19 @@ const KeyName = "key"
 // SegmentName is a segment's file name, relative to its media playlist.
 func SegmentName(n int) string { return fmt.Sprintf("seg_%05d.ts", n) }
 
+// SubtitleSegmentName is a WebVTT segment's file name, relative to its
+// subtitle rendition's media playlist.
+func SubtitleSegmentName(n int) string { return fmt.Sprintf("seg_%05d.vtt", n) }
+
+// SubtitleSegmentKey is one WebVTT segment of a subtitle rendition.
+func SubtitleSegmentKey(id, rendition string, n int) string {
+	return StreamPrefix(id) + rendition + "/" + SubtitleSegmentName(n)
+}
+
+// RenditionPrefix holds everything of one rendition (a replaced subtitle
+// rendition is deleted by it).
+func RenditionPrefix(id, rendition string) string { return StreamPrefix(id) + rendition + "/" }
+
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // NewVideoID returns a random, unguessable id (120 bits, 24 characters).

@@ -132,6 +132,30 @@ func media(segs []Segment, target int, key *Key, typ m3u8.MediaType) ([]byte, er
 	return bytes.Replace(p.Encode().Bytes(), []byte("#EXT-X-ALLOW-CACHE:NO\n"), nil, 1), nil
 }
 
+// Durations reads the segment durations (EXTINF) and the target duration
+// of a media playlist: the segment grid a subtitle rendition added later is
+// cut on, and the target it says too.
+func Durations(body []byte) ([]float64, int, error) {
+	p, typ, err := m3u8.DecodeFrom(bytes.NewReader(body), true)
+	if err != nil {
+		return nil, 0, fmt.Errorf("playlist: %w", err)
+	}
+	media, ok := p.(*m3u8.MediaPlaylist)
+	if !ok || typ != m3u8.MEDIA {
+		return nil, 0, fmt.Errorf("playlist: not a media playlist")
+	}
+	var ds []float64
+	for _, s := range media.Segments {
+		if s != nil {
+			ds = append(ds, s.Duration)
+		}
+	}
+	if len(ds) == 0 {
+		return nil, 0, fmt.Errorf("playlist: no segments")
+	}
+	return ds, int(math.Round(media.TargetDuration)), nil
+}
+
 // Written is a duration as an EXTINF of ours shows it: grafov/m3u8 prints
 // three decimals of a float32. Bit rates are computed from this value, so
 // a player (or checker) dividing a segment's size by its EXTINF never finds
@@ -209,13 +233,31 @@ type Captions struct {
 	InstreamID string // "CC1".."CC4" (CEA-608) or "SERVICE1".. (CEA-708)
 }
 
+// SubtitlesGroupID names the subtitles group of our masters.
+const SubtitlesGroupID = "subs"
+
+// SubtitleRendition is one WebVTT subtitle rendition (RFC 8216 3.5) of the
+// subtitles group every video variant names.
+type SubtitleRendition struct {
+	URI      string // its media playlist
+	Name     string // what a player's menu shows; unique in the group
+	Language string // BCP 47, or ""
+	Default  bool   // at most one in the group
+	// Autoselect lets a player pick it by the viewer's language; Forced
+	// marks subtitles meant to show with no choice made (foreign dialogue
+	// only), which RFC 8216 lets only subtitles be.
+	Autoselect, Forced bool
+	Characteristics    string
+}
+
 // mediaTags are the master's EXT-X-MEDIA tags, written by us rather than
 // grafov/m3u8, which has no CHANNELS attribute (Apple's authoring spec
 // wants it on every audio rendition). grafov keeps one custom tag per
 // name, so this one writes them all, a line each.
 type mediaTags struct {
-	audio    []AudioRendition
-	captions *Captions
+	audio     []AudioRendition
+	captions  *Captions
+	subtitles []SubtitleRendition
 }
 
 func (t mediaTags) TagName() string { return "#EXT-X-MEDIA" }
@@ -244,6 +286,20 @@ func (t mediaTags) String() string {
 			fmt.Fprintf(&b, `,LANGUAGE="%s"`, c.Language)
 		}
 		fmt.Fprintf(&b, `,NAME="%s",DEFAULT=YES,AUTOSELECT=YES,INSTREAM-ID="%s"`, c.Name, c.InstreamID)
+		lines = append(lines, b.String())
+	}
+	for _, r := range t.subtitles {
+		var b strings.Builder
+		fmt.Fprintf(&b, `#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="%s"`, SubtitlesGroupID)
+		if r.Language != "" {
+			fmt.Fprintf(&b, `,LANGUAGE="%s"`, r.Language)
+		}
+		// RFC 8216 4.3.4.1: AUTOSELECT must be YES where DEFAULT is.
+		fmt.Fprintf(&b, `,NAME="%s",DEFAULT=%s,AUTOSELECT=%s,FORCED=%s`, r.Name, yesNo(r.Default), yesNo(r.Autoselect || r.Default), yesNo(r.Forced))
+		if r.Characteristics != "" {
+			fmt.Fprintf(&b, `,CHARACTERISTICS="%s"`, r.Characteristics)
+		}
+		fmt.Fprintf(&b, `,URI="%s"`, r.URI)
 		lines = append(lines, b.String())
 	}
 	return strings.Join(lines, "\n")
@@ -287,6 +343,31 @@ func checkAudio(rs []AudioRendition) error {
 	return nil
 }
 
+// checkSubtitles refuses a group that would make a wrong master: values
+// that cannot be quoted, NAMEs used twice, no URI, more than one DEFAULT.
+func checkSubtitles(rs []SubtitleRendition) error {
+	names := map[string]bool{}
+	defaults := 0
+	for _, r := range rs {
+		for _, v := range []string{r.URI, r.Name, r.Language, r.Characteristics} {
+			if strings.ContainsAny(v, "\"\r\n") {
+				return fmt.Errorf("playlist: subtitle rendition value %q cannot be quoted", v)
+			}
+		}
+		if r.Name == "" || names[r.Name] || r.URI == "" {
+			return fmt.Errorf("playlist: subtitle rendition %q (%s): a NAME must be set and unique, and a URI given", r.Name, r.URI)
+		}
+		names[r.Name] = true
+		if r.Default {
+			defaults++
+		}
+	}
+	if defaults > 1 {
+		return fmt.Errorf("playlist: %d subtitle renditions are DEFAULT=YES; want at most one", defaults)
+	}
+	return nil
+}
+
 // IFrameVariant is a rendition's I-frame playlist as the master lists it.
 type IFrameVariant struct {
 	URI                         string
@@ -303,7 +384,11 @@ type IFrameVariant struct {
 // variant names their group. Video variants name the closed-captions
 // group, or say CLOSED-CAPTIONS=NONE when cc is nil (Apple's authoring spec:
 // a player need not look for captions that are not there).
-func Master(vs []Variant, audio []AudioRendition, cc *Captions) ([]byte, error) {
+//
+// Subtitle renditions, if any, are listed too, and every video variant
+// names their group (an audio-only video lists none: there is no picture
+// to show them on, and the players we test show none).
+func Master(vs []Variant, audio []AudioRendition, cc *Captions, subs ...SubtitleRendition) ([]byte, error) {
 	if len(vs) == 0 {
 		return nil, fmt.Errorf("playlist: no variants")
 	}
@@ -317,8 +402,11 @@ func Master(vs []Variant, audio []AudioRendition, cc *Captions) ([]byte, error) 
 	if c := cc; c != nil && (c.Name == "" || !instreamIDRe.MatchString(c.InstreamID) || strings.ContainsAny(c.Name+c.Language, "\"\r\n")) {
 		return nil, fmt.Errorf("playlist: closed captions %+v cannot be written", *c)
 	}
-	if len(audio) > 0 || cc != nil {
-		p.SetCustomTag(mediaTags{audio, cc})
+	if err := checkSubtitles(subs); err != nil {
+		return nil, err
+	}
+	if len(audio) > 0 || cc != nil || len(subs) > 0 {
+		p.SetCustomTag(mediaTags{audio, cc, subs})
 	}
 	for _, v := range ordered {
 		if v.Bandwidth <= 0 || v.Codecs == "" {
@@ -343,6 +431,9 @@ func Master(vs []Variant, audio []AudioRendition, cc *Captions) ([]byte, error) 
 		}
 		if len(audio) > 0 {
 			params.Audio = AudioGroupID
+		}
+		if len(subs) > 0 && v.Width > 0 {
+			params.Subtitles = SubtitlesGroupID
 		}
 		p.Append(v.URI, nil, params)
 	}

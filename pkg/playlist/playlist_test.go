@@ -388,3 +388,53 @@ func TestStoryboardVTT(t *testing.T) {
 		t.Errorf("%d cues, want 15 (0 to 28 s)", n)
 	}
 }
+
+func TestMasterSubtitles(t *testing.T) {
+	vs := []Variant{{URI: "360p/index.m3u8", Bandwidth: 900_000, Codecs: "avc1.64001e,mp4a.40.2", Width: 640, Height: 360, FrameRate: 25}}
+	subs := []SubtitleRendition{
+		{URI: "subtitles-1/index.m3u8", Name: "English", Language: "en", Autoselect: true},
+		{URI: "subtitles-2/index.m3u8", Name: "Français (forced)", Language: "fr", Default: true, Forced: true},
+		{URI: "subtitles-3/index.m3u8", Name: "English (SDH)", Language: "en", Characteristics: "public.accessibility.transcribes-spoken-dialog"},
+	}
+	b, err := Master(vs, []AudioRendition{{URI: "audio/index.m3u8", Name: "Audio", Channels: 2, Default: true}}, nil, subs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="en",NAME="English",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI="subtitles-1/index.m3u8"` + "\n",
+		`#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="fr",NAME="Français (forced)",DEFAULT=YES,AUTOSELECT=YES,FORCED=YES,URI="subtitles-2/index.m3u8"` + "\n",
+		`NAME="English (SDH)",DEFAULT=NO,AUTOSELECT=NO,FORCED=NO,CHARACTERISTICS="public.accessibility.transcribes-spoken-dialog",URI="subtitles-3/index.m3u8"` + "\n",
+		`AUDIO="audio",CLOSED-CAPTIONS=NONE,SUBTITLES="subs"`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("master lacks %s:\n%s", want, b)
+		}
+	}
+	if _, _, err := m3u8.Decode(*bytes.NewBuffer(b), true); err != nil {
+		t.Errorf("the master does not parse strictly: %v", err)
+	}
+	for _, bad := range [][]SubtitleRendition{
+		{{URI: "a/index.m3u8", Name: "A", Default: true}, {URI: "b/index.m3u8", Name: "B", Default: true}},
+		{{URI: "a/index.m3u8", Name: "A"}, {URI: "b/index.m3u8", Name: "A"}},
+		{{Name: "A"}},
+		{{URI: "a/index.m3u8", Name: `say "A"`}},
+	} {
+		if _, err := Master(vs, nil, nil, bad...); err == nil {
+			t.Errorf("subtitles %+v were written", bad)
+		}
+	}
+}
+
+func TestDurations(t *testing.T) {
+	body, err := Media([]Segment{{URI: "a.ts", Duration: 2}, {URI: "b.ts", Duration: 2.002}, {URI: "c.ts", Duration: 1.5}}, 6, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, target, err := Durations(body)
+	if err != nil || len(got) != 3 || got[0] != 2 || got[1] != 2.002 || got[2] != 1.5 || target != 6 {
+		t.Errorf("Durations = %v, %d, %v", got, target, err)
+	}
+	if _, _, err := Durations([]byte("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n")); err == nil {
+		t.Error("a master playlist gave durations")
+	}
+}

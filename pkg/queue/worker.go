@@ -112,6 +112,10 @@ type Worker[T any] struct {
 	// Skip, if set, is asked before a job runs; a reason drops the job
 	// unrun. published is when the job was queued.
 	Skip func(job T, published time.Time) (reason string)
+	// ReadyToo, if set, reports whether a job still has work for a video
+	// that is ready (a master-only segment job: its subtitles changed);
+	// other jobs of final videos are dropped unrun.
+	ReadyToo func(job T) bool
 }
 
 // Retry is a Worker's policy for jobs that are not a stage of a video: a
@@ -363,6 +367,9 @@ func (w *Worker[T]) skip(ctx context.Context, job T, id string, msg jetstream.Ms
 		return ""
 	}
 	rec, err := w.Bus.Videos.Get(ctx, id)
+	if err == nil && rec.State == video.StateReady && w.ReadyToo != nil && w.ReadyToo(job) {
+		return ""
+	}
 	if errors.Is(err, video.ErrNotFound) || (err == nil && rec.State.Final()) {
 		return "video finished or deleted"
 	}

@@ -105,3 +105,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestShift(t *testing.T) {
+	cues := []Cue{{Start: 9, End: 9.5, Text: "before"}, {Start: 9.8, End: 11, Text: "across"}, {Start: 12, End: 13, Text: "after"}}
+	got := Shift(cues, -10)
+	want := []Cue{{Start: 0, End: 1, Text: "across"}, {Start: 2, End: 3, Text: "after"}}
+	if len(got) != len(want) {
+		t.Fatalf("Shift = %+v, want %+v", got, want)
+	}
+	for i := range got {
+		if d := got[i].End - want[i].End; got[i].Text != want[i].Text || got[i].Start != want[i].Start || d > 1e-9 || d < -1e-9 {
+			t.Errorf("cue %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if cues[0].Text != "before" || cues[1].Start != 9.8 {
+		t.Error("Shift changed its input")
+	}
+}

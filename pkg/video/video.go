@@ -101,6 +101,46 @@ type Rendition struct {
 	Captions bool `json:"captions,omitempty"`
 }
 
+// Subtitle is one WebVTT subtitle rendition of a video: a text track of
+// the source, or a file added through the API. Its playlist and segments
+// are under streams/{id}/{ID}/; they are written whole before the record
+// lists it, so a master that lists it never points at a partial one.
+type Subtitle struct {
+	// ID names the rendition and its directory, "subtitles-N", N never
+	// used twice in a video (Video.SubtitlesRevision): a replaced file
+	// gets a new one, so a player holding the old master still finds
+	// what it lists until it is deleted.
+	ID       string `json:"id"`
+	Language string `json:"language,omitempty"` // BCP 47, "" if unknown
+	Label    string `json:"label"`              // what a player's menu shows; unique in the video
+	Default  bool   `json:"default,omitempty"`
+	// Forced subtitles translate only what the audio does not (foreign
+	// dialogue, signs): players show them without being asked.
+	Forced bool `json:"forced,omitempty"`
+	// HearingImpaired (SDH) subtitles also describe sounds.
+	HearingImpaired bool `json:"hearing_impaired,omitempty"`
+	// Origin is "source" (a text track of the upload) or "upload" (added
+	// through the API).
+	Origin string `json:"origin"`
+	Cues   int    `json:"cues"`
+}
+
+// Subtitle origins.
+const (
+	SubtitlesFromSource = "source"
+	SubtitlesUploaded   = "upload"
+)
+
+// SubtitleID names the subtitle rendition made at revision n.
+func SubtitleID(n int) string { return "subtitles-" + strconv.Itoa(n) }
+
+// IsSubtitle reports whether a name is a subtitle rendition's.
+func IsSubtitle(name string) bool { return strings.HasPrefix(name, "subtitles-") }
+
+// MasterStale reports whether the subtitles changed since the master
+// playlist was last written: a publisher must write it again.
+func (v *Video) MasterStale() bool { return v.MasterRevision < v.SubtitlesRevision }
+
 // AudioTracks is how many audio renditions the video has: one per audio
 // track of the source it keeps.
 func (v *Video) AudioTracks() int {
@@ -161,6 +201,16 @@ type Video struct {
 	Size       int64       `json:"size"`
 	Source     *Source     `json:"source,omitempty"`
 	Renditions []Rendition `json:"renditions,omitempty"`
+	// Subtitles are the video's subtitle renditions. SubtitlesRevision
+	// counts their changes (and numbers their IDs); MasterRevision is the
+	// revision the published master lists (MasterStale).
+	Subtitles         []Subtitle `json:"subtitles,omitempty"`
+	SubtitlesRevision int        `json:"subtitles_revision,omitempty"`
+	MasterRevision    int        `json:"master_revision,omitempty"`
+	// SubtitlesPending: the plan found text subtitle tracks in the source,
+	// and the job turning them into renditions has not finished; the video
+	// becomes ready only after it.
+	SubtitlesPending bool `json:"subtitles_pending,omitempty"`
 	// Thumbnails are set by the encoder when it made a poster or storyboard.
 	Thumbnails *Thumbnails `json:"thumbnails,omitempty"`
 	// Chunks is how many chunks the video is encoded in; Encoded marks the
@@ -196,9 +246,10 @@ func (v *Video) Playable() bool {
 	return v.State == StateReady || v.PlayableAt != nil && v.State != StateFailed
 }
 
-// AllRenditionsDone reports whether every planned rendition is segmented.
+// AllRenditionsDone reports whether every planned rendition is segmented,
+// and the source's subtitles (if any) are written: the final master can be.
 func (v *Video) AllRenditionsDone() bool {
-	if len(v.Renditions) == 0 {
+	if len(v.Renditions) == 0 || v.SubtitlesPending {
 		return false
 	}
 	for _, r := range v.Renditions {

@@ -73,9 +73,14 @@ const (
 	cacheSegment  = "public, max-age=31536000, immutable" // never rewritten with other bytes
 	cachePlaylist = "public, max-age=86400"               // complete VOD playlists
 	cacheGrowing  = "public, max-age=2"                   // EVENT playlists, early masters
+	// A ready video's master changes when its subtitles do (added,
+	// replaced or deleted through the API): cached briefly, then
+	// revalidated (its ETag makes that a 304).
+	cacheMaster = "public, max-age=10"
 	ageSegment    = 31536000
 	agePlaylist   = 86400
 	ageGrowing    = 2
+	ageMaster     = 10
 	maxPlaylist   = 8 << 20
 )
 
@@ -89,7 +94,7 @@ const (
 
 var (
 	renditionRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
-	fileRe      = regexp.MustCompile(`^(index\.m3u8|iframes\.m3u8|seg_[0-9]{5,9}\.ts)$`)
+	fileRe      = regexp.MustCompile(`^(index\.m3u8|iframes\.m3u8|seg_[0-9]{5,9}\.(ts|vtt))$`)
 	// The still pictures beside the master (layout.PosterName,
 	// layout.ThumbnailsName, layout.SpriteName): one spelling of each.
 	pictureRe = regexp.MustCompile(`^(poster\.jpg|thumbnails\.vtt|sprite_(0|[1-9][0-9]{0,3})\.jpg)$`)
@@ -144,6 +149,7 @@ var (
 	hdrAcceptRanges  = []string{"bytes"}
 	hdrCachePlaylist = []string{cachePlaylist}
 	hdrCacheGrowing  = []string{cacheGrowing}
+	hdrCacheMaster   = []string{cacheMaster}
 )
 
 // ServeHTTP serves GET/HEAD/OPTIONS under /streams/.
@@ -249,11 +255,14 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				// cached no longer than a third of a segment.
 				return s.cacheControl(cacheGrowing, ageGrowing, "", token, expires)
 			}
+			if strings.HasSuffix(key, "/master.m3u8") {
+				return s.cacheControl(cacheMaster, ageMaster, "", token, expires)
+			}
 			return s.cacheControl(cachePlaylist, agePlaylist, "", token, expires)
 		})
 		return
 	}
-	if strings.HasSuffix(key, ".vtt") {
+	if strings.HasSuffix(key, "/"+layout.ThumbnailsName) {
 		// Served like a playlist: its sheet URIs carry the token.
 		h.Set("Content-Type", TypeVTT)
 		h.Set("Cache-Control", s.cacheControl(cachePlaylist, agePlaylist, "", token, expires))
@@ -272,6 +281,11 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Set("Content-Type", TypeSegment)
+	if strings.HasSuffix(key, ".vtt") {
+		// A subtitle segment: written once, like a video segment (a
+		// replaced file is a new rendition, under another name).
+		h.Set("Content-Type", TypeVTT)
+	}
 	h.Set("Cache-Control", s.cacheControl(cacheSegment, ageSegment, ", immutable", token, expires))
 	s.serveObject(w, r, key, info)
 }
@@ -425,7 +439,8 @@ func videoIDOf(escapedPath string) (string, bool) {
 // ObjectKey maps a request path (still escaped) to a store key, or reports
 // false. Only the exact shapes hlsd publishes are accepted — master.m3u8,
 // poster.jpg, thumbnails.vtt, sprite_K.jpg, {rendition}/index.m3u8,
-// {rendition}/iframes.m3u8, {rendition}/seg_NNNNN.ts, with a 24-character id
+// {rendition}/iframes.m3u8, {rendition}/seg_NNNNN.ts (or .vtt, a subtitle
+// rendition's), with a 24-character id
 // from layout.NewVideoID and a rendition name as profiles.json allows — so no
 // encoding trick (%2e%2e, %2f, %252f, backslashes, NUL, overlong UTF-8,
 // doubled slashes, ";" parameters, trailing dots) can name anything else, and
@@ -524,6 +539,8 @@ func (s *Service) servePlaylist(w http.ResponseWriter, r *http.Request, key stri
 			h["Cache-Control"] = hdrCachePlaylist
 		case cacheGrowing:
 			h["Cache-Control"] = hdrCacheGrowing
+		case cacheMaster:
+			h["Cache-Control"] = hdrCacheMaster
 		default:
 			h.Set("Cache-Control", cc)
 		}

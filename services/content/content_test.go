@@ -204,22 +204,25 @@ func TestObjectKey(t *testing.T) {
 }
 
 // A playlist that still grows (EVENT, or a master written before the video
-// was ready) is cached for 2 s; a finished one for a day. Both plain and
-// gzipped, with ETag and 304 as ever.
+// was ready) is cached for 2 s; a ready video's master for 10 s (its
+// subtitles may change); a finished media playlist for a day. Both plain
+// and gzipped, with ETag and 304 as ever.
 func TestCachesGrowingPlaylistsBriefly(t *testing.T) {
+	const media, master = "360p/index.m3u8", "master.m3u8"
 	for _, tc := range []struct {
-		name, body, want string
+		name, file, body, want string
 	}{
-		{"event", "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXTINF:6.000,\nseg_00000.ts\n", "public, max-age=2"},
-		{"early master", string(playlist.MarkInProgress([]byte("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na/index.m3u8\n"))), "public, max-age=2"},
-		{"vod", "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:6.000,\nseg_00000.ts\n#EXT-X-ENDLIST\n", "public, max-age=86400"},
+		{"event", media, "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXTINF:6.000,\nseg_00000.ts\n", "public, max-age=2"},
+		{"early master", master, string(playlist.MarkInProgress([]byte("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na/index.m3u8\n"))), "public, max-age=2"},
+		{"final master", master, "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na/index.m3u8\n", "public, max-age=10"},
+		{"vod", media, "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:6.000,\nseg_00000.ts\n#EXT-X-ENDLIST\n", "public, max-age=86400"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, err := store.NewFileStore(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
-			key := "streams/" + id + "/360p/index.m3u8"
+			key := "streams/" + id + "/" + tc.file
 			if err := st.Put(context.Background(), key, strings.NewReader(tc.body), int64(len(tc.body))); err != nil {
 				t.Fatal(err)
 			}

@@ -182,7 +182,7 @@ func TestSignedPlaybackFollowsThePropagatedToken(t *testing.T) {
 			t.Errorf("master lacks %q", s)
 		}
 	}
-	if cc := resp.Header.Get("Cache-Control"); cc != "private, max-age=3600" {
+	if cc := resp.Header.Get("Cache-Control"); cc != "private, max-age=10" {
 		t.Errorf("master Cache-Control %q", cc)
 	}
 	if resp.ContentLength != int64(len(want)) {
@@ -277,7 +277,7 @@ func TestSignedPlaylistsGzipETagRange(t *testing.T) {
 	if !bytes.Equal(unz, plain) || !bytes.Contains(unz, []byte("?token="+tok)) {
 		t.Fatalf("gzip body is not the rewritten playlist: %q", unz)
 	}
-	if cc := resp.Header.Get("Cache-Control"); cc != "private, max-age=3600" {
+	if cc := resp.Header.Get("Cache-Control"); cc != "private, max-age=10" {
 		t.Errorf("gzip Cache-Control %q", cc)
 	}
 	gzETag := resp.Header.Get("ETag")
@@ -317,7 +317,7 @@ func TestSignedPlaylistsGzipETagRange(t *testing.T) {
 		if resp.StatusCode != tc.want {
 			t.Errorf("%s: %d", tc.name, resp.StatusCode)
 		}
-		if tc.want == 304 && (len(body) != 0 || resp.Header.Get("Cache-Control") != "private, max-age=3600") {
+		if tc.want == 304 && (len(body) != 0 || resp.Header.Get("Cache-Control") != "private, max-age=10") {
 			t.Errorf("%s: body %q Cache-Control %q", tc.name, body, resp.Header.Get("Cache-Control"))
 		}
 	}
@@ -354,7 +354,7 @@ func TestOpenDeploymentIgnoresTokens(t *testing.T) {
 	defer srv.Close()
 	for _, q := range []string{"", "?token=garbage"} {
 		resp, body := do(t, "GET", srv.URL+"/streams/"+id+"/master.m3u8"+q, nil)
-		if resp.StatusCode != 200 || string(body) != signedMaster || resp.Header.Get("Cache-Control") != cachePlaylist {
+		if resp.StatusCode != 200 || string(body) != signedMaster || resp.Header.Get("Cache-Control") != cacheMaster {
 			t.Fatalf("GET master%s = %d %q %q", q, resp.StatusCode, body, resp.Header.Get("Cache-Control"))
 		}
 	}

@@ -168,6 +168,8 @@ func (e *Encoder) encode(ctx context.Context, job jobs.EncodeJob) error {
 		return e.encodeChunk(ctx, job)
 	case jobs.PartAudio:
 		return e.encodeAudio(ctx, job)
+	case jobs.PartSubtitles:
+		return e.encodeSubtitles(ctx, job)
 	}
 	return queue.Permanent(video.CodeInternal, "The video could not be encoded; the error was logged.", fmt.Errorf("unknown part %q", job.Part))
 }
@@ -346,10 +348,23 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 			return err
 		}
 	}
+	subtitleTracks, _ := textSubtitles(probe)
 	if _, err := videos.Update(ctx, id, func(v *video.Video) error {
-		return v.Planned(len(chunks), mergePlan(v.Renditions, renditions), sourceFacts(src))
+		if err := v.Planned(len(chunks), mergePlan(v.Renditions, renditions), sourceFacts(src)); err != nil {
+			return err
+		}
+		v.SubtitlesPending = len(subtitleTracks) > 0
+		return nil
 	}); err != nil {
 		return err
+	}
+	if len(subtitleTracks) > 0 {
+		// From the source itself (a remux keeps no subtitles), in the
+		// audio lane: a demux, beside the start work.
+		if err := e.Queue.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: job.SourceKey, Profiles: job.Profiles,
+			Part: jobs.PartSubtitles, Chunks: chunks, Duration: probe.Duration}); err != nil {
+			return err
+		}
 	}
 
 	// Start work first: the audio (the master waits for its first piece as
@@ -904,6 +919,8 @@ func sourceFacts(src source) *video.Source {
 		s.Notes = append(s.Notes, fmt.Sprintf("The source's closed captions were left out: they cannot be kept when the frame rate changes (%s to %s frames per second).",
 			strconv.FormatFloat(math.Round(p.Video.FrameRate*1000)/1000, 'f', -1, 64), strconv.FormatFloat(math.Round(src.fps*1000)/1000, 'f', -1, 64)))
 	}
+	_, subtitleNotes := textSubtitles(p)
+	s.Notes = append(s.Notes, subtitleNotes...)
 	switch n := src.droppedAudios; {
 	case n == 1:
 		s.Notes = append(s.Notes, fmt.Sprintf("One more audio track was left out: a video keeps its first %d (audio.max_tracks in the profiles).", len(p.Audios)))

@@ -81,6 +81,9 @@ type Records interface {
 // Queue is where the gateway hands new uploads on (queue.Bus).
 type Queue interface {
 	PublishEncode(ctx context.Context, j jobs.EncodeJob) error
+	// PublishSegment asks for a video's master to be written again
+	// (subtitles added or deleted: jobs.SegmentJob.MasterOnly).
+	PublishSegment(ctx context.Context, j jobs.SegmentJob) error
 	AnnounceFinal(v video.Video, log *slog.Logger)
 }
 
@@ -135,6 +138,8 @@ func (gw *Gateway) Handler() http.Handler {
 	mux.Handle("GET /api/videos/{id}", g.require(true, gw.get))
 	mux.Handle("DELETE /api/videos/{id}", g.require(true, gw.delete))
 	mux.Handle("GET /api/videos/{id}/events", g.requireOrQueryToken(gw.events(SSEHeartbeat)))
+	mux.Handle("POST /api/videos/{id}/subtitles", g.require(true, gw.addSubtitles))
+	mux.Handle("DELETE /api/videos/{id}/subtitles/{sid}", g.require(true, gw.deleteSubtitles))
 	mux.HandleFunc("GET /api/openapi.json", serveOpenAPI)
 	mountTus(mux, gw, g)
 	return mux

@@ -373,6 +373,7 @@ func TestOpenAPISchemasMatchTheTypes(t *testing.T) {
 	for name, typ := range map[string]reflect.Type{
 		"Video":        reflect.TypeFor[api.Video](),
 		"Rendition":    reflect.TypeFor[api.Rendition](),
+		"Subtitle":     reflect.TypeFor[api.Subtitle](),
 		"Failure":      reflect.TypeFor[api.Failure](),
 		"Source":       reflect.TypeFor[api.Source](),
 		"Thumbnails":   reflect.TypeFor[api.Thumbnails](),

@@ -74,11 +74,24 @@ func present(v video.Video, base, token string) api.Video {
 			Duration: r.Duration, IFrameBandwidth: r.IFrameBandwidth, IFrameAverageBandwidth: r.IFrameAverageBandwidth, Channels: r.Channels,
 			Language: r.Language, Label: r.Label, Default: r.Default, Characteristics: r.Characteristics})
 	}
+	for _, st := range v.Subtitles {
+		out.Subtitles = append(out.Subtitles, presentSubtitle(v, st, base, token))
+	}
 	if t := v.Thumbnails; t != nil {
 		out.Thumbnails = &api.Thumbnails{Poster: t.Poster, Interval: t.Interval, Count: t.Count, Sprites: t.Sprites, Width: t.Width, Height: t.Height}
 	}
 	if base != "" {
 		out.MasterURL, out.PosterURL, out.ThumbnailsURL = streamURLs(v, base, token)
+	}
+	return out
+}
+
+// presentSubtitle is a subtitle rendition as the API shows it.
+func presentSubtitle(v video.Video, st video.Subtitle, base, token string) api.Subtitle {
+	out := api.Subtitle{ID: st.ID, Language: st.Language, Label: st.Label, Default: st.Default, Forced: st.Forced,
+		HearingImpaired: st.HearingImpaired, Origin: st.Origin, Cues: st.Cues}
+	if base != "" && v.Playable() {
+		out.PlaylistURL = streamURL(base, v.ID, st.ID+"/index.m3u8", token)
 	}
 	return out
 }

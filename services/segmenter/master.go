@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -25,9 +26,16 @@ func (sg *Segmenter) publishMaster(ctx context.Context, log *slog.Logger, v vide
 	if v.AllRenditionsDone() {
 		return sg.publishFinal(ctx, log, v)
 	}
-	if v.PlayableAt != nil || !firstChunksListed(&v) {
+	if v.PlayableAt != nil {
+		if v.MasterStale() {
+			return sg.rewriteMaster(ctx, log, v, false)
+		}
 		return nil
 	}
+	if !firstChunksListed(&v) {
+		return nil
+	}
+	rev := v.SubtitlesRevision
 	body, err := masterPlaylist(v, false)
 	if err != nil {
 		return err
@@ -42,6 +50,7 @@ func (sg *Segmenter) publishMaster(ctx context.Context, log *slog.Logger, v vide
 		}
 		now := time.Now().UTC()
 		v.PlayableAt = &now
+		v.MasterRevision = max(v.MasterRevision, rev)
 		return nil
 	})
 	if err != nil {
@@ -59,6 +68,7 @@ func (sg *Segmenter) publishMaster(ctx context.Context, log *slog.Logger, v vide
 // redelivery, say); writing the same files twice is harmless.
 func (sg *Segmenter) publishFinal(ctx context.Context, log *slog.Logger, v video.Video) error {
 	thumbnails := sg.writeStoryboard(ctx, log, v)
+	rev := v.SubtitlesRevision
 	body, err := masterPlaylist(v, true)
 	if err != nil {
 		return err
@@ -75,6 +85,7 @@ func (sg *Segmenter) publishFinal(ctx context.Context, log *slog.Logger, v video
 		if err := v.BecomeReady(time.Now().UTC()); err != nil {
 			return err
 		}
+		v.MasterRevision = max(v.MasterRevision, rev)
 		if thumbnails != nil {
 			thumbnails.Poster = v.Thumbnails.HasPoster()
 			v.Thumbnails = thumbnails
@@ -94,6 +105,38 @@ func (sg *Segmenter) publishFinal(ctx context.Context, log *slog.Logger, v video
 		log.Warn("could not delete intermediate files", "err", err)
 	}
 	return nil
+}
+
+// rewriteMaster writes the master again after the video's subtitles
+// changed: the final one of a ready video, else the early one. A player
+// that loaded the old one keeps what it lists (a replaced rendition stays
+// until the master no longer lists it; see the gateway's subtitles API).
+func (sg *Segmenter) rewriteMaster(ctx context.Context, log *slog.Logger, v video.Video, final bool) error {
+	rev := v.SubtitlesRevision
+	body, err := masterPlaylist(v, final)
+	if err != nil {
+		return err
+	}
+	if !final {
+		body = playlist.MarkInProgress(body)
+	}
+	if err := sg.Store.Put(ctx, layout.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
+		return err
+	}
+	_, err = sg.Records.Update(ctx, v.ID, func(v *video.Video) error {
+		if v.MasterRevision >= rev || v.State == video.StateFailed {
+			return video.ErrNoChange
+		}
+		v.MasterRevision = rev
+		if v.Publisher != nil {
+			v.Publisher.Until = time.Now().Add(leaseTime)
+		}
+		return nil
+	})
+	if err == nil {
+		log.Info("master playlist written again: the subtitles changed", "subtitles", len(v.Subtitles), "revision", rev)
+	}
+	return err
 }
 
 // masterPlaylist lists the video renditions, each with the audio group
@@ -162,7 +205,11 @@ func masterPlaylist(v video.Video, final bool) ([]byte, error) {
 		// the name.
 		cc = &playlist.Captions{Name: "Closed captions", InstreamID: "CC1"}
 	}
-	body, err := playlist.Master(variants, group, cc)
+	var subs []playlist.SubtitleRendition
+	if len(videos) > 0 && !video.IsAudio(videos[0].Name) {
+		subs = subtitleGroup(v.Subtitles)
+	}
+	body, err := playlist.Master(variants, group, cc, subs...)
 	if err != nil {
 		return nil, queue.Permanent(video.CodeInternal, "The master playlist could not be written; the error was logged.", err)
 	}
@@ -210,6 +257,33 @@ func audioGroup(ordered []video.Rendition) []playlist.AudioRendition {
 			Default: i == 0, Autoselect: !seen[sel], Characteristics: a.Characteristics,
 		}
 		seen[sel] = true
+	}
+	return out
+}
+
+// Apple's media characteristics of subtitles for the deaf and hard of
+// hearing (SDH).
+const sdhCharacteristics = "public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound"
+
+// subtitleGroup makes the master's subtitles group: DEFAULT on the first
+// the record marks default (at most one), AUTOSELECT on each first of its
+// language, kind and forced flag (as audioGroup).
+func subtitleGroup(subs []video.Subtitle) []playlist.SubtitleRendition {
+	seen := map[string]bool{}
+	defaulted := false
+	out := make([]playlist.SubtitleRendition, 0, len(subs))
+	for _, s := range subs {
+		r := playlist.SubtitleRendition{URI: s.ID + "/index.m3u8", Name: s.Label, Language: s.Language, Forced: s.Forced}
+		if s.HearingImpaired {
+			r.Characteristics = sdhCharacteristics
+		}
+		if s.Default && !defaulted {
+			r.Default, defaulted = true, true
+		}
+		sel := fmt.Sprint(s.Language, " ", r.Characteristics, " ", s.Forced)
+		r.Autoselect = !seen[sel]
+		seen[sel] = true
+		out = append(out, r)
 	}
 	return out
 }

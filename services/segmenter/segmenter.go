@@ -89,6 +89,7 @@ func (sg *Segmenter) Run(ctx context.Context) error {
 		Stage: "segment", Stream: jobs.StreamSegment, Consumer: sg.Bus.Segmenter, Bus: sg.Bus,
 		Concurrency: sg.Concurrency, ShutdownGrace: sg.ShutdownGrace, Log: sg.Log, Observe: sg.Observe,
 		VideoID:   func(j jobs.SegmentJob) string { return j.VideoID },
+		ReadyToo:  jobs.SegmentJob.MasterOnly,
 		Handle:    func(ctx context.Context, j jobs.SegmentJob, a queue.Attempt) error { return sg.segment(ctx, j) },
 		OnFailed:  queue.RemoveFailed(removeAll, sg.KeepFailedSources, sg.Log),
 		OnDeleted: queue.RemoveDeleted(removeAll, sg.Log),
@@ -115,6 +116,11 @@ type chunkManifest struct {
 func (sg *Segmenter) segment(ctx context.Context, job jobs.SegmentJob) error {
 	id, name, c := job.VideoID, job.Rendition, job.Chunk
 	log := sg.Log.With("stage", "segment", "video", id, "rendition", name, "chunk", c.Index)
+	if job.MasterOnly() {
+		// Subtitles changed: the master is written again by whoever
+		// publishes (a ready video's too).
+		return sg.publish(ctx, log.With("rendition", nil), job)
+	}
 	if v, err := sg.Records.Get(ctx, id); err != nil || v.State.Final() {
 		return err
 	}
@@ -263,7 +269,7 @@ func (sg *Segmenter) publish(ctx context.Context, log *slog.Logger, job jobs.Seg
 		var held bool
 		v, err := sg.Records.Update(ctx, id, func(v *video.Video) error {
 			held = false
-			if v.State.Final() || !pending(v) || v.Publisher.Held(owner, time.Now()) {
+			if !pending(v) || v.Publisher.Held(owner, time.Now()) {
 				return video.ErrNoChange
 			}
 			v.Publisher, held = &video.Lease{Owner: owner, Until: time.Now().Add(leaseTime)}, true
@@ -282,7 +288,7 @@ func (sg *Segmenter) publish(ctx context.Context, log *slog.Logger, job jobs.Seg
 			if v.Publisher == nil || v.Publisher.Owner != owner {
 				return video.ErrNoChange // lost it (expired): the new holder goes on
 			}
-			if !v.State.Final() && pending(v) {
+			if pending(v) {
 				return video.ErrNoChange // more came in: another round
 			}
 			v.Publisher, released = nil, true
@@ -310,14 +316,21 @@ func (sg *Segmenter) release(ctx context.Context, id, owner string) {
 }
 
 // pending reports whether a publisher has something to write: a playlist
-// that can grow, or a master that can appear or become final.
+// that can grow, a master that can appear or become final, or a published
+// master that lists subtitles no longer current (a ready video's too).
 func pending(v *video.Video) bool {
+	switch v.State {
+	case video.StateFailed:
+		return false
+	case video.StateReady:
+		return v.MasterStale()
+	}
 	for _, r := range v.Renditions {
 		if r.Contiguous() > r.Published {
 			return true
 		}
 	}
-	return v.AllRenditionsDone() || v.PlayableAt == nil && firstChunksListed(v)
+	return v.AllRenditionsDone() || v.PlayableAt == nil && firstChunksListed(v) || v.PlayableAt != nil && v.MasterStale()
 }
 
 // firstChunksListed reports whether every rendition's playlist lists its
@@ -334,6 +347,9 @@ func firstChunksListed(v *video.Video) bool {
 // publishRound writes every playlist that can grow, records what it wrote,
 // and then the master if it is due.
 func (sg *Segmenter) publishRound(ctx context.Context, log *slog.Logger, job jobs.SegmentJob, v video.Video) error {
+	if v.State == video.StateReady {
+		return sg.rewriteMaster(ctx, log, v, true) // its subtitles changed
+	}
 	grew := map[string]renditionPlaylists{}
 	for _, r := range v.Renditions {
 		n := r.Contiguous()

@@ -11,7 +11,10 @@
 // <video>) and player: count(), select(i), active(), and switchesOnLoad if
 // it changes level only when it loads a segment; where the player lists
 // audio tracks apart from levels, audioCount(), selectAudio(i) and
-// activeAudio() too.
+// activeAudio() too; where it shows subtitles, subtitleCount(),
+// showSubtitles(i) and activeCue() ({text, start, end} of the cue shown, or
+// null): play.js turns the first track on, plays from 0.5 s and notes the
+// first cue shown as cue={...}.
 const { chromium } = require('playwright-core');
 
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -75,6 +78,18 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
         const now = await page.evaluate(() => window.media().currentTime);
         await playsPast(now + 1);
         note += `audio${i} `;
+      }
+      const subtitles = await page.evaluate(() => (window.player.subtitleCount ? window.player.subtitleCount() : 0));
+      if (subtitles > 0) {
+        stage = 'showing the first subtitle track';
+        await page.evaluate(() => {
+          window.player.showSubtitles(0);
+          const m = window.media();
+          m.currentTime = 0.5;
+          if (m.paused) m.play();
+        });
+        const cue = await page.waitForFunction(() => window.player.activeCue() || (window.report.fatal ? { fatal: window.report.fatal } : null));
+        note += `cue=${JSON.stringify(await cue.jsonValue())} `;
       }
       stage = 'seeking to the end';
       const duration = await page.evaluate(() => window.media().duration);

@@ -2,11 +2,14 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +28,11 @@ func TestPlaysInEveryPlayer(t *testing.T) {
 	t.Parallel()
 	chromium := requireBrowser(t)
 	base := startAll(t)
+	// A subtitle shown from 1 s to 7 s: hls.js must show it at 1 s.
+	srt := filepath.Join(t.TempDir(), "en.srt")
+	if err := os.WriteFile(srt, []byte("1\n00:00:01,000 --> 00:00:07,000\nSubtitle check\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var masters []string
 	for _, clip := range []string{
 		// Five renditions with audio, at 29.97 fps, in two chunks (one join).
@@ -32,10 +40,12 @@ func TestPlaysInEveryPlayer(t *testing.T) {
 			"-t", "9", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"),
 		// Audio only.
 		generate(t, "audio.m4a", "-f", "lavfi", "-i", "sine=frequency=330", "-t", "5", "-c:a", "aac"),
-		// Two audio languages: every player switches between them.
+		// Two audio languages (every player switches between them) and
+		// English subtitles (hls.js shows them).
 		generate(t, "languages.mkv", "-f", "lavfi", "-i", "testsrc2=size=480x270:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
-			"-f", "lavfi", "-i", "sine=frequency=880", "-map", "0", "-map", "1", "-map", "2", "-t", "8",
-			"-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fre", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"),
+			"-f", "lavfi", "-i", "sine=frequency=880", "-i", srt, "-map", "0", "-map", "1", "-map", "2", "-map", "3", "-t", "8",
+			"-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fre", "-metadata:s:s:0", "language=eng",
+			"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-c:s", "copy"),
 	} {
 		status, body, _ := upload(t, base+"/upload", clip)
 		if status != http.StatusOK {
@@ -47,7 +57,8 @@ func TestPlaysInEveryPlayer(t *testing.T) {
 	// ffmpeg reads each master to the end, every stream, without a complaint,
 	// and the conformance suite has nothing to say.
 	for _, m := range masters {
-		out, err := exec.Command("ffmpeg", "-v", "warning", "-i", m, "-map", "0", "-f", "null", "-").CombinedOutput()
+		body, _ := get(t, m)
+		out, err := decodeMaster(m, body)
 		if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 			t.Errorf("ffmpeg reading %s to the end: %v\n%s", m, err, out)
 		}
@@ -63,6 +74,9 @@ func TestPlaysInEveryPlayer(t *testing.T) {
 		// both languages were played.
 		if player != "shaka.html" && !strings.Contains(out, "audio0 audio1 ") {
 			t.Errorf("%s: the report lacks the switch to each audio language", player)
+		}
+		if player == "page.html" {
+			wantCueShown(t, out, "Subtitle check", 1, 7)
 		}
 	}
 }
@@ -94,4 +108,34 @@ func playIn(t *testing.T, chromium, player string, masters []string) string {
 		t.Fatalf("%d of %d streams played", n, len(masters))
 	}
 	return string(out)
+}
+
+// cueRe is the first cue play.js saw shown: cue={"text":…,"start":…,"end":…}.
+var cueRe = regexp.MustCompile(`cue=(\{[^}]*\})`)
+
+// wantCueShown finds in a play.js report the cue text shown from start to
+// end on the media's clock (within 0.1 s: AAC priming may start the clock
+// a frame of audio early).
+func wantCueShown(t *testing.T, report, text string, start, end float64) {
+	t.Helper()
+	var m []string
+	for _, line := range strings.Split(report, "\n") {
+		var r struct{ Note string }
+		if json.Unmarshal([]byte(line), &r) == nil {
+			if m = cueRe.FindStringSubmatch(r.Note); m != nil {
+				break
+			}
+		}
+	}
+	if m == nil {
+		t.Fatalf("the report shows no subtitle cue")
+	}
+	var cue struct {
+		Text       string
+		Start, End float64
+		Fatal      string
+	}
+	if err := json.Unmarshal([]byte(m[1]), &cue); err != nil || cue.Text != text || math.Abs(cue.Start-start) > 0.1 || math.Abs(cue.End-end) > 0.1 {
+		t.Errorf("cue shown %s (%v), want %q from %g s to %g s", m[1], err, text, start, end)
+	}
 }

@@ -39,6 +39,7 @@ const clientEnvHelp = `Environment:
 `
 
 const uploadUsage = `Usage: hlsd upload FILE [--server URL] [--token T] [--wait] [--quiet]
+                   [--subtitles LANG=SUBS]...
 
 Sends FILE to the server's POST /api/videos, streaming it from disk with a
 progress bar on stderr. Without --wait it prints "ID STATUS_URL" on stdout as
@@ -46,6 +47,14 @@ soon as the server has stored the file. With --wait it follows the processing
 and prints only the master playlist URL on stdout once the video is ready:
 
   URL=$(hlsd upload clip.mp4 --wait)
+
+--subtitles adds a WebVTT or SubRip file as subtitles in language LANG (a BCP 47
+tag: en, fr, pt-BR) once the video is ready; give it once per file:
+
+  hlsd upload film.mkv --subtitles fr=film.fr.srt --subtitles de=film.de.vtt
+
+The files are checked before the video is sent, and the upload waits for the
+video to be ready to add them (printing what --wait would only with --wait).
 
 Exits 1 with one sentence on stderr if the server refuses the file, the video
 fails, or the server cannot be reached; 2 on a usage error.
@@ -299,6 +308,8 @@ func runUpload(ctx context.Context, args []string, lookupEnv func(string) (strin
 	fs := newClientFlagSet("hlsd upload", uploadUsage, stderr, &cf)
 	wait := fs.Bool("wait", false, "wait until the video is ready and print its master playlist URL")
 	quiet := fs.Bool("quiet", false, "no progress bars (errors are still printed)")
+	var subs subtitleFlags
+	fs.Var(&subs, "subtitles", "LANG=FILE: add a WebVTT or SubRip file as subtitles once the video is ready (repeatable)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		if err == flag.ErrHelp {
@@ -316,6 +327,9 @@ func runUpload(ctx context.Context, args []string, lookupEnv func(string) (strin
 	}
 	c, err := cf.client(lookupEnv)
 	if err != nil {
+		return fail(err.Error())
+	}
+	if err := subs.load(); err != nil {
 		return fail(err.Error())
 	}
 	path := pos[0]
@@ -340,7 +354,7 @@ func runUpload(ctx context.Context, args []string, lookupEnv func(string) (strin
 		}
 		return fail(c.describe(err, name))
 	}
-	if !*wait {
+	if !*wait && len(subs) == 0 {
 		fmt.Fprintf(stdout, "%s %s\n", v.ID, c.base+"/api/videos/"+url.PathEscape(v.ID))
 		return 0
 	}
@@ -359,6 +373,18 @@ func runUpload(ctx context.Context, args []string, lookupEnv func(string) (strin
 			reason = final.Failure.Reason
 		}
 		return fail(fmt.Sprintf("video %s failed: %s", v.ID, reason))
+	}
+	for _, s := range subs {
+		if err := c.addSubtitles(ctx, v.ID, s); err != nil {
+			return fail(fmt.Sprintf("video %s is ready, but the subtitles %s were not added: %s", v.ID, s.path, c.describe(err, "")))
+		}
+		if !*quiet {
+			fmt.Fprintf(stderr, "subtitles added: %s (%s)\n", filepath.Base(s.path), s.lang)
+		}
+	}
+	if !*wait {
+		fmt.Fprintf(stdout, "%s %s\n", v.ID, c.base+"/api/videos/"+url.PathEscape(v.ID))
+		return 0
 	}
 	fmt.Fprintln(stdout, final.MasterURL)
 	return 0

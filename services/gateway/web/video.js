@@ -47,6 +47,8 @@ function render(v) {
     facts.push(["Duration", hlsd.duration(v.source.duration)]);
     const audios = (v.renditions || []).filter(r => !r.width && r.label);
     if (audios.length > 1) facts.push(["Audio", audios.map(r => r.label + (r.language ? ` (${r.language})` : "")).join(" · ")]);
+    const subs = v.subtitles || [];
+    if (subs.length) facts.push(["Subtitles", subs.map(s => s.label + (s.language ? ` (${s.language})` : "") + (s.origin === "upload" ? ", added" : "")).join(" · ")]);
     for (const n of v.source.notes || []) facts.push(["Note", n]);
   }
   if (v.master_url) facts.push(["Master playlist", hlsd.el("code", {}, v.master_url)]);
@@ -80,6 +82,9 @@ function play(v) {
     });
     player.on(Hls.Events.AUDIO_TRACKS_UPDATED, (_, data) => audioMenu(data.audioTracks.map(t => ({ name: t.name, lang: t.lang })),
       player.audioTrack, i => { player.audioTrack = i; }));
+    player.subtitleDisplay = true;
+    player.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_, data) => subtitlesMenu(data.subtitleTracks.map(t => ({ name: t.name, lang: t.lang })),
+      player.subtitleTrack, i => { player.subtitleTrack = i; }));
     player.on(Hls.Events.ERROR, (_, data) => {
       if (data.fatal) { $("failure").hidden = false; $("failure").textContent = "Playback failed: " + data.details; }
     });
@@ -95,7 +100,40 @@ function play(v) {
       audioMenu(list.map(t => ({ name: t.label, lang: t.language })), list.findIndex(t => t.enabled),
         i => list.forEach((t, j) => { t.enabled = i === j; }));
     }, { once: true });
+    // Safari lists the subtitles group as text tracks.
+    video.addEventListener("loadedmetadata", () => {
+      const list = [...video.textTracks].filter(t => t.kind === "subtitles" || t.kind === "captions");
+      subtitlesMenu(list.map(t => ({ name: t.label, lang: t.language })), list.findIndex(t => t.mode === "showing"),
+        i => list.forEach((t, j) => { t.mode = i === j ? "showing" : "disabled"; }));
+    }, { once: true });
   }
+}
+
+// subtitlesMenu offers "Off" and the subtitles group's tracks, and
+// remembers the viewer's choice (off, or the language and name) for the
+// next video.
+function subtitlesMenu(tracks, current, choose) {
+  const menu = $("subtitles");
+  menu.hidden = $("subtitles-label").hidden = tracks.length === 0;
+  if (!tracks.length) return;
+  menu.replaceChildren(hlsd.el("option", { value: "-1" }, "Off"),
+    ...tracks.map((t, i) => hlsd.el("option", { value: String(i) }, t.name || t.lang || `Subtitles ${i + 1}`)));
+  let saved = null;
+  try { saved = JSON.parse(localStorage.getItem("hlsd.subtitles")); } catch { /* none kept */ }
+  let pick = current;
+  if (saved && saved.off) pick = -1;
+  else if (saved) {
+    const same = tracks.findIndex(t => t.name === saved.name && t.lang === saved.lang);
+    pick = same >= 0 ? same : saved.lang ? tracks.findIndex(t => t.lang === saved.lang) : -1;
+    if (pick < 0) pick = current;
+  }
+  if (pick !== current) choose(pick);
+  menu.value = String(pick);
+  menu.onchange = e => {
+    const i = Number(e.target.value);
+    choose(i);
+    try { localStorage.setItem("hlsd.subtitles", JSON.stringify(i < 0 ? { off: true } : tracks[i])); } catch { /* private mode */ }
+  };
 }
 
 // audioMenu offers the audio group's tracks (several languages, an audio

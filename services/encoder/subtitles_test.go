@@ -1,0 +1,78 @@
+package encoder
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hlsd/hlsd/pkg/ffmpeg"
+)
+
+func TestPlannedGrid(t *testing.T) {
+	for _, tt := range []struct {
+		name                     string
+		duration, segment, early float64
+		want                     []float64
+	}{
+		{"early segments, then 6 s", 40, 6, 2, []float64{2, 2, 2, 6, 6, 6, 6, 6, 4}},
+		{"shorter than a segment", 2.5, 6, 2, []float64{2.5}},
+		{"one chunk of 6 s and a tail", 7, 6, 0, []float64{6, 1}},
+		{"an hour", 3600, 6, 2, append([]float64{2, 2, 2}, slices.Repeat([]float64{6}, 599)...)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := plannedGrid(PlanChunks(tt.duration, tt.segment, tt.early, 30, 1), tt.segment, tt.duration)
+			if len(got) != len(tt.want) {
+				t.Fatalf("grid %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if d := got[i] - tt.want[i]; d > 1e-9 || d < -1e-9 {
+					t.Fatalf("grid %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestTextSubtitles(t *testing.T) {
+	v := &ffmpeg.VideoStream{Codec: "h264"}
+	subs := []ffmpeg.SubtitleStream{{Index: 2, Codec: "subrip"}, {Index: 3, Codec: "hdmv_pgs_subtitle"}, {Index: 4, Codec: "ass"},
+		{Index: 5, Codec: "dvb_subtitle"}, {Index: 6, Codec: "mov_text"}}
+	text, notes := textSubtitles(ffmpeg.Source{Video: v, Subtitles: subs})
+	if len(text) != 3 || text[0].Index != 2 || text[1].Index != 4 || text[2].Index != 6 {
+		t.Errorf("kept %+v, want the SubRip, ASS and mov_text tracks", text)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "2 subtitle tracks made of pictures (hdmv_pgs_subtitle, dvb_subtitle) were left out") {
+		t.Errorf("notes %q", notes)
+	}
+	text, notes = textSubtitles(ffmpeg.Source{Subtitles: subs[:1]})
+	if len(text) != 0 || len(notes) != 1 || !strings.Contains(notes[0], "no picture") {
+		t.Errorf("audio-only source: kept %+v, notes %q", text, notes)
+	}
+	many := slices.Repeat([]ffmpeg.SubtitleStream{{Codec: "subrip"}}, MaxSubtitleTracks+2)
+	if text, notes = textSubtitles(ffmpeg.Source{Video: v, Subtitles: many}); len(text) != MaxSubtitleTracks || len(notes) != 1 || !strings.Contains(notes[0], "2 more subtitle tracks") {
+		t.Errorf("%d tracks kept, notes %q", len(text), notes)
+	}
+	if text, notes = textSubtitles(ffmpeg.Source{Video: v}); len(text) != 0 || len(notes) != 0 {
+		t.Errorf("no subtitles: %+v %q", text, notes)
+	}
+}
+
+func TestSubtitleLabel(t *testing.T) {
+	for _, tt := range []struct {
+		title, lang string
+		forced, sdh bool
+		i, n        int
+		want        string
+	}{
+		{"", "en", false, false, 0, 1, "English"},
+		{"", "fr", true, false, 0, 2, "Français (forced)"},
+		{"", "en", false, true, 1, 2, "English (SDH)"},
+		{"Director's notes", "en", false, true, 0, 1, "Director's notes"},
+		{"", "", false, false, 1, 3, "Subtitles 2"},
+		{"", "", false, false, 0, 1, "Subtitles"},
+	} {
+		if got := subtitleLabel(tt.title, tt.lang, tt.forced, tt.sdh, tt.i, tt.n); got != tt.want {
+			t.Errorf("subtitleLabel(%q, %q, forced %v, sdh %v) = %q, want %q", tt.title, tt.lang, tt.forced, tt.sdh, got, tt.want)
+		}
+	}
+}
