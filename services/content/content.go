@@ -77,11 +77,11 @@ const (
 	// replaced or deleted through the API): cached briefly, then
 	// revalidated (its ETag makes that a 304).
 	cacheMaster = "public, max-age=10"
-	ageSegment    = 31536000
-	agePlaylist   = 86400
-	ageGrowing    = 2
-	ageMaster     = 10
-	maxPlaylist   = 8 << 20
+	ageSegment  = 31536000
+	agePlaylist = 86400
+	ageGrowing  = 2
+	ageMaster   = 10
+	maxPlaylist = 8 << 20
 )
 
 // Client-facing sentences. They never carry error text, keys or paths.

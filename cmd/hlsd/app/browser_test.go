@@ -33,6 +33,12 @@ func TestPlaysInEveryPlayer(t *testing.T) {
 	if err := os.WriteFile(srt, []byte("1\n00:00:01,000 --> 00:00:07,000\nSubtitle check\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Two audio languages (every player switches between them) and
+	// English subtitles (hls.js shows them).
+	languages := generate(t, "languages.mkv", "-f", "lavfi", "-i", "testsrc2=size=480x270:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+		"-f", "lavfi", "-i", "sine=frequency=880", "-i", srt, "-map", "0", "-map", "1", "-map", "2", "-map", "3", "-t", "8",
+		"-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fre", "-metadata:s:s:0", "language=eng",
+		"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-c:s", "copy")
 	var masters []string
 	for _, clip := range []string{
 		// Five renditions with audio, at 29.97 fps, in two chunks (one join).
@@ -40,12 +46,7 @@ func TestPlaysInEveryPlayer(t *testing.T) {
 			"-t", "9", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"),
 		// Audio only.
 		generate(t, "audio.m4a", "-f", "lavfi", "-i", "sine=frequency=330", "-t", "5", "-c:a", "aac"),
-		// Two audio languages (every player switches between them) and
-		// English subtitles (hls.js shows them).
-		generate(t, "languages.mkv", "-f", "lavfi", "-i", "testsrc2=size=480x270:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
-			"-f", "lavfi", "-i", "sine=frequency=880", "-i", srt, "-map", "0", "-map", "1", "-map", "2", "-map", "3", "-t", "8",
-			"-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fre", "-metadata:s:s:0", "language=eng",
-			"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-c:s", "copy"),
+		languages,
 	} {
 		status, body, _ := upload(t, base+"/upload", clip)
 		if status != http.StatusOK {
@@ -76,7 +77,8 @@ func TestPlaysInEveryPlayer(t *testing.T) {
 			t.Errorf("%s: the report lacks the switch to each audio language", player)
 		}
 		if player == "page.html" {
-			wantCueShown(t, out, "Subtitle check", 1, 7)
+			at := cueShift(t, languages, "s:0", 1) // see TestSubtitles
+			wantCueShown(t, out, "Subtitle check", 1+at, 7+at)
 		}
 	}
 }
@@ -114,8 +116,9 @@ func playIn(t *testing.T, chromium, player string, masters []string) string {
 var cueRe = regexp.MustCompile(`cue=(\{[^}]*\})`)
 
 // wantCueShown finds in a play.js report the cue text shown from start to
-// end on the media's clock (within 0.1 s: AAC priming may start the clock
-// a frame of audio early).
+// end on the video's clock: on the media's clock less the start of what it
+// buffered (hls.js starts its clock at the first decoding time, two frames
+// before the first picture). Within 30 ms: a frame of the 25 fps picture.
 func wantCueShown(t *testing.T, report, text string, start, end float64) {
 	t.Helper()
 	var m []string
@@ -131,11 +134,12 @@ func wantCueShown(t *testing.T, report, text string, start, end float64) {
 		t.Fatalf("the report shows no subtitle cue")
 	}
 	var cue struct {
-		Text       string
-		Start, End float64
-		Fatal      string
+		Text               string
+		Start, End, Origin float64
+		Fatal              string
 	}
-	if err := json.Unmarshal([]byte(m[1]), &cue); err != nil || cue.Text != text || math.Abs(cue.Start-start) > 0.1 || math.Abs(cue.End-end) > 0.1 {
+	err := json.Unmarshal([]byte(m[1]), &cue)
+	if err != nil || cue.Text != text || math.Abs(cue.Start-cue.Origin-start) > 0.03 || math.Abs(cue.End-cue.Origin-end) > 0.03 {
 		t.Errorf("cue shown %s (%v), want %q from %g s to %g s", m[1], err, text, start, end)
 	}
 }
