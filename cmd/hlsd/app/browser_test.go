@@ -76,10 +76,9 @@ func TestPlaysInEveryPlayer(t *testing.T) {
 		if player != "shaka.html" && !strings.Contains(out, "audio0 audio1 ") {
 			t.Errorf("%s: the report lacks the switch to each audio language", player)
 		}
-		if player == "page.html" {
-			at := cueShift(t, languages, "s:0", 1) // see TestSubtitles
-			wantCueShown(t, out, "Subtitle check", 1+at, 7+at)
-		}
+		// Every player shows the subtitle cue at its time.
+		at := cueShift(t, languages, "s:0", 1) // see TestSubtitles
+		wantCueShown(t, player, out, "Subtitle check", 1+at, 7+at)
 	}
 }
 
@@ -119,7 +118,7 @@ var cueRe = regexp.MustCompile(`cue=(\{[^}]*\})`)
 // end on the video's clock: on the media's clock less the start of what it
 // buffered (hls.js starts its clock at the first decoding time, two frames
 // before the first picture). Within 30 ms: a frame of the 25 fps picture.
-func wantCueShown(t *testing.T, report, text string, start, end float64) {
+func wantCueShown(t *testing.T, player, report, text string, start, end float64) {
 	t.Helper()
 	var m []string
 	for _, line := range strings.Split(report, "\n") {
@@ -131,7 +130,7 @@ func wantCueShown(t *testing.T, report, text string, start, end float64) {
 		}
 	}
 	if m == nil {
-		t.Fatalf("the report shows no subtitle cue")
+		t.Fatalf("%s: the report shows no subtitle cue", player)
 	}
 	var cue struct {
 		Text               string
@@ -140,6 +139,6 @@ func wantCueShown(t *testing.T, report, text string, start, end float64) {
 	}
 	err := json.Unmarshal([]byte(m[1]), &cue)
 	if err != nil || cue.Text != text || math.Abs(cue.Start-cue.Origin-start) > 0.03 || math.Abs(cue.End-cue.Origin-end) > 0.03 {
-		t.Errorf("cue shown %s (%v), want %q from %g s to %g s", m[1], err, text, start, end)
+		t.Errorf("%s: cue shown %s (%v), want %q from %g s to %g s of the video", player, m[1], err, text, start, end)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -534,5 +535,49 @@ func TestByteMeterOnTerminal(t *testing.T) {
 	}
 	if !regexp.MustCompile(`\[=+\] 100%  100\.0/100\.0 MB  100\.\d MB/s\n$`).MatchString(s) || !strings.Contains(s, "ETA 0:01") || !strings.Contains(s, "=>  ") {
 		t.Errorf("bar:\n%q", s)
+	}
+}
+
+// hlsd upload --subtitles checks each file before sending the video, and
+// adds it once the video is ready: the master lists it.
+func TestUploadWithSubtitles(t *testing.T) {
+	t.Parallel()
+	base := startServer(t)
+	clip := makeClip(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "clip.fr.srt")
+	bad := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(good, []byte("1\n00:00:01,000 --> 00:00:02,000\nBonjour\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("just notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// A file that is not subtitles: refused before anything is sent.
+	before := len(listed(t, map[string]string{"HLSD_SERVER": base}))
+	r := run(t, runUpload, nil, clip, "--server", base, "--subtitles", "fr="+bad)
+	if r.code != 1 || !strings.Contains(r.stderr, "notes.txt") || !strings.Contains(r.stderr, "no cues") {
+		t.Errorf("hlsd upload --subtitles with a bad file: %v", r)
+	}
+	if after := len(listed(t, map[string]string{"HLSD_SERVER": base})); after != before {
+		t.Errorf("the video was uploaded anyway: %d videos, were %d", after, before)
+	}
+	if r := run(t, runUpload, nil, clip, "--server", base, "--subtitles", "clip.fr.srt"); r.code != 2 {
+		t.Errorf("--subtitles without LANG=: %v", r)
+	}
+
+	r = run(t, runUpload, nil, clip, "--wait", "--server", base, "--subtitles", "fr="+good)
+	if r.code != 0 || masterLineRe.FindStringSubmatch(r.stdout) == nil || !strings.Contains(r.stderr, "subtitles added: clip.fr.srt (fr)") {
+		t.Fatalf("hlsd upload --wait --subtitles: %v", r)
+	}
+	resp, err := http.Get(strings.TrimSpace(r.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="fr",NAME="Français"`) {
+		t.Errorf("the master lacks the French subtitles:\n%s", body)
 	}
 }
