@@ -75,7 +75,9 @@ func contentSecurityPolicy(contentURL string) string {
 		"script-src 'self'", // every script is a file under /static/: no inline script runs
 		"style-src 'self'",
 		"img-src " + media + " data: blob:",
-		"media-src " + media + " blob:", // hls.js feeds the video element from blob: URLs
+		// hls.js feeds the video element from blob: URLs, and makes the
+		// <track> it puts subtitle cues in with src "data:,WEBVTT".
+		"media-src " + media + " blob: data:",
 		"connect-src " + media,
 		"worker-src 'self' blob:",
 		"frame-ancestors 'none'",

@@ -2,7 +2,8 @@
 //   1. the upload page: drop a file on it, watch the byte progress bar reach
 //      100% (the connection is cut once mid-upload: tus must resume, not restart);
 //   2. the video page: live processing progress, then the player plays and
-//      switches quality, then audio language (kept across a reload);
+//      switches quality, then audio language and subtitles (each kept
+//      across a reload);
 //   3. the library: the video is listed, then deleted from there.
 // Screenshots of each page at laptop and phone sizes go to SHOTS_DIR.
 //
@@ -122,6 +123,16 @@ async function shoot(page, name) {
     await page.waitForFunction(() => window.hls && window.hls.audioTracks.length > 1);
     await page.waitForFunction(() => window.hls.audioTrack === 1 && document.getElementById('audio').value === '1');
     step('audio remembered');
+    // Subtitles: "Off" and the tracks; the choice is kept too.
+    await page.waitForFunction(() => !document.getElementById('subtitles').hidden && document.querySelectorAll('#subtitles option').length > 1);
+    report.subtitleTracks = await page.evaluate(() => [...document.querySelectorAll('#subtitles option')].map(o => o.textContent));
+    await page.selectOption('#subtitles', '0');
+    await page.waitForFunction(() => window.hls.subtitleTrack === 0);
+    step('subtitles on');
+    await page.reload();
+    await page.waitForFunction(() => window.hls && window.hls.subtitleTracks.length > 0);
+    await page.waitForFunction(() => window.hls.subtitleTrack === 0 && document.getElementById('subtitles').value === '0');
+    step('subtitles remembered');
 
     // The library lists it; delete it from there.
     await page.goto(base + '/videos');

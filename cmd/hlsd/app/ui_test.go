@@ -44,11 +44,16 @@ func TestWebUI(t *testing.T) {
 	chromium := requireBrowser(t)
 	base := startAll(t)
 	// Noise keeps the file large (several 8 MiB tus chunks) while short.
-	// Two audio languages, for the audio menu.
+	// Two audio languages, for the audio menu; English subtitles, for the
+	// subtitles menu.
+	srt := filepath.Join(t.TempDir(), "en.srt")
+	if err := os.WriteFile(srt, []byte("1\n00:00:01,000 --> 00:00:05,000\nA holiday\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	clip := generate(t, "holiday.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30,noise=alls=60:allf=t",
-		"-f", "lavfi", "-i", "sine", "-f", "lavfi", "-i", "sine=frequency=880", "-map", "0", "-map", "1", "-map", "2",
-		"-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fre",
-		"-t", "6", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", "-c:a", "aac", "-shortest")
+		"-f", "lavfi", "-i", "sine", "-f", "lavfi", "-i", "sine=frequency=880", "-i", srt, "-map", "0", "-map", "1", "-map", "2", "-map", "3",
+		"-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fre", "-metadata:s:s:0", "language=eng",
+		"-t", "6", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", "-c:a", "aac", "-c:s", "mov_text")
 	info, err := os.Stat(clip)
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +87,7 @@ func TestWebUI(t *testing.T) {
 		ProcessingSeen string   `json:"processingSeen"`
 		Levels         int      `json:"levels"`
 		AudioTracks    []string `json:"audioTracks"`
+		SubtitleTracks []string `json:"subtitleTracks"`
 		Preview        string   `json:"preview"` // the seek preview's background-image
 		Screenshots    []string `json:"screenshots"`
 		ConsoleErrors  []string `json:"consoleErrors"`
@@ -103,6 +109,9 @@ func TestWebUI(t *testing.T) {
 	}
 	if !slices.Equal(r.AudioTracks, []string{"English", "Français"}) {
 		t.Errorf("the audio menu offered %q, want English and Français", r.AudioTracks)
+	}
+	if !slices.Equal(r.SubtitleTracks, []string{"Off", "English"}) {
+		t.Errorf("the subtitles menu offered %q, want Off and English", r.SubtitleTracks)
 	}
 	// Hovering the seek bar shows a thumbnail from the storyboard's sheet.
 	if !regexp.MustCompile(`^url\("http://[^"]+/streams/[a-z2-7]{24}/sprite_0\.jpg"\)$`).MatchString(r.Preview) {

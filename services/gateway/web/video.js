@@ -68,7 +68,14 @@ function play(v) {
   if (window.Hls && Hls.isSupported()) {
     // startPosition 0: a video still encoding has EVENT playlists, which
     // hls.js would otherwise join near their end, like a live stream.
-    player = new Hls({ capLevelToPlayerSize: false, startPosition: 0 });
+    // The viewer's subtitles, if they chose some before (subtitlesMenu):
+    // hls.js picks them itself as the tracks arrive.
+    let subtitlePreference;
+    try {
+      const saved = JSON.parse(localStorage.getItem("hlsd.subtitles"));
+      if (saved && !saved.off) subtitlePreference = { lang: saved.lang, name: saved.name };
+    } catch { /* none kept */ }
+    player = new Hls({ capLevelToPlayerSize: false, startPosition: 0, subtitlePreference });
     window.hls = player; // for tests and the curious
     player.on(Hls.Events.MANIFEST_PARSED, (_, data) => {
       const q = $("quality");
@@ -83,8 +90,11 @@ function play(v) {
     player.on(Hls.Events.AUDIO_TRACKS_UPDATED, (_, data) => audioMenu(data.audioTracks.map(t => ({ name: t.name, lang: t.lang })),
       player.audioTrack, i => { player.audioTrack = i; }));
     player.subtitleDisplay = true;
-    player.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_, data) => subtitlesMenu(data.subtitleTracks.map(t => ({ name: t.name, lang: t.lang })),
-      player.subtitleTrack, i => { player.subtitleTrack = i; }));
+    // hls.js makes its own first choice after telling of the tracks: the
+    // menu's comes after it.
+    player.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_, data) => setTimeout(() => subtitlesMenu(data.subtitleTracks.map(t => ({ name: t.name, lang: t.lang })),
+      player.subtitleTrack, i => { player.subtitleTrack = i; })));
+    player.on(Hls.Events.SUBTITLE_TRACK_SWITCH, (_, data) => { $("subtitles").value = String(data.id); });
     player.on(Hls.Events.ERROR, (_, data) => {
       if (data.fatal) { $("failure").hidden = false; $("failure").textContent = "Playback failed: " + data.details; }
     });
