@@ -102,6 +102,10 @@ func SubtitleSegmentKey(id, rendition string, n int) string {
 	return StreamPrefix(id) + rendition + "/" + SubtitleSegmentName(n)
 }
 
+// PendingSubtitleKey is a subtitle file sent with the upload, as safe
+// WebVTT, until the encoder makes it a rendition.
+func PendingSubtitleKey(id, subtitle string) string { return UploadPrefix(id) + subtitle + ".vtt" }
+
 // RenditionPrefix holds everything of one rendition (a replaced subtitle
 // rendition is deleted by it).
 func RenditionPrefix(id, rendition string) string { return StreamPrefix(id) + rendition + "/" }

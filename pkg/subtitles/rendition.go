@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/playlist"
@@ -40,6 +41,11 @@ func WriteRendition(ctx context.Context, st store.Store, id, name string, cues [
 		return fmt.Errorf("subtitles: playlist of %s: %w", name, err)
 	}
 	return nil
+}
+
+// WebVTT writes cues as one WebVTT file (Parse reads it back as they are).
+func WebVTT(cues []Cue) []byte {
+	return Cut(cues, []float64{math.MaxFloat64}, 0)[0].Body
 }
 
 // Shift moves every cue by d seconds (a source's clock to the video's),

@@ -207,6 +207,10 @@ type Video struct {
 	Subtitles         []Subtitle `json:"subtitles,omitempty"`
 	SubtitlesRevision int        `json:"subtitles_revision,omitempty"`
 	MasterRevision    int        `json:"master_revision,omitempty"`
+	// PendingSubtitles are files sent with the upload (their IDs taken
+	// already), kept under uploads/{id}/ until the encoder's subtitles job
+	// cuts them beside the source's tracks, on the video's segment grid.
+	PendingSubtitles []Subtitle `json:"pending_subtitles,omitempty"`
 	// SubtitlesPending: the plan found text subtitle tracks in the source,
 	// and the job turning them into renditions has not finished; the video
 	// becomes ready only after it.

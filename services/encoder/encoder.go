@@ -349,16 +349,29 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 		}
 	}
 	subtitleTracks, _ := textSubtitles(probe)
+	var subtitlesDue, uploadsDropped bool
 	if _, err := videos.Update(ctx, id, func(v *video.Video) error {
 		if err := v.Planned(len(chunks), mergePlan(v.Renditions, renditions), sourceFacts(src)); err != nil {
 			return err
 		}
-		v.SubtitlesPending = len(subtitleTracks) > 0
+		uploadsDropped = probe.Video == nil && len(v.PendingSubtitles) > 0
+		if uploadsDropped {
+			v.Source.Notes = append(v.Source.Notes, "The subtitle files sent with the upload were left out: the video has no picture to show them on.")
+			v.PendingSubtitles = nil
+		}
+		// The source's tracks and the files sent with the upload.
+		v.SubtitlesPending = len(subtitleTracks) > 0 || len(v.PendingSubtitles) > 0
+		subtitlesDue = v.SubtitlesPending
 		return nil
 	}); err != nil {
 		return err
 	}
-	if len(subtitleTracks) > 0 {
+	if uploadsDropped {
+		if err := store.DeletePrefix(ctx, e.Store, layout.UploadPrefix(id)+"subtitles-"); err != nil {
+			log.Warn("could not delete the upload's subtitle files", "err", err)
+		}
+	}
+	if subtitlesDue {
 		// From the source itself (a remux keeps no subtitles), in the
 		// audio lane: a demux, beside the start work.
 		if err := e.Queue.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: job.SourceKey, Profiles: job.Profiles,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/subtitles"
 	"github.com/hlsd/hlsd/pkg/video"
@@ -99,6 +101,10 @@ func (e *Encoder) encodeSubtitles(ctx context.Context, job jobs.EncodeJob) error
 	}
 	defer release()
 	tracks, _ := textSubtitles(src.probe)
+	// IDs follow those of the files sent with the upload; nothing else
+	// takes one while the video is not ready, so a redelivered job picks
+	// the same.
+	base := v.SubtitlesRevision
 	dir, err := os.MkdirTemp(e.WorkDir, "subtitles-"+id+"-")
 	if err != nil {
 		return fmt.Errorf("encoder: %w", err)
@@ -147,7 +153,7 @@ func (e *Encoder) encodeSubtitles(ctx context.Context, job jobs.EncodeJob) error
 			notes = append(notes, fmt.Sprintf("%s was left out: %s.", what, reason))
 			continue
 		}
-		s := video.Subtitle{ID: video.SubtitleID(len(made) + 1), Language: bcp47(t.Language), Forced: t.Forced,
+		s := video.Subtitle{ID: video.SubtitleID(base + i + 1), Language: bcp47(t.Language), Forced: t.Forced,
 			HearingImpaired: t.HearingImpaired, Origin: video.SubtitlesFromSource, Cues: len(cues)}
 		s.Label = uniqueLabel(subtitleLabel(cleanLabel(t.Title), s.Language, s.Forced, s.HearingImpaired, len(made), len(tracks)), used)
 		// Matroska's default flag is the file's wish to show the track;
@@ -163,13 +169,31 @@ func (e *Encoder) encodeSubtitles(ctx context.Context, job jobs.EncodeJob) error
 		}
 		made = append(made, s)
 	}
+	// The files sent with the upload, on the same grid; their cues are on
+	// the video's clock as they are.
+	uploaded := v.PendingSubtitles
+	for _, p := range uploaded {
+		cues, err := e.pendingCues(ctx, id, p.ID)
+		if err != nil {
+			return err
+		}
+		if len(cues) == 0 {
+			notes = append(notes, fmt.Sprintf("The subtitle file %q was left out: it has no cue within the video.", p.Label))
+			continue
+		}
+		if err := subtitles.WriteRendition(ctx, e.Store, id, p.ID, cues, grid, int(math.Round(job.Profiles.SegmentDuration))); err != nil {
+			return err
+		}
+		p.Cues = len(cues)
+		made = append(made, p)
+	}
 	v, err = e.Records.Update(ctx, id, func(v *video.Video) error {
 		if !v.SubtitlesPending || v.State == video.StateFailed {
 			return video.ErrNoChange
 		}
 		v.SubtitlesPending = false
-		v.Subtitles = append(made, v.Subtitles...)
-		v.SubtitlesRevision = max(v.SubtitlesRevision, len(made))
+		v.Subtitles, v.PendingSubtitles = made, nil
+		v.SubtitlesRevision = max(v.SubtitlesRevision, base+len(tracks))
 		if v.Source != nil {
 			v.Source.Notes = append(v.Source.Notes, notes...)
 		}
@@ -178,6 +202,11 @@ func (e *Encoder) encodeSubtitles(ctx context.Context, job jobs.EncodeJob) error
 	if err != nil {
 		return err
 	}
+	// The upload's files are renditions now; failing to delete them only
+	// costs space until the video is deleted.
+	for _, p := range uploaded {
+		_ = e.Store.Delete(ctx, layout.PendingSubtitleKey(id, p.ID))
+	}
 	log.Info("subtitles made", "renditions", len(made), "left_out", len(notes))
 	// The master (early or final) may have been written without them, and
 	// the final one may have been waiting for them.
@@ -185,6 +214,25 @@ func (e *Encoder) encodeSubtitles(ctx context.Context, job jobs.EncodeJob) error
 	// write growing media playlists in the same round.
 	return e.Queue.PublishSegment(ctx, jobs.SegmentJob{VideoID: id, Revision: v.SubtitlesRevision,
 		SegmentDuration: job.Profiles.SegmentDuration, Encryption: job.Profiles.Encryption})
+}
+
+// pendingCues reads a subtitle file sent with the upload (stored as safe
+// WebVTT by the gateway), keeping the cues within the video.
+func (e *Encoder) pendingCues(ctx context.Context, id, sid string) ([]subtitles.Cue, error) {
+	rc, err := e.Store.Get(ctx, layout.PendingSubtitleKey(id, sid), 0, -1)
+	if err != nil {
+		return nil, fmt.Errorf("encoder: subtitles %s of the upload: %w", sid, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, subtitles.MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("encoder: subtitles %s of the upload: %w", sid, err)
+	}
+	cues, err := subtitles.Parse(b)
+	if err != nil {
+		return nil, queue.Permanent(video.CodeInternal, "The subtitles sent with the upload could not be read; the error was logged.", err)
+	}
+	return subtitles.Shift(cues, 0), nil
 }
 
 // subtitleLabel is the NAME of a subtitle rendition: the track's title,

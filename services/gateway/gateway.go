@@ -197,6 +197,7 @@ func (gw *Gateway) receive(w http.ResponseWriter, r *http.Request) (video.Video,
 	if err != nil {
 		return video.Video{}, http.StatusBadRequest, errNotMultipart
 	}
+	var subs []uploadedSubtitle // subtitle files sent with it (subtitles.go)
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -206,11 +207,21 @@ func (gw *Gateway) receive(w http.ResponseWriter, r *http.Request) (video.Video,
 			status, e := readErrStatus(err, gw.MaxUploadBytes)
 			return video.Video{}, status, e
 		}
-		if part.FormName() != "upload" && part.FormName() != "file" {
+		switch name := part.FormName(); {
+		case name == "upload" || name == "file":
+			// Subtitle parts after the file are read once it is stored,
+			// before the video is recorded.
+			return gw.acceptAs(r.Context(), layout.NewVideoID(), part.FileName(), part, func() ([]uploadedSubtitle, int, error) {
+				return readSubtitleParts(mr, subs, gw.MaxUploadBytes)
+			})
+		case isSubtitleField(name):
+			if subs, err = readSubtitlePart(part, subs); err != nil {
+				status, e := subtitlePartStatus(err, gw.MaxUploadBytes)
+				return video.Video{}, status, e
+			}
+		default:
 			part.Close()
-			continue
 		}
-		return gw.accept(r.Context(), part.FileName(), part)
 	}
 }
 
@@ -226,12 +237,15 @@ func readErrStatus(err error, max int64) (int, error) {
 }
 
 func (gw *Gateway) accept(ctx context.Context, filename string, body io.Reader) (video.Video, int, error) {
-	return gw.acceptAs(ctx, layout.NewVideoID(), filename, body)
+	return gw.acceptAs(ctx, layout.NewVideoID(), filename, body, nil)
 }
 
 // acceptAs stores body as the source of video id, records the video and
 // queues its encode job: the path of every upload, multipart or tus.
-func (gw *Gateway) acceptAs(ctx context.Context, id, filename string, body io.Reader) (video.Video, int, error) {
+// subtitles, if set, gives the subtitle files sent with it once the source
+// is stored (a multipart upload reads its last parts then); a bad one
+// refuses the whole upload, and nothing of it is kept.
+func (gw *Gateway) acceptAs(ctx context.Context, id, filename string, body io.Reader, subtitles func() ([]uploadedSubtitle, int, error)) (video.Video, int, error) {
 	log := gw.Log.With("video", id)
 	cr := &countingReader{r: body, max: gw.MaxUploadBytes}
 	if err := gw.Store.Put(ctx, layout.SourceKey(id), cr, -1); err != nil {
@@ -253,9 +267,20 @@ func (gw *Gateway) acceptAs(ctx context.Context, id, filename string, body io.Re
 		return video.Video{}, http.StatusBadRequest, errEmpty
 	}
 	rec := video.Video{ID: id, State: video.StateUploaded, Filename: CleanFilename(filename), Size: cr.n}
+	if subtitles != nil {
+		subs, status, err := subtitles()
+		if err == nil {
+			err = gw.storePendingSubtitles(ctx, &rec, subs)
+			status = http.StatusServiceUnavailable
+		}
+		if err != nil {
+			_ = store.DeletePrefix(context.WithoutCancel(ctx), gw.Store, layout.UploadPrefix(id))
+			return video.Video{}, status, err
+		}
+	}
 	if err := gw.Records.Create(ctx, &rec); err != nil {
 		log.Error("recording upload failed", "err", err)
-		_ = gw.Store.Delete(ctx, layout.SourceKey(id))
+		_ = store.DeletePrefix(context.WithoutCancel(ctx), gw.Store, layout.UploadPrefix(id))
 		return video.Video{}, http.StatusServiceUnavailable, errors.New("The upload could not be recorded; try again shortly.")
 	}
 	job := jobs.EncodeJob{VideoID: id, SourceKey: layout.SourceKey(id), Profiles: gw.Profiles, Part: jobs.PartPlan}

@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -350,4 +353,120 @@ func clipText(s string) string {
 		return string(r[:40]) + "…"
 	}
 	return s
+}
+
+// Subtitle files sent with an upload: multipart fields "subtitles" (the
+// language from the file's name, "clip.fr.srt", if it says one) or
+// "subtitles.LANG" ("subtitles.fr"), before or after the video's file.
+const maxUploadSubtitles = 16
+
+// uploadedSubtitle is one subtitle file of an upload, read and checked.
+type uploadedSubtitle struct {
+	language, filename string
+	cues               []subtitles.Cue
+}
+
+// errSubtitlePart is a subtitle file of an upload refused, with the
+// sentence for the client.
+type errSubtitlePart struct{ reason string }
+
+func (e errSubtitlePart) Error() string { return e.reason }
+
+func isSubtitleField(name string) bool {
+	return name == "subtitles" || strings.HasPrefix(name, "subtitles.")
+}
+
+// readSubtitlePart reads one subtitle part of an upload and appends it.
+func readSubtitlePart(part *multipart.Part, subs []uploadedSubtitle) ([]uploadedSubtitle, error) {
+	defer part.Close()
+	name, filename := part.FormName(), part.FileName()
+	if len(subs) == maxUploadSubtitles {
+		return subs, errSubtitlePart{fmt.Sprintf("At most %d subtitle files may come with an upload.", maxUploadSubtitles)}
+	}
+	tag, explicit := strings.CutPrefix(name, "subtitles.")
+	if !explicit {
+		// "clip.fr.srt": the second extension, if it is a language.
+		base := strings.TrimSuffix(filename, filepath.Ext(filename))
+		if ext := filepath.Ext(base); len(ext) > 1 {
+			if l, err := subtitleLanguage(ext[1:]); err == nil && len(ext) <= 12 {
+				tag = l
+			}
+		}
+	}
+	lang, err := subtitleLanguage(tag)
+	if err != nil {
+		return subs, errSubtitlePart{"Subtitle field " + strconv.Quote(clipText(name)) + ": " + err.Error()}
+	}
+	body, err := io.ReadAll(io.LimitReader(part, subtitles.MaxFileSize+1))
+	if err != nil {
+		return subs, err
+	}
+	what := "The subtitle file " + strconv.Quote(clipText(filename))
+	if len(body) > subtitles.MaxFileSize {
+		return subs, errSubtitlePart{fmt.Sprintf("%s is too large; at most %d bytes are allowed.", what, subtitles.MaxFileSize)}
+	}
+	cues, err := subtitles.Parse(body)
+	if err != nil {
+		var se *subtitles.Error
+		if errors.As(err, &se) {
+			return subs, errSubtitlePart{strconv.Quote(clipText(filename)) + ": " + se.Reason}
+		}
+		return subs, errSubtitlePart{what + " could not be read."}
+	}
+	return append(subs, uploadedSubtitle{language: lang, filename: filename, cues: cues}), nil
+}
+
+// readSubtitleParts reads the rest of an upload's form (after its file),
+// keeping the subtitle files.
+func readSubtitleParts(mr *multipart.Reader, subs []uploadedSubtitle, maxUpload int64) ([]uploadedSubtitle, int, error) {
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return subs, 0, nil
+		}
+		if err != nil {
+			status, e := readErrStatus(err, maxUpload)
+			return nil, status, e
+		}
+		if !isSubtitleField(part.FormName()) {
+			part.Close()
+			continue
+		}
+		if subs, err = readSubtitlePart(part, subs); err != nil {
+			status, e := subtitlePartStatus(err, maxUpload)
+			return nil, status, e
+		}
+	}
+}
+
+// subtitlePartStatus is the answer to a subtitle part that failed.
+func subtitlePartStatus(err error, maxUpload int64) (int, error) {
+	var sp errSubtitlePart
+	if errors.As(err, &sp) {
+		return http.StatusBadRequest, sp
+	}
+	return readErrStatus(err, maxUpload)
+}
+
+// storePendingSubtitles keeps an upload's subtitle files as safe WebVTT
+// under uploads/{id}/ and lists them in the new record: the encoder's
+// subtitles job cuts them on the video's segments beside the source's own.
+func (gw *Gateway) storePendingSubtitles(ctx context.Context, rec *video.Video, subs []uploadedSubtitle) error {
+	used := map[string]bool{}
+	for i, s := range subs {
+		label, _ := subtitleName("", s.language)
+		for n := 2; used[label]; n++ {
+			label = strings.TrimSuffix(label, " "+strconv.Itoa(n-1)) + " " + strconv.Itoa(n)
+		}
+		used[label] = true
+		st := video.Subtitle{ID: video.SubtitleID(i + 1), Language: s.language, Label: label, Origin: video.SubtitlesUploaded, Cues: len(s.cues)}
+		body := subtitles.WebVTT(s.cues)
+		if err := gw.Store.Put(ctx, layout.PendingSubtitleKey(rec.ID, st.ID), bytes.NewReader(body), int64(len(body))); err != nil {
+			gw.Log.Error("storing an upload's subtitles failed", "video", rec.ID, "err", err)
+			return errors.New("The subtitles could not be stored; try again shortly.")
+		}
+		rec.PendingSubtitles = append(rec.PendingSubtitles, st)
+	}
+	rec.SubtitlesRevision = len(subs)
+	return nil
 }

@@ -466,7 +466,7 @@ func (t *tusServer) finish(ctx context.Context, up tushandler.Upload, info tusha
 	if filename == "" {
 		filename = info.MetaData["name"]
 	}
-	rec, status, err := t.gw.acceptAs(ctx, vid, filename, body)
+	rec, status, err := t.gw.acceptAs(ctx, vid, filename, body, nil)
 	body.Close()
 	if err != nil {
 		if _, gerr := t.gw.Records.Get(ctx, vid); gerr == nil || status < 500 {

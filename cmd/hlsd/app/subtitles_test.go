@@ -88,6 +88,49 @@ func TestSubtitles(t *testing.T) {
 		wantCue(t, p.master[:strings.LastIndex(p.master, "/")+1]+"subtitles-1/index.m3u8", at+2, at+3, "Guten Tag")
 	})
 
+	t.Run("sent with the upload", func(t *testing.T) {
+		t.Parallel()
+		src := generate(t, "sent.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
+			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "7",
+			"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac")
+		video, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A bad file refuses the whole upload: nothing is recorded.
+		status, body := postUpload(t, base+"/upload", []formPart{
+			{"upload", "refused.mp4", video}, {"subtitles.fr", "fr.srt", []byte("no cues here\n")}})
+		if status != http.StatusBadRequest || !strings.Contains(body, `"fr.srt"`) || !strings.Contains(body, "no cues") {
+			t.Errorf("upload with a bad subtitle file = %d %q", status, body)
+		}
+		if b, _ := get(t, base+"/api/videos?limit=200"); strings.Contains(string(b), "refused.mp4") {
+			t.Errorf("the refused upload was recorded:\n%s", b)
+		}
+
+		// Latin-1 SubRip before the video (language in the field name),
+		// WebVTT after it (language in the file name).
+		status, body = postUpload(t, base+"/upload", []formPart{
+			{"subtitles.fr", "film.srt", []byte("1\n00:00:01,000 --> 00:00:02,000\nD\xe9j\xe0 vu\n")},
+			{"upload", "sent.mp4", video},
+			{"subtitles", "film.de.vtt", []byte("WEBVTT\n\n00:00:03.000 --> 00:00:04.000\nSchon gesehen\n")}})
+		master := strings.TrimSpace(body)
+		if status != http.StatusOK || masterURLRe.FindStringSubmatch(master) == nil {
+			t.Fatalf("POST /upload with subtitles = %d %q", status, body)
+		}
+		p := checkPublishedHLS(t, master, hlsWant{duration: 7, video: true, audio: true})
+		for _, want := range []string{
+			`#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="fr",NAME="Français",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI="subtitles-1/index.m3u8"`,
+			`#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="de",NAME="Deutsch",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI="subtitles-2/index.m3u8"`,
+		} {
+			if !strings.Contains(string(p.body), want) {
+				t.Errorf("master lacks %s:\n%s", want, p.body)
+			}
+		}
+		dir := master[:strings.LastIndex(master, "/")+1]
+		wantCue(t, dir+"subtitles-1/index.m3u8", 1, 2, "Déjà vu")
+		wantCue(t, dir+"subtitles-2/index.m3u8", 3, 4, "Schon gesehen")
+	})
+
 	t.Run("added, replaced and deleted through the API", func(t *testing.T) {
 		t.Parallel()
 		src := generate(t, "plain.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
@@ -239,6 +282,30 @@ func uploadAndCheck(t *testing.T, base, src string) publishedHLS {
 		t.Fatalf("POST /upload = %d %q", status, body)
 	}
 	return checkPublishedHLS(t, master, hlsWant{duration: 7, video: true, audio: true})
+}
+
+type formPart struct {
+	field, filename string
+	body            []byte
+}
+
+// postUpload sends a multipart form of files, in order.
+func postUpload(t *testing.T, url string, parts []formPart) (int, string) {
+	t.Helper()
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	for _, p := range parts {
+		fw, _ := mw.CreateFormFile(p.field, p.filename)
+		_, _ = fw.Write(p.body)
+	}
+	_ = mw.Close()
+	resp, err := http.Post(url, mw.FormDataContentType(), &form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func postSubtitles(t *testing.T, url string, fields map[string]string, file []byte) (int, string) {
