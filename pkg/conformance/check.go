@@ -384,28 +384,48 @@ func hasVideoCodec(codecs string) bool {
 	return false
 }
 
-// media checks one media playlist and all its segments.
-func (c *checker) media(ctx context.Context, base *url.URL, v *variant) error {
-	ref, err := url.Parse(v.uri)
+// mediaPlaylist fetches and parses the media playlist at ref (relative to
+// base), with its segments; nil (and the findings made) if it cannot be
+// checked further.
+func (c *checker) mediaPlaylist(ctx context.Context, base *url.URL, ref string) (*fetchedMedia, error) {
+	r, err := url.Parse(ref)
 	if err != nil {
-		c.add(RuleSyntax, base.String(), "variant URI %q: %v", v.uri, err)
-		return nil
+		c.add(RuleSyntax, base.String(), "media playlist URI %q: %v", ref, err)
+		return nil, nil
 	}
-	u := base.ResolveReference(ref)
-	uri := u.String()
+	u := base.ResolveReference(r)
 	body, err := c.fetchPlaylist(ctx, u)
 	if err != nil {
-		return ignoreSkip(err)
+		return nil, ignoreSkip(err)
 	}
-	mp, ok := c.parseMedia(uri, body)
+	mp, ok := c.parseMedia(u.String(), body)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	segs := mp.GetAllSegments()
 	if len(segs) == 0 {
-		c.add(RuleSyntax, uri, "no segments")
-		return nil
+		c.add(RuleSyntax, u.String(), "no segments")
+		return nil, nil
 	}
+	return &fetchedMedia{u, body, mp, segs}, nil
+}
+
+// fetchedMedia is a media playlist as mediaPlaylist read it.
+type fetchedMedia struct {
+	u    *url.URL
+	body []byte
+	mp   *m3u8.MediaPlaylist
+	segs []*m3u8.MediaSegment
+}
+
+// media checks one media playlist and all its segments.
+func (c *checker) media(ctx context.Context, base *url.URL, v *variant) error {
+	f, err := c.mediaPlaylist(ctx, base, v.uri)
+	if f == nil {
+		return err
+	}
+	u, body, mp, segs := f.u, f.body, f.mp, f.segs
+	uri := u.String()
 	if mp.Iframe {
 		c.add(RuleSyntax, uri, "a variant's media playlist is I-frames-only")
 		return nil

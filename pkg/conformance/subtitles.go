@@ -30,17 +30,11 @@ func (c *checker) subtitles(ctx context.Context, master *url.URL, gs *renditionG
 			if r.typ != "SUBTITLES" || r.uri == "" {
 				continue
 			}
-			ref, err := url.Parse(r.uri)
-			if err != nil {
-				c.add(RuleSyntax, master.String(), "subtitles URI %q: %v", r.uri, err)
+			if seen[r.uri] {
 				continue
 			}
-			u := master.ResolveReference(ref)
-			if seen[u.String()] {
-				continue
-			}
-			seen[u.String()] = true
-			if err := c.subtitlePlaylist(ctx, u, video); err != nil {
+			seen[r.uri] = true
+			if err := c.subtitlePlaylist(ctx, master, r.uri, video); err != nil {
 				return err
 			}
 		}
@@ -48,21 +42,13 @@ func (c *checker) subtitles(ctx context.Context, master *url.URL, gs *renditionG
 	return nil
 }
 
-func (c *checker) subtitlePlaylist(ctx context.Context, u *url.URL, video *variant) error {
+func (c *checker) subtitlePlaylist(ctx context.Context, master *url.URL, ref string, video *variant) error {
+	f, err := c.mediaPlaylist(ctx, master, ref)
+	if f == nil {
+		return err
+	}
+	u, mp, segs := f.u, f.mp, f.segs
 	uri := u.String()
-	body, err := c.fetchPlaylist(ctx, u)
-	if err != nil {
-		return ignoreSkip(err)
-	}
-	mp, ok := c.parseMedia(uri, body)
-	if !ok {
-		return nil
-	}
-	segs := mp.GetAllSegments()
-	if len(segs) == 0 {
-		c.add(RuleSyntax, uri, "no segments")
-		return nil
-	}
 	c.durations(uri, mp, segs)
 	start := 0.0
 	for i, s := range segs {

@@ -10,9 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/text/language"
-	"golang.org/x/text/language/display"
-
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
@@ -240,24 +237,12 @@ func (e *Encoder) pendingCues(ctx context.Context, id, sid string) ([]subtitles.
 // "Subtitles" (numbered when there are several); with its kind, unless the
 // title says it.
 func subtitleLabel(title, lang string, forced, sdh bool, i, n int) string {
-	if title != "" {
-		return title
-	}
-	label := ""
-	if lang != "" {
-		label = upperFirst(display.Self.Name(language.Make(lang)))
-	}
-	if label == "" {
-		label = "Subtitles"
-		if n > 1 {
-			label += " " + fmt.Sprint(i+1)
-		}
-	}
+	kind := ""
 	switch {
 	case forced:
-		label += " (forced)"
+		kind = "forced"
 	case sdh:
-		label += " (SDH)"
+		kind = "SDH"
 	}
-	return label
+	return trackLabel(title, lang, "Subtitles", kind, i, n)
 }

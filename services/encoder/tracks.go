@@ -68,7 +68,22 @@ func bcp47(tag string) string {
 // when there are several); with what kind of track it is, unless the title
 // says it already.
 func audioLabel(t ffmpeg.AudioStream, lang string, i, n int) string {
-	if title := cleanLabel(t.Title); title != "" {
+	kind := ""
+	switch {
+	case t.Described:
+		kind = "audio description"
+	case t.Comment:
+		kind = "commentary"
+	}
+	return trackLabel(cleanLabel(t.Title), lang, "Audio", kind, i, n)
+}
+
+// trackLabel is the NAME of the rendition of track i of n: its title, else
+// its language in that language, else what it is ("Audio", numbered when
+// there are several); with its kind ("English (commentary)") unless the
+// title says it.
+func trackLabel(title, lang, what, kind string, i, n int) string {
+	if title != "" {
 		return title
 	}
 	label := ""
@@ -76,16 +91,13 @@ func audioLabel(t ffmpeg.AudioStream, lang string, i, n int) string {
 		label = upperFirst(display.Self.Name(language.Make(lang)))
 	}
 	if label == "" {
-		label = "Audio"
+		label = what
 		if n > 1 {
 			label += " " + strconv.Itoa(i+1)
 		}
 	}
-	switch {
-	case t.Described:
-		label += " (audio description)"
-	case t.Comment:
-		label += " (commentary)"
+	if kind != "" {
+		label += " (" + kind + ")"
 	}
 	return label
 }

@@ -20,7 +20,8 @@ import (
 )
 
 // TestSubtitles uploads sources with text subtitle tracks (SubRip and ASS
-// in Matroska beside two audio languages, mov_text in MP4) and adds,
+// in Matroska beside two audio languages, mov_text in MP4, WebVTT in WebM),
+// sends subtitle files with an upload, and adds,
 // replaces and deletes a subtitle file through the API, on one server.
 // Every published stream is held to the same rules as TestRealWorldSources
 // (ffmpeg decodes it all, hlsd check finds nothing), and each cue must be in
@@ -86,6 +87,23 @@ func TestSubtitles(t *testing.T) {
 		}
 		at := cueShift(t, src, "s:0", 2)
 		wantCue(t, p.master[:strings.LastIndex(p.master, "/")+1]+"subtitles-1/index.m3u8", at+2, at+3, "Guten Tag")
+	})
+
+	t.Run("WebVTT in WebM", func(t *testing.T) {
+		t.Parallel()
+		vtt := write(t, t.TempDir(), "es.vtt", "WEBVTT\n\n00:00:02.000 --> 00:00:03.500 align:start\n<i>Hola</i>\n")
+		src := generate(t, "vtt.webm",
+			"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
+			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+			"-i", vtt, "-map", "0", "-map", "1", "-map", "2", "-t", "7",
+			"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-c:a", "libopus",
+			"-c:s", "webvtt", "-metadata:s:s:0", "language=spa", "-disposition:s:0", "0")
+		p := uploadAndCheck(t, base, src)
+		if !strings.Contains(string(p.body), `#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="es",NAME="Español",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI="subtitles-1/index.m3u8"`) {
+			t.Errorf("master lacks the Spanish subtitles:\n%s", p.body)
+		}
+		at := cueShift(t, src, "s:0", 2)
+		wantCue(t, p.master[:strings.LastIndex(p.master, "/")+1]+"subtitles-1/index.m3u8", at+2, at+3.5, "<i>Hola</i>")
 	})
 
 	t.Run("sent with the upload", func(t *testing.T) {
@@ -194,11 +212,16 @@ func TestSubtitles(t *testing.T) {
 		if strings.Contains(master, first.ID+"/") || !strings.Contains(master, `NAME="Français",DEFAULT=YES`) {
 			t.Fatalf("master after the replacement:\n%s", master)
 		}
-		if resp, err := http.Get(dir + first.ID + "/index.m3u8"); err != nil || resp.StatusCode != http.StatusNotFound {
-			t.Errorf("the replaced rendition is still served: %v %v", resp.Status, err)
-		} else {
+		// Its files are deleted once the master no longer lists them (the
+		// content service may serve a playlist it read for a second more).
+		testutil.WaitFor(t, "the replaced rendition to be gone", 5*time.Second, func() bool {
+			resp, err := http.Get(dir + first.ID + "/index.m3u8")
+			if err != nil {
+				return false
+			}
 			resp.Body.Close()
-		}
+			return resp.StatusCode == http.StatusNotFound
+		})
 		wantCue(t, dir+second.ID+"/index.m3u8", 4, 5, "Encore")
 		var v api.Video
 		b, _ := get(t, base+"/api/videos/"+id)
@@ -362,6 +385,8 @@ func wantCue(t *testing.T, playlistURL string, start, end float64, text string) 
 		for _, c := range cueTimingRe.FindAllStringSubmatchIndex(string(seg), -1) {
 			s, e := vttTime(string(seg), c[2:8]), vttTime(string(seg), c[8:14])
 			rest := string(seg[c[1]:])
+			_, rest, _ = strings.Cut(rest, "\n") // after the cue settings
+			rest = "\n" + rest
 			if abs(s-start) < 0.0015 && abs(e-end) < 0.0015 && strings.HasPrefix(rest, "\n"+text+"\n") {
 				has = true
 			}
