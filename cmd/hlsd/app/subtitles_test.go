@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -104,6 +106,26 @@ func TestSubtitles(t *testing.T) {
 		}
 		at := cueShift(t, src, "s:0", 2)
 		wantCue(t, p.master[:strings.LastIndex(p.master, "/")+1]+"subtitles-1/index.m3u8", at+2, at+3.5, "<i>Hola</i>")
+	})
+
+	t.Run("picture subtitles (PGS) left out, with a note", func(t *testing.T) {
+		t.Parallel()
+		src := generate(t, "pgs.mkv", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
+			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-i", write(t, t.TempDir(), "s.sup", string(pgsDisplaySets(1, 2))),
+			"-map", "0", "-map", "1", "-map", "2", "-t", "7", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-c:s", "copy")
+		if got := probeStreams(t, src); len(got) != 3 || got[2].CodecName != "hdmv_pgs_subtitle" {
+			t.Fatalf("test source streams %+v, want a PGS track third", got)
+		}
+		p := uploadAndCheck(t, base, src)
+		if strings.Contains(string(p.body), "SUBTITLES") {
+			t.Errorf("a master with picture subtitles:\n%s", p.body)
+		}
+		var v api.Video
+		b, _ := get(t, base+"/api/videos/"+masterURLRe.FindStringSubmatch(p.master)[1])
+		if err := json.Unmarshal(b, &v); err != nil || v.Source == nil || len(v.Subtitles) != 0 ||
+			!slices.ContainsFunc(v.Source.Notes, func(n string) bool { return strings.Contains(n, "made of pictures (hdmv_pgs_subtitle) was left out") }) {
+			t.Errorf("the video's facts do not say the PGS track was left out: %s", b)
+		}
 	})
 
 	t.Run("sent with the upload", func(t *testing.T) {
@@ -286,6 +308,29 @@ func cueShift(t *testing.T, src, stream string, at float64) float64 {
 	}
 	t.Fatalf("%s has no cue: %q", src, out)
 	return 0
+}
+
+// pgsDisplaySets is a Blu-ray subtitle stream (PGS, as in a .sup file): an
+// empty display set at each time given (seconds). FFmpeg has no PGS
+// encoder; a composition with no object is the smallest valid one.
+func pgsDisplaySets(at ...float64) []byte {
+	var b []byte
+	segment := func(pts uint32, typ byte, payload []byte) {
+		b = append(b, 'P', 'G')
+		b = binary.BigEndian.AppendUint32(b, pts)
+		b = binary.BigEndian.AppendUint32(b, 0) // DTS
+		b = append(b, typ)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(payload)))
+		b = append(b, payload...)
+	}
+	for i, t := range at {
+		pts := uint32(t * 90000)
+		// Presentation composition: 320x180, frame rate code, number i,
+		// epoch start, no palette update, palette 0, no object.
+		segment(pts, 0x16, []byte{0x01, 0x40, 0x00, 0xb4, 0x10, 0x00, byte(i + 1), 0x80, 0x00, 0x00, 0x00})
+		segment(pts, 0x80, nil) // end of display set
+	}
+	return b
 }
 
 func write(t *testing.T, dir, name, body string) string {
