@@ -23,12 +23,14 @@ type SubtitleStream struct {
 }
 
 // textSubtitleCodecs are the subtitle codecs FFmpeg decodes to text, and
-// so can write as WebVTT. The others (PGS, DVB, VobSub, teletext) are
-// pictures.
+// so can write as WebVTT: the text formats, a QuickTime closed-caption
+// track (eia_608, a c608 track of a .mov), and broadcast DVB teletext (its
+// subtitle pages, read as text by libzvbi). The others (PGS, DVB
+// subtitles, VobSub) are pictures.
 var textSubtitleCodecs = map[string]bool{
 	"subrip": true, "srt": true, "ass": true, "ssa": true, "mov_text": true, "webvtt": true, "text": true,
 	"microdvd": true, "subviewer": true, "subviewer1": true, "realtext": true, "sami": true, "mpl2": true,
-	"pjs": true, "vplayer": true, "jacosub": true, "stl": true,
+	"pjs": true, "vplayer": true, "jacosub": true, "stl": true, "eia_608": true, "dvb_teletext": true,
 }
 
 // Text reports whether the track is text, which hlsd turns into WebVTT.
@@ -70,6 +72,15 @@ func ExtractSubtitles(ctx context.Context, input string, src Source, tracks []Su
 	args := func(which []int) []string {
 		a := []string{"-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats", "-copyts"}
 		a = append(a, inputArgs(src)...)
+		for _, i := range which {
+			if tracks[i].Codec == "dvb_teletext" {
+				// libzvbi's decoder: text, not pictures, and only the
+				// pages the broadcaster marks as subtitles (not the
+				// magazine's news and weather).
+				a = append(a, "-txt_format", "text", "-txt_page", "subtitle")
+				break
+			}
+		}
 		if src.Format != "" {
 			a = append(a, "-f", src.Format)
 		}

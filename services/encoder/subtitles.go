@@ -150,9 +150,11 @@ func (e *Encoder) encodeSubtitles(ctx context.Context, job jobs.EncodeJob) error
 			notes = append(notes, fmt.Sprintf("%s was left out: %s.", what, reason))
 			continue
 		}
+		// A closed-caption track describes sounds too (SDH).
+		captions := t.Codec == "eia_608"
 		s := video.Subtitle{ID: video.SubtitleID(base + i + 1), Language: bcp47(t.Language), Forced: t.Forced,
-			HearingImpaired: t.HearingImpaired, Origin: video.SubtitlesFromSource, Cues: len(cues)}
-		s.Label = uniqueLabel(subtitleLabel(cleanLabel(t.Title), s.Language, s.Forced, s.HearingImpaired, len(made), len(tracks)), used)
+			HearingImpaired: t.HearingImpaired || captions, Origin: video.SubtitlesFromSource, Cues: len(cues)}
+		s.Label = uniqueLabel(subtitleLabel(cleanLabel(t.Title), s.Language, s.Forced, s.HearingImpaired, captions, len(made), len(tracks)), used)
 		// Matroska's default flag is the file's wish to show the track;
 		// MP4/MOV's is the track-enabled bit, which muxers set on the
 		// first track of each kind on their own (FFmpeg always does):
@@ -234,15 +236,19 @@ func (e *Encoder) pendingCues(ctx context.Context, id, sid string) ([]subtitles.
 
 // subtitleLabel is the NAME of a subtitle rendition: the track's title,
 // else its language in that language ("English", "Français"), else
-// "Subtitles" (numbered when there are several); with its kind, unless the
-// title says it.
-func subtitleLabel(title, lang string, forced, sdh bool, i, n int) string {
-	kind := ""
+// "Subtitles" or "Closed captions" (numbered when there are several); with
+// its kind, unless the title says it.
+func subtitleLabel(title, lang string, forced, sdh, captions bool, i, n int) string {
+	kind, what := "", "Subtitles"
 	switch {
+	case captions && lang == "":
+		what = "Closed captions" // says it all
+	case captions:
+		kind = "CC"
 	case forced:
 		kind = "forced"
 	case sdh:
 		kind = "SDH"
 	}
-	return trackLabel(title, lang, "Subtitles", kind, i, n)
+	return trackLabel(title, lang, what, kind, i, n)
 }

@@ -36,10 +36,10 @@ func TestPlannedGrid(t *testing.T) {
 func TestTextSubtitles(t *testing.T) {
 	v := &ffmpeg.VideoStream{Codec: "h264"}
 	subs := []ffmpeg.SubtitleStream{{Index: 2, Codec: "subrip"}, {Index: 3, Codec: "hdmv_pgs_subtitle"}, {Index: 4, Codec: "ass"},
-		{Index: 5, Codec: "dvb_subtitle"}, {Index: 6, Codec: "mov_text"}}
+		{Index: 5, Codec: "dvb_subtitle"}, {Index: 6, Codec: "mov_text"}, {Index: 7, Codec: "dvb_teletext"}, {Index: 8, Codec: "eia_608"}}
 	text, notes := textSubtitles(ffmpeg.Source{Video: v, Subtitles: subs})
-	if len(text) != 3 || text[0].Index != 2 || text[1].Index != 4 || text[2].Index != 6 {
-		t.Errorf("kept %+v, want the SubRip, ASS and mov_text tracks", text)
+	if len(text) != 5 || text[0].Index != 2 || text[1].Index != 4 || text[2].Index != 6 || text[3].Index != 7 || text[4].Index != 8 {
+		t.Errorf("kept %+v, want the SubRip, ASS, mov_text, teletext and EIA-608 tracks", text)
 	}
 	if len(notes) != 1 || !strings.Contains(notes[0], "2 subtitle tracks made of pictures (hdmv_pgs_subtitle, dvb_subtitle) were left out") {
 		t.Errorf("notes %q", notes)
@@ -59,19 +59,21 @@ func TestTextSubtitles(t *testing.T) {
 
 func TestSubtitleLabel(t *testing.T) {
 	for _, tt := range []struct {
-		title, lang string
-		forced, sdh bool
-		i, n        int
-		want        string
+		title, lang           string
+		forced, sdh, captions bool
+		i, n                  int
+		want                  string
 	}{
-		{"", "en", false, false, 0, 1, "English"},
-		{"", "fr", true, false, 0, 2, "Français (forced)"},
-		{"", "en", false, true, 1, 2, "English (SDH)"},
-		{"Director's notes", "en", false, true, 0, 1, "Director's notes"},
-		{"", "", false, false, 1, 3, "Subtitles 2"},
-		{"", "", false, false, 0, 1, "Subtitles"},
+		{"", "en", false, false, false, 0, 1, "English"},
+		{"", "fr", true, false, false, 0, 2, "Français (forced)"},
+		{"", "en", false, true, false, 1, 2, "English (SDH)"},
+		{"Director's notes", "en", false, true, false, 0, 1, "Director's notes"},
+		{"", "", false, false, false, 1, 3, "Subtitles 2"},
+		{"", "", false, false, false, 0, 1, "Subtitles"},
+		{"", "", false, true, true, 0, 1, "Closed captions"},
+		{"", "en", false, true, true, 0, 1, "English (CC)"},
 	} {
-		if got := subtitleLabel(tt.title, tt.lang, tt.forced, tt.sdh, tt.i, tt.n); got != tt.want {
+		if got := subtitleLabel(tt.title, tt.lang, tt.forced, tt.sdh, tt.captions, tt.i, tt.n); got != tt.want {
 			t.Errorf("subtitleLabel(%q, %q, forced %v, sdh %v) = %q, want %q", tt.title, tt.lang, tt.forced, tt.sdh, got, tt.want)
 		}
 	}

@@ -108,6 +108,27 @@ func TestSubtitles(t *testing.T) {
 		wantCue(t, p.master[:strings.LastIndex(p.master, "/")+1]+"subtitles-1/index.m3u8", at+2, at+3.5, "<i>Hola</i>")
 	})
 
+	t.Run("a QuickTime closed-caption track (c608)", func(t *testing.T) {
+		t.Parallel()
+		// The captions of a broadcast-style H.264 (A/53 SEI) moved into a
+		// track of their own, as cameras and deliverables have them.
+		captioned := testutil.CaptionedH264(t, "cc.mp4", 7, "HELLO", 2)
+		src := generate(t, "c608.mov", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
+			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-f", "lavfi", "-i", "movie="+captioned+"[out0+subcc]",
+			"-map", "0:v", "-map", "1:a", "-map", "2:s", "-t", "7", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-c:s", "copy")
+		if got := probeStreams(t, src); len(got) != 3 || got[2].CodecName != "eia_608" {
+			t.Fatalf("test source streams %+v, want an eia_608 track third", got)
+		}
+		p := uploadAndCheck(t, base, src)
+		if !strings.Contains(string(p.body), `#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="Closed captions",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,CHARACTERISTICS="public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound",URI="subtitles-1/index.m3u8"`) {
+			t.Errorf("master lacks the captions as subtitles:\n%s", p.body)
+		}
+		body, _ := get(t, p.master[:strings.LastIndex(p.master, "/")+1]+"subtitles-1/seg_00001.vtt") // 2–4 s
+		if !strings.Contains(string(body), "\nHELLO\n") {
+			t.Errorf("the segment from 2 s lacks the caption HELLO:\n%s", body)
+		}
+	})
+
 	t.Run("picture subtitles (PGS) left out, with a note", func(t *testing.T) {
 		t.Parallel()
 		src := generate(t, "pgs.mkv", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
