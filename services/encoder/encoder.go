@@ -130,7 +130,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 		Stage: "encode", Stream: jobs.StreamEncode, Consumer: e.Bus.Encoder, Middle: e.Bus.EncoderShort, Later: e.Bus.EncoderLater, Express: expressLanes, Bus: e.Bus,
 		Concurrency: e.Concurrency, ShutdownGrace: e.ShutdownGrace, Log: e.Log, Observe: e.Observe, Waited: e.Waited,
 		VideoID:   func(j jobs.EncodeJob) string { return j.VideoID },
-		Handle:    func(ctx context.Context, j jobs.EncodeJob, a queue.Attempt) error { return e.encode(ctx, j) },
+		Handle:    func(ctx context.Context, j jobs.EncodeJob, a queue.Attempt) error { return e.encode(ctx, j, a) },
 		OnFailed:  queue.RemoveFailed(removeAll, e.KeepFailedSources, e.Log),
 		OnDeleted: queue.RemoveDeleted(removeAll, e.Log),
 	}
@@ -156,7 +156,7 @@ const DefaultAudioConcurrency = 8
 // regular ones, for start work (queue.Worker.Express).
 const expressLanes = 2
 
-func (e *Encoder) encode(ctx context.Context, job jobs.EncodeJob) error {
+func (e *Encoder) encode(ctx context.Context, job jobs.EncodeJob, a queue.Attempt) error {
 	if job.Part == jobs.PartVideo && job.Chunk.Index == 0 {
 		e.startWork.Add(1) // see yieldToStart; the plan counts itself
 		defer e.startWork.Add(-1)
@@ -169,7 +169,7 @@ func (e *Encoder) encode(ctx context.Context, job jobs.EncodeJob) error {
 	case jobs.PartAudio:
 		return e.encodeAudio(ctx, job)
 	case jobs.PartSubtitles:
-		return e.encodeSubtitles(ctx, job)
+		return e.encodeSubtitles(ctx, job, a)
 	}
 	return queue.Permanent(video.CodeInternal, "The video could not be encoded; the error was logged.", fmt.Errorf("unknown part %q", job.Part))
 }

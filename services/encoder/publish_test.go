@@ -15,6 +15,7 @@ import (
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/profiles"
+	"github.com/hlsd/hlsd/pkg/queue"
 	"github.com/hlsd/hlsd/pkg/store"
 	"github.com/hlsd/hlsd/pkg/testutil"
 	"github.com/hlsd/hlsd/pkg/video"
@@ -113,7 +114,7 @@ func planVideo(t *testing.T, ps planSettings, name string, args ...string) plann
 	if err := v.recs.Create(ctx, &video.Video{ID: v.id, State: video.StateUploaded}); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.e.encode(ctx, jobs.EncodeJob{VideoID: v.id, SourceKey: layout.SourceKey(v.id), Profiles: prof, Part: jobs.PartPlan}); err != nil {
+	if err := v.e.encode(ctx, jobs.EncodeJob{VideoID: v.id, SourceKey: layout.SourceKey(v.id), Profiles: prof, Part: jobs.PartPlan}, queue.Attempt{Number: 1}); err != nil {
 		t.Fatal(err)
 	}
 	return v
@@ -154,7 +155,7 @@ func TestEncoderHandsOnEveryPiece(t *testing.T) {
 		if job.Part != jobs.PartVideo || job.Chunk.Index != i {
 			t.Fatalf("job %d is %s chunk %d, want chunk %d", 1+i, job.Part, job.Chunk.Index, i)
 		}
-		if err := e.encode(ctx, job); err != nil {
+		if err := e.encode(ctx, job, queue.Attempt{Number: 1}); err != nil {
 			t.Fatalf("chunk %d: %v", i, err)
 		}
 		// Chunk 1 releases chunk 3; no other releases anything.
@@ -181,7 +182,7 @@ func TestEncoderHandsOnEveryPiece(t *testing.T) {
 		}
 	}
 
-	if err := e.encode(ctx, q.encode[0]); err != nil {
+	if err := e.encode(ctx, q.encode[0], queue.Attempt{Number: 1}); err != nil {
 		t.Fatalf("audio: %v", err)
 	}
 	audio := q.takeSegments()
@@ -196,7 +197,7 @@ func TestEncoderHandsOnEveryPiece(t *testing.T) {
 	if _, err := recs.Update(ctx, id, func(v *video.Video) error { v.Fail(video.CodeInternal, "test"); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.encode(ctx, q.encode[1]); err != nil {
+	if err := e.encode(ctx, q.encode[1], queue.Attempt{Number: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if late := q.takeSegments(); len(late) != 0 {
@@ -230,7 +231,7 @@ func TestAudioTracksBecomeRenditions(t *testing.T) {
 	if audio.Part != jobs.PartAudio {
 		t.Fatalf("the plan queued %+v first, want the audio job", audio)
 	}
-	if err := v.e.encode(ctx, audio); err != nil {
+	if err := v.e.encode(ctx, audio, queue.Attempt{Number: 1}); err != nil {
 		t.Fatalf("audio: %v", err)
 	}
 	pieces := map[string][]int{}
@@ -319,7 +320,7 @@ func TestAudioWaitsForTheFirstChunk(t *testing.T) {
 	v, audio := planSound(t, 600)
 	e, recs, q, id := v.e, v.recs, v.q, v.id
 	done := make(chan error, 1)
-	go func() { done <- e.encode(ctx, audio) }()
+	go func() { done <- e.encode(ctx, audio, queue.Attempt{Number: 1}) }()
 
 	waitStopped(t, v, done, "the audio run (after its first piece)")
 	pieces := q.takeSegments()
@@ -349,7 +350,7 @@ func TestAudioYieldsToStartWork(t *testing.T) {
 	}
 	e.startWork.Add(1) // another video's plan or first chunk, all along
 	done := make(chan error, 1)
-	go func() { done <- e.encode(ctx, audio) }()
+	go func() { done <- e.encode(ctx, audio, queue.Attempt{Number: 1}) }()
 	waitStopped(t, v, done, "the audio run (while another video's start work ran)")
 	waitDone(t, done, 3*time.Minute, "the audio", "it never finished while start work ran: it must yield only part of its time")
 	if got := len(q.takeSegments()); got != len(audio.Chunks) {
@@ -378,7 +379,7 @@ func TestLaterChunksYieldToStartWork(t *testing.T) {
 
 	e.startWork.Add(1) // as if a plan or a first chunk ran all along
 	done := make(chan error, 1)
-	go func() { done <- e.encode(ctx, later) }()
+	go func() { done <- e.encode(ctx, later, queue.Attempt{Number: 1}) }()
 	waitStopped(t, v, done, "the later chunk's ffmpeg (while start work ran)")
 	waitDone(t, done, 3*time.Minute, "the later chunk", "it never finished while start work ran: it must yield only part of its time")
 	if v, _ := recs.Get(ctx, id); !v.Encoded[2] {

@@ -80,12 +80,41 @@ func plannedGrid(chunks []jobs.Chunk, segmentDuration, duration float64) []float
 	return grid
 }
 
-// encodeSubtitles turns the source's text subtitle tracks into WebVTT
-// renditions on the planned segment grid, records them (the plan set
-// SubtitlesPending; this clears it) and asks for the master to be written
-// again. A track that cannot be read is left out with a note; the video
-// goes on.
-func (e *Encoder) encodeSubtitles(ctx context.Context, job jobs.EncodeJob) error {
+// encodeSubtitles makes the video's subtitle renditions (makeSubtitles).
+// Subtitles that cannot be made at all — its last attempt failed, or a
+// permanent error — do not fail the video: it goes on without them, and
+// its facts say so.
+func (e *Encoder) encodeSubtitles(ctx context.Context, job jobs.EncodeJob, a queue.Attempt) error {
+	err := e.makeSubtitles(ctx, job)
+	var pe *queue.PermanentError
+	if err == nil || ctx.Err() != nil || !a.Last && !errors.As(err, &pe) {
+		return err
+	}
+	id := job.VideoID
+	e.Log.Error("the video goes on without subtitles", "stage", "subtitles", "video", id, "err", err)
+	v, uerr := e.Records.Update(ctx, id, func(v *video.Video) error {
+		if !v.SubtitlesPending || v.State == video.StateFailed {
+			return video.ErrNoChange
+		}
+		v.SubtitlesPending, v.PendingSubtitles = false, nil
+		if v.Source != nil {
+			v.Source.Notes = append(v.Source.Notes, "The subtitles could not be made; the error was logged.")
+		}
+		return nil
+	})
+	if uerr != nil {
+		return uerr
+	}
+	return e.Queue.PublishSegment(ctx, jobs.SegmentJob{VideoID: id, Revision: v.SubtitlesRevision + 1,
+		SegmentDuration: job.Profiles.SegmentDuration, Encryption: job.Profiles.Encryption})
+}
+
+// makeSubtitles turns the source's text subtitle tracks, and the files
+// sent with the upload, into WebVTT renditions on the planned segment
+// grid, records them (the plan set SubtitlesPending; this clears it) and
+// asks for the master to be written again. A track that cannot be read is
+// left out with a note; the video goes on.
+func (e *Encoder) makeSubtitles(ctx context.Context, job jobs.EncodeJob) error {
 	id := job.VideoID
 	log := e.Log.With("stage", "subtitles", "video", id)
 	v, err := e.Records.Get(ctx, id)

@@ -1,11 +1,15 @@
 package encoder
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
+	"github.com/hlsd/hlsd/pkg/jobs"
+	"github.com/hlsd/hlsd/pkg/queue"
+	"github.com/hlsd/hlsd/pkg/video"
 )
 
 func TestPlannedGrid(t *testing.T) {
@@ -76,5 +80,41 @@ func TestSubtitleLabel(t *testing.T) {
 		if got := subtitleLabel(tt.title, tt.lang, tt.forced, tt.sdh, tt.captions, tt.i, tt.n); got != tt.want {
 			t.Errorf("subtitleLabel(%q, %q, forced %v, sdh %v) = %q, want %q", tt.title, tt.lang, tt.forced, tt.sdh, got, tt.want)
 		}
+	}
+}
+
+// Subtitles that cannot be made are retried, and after the last attempt
+// the video goes on without them, saying so: they never fail it.
+func TestSubtitlesThatCannotBeMadeDoNotFailTheVideo(t *testing.T) {
+	v := planVideo(t, planSettings{}, "clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
+		"-f", "lavfi", "-i", "sine", "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac")
+	ctx := context.Background()
+	// A file sent with the upload, whose stored copy is gone.
+	if _, err := v.recs.Update(ctx, v.id, func(r *video.Video) error {
+		r.PendingSubtitles = []video.Subtitle{{ID: video.SubtitleID(1), Label: "Français", Language: "fr", Origin: video.SubtitlesUploaded}}
+		r.SubtitlesPending, r.SubtitlesRevision = true, 1
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	job := v.q.encode[0]
+	job.Part, job.Chunk = jobs.PartSubtitles, jobs.Chunk{}
+	v.q.takeSegments()
+	if err := v.e.encode(ctx, job, queue.Attempt{Number: 1}); err == nil {
+		t.Fatal("a subtitles job that cannot read its file succeeded")
+	}
+	if r, _ := v.recs.Get(ctx, v.id); !r.SubtitlesPending {
+		t.Fatal("a failed attempt gave the subtitles up before the last")
+	}
+	if err := v.e.encode(ctx, job, queue.Attempt{Number: 3, Last: true}); err != nil {
+		t.Fatalf("the last attempt: %v", err)
+	}
+	r, _ := v.recs.Get(ctx, v.id)
+	if r.SubtitlesPending || len(r.PendingSubtitles) != 0 || r.State == video.StateFailed ||
+		!slices.Contains(r.Source.Notes, "The subtitles could not be made; the error was logged.") {
+		t.Errorf("after the last attempt: pending %v %v, state %s, notes %q", r.SubtitlesPending, r.PendingSubtitles, r.State, r.Source.Notes)
+	}
+	if segs := v.q.takeSegments(); len(segs) != 1 || !segs[0].MasterOnly() {
+		t.Errorf("published %+v, want one master-only segment job (the final master was waiting)", segs)
 	}
 }
