@@ -28,6 +28,10 @@ func TestValidateNamesTheField(t *testing.T) {
 		{`"sample_rate": 48000`, `"sample_rate": 48000, "max_tracks": 17`, "audio.max_tracks"},
 		{`"sample_rate": 48000`, `"sample_rate": 48000, "max_tracks": -1`, "audio.max_tracks"},
 		{`"name": "540p"`, `"name": "audio-2"`, "renditions[3].name"},
+		{`"name": "540p"`, `"name": "subtitles-1"`, "renditions[3].name"},
+		{`"max_frame_rate": 60`, `"max_frame_rate": 60, "rate_control": "crf"`, "video.rate_control"},
+		{`"max_frame_rate": 60`, `"max_frame_rate": 60, "rate_control": "capped-crf", "crf": 60`, "video.crf"},
+		{`"max_frame_rate": 60`, `"max_frame_rate": 60, "crf": 20`, "video.crf"},
 		{`"name": "540p"`, `"name": "360p"`, "renditions[3].name"},
 		{`"name": "540p"`, `"name": "../x"`, "renditions[3].name"},
 		{`"height": 720`, `"height": 721`, "renditions[4].height"},
@@ -158,6 +162,29 @@ func TestSelectSkipsDisabled(t *testing.T) {
 	for _, r := range p.Select(1920, 1080) {
 		if r.Name == p.Renditions[1].Name {
 			t.Fatal("disabled rung selected")
+		}
+	}
+}
+
+func TestRateControl(t *testing.T) {
+	good, err := os.ReadFile("../../profiles.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse(good)
+	if err != nil || p.Video.CappedCRF() {
+		t.Fatalf("the shipped profiles: %v, capped CRF %v; want fixed rates by default", err, p.Video.CappedCRF())
+	}
+	for _, tc := range []struct {
+		extra string
+		crf   float64
+	}{
+		{`"rate_control": "capped-crf"`, DefaultCRF},
+		{`"rate_control": "capped-crf", "crf": 20.5`, 20.5},
+	} {
+		p, err := Parse([]byte(strings.Replace(string(good), `"max_frame_rate": 60`, `"max_frame_rate": 60, `+tc.extra, 1)))
+		if err != nil || !p.Video.CappedCRF() || p.Video.Quality() != tc.crf {
+			t.Errorf("%s: %v, capped %v, CRF %g; want CRF %g", tc.extra, err, p.Video.CappedCRF(), p.Video.Quality(), tc.crf)
 		}
 	}
 }

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Per-title encoding: bytes and quality of the ladder with fixed bit rates
+# (today's default, the anchor) and with capped CRF (constant quality under
+# each rung's rate), on three generated 1080p30 sources of different
+# difficulty:
+#   slide: a still slide (text bars, a grid) with a moving cursor;
+#   talk:  testsrc2, a moderately moving picture (a talking head's share of
+#          change);
+#   grain: testsrc2 under strong temporal noise (film grain, high motion
+#          for an encoder).
+# Each source is made once, near losslessly (x264 CRF 10), SECONDS long
+# (default 10). For each source and mode, hlsd's own encode command
+# (bench/cmd/ladder -mode hlsd, one ffmpeg for every rung, as a chunk) is
+# run; per rung it reports the video bytes (kbit/s), SSIM and PSNR (Y)
+# against the source scaled to the rung (bicubic, as hlsd scales), and the
+# encode's CPU-seconds per source-second (user+system of ffmpeg, from
+# /proc). The load average is printed beside every source.
+#
+# Targets (issue 14, H.264 part): capped CRF spends >= 30 % fewer bytes than
+# fixed on the easy source (slide) with SSIM no more than 0.002 lower on every
+# rung, and no more bytes than fixed on the hard one (grain). Exits 1 if a
+# target is missed, 2 on any other failure.
+#
+#   bench/rate-control.sh                      # about 8 minutes on 2 cores
+#   SECONDS_SRC=4 bench/rate-control.sh        # a quick check
+#
+# Environment: SECONDS_SRC (10), CRF (default: profiles.DefaultCRF, 20), BENCH_TMP,
+# KEEP_TMP=1.
+NAME=rate-control
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SECS=${SECONDS_SRC:-10}
+for c in go ffmpeg ffprobe; do command -v $c >/dev/null || die "$c is not on PATH"; done
+machine
+
+(cd "$ROOT" && go build -o "$TMP/ladder" ./bench/cmd/ladder) || die "could not build bench/cmd/ladder"
+
+# The two profiles: the repository's (fixed), and the same with capped CRF.
+cp "$ROOT/profiles.json" "$TMP/fixed.json"
+crf=""
+[[ -n ${CRF:-} ]] && crf=", \"crf\": $CRF"
+sed "s/\"video\": {/\"video\": { \"rate_control\": \"capped-crf\"$crf,/" "$ROOT/profiles.json" >"$TMP/capped-crf.json"
+grep -q capped-crf "$TMP/capped-crf.json" || die "could not write the capped-crf profiles"
+
+make_clip() { # name file
+	local graph
+	case $1 in
+	slide) graph="color=c=0xf4f4f4:s=1920x1080:r=30,drawgrid=w=160:h=90:t=1:c=0xd0d0d0,drawbox=x=160:y=120:w=1400:h=70:c=0x202060:t=fill,drawbox=x=160:y=300:w=1100:h=24:c=0x303030:t=fill,drawbox=x=160:y=360:w=1250:h=24:c=0x303030:t=fill,drawbox=x=160:y=420:w=900:h=24:c=0x303030:t=fill,drawbox=x=1300:y=600:w=420:h=300:c=0x3070c0:t=fill[bg];color=c=black:s=20x28:r=30[cur];[bg][cur]overlay=x='200+mod(t*160\,1400)':y='500+100*sin(t)'" ;;
+	talk) graph="testsrc2=s=1920x1080:r=30" ;;
+	grain) graph="testsrc2=s=1920x1080:r=30,noise=alls=40:allf=t+u" ;;
+	esac
+	ffmpeg -hide_banner -nostdin -v error -y -f lavfi -i "$graph" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+		-t "$SECS" -map 0:v -map 1:a -c:v libx264 -preset ultrafast -crf 10 -pix_fmt yuv420p -g 60 \
+		-c:a aac -b:a 128k "$2" || die "could not make the $1 source"
+}
+
+# quality REF RUNG W H: "ssim psnr" of the rung's video against the source
+# scaled to W x H, frame by frame from each one's first.
+quality() {
+	local out
+	out=$(ffmpeg -hide_banner -nostdin -v info -i "$2" -i "$1" -lavfi \
+		"[1:v]setpts=PTS-STARTPTS,scale=$3:$4:flags=bicubic,format=yuv420p[r];[0:v]setpts=PTS-STARTPTS,format=yuv420p[d];[d]split[d1][d2];[r]split[r1][r2];[d1][r1]ssim;[d2][r2]psnr" \
+		-f null - 2>&1) || die "quality of $2: $out"
+	local ssim psnr
+	ssim=$(sed -n 's/.*SSIM Y:\([0-9.]*\).*/\1/p' <<<"$out" | tail -1)
+	psnr=$(sed -n 's/.*PSNR y:\([0-9.inf]*\).*/\1/p' <<<"$out" | tail -1)
+	echo "$ssim $psnr"
+}
+
+video_kbps() { # file: the video stream's bytes as kbit/s of the source's length
+	ffprobe -v error -select_streams v -show_entries packet=size -of csv=p=0 "$1" |
+		awk -v s="$SECS" '{ b += $1 } END { printf "%.0f", b * 8 / s / 1000 }'
+}
+
+verdict=PASS
+printf '\n%-6s %-6s %-11s %9s %8s %8s %6s\n' source rung mode kbit/s SSIM PSNR cpu/s
+for src in slide talk grain; do
+	make_clip $src "$TMP/$src.mp4"
+	load=$(loadavg)
+	mapfile -t rungs < <("$TMP/ladder" -profiles "$TMP/fixed.json" -in "$TMP/$src.mp4" -mode rungs)
+	declare -A kb=() ss=()
+	for mode in fixed capped-crf; do
+		dir="$TMP/$src-$mode"
+		mkdir -p "$dir"
+		mapfile -t args < <("$TMP/ladder" -profiles "$TMP/$mode.json" -in "$TMP/$src.mp4" -mode hlsd -out "$dir")
+		ffmpeg "${args[@]}" >/dev/null 2>"$dir/ffmpeg.log" &
+		pid=$!
+		ticks=0
+		while kill -0 $pid 2>/dev/null; do
+			t=$(cpu_ticks $pid)
+			[[ $t -gt 0 ]] && ticks=$t
+			sleep 0.2
+		done
+		wait $pid || die "the $mode encode of $src failed: $(tail -3 "$dir/ffmpeg.log")"
+		cpu=$(awk -v t="$ticks" -v hz="$CLK_TCK" -v s="$SECS" 'BEGIN { printf "%.2f", t / hz / s }')
+		for r in "${rungs[@]}"; do
+			read -r name w h <<<"$r"
+			k=$(video_kbps "$dir/$name.ts")
+			read -r s p < <(quality "$TMP/$src.mp4" "$dir/$name.ts" "$w" "$h")
+			kb[$mode.$name]=$k
+			ss[$mode.$name]=$s
+			printf '%-6s %-6s %-11s %9s %8s %8s %6s\n' $src "$name" $mode "$k" "$s" "$p" "$cpu"
+		done
+	done
+	# Totals over the ladder, and the targets.
+	tf=0 tc=0 worst=0
+	for r in "${rungs[@]}"; do
+		read -r name _ <<<"$r"
+		tf=$((tf + kb[fixed.$name]))
+		tc=$((tc + kb[capped-crf.$name]))
+		worst=$(awk -v w="$worst" -v a="${ss[fixed.$name]}" -v b="${ss[capped-crf.$name]}" 'BEGIN { d = a - b; print (d > w ? d : w) }')
+	done
+	saved=$(awk -v f="$tf" -v c="$tc" 'BEGIN { printf "%.1f", (1 - c / f) * 100 }')
+	echo "$src: capped-crf spends $tc kbit/s over the ladder, fixed $tf: $saved % fewer; largest SSIM loss on a rung $worst (load $load)"
+	case $src in
+	slide)
+		if awk -v s="$saved" -v w="$worst" 'BEGIN { exit !(s < 30 || w > 0.002) }'; then verdict=FAIL; fi ;;
+	grain)
+		if [[ $tc -gt $tf ]]; then verdict=FAIL; fi ;;
+	esac
+	unset kb ss
+done
+echo "machine load at end (1, 5, 15 min): $(loadavg)"
+echo "RESULT verdict=$verdict"
+[[ $verdict == PASS ]] || exit 1
