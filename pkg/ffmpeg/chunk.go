@@ -204,17 +204,9 @@ func (s AudioSpec) Args() []string {
 		times = strings.Join(t, ",")
 	}
 	for i, a := range s.Source.Audios {
-		args = append(args,
-			"-map", fmt.Sprintf("0:%d", a.Index), "-vn", "-sn", "-dn",
-			"-c:a", "aac", "-profile:a", "aac_low",
-			"-b:a", fmt.Sprintf("%dk", p.Audio.Kbps),
-			"-ac", strconv.Itoa(p.Audio.Channels), // downmixes 5.1
-			"-ar", strconv.Itoa(p.Audio.SampleRate),
-			// Fill gaps and trim overlaps so audio stays in sync with video,
-			// starting at the instant the video does.
-			"-af", "aresample=async=1:first_pts=0",
-			"-output_ts_offset", strconv.FormatFloat(TimestampOffset, 'f', 6, 64),
-		)
+		args = append(args, "-map", fmt.Sprintf("0:%d", a.Index), "-vn", "-sn", "-dn")
+		args = append(args, aacArgs(p)...)
+		args = append(args, "-output_ts_offset", strconv.FormatFloat(TimestampOffset, 'f', 6, 64))
 		args = append(args, outputTags()...)
 		args = append(args,
 			"-f", "segment", "-segment_format", "mpegts", "-reset_timestamps", "0",

@@ -129,16 +129,8 @@ func (s EncodeSpec) Args() []string {
 	args = append(args, "-i", "file:"+s.Input)
 
 	audio := []string{}
-	if a := s.Source.Audio; a != nil {
-		audio = []string{
-			"-map", fmt.Sprintf("0:%d", a.Index),
-			"-c:a", "aac", "-profile:a", "aac_low",
-			"-b:a", fmt.Sprintf("%dk", p.Audio.Kbps),
-			"-ac", strconv.Itoa(p.Audio.Channels), // downmixes 5.1
-			"-ar", strconv.Itoa(p.Audio.SampleRate),
-			// Fill gaps and trim overlaps so audio stays in sync with video.
-			"-af", "aresample=async=1:first_pts=0",
-		}
+	if a := s.Source.Audio(); a != nil {
+		audio = append([]string{"-map", fmt.Sprintf("0:%d", a.Index)}, aacArgs(p)...)
 	}
 	v := s.Source.Video
 	if v == nil {
@@ -201,6 +193,20 @@ func x264Args(p profiles.Profiles, o Output, gop int) []string {
 	)
 	// Said in the VUI, so players need not guess.
 	return append(args, colourArgs()...)
+}
+
+// aacArgs encode an audio track as every audio rendition is: AAC-LC at the
+// profile's rate, channels (5.1 is downmixed) and sample rate, with gaps
+// filled and overlaps trimmed so the audio stays in sync with the video,
+// starting at the instant the video does.
+func aacArgs(p profiles.Profiles) []string {
+	return []string{
+		"-c:a", "aac", "-profile:a", "aac_low",
+		"-b:a", fmt.Sprintf("%dk", p.Audio.Kbps),
+		"-ac", strconv.Itoa(p.Audio.Channels),
+		"-ar", strconv.Itoa(p.Audio.SampleRate),
+		"-af", "aresample=async=1:first_pts=0",
+	}
 }
 
 // sourceGraph writes the start of a filter graph: the source's video

@@ -40,8 +40,8 @@ func ScanPackets(ctx context.Context, path string, src Source, timeout time.Dura
 	switch {
 	case src.Video != nil:
 		stream = strconv.Itoa(src.Video.Index)
-	case src.Audio != nil:
-		stream = strconv.Itoa(src.Audio.Index)
+	case src.Audio() != nil:
+		stream = strconv.Itoa(src.Audio().Index)
 	default:
 		return Extent{}, fmt.Errorf("ffprobe: no stream to scan")
 	}

@@ -48,8 +48,8 @@ func TestProbe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if (src.Video != nil) != tc.wantVideo || (src.Audio != nil) != tc.wantAudio || src.Format != tc.wantFormat {
-				t.Fatalf("got %+v video=%v audio=%v", src, src.Video, src.Audio)
+			if (src.Video != nil) != tc.wantVideo || (src.Audio() != nil) != tc.wantAudio || src.Format != tc.wantFormat {
+				t.Fatalf("got %+v video=%v audio=%v", src, src.Video, src.Audio())
 			}
 			if v := src.Video; v != nil {
 				if v.DisplayWidth != tc.w || v.DisplayHeight != tc.h || (v.FrameRate-tc.fps > 0.01 || tc.fps-v.FrameRate > 0.01) {
@@ -95,8 +95,8 @@ func TestProbeAudioTracks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(src.Audios) != len(tc.want) || src.Audio == nil || src.Audio.Index != src.Audios[0].Index {
-				t.Fatalf("audio %+v, tracks %+v; want %d tracks, the first as Audio", src.Audio, src.Audios, len(tc.want))
+			if len(src.Audios) != len(tc.want) || src.Audio() == nil || src.Audio().Index != src.Audios[0].Index {
+				t.Fatalf("audio %+v, tracks %+v; want %d tracks, the first as Audio", src.Audio(), src.Audios, len(tc.want))
 			}
 			for i, w := range tc.want {
 				a := src.Audios[i]

@@ -53,7 +53,6 @@ type Source struct {
 	// on it makes its decoder refuse larger frames (see decodeLimits).
 	MaxPixels int `json:"-"`
 	Video     *VideoStream
-	Audio     *AudioStream // the first of Audios
 	// Audios are the source's audio tracks in file order, each a rendition
 	// of the video's audio group (up to the profile's audio.max_tracks).
 	Audios []AudioStream
@@ -83,15 +82,20 @@ func (s Source) ClockFromTracks() bool {
 	return math.Abs(first-s.Start) < 0.0005
 }
 
+// Audio is the first audio track (the one an audio-only video plays, and
+// the one measured for a source's length); nil without one.
+func (s Source) Audio() *AudioStream {
+	if len(s.Audios) == 0 {
+		return nil
+	}
+	return &s.Audios[0]
+}
+
 // Clone is a copy that shares nothing with s.
 func (s Source) Clone() Source {
 	if s.Video != nil {
 		v := *s.Video
 		s.Video = &v
-	}
-	if s.Audio != nil {
-		a := *s.Audio
-		s.Audio = &a
 	}
 	s.Audios = slices.Clone(s.Audios)
 	s.Subtitles = slices.Clone(s.Subtitles)
@@ -276,11 +280,7 @@ func parseProbe(b []byte, lim Limits) (Source, error) {
 				Forced: s.Disposition.Forced != 0, HearingImpaired: s.Disposition.HearingImpaired != 0})
 		}
 	}
-	if len(src.Audios) > 0 {
-		a := src.Audios[0]
-		src.Audio = &a
-	}
-	if src.Video == nil && src.Audio == nil {
+	if src.Video == nil && src.Audio() == nil {
 		return src, &ProbeError{Code: video.CodeNoMedia, Reason: "The file has no video or audio track"}
 	}
 	if lim.MaxDuration > 0 && src.Duration > lim.MaxDuration.Seconds() {

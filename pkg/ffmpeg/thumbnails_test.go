@@ -198,7 +198,7 @@ func TestThumbnailArgsAreHardened(t *testing.T) {
 		"chunk": EncodeSpec{Input: "/tmp/src", Source: Source{Format: "mov", Video: v, Duration: 30},
 			Outputs: []Output{{Name: "a", Width: 320, Height: 180, Path: "/tmp/a.ts"}}, Profiles: profiles.Profiles{KeyframeInterval: 2},
 			Chunk: &ChunkSpec{Start: 6, Frames: 150, Thumbnails: &ThumbnailSpec{Interval: 2, Count: 3, Width: 160, Height: 90, Dir: "/tmp"}}}.Args(),
-		"audio": AudioSpec{Input: "/tmp/src", Source: Source{Format: "mov", Audio: &AudioStream{Index: 1}, Duration: 30}, Dir: "/tmp"}.Args(),
+		"audio": AudioSpec{Input: "/tmp/src", Source: Source{Format: "mov", Audios: []AudioStream{{Index: 1}}, Duration: 30}, Dir: "/tmp"}.Args(),
 	} {
 		line := strings.Join(args, " ")
 		for _, want := range []string{"-protocol_whitelist file -format_whitelist " + strings.Join(Demuxers, ","), " -i file:/tmp/", " -nostdin"} {

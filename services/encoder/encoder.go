@@ -391,7 +391,7 @@ func (e *Encoder) plan(ctx context.Context, job jobs.EncodeJob) error {
 			Duration: probe.Duration, Window: e.ChunkWindow}
 	}
 	publishStart := func(key string) error {
-		if probe.Audio != nil {
+		if probe.Audio() != nil {
 			if err := e.Queue.PublishEncode(ctx, jobs.EncodeJob{VideoID: id, SourceKey: key, Profiles: job.Profiles,
 				Part: jobs.PartAudio, Chunks: chunks, Duration: probe.Duration}); err != nil {
 				return err
@@ -621,7 +621,7 @@ func (e *Encoder) encodeAudio(ctx context.Context, job jobs.EncodeJob) error {
 		return err
 	}
 	defer release()
-	if src.probe.Audio == nil {
+	if src.probe.Audio() == nil {
 		return queue.Permanent(video.CodeInternal, "The audio could not be encoded; the error was logged.", errors.New("an audio job for a source without audio"))
 	}
 	dir, err := os.MkdirTemp(e.WorkDir, "audio-"+id+"-")
@@ -925,7 +925,7 @@ func sourceFacts(src source) *video.Source {
 		s.Width, s.Height, s.FrameRate, s.VideoCodec = v.DisplayWidth, v.DisplayHeight, v.FrameRate, v.Codec
 		s.Interlaced, s.HDR = v.Interlaced(), v.HDR()
 	}
-	if a := p.Audio; a != nil {
+	if a := p.Audio(); a != nil {
 		s.AudioCodec = a.Codec
 	}
 	if src.captionsLeftOut {

@@ -56,7 +56,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	if src.Video == nil || src.Audio == nil {
+	if src.Video == nil || src.Audio() == nil {
 		fail(errors.New("the source needs a video and an audio stream"))
 	}
 	// As services/encoder's planLadder.

@@ -233,7 +233,7 @@ func TestTransportStreamReadTwiceInSync(t *testing.T) {
 				"-vf", "drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='between(t,1,1.3)+between(t,10,10.3)'",
 				"-t", "14", "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-c:a", "aac", "-b:a", "64k", "-f", "mpegts")
 			probe, err := ffmpeg.Probe(context.Background(), src, ffmpeg.DefaultLimits())
-			if err != nil || ffmpeg.Seekable(probe.Format) || !probe.ClockFromTracks() || probe.Audio == nil {
+			if err != nil || ffmpeg.Seekable(probe.Format) || !probe.ClockFromTracks() || probe.Audio() == nil {
 				t.Fatalf("test source: %+v, %v; want an MPEG-TS whose clock starts with its tracks", probe, err)
 			}
 
