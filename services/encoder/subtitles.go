@@ -105,8 +105,19 @@ func (e *Encoder) encodeSubtitles(ctx context.Context, job jobs.EncodeJob, a que
 	if uerr != nil {
 		return uerr
 	}
-	return e.Queue.PublishSegment(ctx, jobs.SegmentJob{VideoID: id, Revision: v.SubtitlesRevision + 1,
-		SegmentDuration: job.Profiles.SegmentDuration, Encryption: job.Profiles.Encryption})
+	// The final master may have been waiting for the subtitles. (The
+	// revision is unchanged: one past it keeps this ask apart from one
+	// already sent for it, which JetStream's duplicate window would drop.)
+	return e.Queue.PublishSegment(ctx, masterJob(job, v.SubtitlesRevision+1))
+}
+
+// masterJob asks for the video's master to be written again
+// (jobs.SegmentJob.MasterOnly), with the video's segment settings: the
+// segmenter that takes it may grow its media playlists in the same round.
+// rev tells it from earlier asks.
+func masterJob(job jobs.EncodeJob, rev int) jobs.SegmentJob {
+	return jobs.SegmentJob{VideoID: job.VideoID, Revision: rev,
+		SegmentDuration: job.Profiles.SegmentDuration, Encryption: job.Profiles.Encryption}
 }
 
 // makeSubtitles turns the source's text subtitle tracks, and the files
@@ -238,10 +249,7 @@ func (e *Encoder) makeSubtitles(ctx context.Context, job jobs.EncodeJob) error {
 	log.Info("subtitles made", "renditions", len(made), "left_out", len(notes))
 	// The master (early or final) may have been written without them, and
 	// the final one may have been waiting for them.
-	// With the video's segment settings: the segmenter that takes it may
-	// write growing media playlists in the same round.
-	return e.Queue.PublishSegment(ctx, jobs.SegmentJob{VideoID: id, Revision: v.SubtitlesRevision,
-		SegmentDuration: job.Profiles.SegmentDuration, Encryption: job.Profiles.Encryption})
+	return e.Queue.PublishSegment(ctx, masterJob(job, v.SubtitlesRevision))
 }
 
 // pendingCues reads a subtitle file sent with the upload (stored as safe

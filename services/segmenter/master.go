@@ -35,13 +35,8 @@ func (sg *Segmenter) publishMaster(ctx context.Context, log *slog.Logger, v vide
 	if !firstChunksListed(&v) {
 		return nil
 	}
-	rev := v.SubtitlesRevision
-	body, err := masterPlaylist(v, false)
+	rev, err := sg.writeMaster(ctx, v, false)
 	if err != nil {
-		return err
-	}
-	body = playlist.MarkInProgress(body)
-	if err := sg.Store.Put(ctx, layout.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
 		return err
 	}
 	v, err = sg.Records.Update(ctx, v.ID, func(v *video.Video) error {
@@ -68,12 +63,8 @@ func (sg *Segmenter) publishMaster(ctx context.Context, log *slog.Logger, v vide
 // redelivery, say); writing the same files twice is harmless.
 func (sg *Segmenter) publishFinal(ctx context.Context, log *slog.Logger, v video.Video) error {
 	thumbnails := sg.writeStoryboard(ctx, log, v)
-	rev := v.SubtitlesRevision
-	body, err := masterPlaylist(v, true)
+	rev, err := sg.writeMaster(ctx, v, true)
 	if err != nil {
-		return err
-	}
-	if err := sg.Store.Put(ctx, layout.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
 		return err
 	}
 	readied := false
@@ -112,15 +103,8 @@ func (sg *Segmenter) publishFinal(ctx context.Context, log *slog.Logger, v video
 // that loaded the old one keeps what it lists (a replaced rendition stays
 // until the master no longer lists it; see the gateway's subtitles API).
 func (sg *Segmenter) rewriteMaster(ctx context.Context, log *slog.Logger, v video.Video, final bool) error {
-	rev := v.SubtitlesRevision
-	body, err := masterPlaylist(v, final)
+	rev, err := sg.writeMaster(ctx, v, final)
 	if err != nil {
-		return err
-	}
-	if !final {
-		body = playlist.MarkInProgress(body)
-	}
-	if err := sg.Store.Put(ctx, layout.MasterKey(v.ID), bytes.NewReader(body), int64(len(body))); err != nil {
 		return err
 	}
 	_, err = sg.Records.Update(ctx, v.ID, func(v *video.Video) error {
@@ -137,6 +121,20 @@ func (sg *Segmenter) rewriteMaster(ctx context.Context, log *slog.Logger, v vide
 		log.Info("master playlist written again: the subtitles changed", "subtitles", len(v.Subtitles), "revision", rev)
 	}
 	return err
+}
+
+// writeMaster stores v's master: the final one, or an early one (marked in
+// progress: players and caches know it will change). It returns the
+// subtitles revision it lists (Video.MasterRevision once recorded).
+func (sg *Segmenter) writeMaster(ctx context.Context, v video.Video, final bool) (int, error) {
+	body, err := masterPlaylist(v, final)
+	if err != nil {
+		return 0, err
+	}
+	if !final {
+		body = playlist.MarkInProgress(body)
+	}
+	return v.SubtitlesRevision, sg.Store.Put(ctx, layout.MasterKey(v.ID), bytes.NewReader(body), int64(len(body)))
 }
 
 // masterPlaylist lists the video renditions, each with the audio group
