@@ -2,6 +2,7 @@ package video
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -109,5 +110,21 @@ func TestVideoNotReadyFromEncoding(t *testing.T) {
 	_ = v.Planned(2, []Rendition{{Name: "360p"}, {Name: AudioRendition}}, nil)
 	if err := v.BecomeReady(time.Now()); !errors.Is(err, ErrTransition) {
 		t.Fatalf("ready from encoding with video chunks left: %v", err)
+	}
+}
+
+func TestLabels(t *testing.T) {
+	for tag, want := range map[string]string{"en": "English", "fr": "Français", "de": "Deutsch", "pt-BR": "Português", "": ""} {
+		if got := LanguageName(tag); got != want {
+			t.Errorf("LanguageName(%q) = %q, want %q", tag, got, want)
+		}
+	}
+	used := map[string]bool{}
+	var got []string
+	for _, l := range []string{"English", "English", "Français", "English"} {
+		got = append(got, UniqueLabel(l, used))
+	}
+	if want := []string{"English", "English 2", "Français", "English 3"}; !slices.Equal(got, want) {
+		t.Errorf("UniqueLabel gave %q, want %q", got, want)
 	}
 }

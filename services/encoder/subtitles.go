@@ -194,7 +194,7 @@ func (e *Encoder) makeSubtitles(ctx context.Context, job jobs.EncodeJob) error {
 		captions := t.Codec == "eia_608"
 		s := video.Subtitle{ID: video.SubtitleID(base + i + 1), Language: bcp47(t.Language), Forced: t.Forced,
 			HearingImpaired: t.HearingImpaired || captions, Origin: video.SubtitlesFromSource, Cues: len(cues)}
-		s.Label = uniqueLabel(subtitleLabel(cleanLabel(t.Title), s.Language, s.Forced, s.HearingImpaired, captions, len(made), len(tracks)), used)
+		s.Label = video.UniqueLabel(subtitleLabel(cleanLabel(t.Title), s.Language, s.Forced, s.HearingImpaired, captions, len(made), len(tracks)), used)
 		// Matroska's default flag is the file's wish to show the track;
 		// MP4/MOV's is the track-enabled bit, which muxers set on the
 		// first track of each kind on their own (FFmpeg always does):

@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/language"
-	"golang.org/x/text/language/display"
 
 	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/video"
@@ -36,7 +35,7 @@ func audioRenditions(tracks []ffmpeg.AudioStream) []video.Rendition {
 		if t.Described {
 			r.Characteristics = describesVideo
 		}
-		r.Label = uniqueLabel(audioLabel(t, r.Language, i, len(tracks)), used)
+		r.Label = video.UniqueLabel(audioLabel(t, r.Language, i, len(tracks)), used)
 		out[i] = r
 	}
 	return out
@@ -88,7 +87,7 @@ func trackLabel(title, lang, what, kind string, i, n int) string {
 	}
 	label := ""
 	if lang != "" {
-		label = upperFirst(display.Self.Name(language.Make(lang)))
+		label = video.LanguageName(lang)
 	}
 	if label == "" {
 		label = what
@@ -120,23 +119,5 @@ func cleanLabel(s string) string {
 	if r := []rune(out); len(r) > 64 {
 		out = strings.TrimSpace(string(r[:64]))
 	}
-	return out
-}
-
-func upperFirst(s string) string {
-	r, n := utf8.DecodeRuneInString(s)
-	if n == 0 {
-		return s
-	}
-	return string(unicode.ToUpper(r)) + s[n:]
-}
-
-// uniqueLabel numbers a label already used in the group ("English 2").
-func uniqueLabel(label string, used map[string]bool) string {
-	out := label
-	for n := 2; used[out]; n++ {
-		out = label + " " + strconv.Itoa(n)
-	}
-	used[out] = true
 	return out
 }

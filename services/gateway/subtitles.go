@@ -16,7 +16,6 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/language"
-	"golang.org/x/text/language/display"
 
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
@@ -321,11 +320,8 @@ func subtitleLanguage(s string) (string, error) {
 func subtitleName(s, lang string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		if lang != "" {
-			if n := display.Self.Name(language.Make(lang)); n != "" {
-				r, size := utf8.DecodeRuneInString(n)
-				return string(unicode.ToUpper(r)) + n[size:], nil
-			}
+		if n := video.LanguageName(lang); n != "" {
+			return n, nil
 		}
 		return "Subtitles", nil
 	}
@@ -455,10 +451,7 @@ func (gw *Gateway) storePendingSubtitles(ctx context.Context, rec *video.Video, 
 	used := map[string]bool{}
 	for i, s := range subs {
 		label, _ := subtitleName("", s.language)
-		for n := 2; used[label]; n++ {
-			label = strings.TrimSuffix(label, " "+strconv.Itoa(n-1)) + " " + strconv.Itoa(n)
-		}
-		used[label] = true
+		label = video.UniqueLabel(label, used)
 		st := video.Subtitle{ID: video.SubtitleID(i + 1), Language: s.language, Label: label, Origin: video.SubtitlesUploaded, Cues: len(s.cues)}
 		body := subtitles.WebVTT(s.cues)
 		if err := gw.Store.Put(ctx, layout.PendingSubtitleKey(rec.ID, st.ID), bytes.NewReader(body), int64(len(body))); err != nil {
