@@ -27,12 +27,15 @@
 #   REPEAT=1 SOURCE_SECONDS=10 bench/time-to-ready.sh   # a quick check
 #
 # Environment: REPEAT (3), TARGET (1.10), SOURCE (use this file as the
-# source), SOURCE_SECONDS (60), NO_CHECK=1 (skip the conformance checks),
+# source), SOURCE_SECONDS (60), PROFILES (the repository's profiles.json; e.g.
+# one with "rate_control": "capped-crf"), NO_CHECK=1 (skip the conformance checks),
 # BENCH_TMP, KEEP_TMP=1.
 NAME=time-to-ready
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REPEAT=${REPEAT:-3}
+PROFILES=${PROFILES:-$ROOT/profiles.json} # both sides encode with it
+[[ -r $PROFILES ]] || die "PROFILES=$PROFILES is not readable"
 TARGET=${TARGET:-1.10}
 [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "REPEAT=$REPEAT: want a positive number"
 for c in go curl ffmpeg ffprobe; do command -v $c >/dev/null || die "$c is not on PATH"; done
@@ -49,13 +52,13 @@ make_source "$SRC"
 echo "input: $(ffprobe -v error -show_entries format=duration,bit_rate,size -of default=nw=1:nk=0 "$SRC" | tr '\n' ' ')" \
 	"$(ffprobe -v error -select_streams v:0 -show_entries stream=codec_name,profile,width,height,r_frame_rate -of csv=p=0 "$SRC")" \
 	"audio $(ffprobe -v error -select_streams a:0 -show_entries stream=codec_name,sample_rate,channels,bit_rate -of csv=p=0 "$SRC")"
-echo "ladder (profiles.Select for this source; the same rungs in both):" $("$TMP/bin/ladder" -profiles "$ROOT/profiles.json" -in "$SRC" -mode rungs | awk '{ printf "%s=%dx%d ", $1, $2, $3 }')
+echo "ladder (profiles.Select for this source; the same rungs in both):" $("$TMP/bin/ladder" -profiles "$PROFILES" -in "$SRC" -mode rungs | awk '{ printf "%s=%dx%d ", $1, $2, $3 }')
 
 # ---- hlsd all ------------------------------------------------------------------
 
 free_port; HLSD_PORT=$PORT
 start_bg "$TMP/hlsd.log" "$TMP/bin/hlsd" all --listen "127.0.0.1:$HLSD_PORT" --data-dir "$TMP/hlsd-data" \
-	--profiles "$ROOT/profiles.json" --shutdown-grace 2s
+	--profiles "$PROFILES" --shutdown-grace 2s
 HLSD_PID=$BG_PID
 wait_http_ok "http://127.0.0.1:$HLSD_PORT/readyz" "$HLSD_PID" "hlsd all" "$TMP/hlsd.log" 60
 BASE=http://127.0.0.1:$HLSD_PORT
@@ -67,7 +70,7 @@ anchor_once() { # sets A_S
 	local dir="$TMP/anchor-$1" args t0 t1 load n
 	rm -rf "$TMP"/anchor-* # keep only the run being measured (for the check)
 	mkdir -p "$dir"
-	mapfile -t args < <("$TMP/bin/ladder" -profiles "$ROOT/profiles.json" -in "$SRC" -mode anchor -out "$dir")
+	mapfile -t args < <("$TMP/bin/ladder" -profiles "$PROFILES" -in "$SRC" -mode anchor -out "$dir")
 	((${#args[@]} > 10)) || die "ladder printed no command"
 	if [[ -z $ANCHOR_CMD ]]; then ANCHOR_CMD="ffmpeg $(printf '%q ' "${args[@]}")"; fi
 	load=$(loadavg)
