@@ -108,3 +108,44 @@ func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// FormPart is one part of a multipart form PostForm sends: a file when it
+// has a Filename, a plain field otherwise.
+type FormPart struct {
+	Field, Filename string
+	Body            []byte
+}
+
+// PostForm posts parts, in order, as multipart/form-data and returns the
+// status and body of the answer.
+func PostForm(t testing.TB, url string, parts ...FormPart) (int, string) {
+	t.Helper()
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	for _, p := range parts {
+		var w io.Writer
+		var err error
+		if p.Filename != "" {
+			w, err = mw.CreateFormFile(p.Field, p.Filename)
+		} else {
+			w, err = mw.CreateFormField(p.Field)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write(p.Body)
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(url, mw.FormDataContentType(), &form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}

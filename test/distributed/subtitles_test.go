@@ -1,10 +1,8 @@
 package distributed
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -33,7 +31,10 @@ func TestSubtitlesAcrossServices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, body := send(t, c.gateway+"/upload", map[string][]byte{"upload": video, "subtitles.de": []byte("WEBVTT\n\n00:00:02.000 --> 00:00:03.000\nHallo\n")})
+	status, body := testutil.PostForm(t, c.gateway+"/upload",
+		testutil.FormPart{Field: "subtitles.de", Filename: "de.vtt", Body: []byte("WEBVTT\n\n00:00:02.000 --> 00:00:03.000\nHallo\n")},
+		testutil.FormPart{Field: "upload", Filename: "subs.mkv", Body: video})
+	body = strings.TrimSpace(body)
 	if status != http.StatusOK || !strings.HasSuffix(body, "/master.m3u8") {
 		t.Fatalf("POST /upload = %d %q", status, body)
 	}
@@ -46,7 +47,9 @@ func TestSubtitlesAcrossServices(t *testing.T) {
 		}
 	}
 
-	status, body = send(t, c.gateway+"/api/videos/"+id+"/subtitles", map[string][]byte{"file": []byte("1\n00:00:00,500 --> 00:00:01,500\nBonjour\n"), "language": []byte("fr")})
+	status, body = testutil.PostForm(t, c.gateway+"/api/videos/"+id+"/subtitles",
+		testutil.FormPart{Field: "file", Filename: "fr.srt", Body: []byte("1\n00:00:00,500 --> 00:00:01,500\nBonjour\n")},
+		testutil.FormPart{Field: "language", Body: []byte("fr")})
 	var added struct{ ID string }
 	if status != http.StatusCreated || json.Unmarshal([]byte(body), &added) != nil || added.ID == "" {
 		t.Fatalf("POST subtitles = %d %s", status, body)
@@ -68,34 +71,6 @@ func TestSubtitlesAcrossServices(t *testing.T) {
 	waitFor(t, "the master to leave the French subtitles out", 10*time.Second, func() bool {
 		return !strings.Contains(get(t, c.content+"/streams/"+id+"/master.m3u8"), added.ID)
 	})
-}
-
-// send posts a multipart form, the fields in the map's sorted order with
-// "upload" and "file" as files.
-func send(t *testing.T, url string, fields map[string][]byte) (int, string) {
-	t.Helper()
-	var form bytes.Buffer
-	mw := multipart.NewWriter(&form)
-	for _, k := range []string{"subtitles.de", "upload", "file", "language"} {
-		v, ok := fields[k]
-		if !ok {
-			continue
-		}
-		if k == "language" {
-			_ = mw.WriteField(k, string(v))
-			continue
-		}
-		fw, _ := mw.CreateFormFile(k, k+".bin")
-		_, _ = fw.Write(v)
-	}
-	_ = mw.Close()
-	resp, err := http.Post(url, mw.FormDataContentType(), &form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, strings.TrimSpace(string(b))
 }
 
 func get(t *testing.T, url string) string {

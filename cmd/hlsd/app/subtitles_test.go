@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
@@ -159,8 +157,9 @@ func TestSubtitles(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A bad file refuses the whole upload: nothing is recorded.
-		status, body := postUpload(t, base+"/upload", []formPart{
-			{"upload", "refused.mp4", video}, {"subtitles.fr", "fr.srt", []byte("no cues here\n")}})
+		status, body := testutil.PostForm(t, base+"/upload",
+			testutil.FormPart{Field: "upload", Filename: "refused.mp4", Body: video},
+			testutil.FormPart{Field: "subtitles.fr", Filename: "fr.srt", Body: []byte("no cues here\n")})
 		if status != http.StatusBadRequest || !strings.Contains(body, `"fr.srt"`) || !strings.Contains(body, "no cues") {
 			t.Errorf("upload with a bad subtitle file = %d %q", status, body)
 		}
@@ -170,10 +169,10 @@ func TestSubtitles(t *testing.T) {
 
 		// Latin-1 SubRip before the video (language in the field name),
 		// WebVTT after it (language in the file name).
-		status, body = postUpload(t, base+"/upload", []formPart{
-			{"subtitles.fr", "film.srt", []byte("1\n00:00:01,000 --> 00:00:02,000\nD\xe9j\xe0 vu\n")},
-			{"upload", "sent.mp4", video},
-			{"subtitles", "film.de.vtt", []byte("WEBVTT\n\n00:00:03.000 --> 00:00:04.000\nSchon gesehen\n")}})
+		status, body = testutil.PostForm(t, base+"/upload",
+			testutil.FormPart{Field: "subtitles.fr", Filename: "film.srt", Body: []byte("1\n00:00:01,000 --> 00:00:02,000\nD\xe9j\xe0 vu\n")},
+			testutil.FormPart{Field: "upload", Filename: "sent.mp4", Body: video},
+			testutil.FormPart{Field: "subtitles", Filename: "film.de.vtt", Body: []byte("WEBVTT\n\n00:00:03.000 --> 00:00:04.000\nSchon gesehen\n")})
 		master := strings.TrimSpace(body)
 		if status != http.StatusOK || masterURLRe.FindStringSubmatch(master) == nil {
 			t.Fatalf("POST /upload with subtitles = %d %q", status, body)
@@ -373,49 +372,18 @@ func uploadAndCheck(t *testing.T, base, src string) publishedHLS {
 	return checkPublishedHLS(t, master, hlsWant{duration: 7, video: true, audio: true})
 }
 
-type formPart struct {
-	field, filename string
-	body            []byte
-}
-
-// postUpload sends a multipart form of files, in order.
-func postUpload(t *testing.T, url string, parts []formPart) (int, string) {
-	t.Helper()
-	var form bytes.Buffer
-	mw := multipart.NewWriter(&form)
-	for _, p := range parts {
-		fw, _ := mw.CreateFormFile(p.field, p.filename)
-		_, _ = fw.Write(p.body)
-	}
-	_ = mw.Close()
-	resp, err := http.Post(url, mw.FormDataContentType(), &form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
+// postSubtitles posts a subtitle file (nil: none) with fields to the
+// subtitles API.
 func postSubtitles(t *testing.T, url string, fields map[string]string, file []byte) (int, string) {
 	t.Helper()
-	var form bytes.Buffer
-	mw := multipart.NewWriter(&form)
+	var parts []testutil.FormPart
 	for k, v := range fields {
-		_ = mw.WriteField(k, v)
+		parts = append(parts, testutil.FormPart{Field: k, Body: []byte(v)})
 	}
 	if file != nil {
-		fw, _ := mw.CreateFormFile("file", "subs.srt")
-		_, _ = fw.Write(file)
+		parts = append(parts, testutil.FormPart{Field: "file", Filename: "subs.srt", Body: file})
 	}
-	_ = mw.Close()
-	resp, err := http.Post(url, mw.FormDataContentType(), &form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testutil.PostForm(t, url, parts...)
 }
 
 func wantSubtitlesOnEveryVariant(t *testing.T, p publishedHLS) {
