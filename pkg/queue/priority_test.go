@@ -40,6 +40,15 @@ func TestStartWorkJumpsTheQueue(t *testing.T) {
 		}
 	}
 
+	// The broker counts a consumer's new messages a moment after the
+	// publishes are acknowledged; a no-wait fetch before then finds none
+	// (under -race on a loaded machine the first turn once took a later
+	// chunk so). The worker starts once both consumers see theirs.
+	waitFor(t, "the consumers to count their jobs", 10*time.Second, func() bool {
+		a, errA := bus.Encoder.Info(ctx)
+		b, errB := bus.EncoderLater.Info(ctx)
+		return errA == nil && errB == nil && a.NumPending == 8 && b.NumPending == 10
+	})
 	var mu sync.Mutex
 	var order []string // "plan" or "later", as the worker took them
 	waited := map[bool]int{}
