@@ -3,6 +3,7 @@ module github.com/hlsd/hlsd
 go 1.26.0
 
 require (
+	github.com/Eyevinn/mp4ff v0.56.0
 	github.com/aws/aws-sdk-go-v2 v1.41.1
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.96.0
 	github.com/grafov/m3u8 v0.12.1

@@ -441,6 +441,20 @@ func (c *checker) media(ctx context.Context, base *url.URL, v *variant) error {
 	for _, k := range keys {
 		v.encrypted = v.encrypted || k != nil
 	}
+	// Fragmented MP4: the map is the initialization segment every segment
+	// is read with.
+	var init *fmp4Init
+	if mp.Map != nil {
+		if init, err = c.initSegment(ctx, u, &mapRef{mp.Map.URI, mp.Map.Limit, mp.Map.Offset}); init == nil {
+			return err
+		}
+		for i, s := range segs {
+			if s.Map != nil && s.Map.URI != mp.Map.URI {
+				c.add(RuleFMP4Init, uri, "segment %d names another EXT-X-MAP (%s); hlsd check reads one per playlist", i, s.Map.URI)
+				return nil
+			}
+		}
+	}
 
 	// Measure every segment, a few at a time. Interlacing is looked for in
 	// the first full-length segment and the middle one (decoding every frame
@@ -459,7 +473,7 @@ func (c *checker) media(ctx context.Context, base *url.URL, v *variant) error {
 	for i, s := range segs {
 		g.Go(func() error {
 			su := u.ResolveReference(mustParse(s.URI))
-			m, err := c.segment(gctx, su.String(), s, keys[i], i == firstFull || i == len(segs)/2)
+			m, err := c.segment(gctx, su.String(), s, keys[i], init, i == firstFull || i == len(segs)/2)
 			if err != nil {
 				return err
 			}
@@ -540,6 +554,8 @@ func (c *checker) parseMedia(uri string, body []byte) (*m3u8.MediaPlaylist, bool
 			need, why = 4, strings.SplitN(line, ":", 2)[0]
 		case strings.HasPrefix(line, "#EXT-X-MAP:") && mp.Iframe && need < 5:
 			need, why = 5, "EXT-X-MAP in an I-frame playlist"
+		case strings.HasPrefix(line, "#EXT-X-MAP:") && !mp.Iframe && need < 6:
+			need, why = 6, "EXT-X-MAP"
 		}
 	}
 	if ver := int(mp.Version()); ver < need {
@@ -591,11 +607,15 @@ type segMeasure struct {
 	captions     bool                // CEA-608/708 captions in the first access unit (A/53 cc_data)
 	idet         [2]int              // frames idet found interlaced, of those it saw (if asked)
 	cc           map[uint16][2]uint8 // first and last continuity counter of each PID
+	// Fragmented MP4: the first decode time (tfdt) and the sum of the
+	// sample durations, in the track's timescale.
+	fmp4       bool
+	tfdt, tdur uint64
 }
 
 // segment fetches and measures one media segment, decrypting it first if
 // key is set. Its size, for bit rates, is what was downloaded.
-func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment, key *segKey, idet bool) (segMeasure, error) {
+func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment, key *segKey, init *fmp4Init, idet bool) (segMeasure, error) {
 	rng := ""
 	if s.Limit > 0 {
 		rng = fmt.Sprintf("bytes=%d-%d", s.Offset, s.Offset+s.Limit-1)
@@ -603,6 +623,9 @@ func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment,
 	data, hdr, err := c.get(ctx, uri, rng, "identity", c.o.MaxSegmentBytes)
 	if err != nil {
 		return segMeasure{}, ignoreSkip(err)
+	}
+	if init != nil {
+		return c.fmp4Segment(ctx, uri, s, data, hdr, init, idet)
 	}
 	if ct, _, _ := mime.ParseMediaType(hdr.Get("Content-Type")); strings.HasSuffix(strings.ToLower(mustParse(uri).Path), ".ts") && !strings.EqualFold(ct, "video/mp2t") {
 		c.add(RuleMIME, uri, "Content-Type is %q, want video/mp2t", hdr.Get("Content-Type"))
@@ -614,7 +637,7 @@ func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment,
 			return segMeasure{}, nil
 		}
 	}
-	m, err := c.probe(ctx, plain, idet)
+	m, err := c.probe(ctx, plain, "mpegts", idet)
 	if err != nil {
 		if ctx.Err() != nil {
 			return segMeasure{}, ctx.Err()
@@ -632,6 +655,39 @@ func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment,
 		c.add(RuleIDR, uri, "the first video picture cannot be read on its own: %v", m.idrErr)
 	case m.hasVideo && !m.firstIsIDR:
 		c.add(RuleIDR, uri, "the first video picture is not an IDR")
+	}
+	m.ok = true
+	return m, nil
+}
+
+// fmp4Segment measures a fragmented MP4 segment: read with its init
+// segment by ffprobe and ffmpeg as an MPEG-TS segment is alone, and its
+// boxes for the decode times.
+func (c *checker) fmp4Segment(ctx context.Context, uri string, s *m3u8.MediaSegment, data []byte, hdr http.Header, init *fmp4Init, idet bool) (segMeasure, error) {
+	c.mp4Type(uri, hdr.Get("Content-Type"))
+	whole := append(append(make([]byte, 0, len(init.data)+len(data)), init.data...), data...)
+	m, err := c.probe(ctx, whole, "mp4", idet)
+	if err != nil {
+		if ctx.Err() != nil {
+			return segMeasure{}, ctx.Err()
+		}
+		c.add(RuleSyntax, uri, "not a readable fragmented MP4 segment with its init segment: %v", err)
+		return segMeasure{}, nil
+	}
+	m.size = int64(len(data))
+	m.fmp4 = true
+	var firstSync bool
+	if m.tfdt, m.tdur, firstSync, err = fragments(init, data); err != nil {
+		c.add(RuleTFDT, uri, "%v", err)
+		return segMeasure{}, nil
+	}
+	switch {
+	case m.hasVideo && m.idrErr != nil:
+		c.add(RuleIDR, uri, "the first video picture cannot be read on its own: %v", m.idrErr)
+	case m.hasVideo && !m.firstIsIDR:
+		c.add(RuleIDR, uri, "the first video picture is not an IDR")
+	case m.hasVideo && !firstSync:
+		c.add(RuleTFDT, uri, "the first sample is not flagged a sync sample")
 	}
 	m.ok = true
 	return m, nil
@@ -663,6 +719,9 @@ func (c *checker) measured(uri string, v *variant, segs []*m3u8.MediaSegment, ms
 		}
 		if i > 0 && !s.Discontinuity {
 			c.continuous(uri, i, ms[i-1].cc, m.cc)
+			if p := ms[i-1]; m.fmp4 && m.tfdt != p.tfdt+p.tdur {
+				c.add(RuleTFDT, uri, "segment %d (%s): tfdt %d, but segment %d ends at %d", i, s.URI, m.tfdt, i-1, p.tfdt+p.tdur)
+			}
 		}
 		if m.hasVideo && strings.HasPrefix(m.videoCodec, "avc") {
 			for j, what := range []string{"colour primaries", "transfer characteristics", "matrix"} {
@@ -975,12 +1034,21 @@ func (c *checker) iframes(ctx context.Context, master *url.URL, iv *m3u8.Variant
 	// IDR per entry and nothing else.
 	var stream bytes.Buffer
 	var peak float64
-	addRange := func(ref string, limit, offset int64) error {
+	addRange := func(ref string, limit, offset int64, whole bool) error {
+		ru := u.ResolveReference(mustParse(ref)).String()
+		if limit <= 0 && whole {
+			// A map without BYTERANGE: a whole file, a CMAF init segment.
+			b, _, err := c.get(ctx, ru, "", "identity", c.o.MaxSegmentBytes)
+			if err != nil {
+				return err
+			}
+			stream.Write(b)
+			return nil
+		}
 		if limit <= 0 {
 			c.add(RuleByteRange, uri, "%s has no byte range", ref)
 			return errSkip
 		}
-		ru := u.ResolveReference(mustParse(ref)).String()
 		b, _, err := c.get(ctx, ru, fmt.Sprintf("bytes=%d-%d", offset, offset+limit-1), "identity", limit)
 		if err != nil {
 			return err
@@ -993,24 +1061,30 @@ func (c *checker) iframes(ctx context.Context, master *url.URL, iv *m3u8.Variant
 		return nil
 	}
 	if mp.Map != nil {
-		if err := addRange(mp.Map.URI, mp.Map.Limit, mp.Map.Offset); err != nil {
+		if err := addRange(mp.Map.URI, mp.Map.Limit, mp.Map.Offset, true); err != nil {
 			return ignoreSkip(err)
 		}
 	}
 	for _, s := range segs {
 		if s.Map != nil && s.Map != mp.Map {
-			if err := addRange(s.Map.URI, s.Map.Limit, s.Map.Offset); err != nil {
+			if err := addRange(s.Map.URI, s.Map.Limit, s.Map.Offset, true); err != nil {
 				return ignoreSkip(err)
 			}
 		}
-		if err := addRange(s.URI, s.Limit, s.Offset); err != nil {
+		if err := addRange(s.URI, s.Limit, s.Offset, false); err != nil {
 			return ignoreSkip(err)
 		}
 		if s.Duration > 0 {
 			peak = max(peak, float64(s.Limit)*8/s.Duration)
 		}
 	}
-	pics, err := c.pictures(ctx, stream.Bytes())
+	// An MPEG-TS header starts with a sync byte; an MP4 init segment with
+	// a box (ftyp) whose type is at byte 4.
+	format := "mpegts"
+	if b := stream.Bytes(); len(b) >= 8 && string(b[4:8]) == "ftyp" {
+		format = "mp4"
+	}
+	pics, err := c.pictures(ctx, stream.Bytes(), format)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -67,6 +67,8 @@ func serveWith(t *testing.T, dir string, gz bool, segMIME string) string {
 			}
 		case ".ts":
 			w.Header().Set("Content-Type", segMIME)
+		case ".m4s", ".mp4":
+			w.Header().Set("Content-Type", "video/mp4")
 		case ".vtt":
 			w.Header().Set("Content-Type", "text/vtt; charset=utf-8")
 		}

@@ -15,9 +15,9 @@ import (
 // probe measures one segment held in data with ffprobe (streams and packet
 // timestamps) and ffmpeg (the raw H.264 of its first picture).
 // With idet, it also counts interlaced frames with ffmpeg's idet filter.
-func (c *checker) probe(ctx context.Context, data []byte, idet bool) (segMeasure, error) {
+func (c *checker) probe(ctx context.Context, data []byte, format string, idet bool) (segMeasure, error) {
 	var m segMeasure
-	out, err := c.run(ctx, c.o.FFprobe, data, "-v", "error", "-f", "mpegts", "-i", "pipe:0",
+	out, err := c.run(ctx, c.o.FFprobe, data, "-v", "error", "-f", format, "-i", "pipe:0",
 		"-show_entries", "stream=index,codec_type,codec_name,profile,width,height,r_frame_rate,color_primaries,color_transfer,color_space,field_order:packet=stream_index,pts_time,duration_time",
 		"-of", "json")
 	if err != nil {
@@ -90,12 +90,12 @@ func (c *checker) probe(ctx context.Context, data []byte, idet bool) (segMeasure
 		return m, fmt.Errorf("no timestamped packets")
 	}
 	if idet && m.hasVideo {
-		if m.idet, err = c.interlacedFrames(ctx, data); err != nil {
+		if m.idet, err = c.interlacedFrames(ctx, data, format); err != nil {
 			return m, err
 		}
 	}
 	if m.hasVideo && m.videoCodec == "" {
-		raw, err := c.run(ctx, c.o.FFmpeg, data, "-v", "error", "-f", "mpegts", "-i", "pipe:0",
+		raw, err := c.run(ctx, c.o.FFmpeg, data, "-v", "error", "-f", format, "-i", "pipe:0",
 			"-map", "0:v:0", "-c", "copy", "-frames:v", "1", "-f", "h264", "pipe:1")
 		if err != nil {
 			if ctx.Err() != nil {
@@ -134,8 +134,8 @@ var (
 // a frame are one instant and differ much less. Measured: woven fields
 // 1.01 (at 640x360 and at 416x234); a 416x234 rendition of deinterlaced
 // 480i test pattern, progressive but with fine detail across lines, 1.6.
-func (c *checker) interlacedFrames(ctx context.Context, data []byte) ([2]int, error) {
-	cmd := exec.CommandContext(ctx, c.o.FFmpeg, "-hide_banner", "-nostats", "-v", "info", "-f", "mpegts", "-i", "pipe:0",
+func (c *checker) interlacedFrames(ctx context.Context, data []byte, format string) ([2]int, error) {
+	cmd := exec.CommandContext(ctx, c.o.FFmpeg, "-hide_banner", "-nostats", "-v", "info", "-f", format, "-i", "pipe:0",
 		"-map", "0:v:0", "-vf", "idet,separatefields,tblend=all_mode=difference,signalstats,metadata=mode=print:key=lavfi.signalstats.YAVG",
 		"-f", "null", "-")
 	cmd.Stdin = bytes.NewReader(data)
@@ -202,8 +202,8 @@ func continuity(data []byte) (map[uint16][2]uint8, string) {
 
 // pictures returns, for each picture of the H.264 stream in the MPEG-TS
 // data, whether it is an IDR.
-func (c *checker) pictures(ctx context.Context, data []byte) ([]bool, error) {
-	raw, err := c.run(ctx, c.o.FFmpeg, data, "-v", "error", "-f", "mpegts", "-i", "pipe:0",
+func (c *checker) pictures(ctx context.Context, data []byte, format string) ([]bool, error) {
+	raw, err := c.run(ctx, c.o.FFmpeg, data, "-v", "error", "-f", format, "-i", "pipe:0",
 		"-map", "0:v:0", "-c", "copy", "-f", "h264", "pipe:1")
 	if err != nil {
 		return nil, err

@@ -32,13 +32,13 @@ var (
 	RuleHTTP = Rule{"http-ok", Must, "RFC 8216 §6.2.1",
 		"Every playlist and segment URI answers 200 (206 for a byte range)."}
 	RuleMIME = Rule{"mime-type", Must, "RFC 8216 §4; Apple authoring spec: Serving",
-		"Playlists are served as application/vnd.apple.mpegurl (or audio/mpegurl), MPEG-TS segments as video/mp2t."}
+		"Playlists are served as application/vnd.apple.mpegurl (or audio/mpegurl), MPEG-TS segments as video/mp2t, fragmented MP4 as video/mp4 (or audio/mp4, video/iso.segment)."}
 	RuleEXTM3U = Rule{"extm3u", Must, "RFC 8216 §4.3.1.1",
 		"A playlist starts with #EXTM3U."}
 	RuleSyntax = Rule{"syntax", Must, "RFC 8216 §4",
 		"A playlist parses strictly, with known tags and well-formed attributes."}
 	RuleVersion = Rule{"version", Must, "RFC 8216 §7",
-		"EXT-X-VERSION is at least what the playlist's features need (2 for the IV attribute of EXT-X-KEY, 3 for decimal EXTINF, 4 for byte ranges and I-frames, 5 for EXT-X-MAP in I-frame playlists)."}
+		"EXT-X-VERSION is at least what the playlist's features need (2 for the IV attribute of EXT-X-KEY, 3 for decimal EXTINF, 4 for byte ranges and I-frames, 5 for EXT-X-MAP in I-frame playlists, 6 for EXT-X-MAP in others)."}
 	RuleBandwidth = Rule{"stream-inf-bandwidth", Must, "RFC 8216 §4.3.4.2",
 		"Every EXT-X-STREAM-INF and EXT-X-I-FRAME-STREAM-INF has BANDWIDTH."}
 	RuleCodecsPresent = Rule{"codecs-present", Must, "Apple authoring spec: Playlists (CODECS); RFC 8216 §4.3.4.2",
@@ -67,6 +67,10 @@ var (
 		"Every EXT-X-MEDIA has a known TYPE that says what its segments hold (an AUDIO rendition: audio and no video), a GROUP-ID and a NAME, a URI if SUBTITLES and none if CLOSED-CAPTIONS, INSTREAM-ID exactly for CLOSED-CAPTIONS, FORCED only for SUBTITLES, YES or NO for DEFAULT, AUTOSELECT and FORCED, and AUTOSELECT=YES if present beside DEFAULT=YES; the NAMEs of a group differ and at most one member says DEFAULT=YES; every AUDIO, VIDEO, SUBTITLES and CLOSED-CAPTIONS attribute of EXT-X-STREAM-INF names a group of that TYPE."}
 	RuleContinuity = Rule{"continuity-counters", Must, "RFC 8216 §3; ISO/IEC 13818-1 §2.4.3.3",
 		"The MPEG-TS continuity counter of every PID runs on from each segment into the next of its media playlist (unless EXT-X-DISCONTINUITY says otherwise), as one muxer would have written it: each segment carries on the bitstream of the one before."}
+	RuleFMP4Init = Rule{"fmp4-init", Must, "RFC 8216 §3.3, §4.3.2.5; ISO/IEC 23000-19 (CMAF)",
+		"A media playlist of fragmented MP4 segments names its initialization segment with EXT-X-MAP: served as MP4, an ftyp and a moov with fragmented tracks (mvex, a trex each), the main one (the video) of one sample entry, and no samples."}
+	RuleTFDT = Rule{"fmp4-tfdt", Must, "ISO/IEC 23000-19 (CMAF: track fragments follow on); RFC 8216 §3",
+		"Each fragmented MP4 segment's first decode time (tfdt) is exactly the previous segment's tfdt plus its sample durations, within a segment and across segments (unless EXT-X-DISCONTINUITY says otherwise), and its video starts with a sample flagged sync."}
 	RuleColour = Rule{"sdr-bt709", Must, "Apple authoring spec: Video (SDR in BT.709; no HDR in H.264)",
 		"H.264 video is described as BT.709 or not at all: colour primaries, transfer characteristics and matrix are each bt709 or unspecified (never BT.2020, PQ or HLG in AVC), and its variant's VIDEO-RANGE, if any, is SDR."}
 

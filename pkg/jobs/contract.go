@@ -117,6 +117,10 @@ type SegmentJob struct {
 	// or "none" leaves segments in the clear. The key itself never travels
 	// in a message.
 	Encryption string `json:"encryption,omitempty"`
+	// Container is the video's profiles.Container: "cmaf" makes the
+	// segmenter write fragmented MP4 (an init segment, .m4s segments);
+	// "" or "ts" MPEG-TS.
+	Container string `json:"container,omitempty"`
 	// Revision is, for a master-only job (MasterOnly), the video's
 	// subtitles revision that asked for it.
 	Revision int `json:"revision,omitempty"`

@@ -76,6 +76,11 @@ func SegmentKey(id, rendition string, n int) string {
 	return fmt.Sprintf("%s%s/%s", StreamPrefix(id), rendition, SegmentName(n))
 }
 
+// CMAFSegmentKey is one CMAF media segment.
+func CMAFSegmentKey(id, rendition string, n int) string {
+	return StreamPrefix(id) + rendition + "/" + CMAFSegmentName(n)
+}
+
 // EncryptionKeyKey is a video's AES-128 key (16 random bytes), written once by
 // the encoder. It lies outside streams/ so that no path of the content
 // service maps onto it as a file; players get it only at /streams/{id}/key
@@ -92,6 +97,19 @@ const KeyName = "key"
 
 // SegmentName is a segment's file name, relative to its media playlist.
 func SegmentName(n int) string { return fmt.Sprintf("seg_%05d.ts", n) }
+
+// CMAFSegmentName is a CMAF (fragmented MP4) segment's file name, relative
+// to its media playlist.
+func CMAFSegmentName(n int) string { return fmt.Sprintf("seg_%05d.m4s", n) }
+
+// InitSegmentName is a CMAF rendition's initialization segment (EXT-X-MAP),
+// in its rendition's directory.
+const InitSegmentName = "init.mp4"
+
+// InitSegmentKey is a CMAF rendition's initialization segment.
+func InitSegmentKey(id, rendition string) string {
+	return StreamPrefix(id) + rendition + "/" + InitSegmentName
+}
 
 // SubtitleSegmentName is a WebVTT segment's file name, relative to its
 // subtitle rendition's media playlist.

@@ -202,7 +202,7 @@ func (m *Metrics) observers(k routeKey) routeObservers {
 func Route(path string) string {
 	switch {
 	// Player requests first: nearly all of a busy server's.
-	case strings.HasPrefix(path, "/streams/") && strings.HasSuffix(path, ".ts"):
+	case strings.HasPrefix(path, "/streams/") && (strings.HasSuffix(path, ".ts") || strings.HasSuffix(path, ".m4s") || strings.HasSuffix(path, ".mp4")):
 		return "/streams/{segment}"
 	case strings.HasPrefix(path, "/streams/") && strings.HasSuffix(path, ".m3u8"):
 		return "/streams/{playlist}"

@@ -1,5 +1,7 @@
 package mpegts
 
+import "fmt"
+
 const (
 	// clockRate is the 90 kHz PTS/DTS clock.
 	clockRate = 90000
@@ -98,4 +100,125 @@ func (u *unwrapper) unwrap(raw int64) int64 {
 	}
 	u.last += d
 	return u.last
+}
+
+// PES is one whole PES packet of a segment, as EachPES hands it over.
+type PES struct {
+	Video bool // the segment's H.264 stream; otherwise its AAC stream
+	// PTS and DTS are the raw 33-bit timestamps; DTS is PTS when the
+	// header has none.
+	PTS, DTS int64
+	// Payload is the elementary stream bytes (Annex B NAL units, ADTS
+	// frames). It aliases EachPES's buffers: valid only during the call.
+	Payload []byte
+}
+
+// EachPES calls fn for every PES packet, in order, of the H.264 and AAC
+// streams of data, a whole number of TS packets that starts with the PAT and
+// PMT (a segment as SplitTS emits it). A PES without a PTS is an error: each
+// of ours carries one. A packet lost at the start of a PES (its first
+// packet missing) drops the PES: its header is gone.
+func EachPES(data []byte, fn func(PES) error) error {
+	if len(data)%PacketSize != 0 {
+		return fmt.Errorf("mpegts: %d bytes is not a whole number of packets", len(data))
+	}
+	var pmtPID uint16
+	var pmt pmtInfo
+	havePAT, havePMT := false, false
+	var video, audio []byte
+	flush := func(isVideo bool, buf []byte) error {
+		if len(buf) == 0 {
+			return nil
+		}
+		p, err := parsePES(buf)
+		if err != nil {
+			return err
+		}
+		p.Video = isVideo
+		return fn(p)
+	}
+	for off := 0; off < len(data); off += PacketSize {
+		pkt := data[off : off+PacketSize]
+		if pkt[0] != syncByte {
+			return fmt.Errorf("mpegts: no sync byte at offset %d", off)
+		}
+		pid, pusi, payload := packetPID(pkt), pkt[1]&0x40 != 0, packetPayload(pkt)
+		if payload == nil {
+			continue
+		}
+		switch {
+		case pid == pidPAT && pusi && !havePAT:
+			if len(payload) < 1 || int(payload[0])+1 > len(payload) {
+				return fmt.Errorf("mpegts: bad PAT")
+			}
+			sec := payload[1+int(payload[0]):]
+			if len(sec) >= 3 {
+				sec = sec[:min(len(sec), 3+(int(sec[1]&0x0f)<<8|int(sec[2])))]
+			}
+			if pmtPID, havePAT = parsePAT(sec); !havePAT {
+				return fmt.Errorf("mpegts: bad PAT")
+			}
+		case havePAT && pid == pmtPID && pusi && !havePMT:
+			if len(payload) < 1 || int(payload[0])+1 > len(payload) {
+				return fmt.Errorf("mpegts: bad PMT")
+			}
+			sec := payload[1+int(payload[0]):]
+			if len(sec) >= 3 {
+				sec = sec[:min(len(sec), 3+(int(sec[1]&0x0f)<<8|int(sec[2])))]
+			}
+			if pmt, havePMT = parsePMT(sec, pmtPID); !havePMT {
+				return fmt.Errorf("mpegts: bad PMT (it may span packets, which hlsd's segments never do)")
+			}
+		case havePMT && pmt.hasVideo && pid == pmt.videoPID:
+			if pusi {
+				if err := flush(true, video); err != nil {
+					return err
+				}
+				video = video[:0]
+			} else if len(video) == 0 {
+				continue
+			}
+			video = append(video, payload...)
+		case havePMT && pmt.hasAudio && pid == pmt.audioPID:
+			if pusi {
+				if err := flush(false, audio); err != nil {
+					return err
+				}
+				audio = audio[:0]
+			} else if len(audio) == 0 {
+				continue
+			}
+			audio = append(audio, payload...)
+		}
+	}
+	if !havePMT {
+		return fmt.Errorf("mpegts: no PAT and PMT")
+	}
+	if err := flush(true, video); err != nil {
+		return err
+	}
+	return flush(false, audio)
+}
+
+// parsePES splits a whole PES packet into its timestamps and payload.
+func parsePES(b []byte) (PES, error) {
+	var h pesHeader
+	h.reset()
+	payload := h.feed(b)
+	if !h.done || h.bad {
+		return PES{}, fmt.Errorf("mpegts: malformed PES header")
+	}
+	pts, dts, hasPTS, hasDTS := h.timestamps()
+	if !hasPTS {
+		return PES{}, fmt.Errorf("mpegts: PES without a PTS")
+	}
+	if !hasDTS {
+		dts = pts
+	}
+	// PES_packet_length, when set, bounds the payload (the rest of the last
+	// packet is stuffing only for PES that say their length).
+	if n, start := int(b[4])<<8|int(b[5]), pesFixedHeader+int(b[8]); n > 0 && start <= 6+n && 6+n <= len(b) {
+		payload = b[start : 6+n]
+	}
+	return PES{PTS: pts, DTS: dts, Payload: payload}, nil
 }

@@ -43,14 +43,18 @@ func (independentSegments) Encode() *bytes.Buffer {
 func (independentSegments) String() string                          { return "#EXT-X-INDEPENDENT-SEGMENTS" }
 func (t independentSegments) Decode(string) (m3u8.CustomTag, error) { return t, nil }
 
-// mapTag is EXT-X-INDEPENDENT-SEGMENTS followed by an EXT-X-MAP with a
-// quoted BYTERANGE (grafov leaves it unquoted, which RFC 8216 4.3.2.5 does
-// not allow). One tag for both: grafov keeps custom tags in a map, and two
-// would come out in random order, so a rewritten playlist would differ.
+// mapTag is EXT-X-INDEPENDENT-SEGMENTS followed by an EXT-X-MAP, with a
+// quoted BYTERANGE if it has one (grafov leaves it unquoted, which RFC 8216
+// 4.3.2.5 does not allow). One tag for both: grafov keeps custom tags in a
+// map, and two would come out in random order, so a rewritten playlist
+// would differ. A Size of 0 is a whole file: a CMAF init segment.
 type mapTag struct{ f IFrame }
 
 func (m mapTag) TagName() string { return "#EXT-X-INDEPENDENT-SEGMENTS" }
 func (m mapTag) String() string {
+	if m.f.Size == 0 {
+		return fmt.Sprintf("#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"%s\"", m.f.URI)
+	}
 	return fmt.Sprintf("#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"%s\",BYTERANGE=\"%d@%d\"", m.f.URI, m.f.Size, m.f.Offset)
 }
 func (m mapTag) Encode() *bytes.Buffer                 { return bytes.NewBufferString(m.String()) }
@@ -79,23 +83,33 @@ func SegmentIV(seq uint64) [16]byte {
 	return iv
 }
 
+// Header is what a media playlist says before its segments.
+type Header struct {
+	// Key, if set, adds #EXT-X-KEY:METHOD=AES-128.
+	Key *Key
+	// Map, if set, is the URI of the segments' initialization segment
+	// (CMAF: fragmented MP4), written as EXT-X-MAP; the playlist then says
+	// version 7 (EXT-X-MAP needs 6).
+	Map string
+}
+
 // Media renders a finished (VOD) media playlist. Its target duration is
 // target (the configured segment duration), raised if a segment needs it:
 // so a video shorter than one target still says the same target as every
-// other (Apple's authoring spec wants 6 s throughout). A non-nil key adds
-// #EXT-X-KEY:METHOD=AES-128 before the first segment.
-func Media(segs []Segment, target int, key *Key) ([]byte, error) {
-	return media(segs, target, key, m3u8.VOD)
+// other (Apple's authoring spec wants 6 s throughout).
+func Media(segs []Segment, target int, h Header) ([]byte, error) {
+	return media(segs, target, h, m3u8.VOD)
 }
 
 // Event renders the media playlist of a video still being encoded: an
 // EVENT playlist (RFC 8216 4.3.3.5) without EXT-X-ENDLIST, to which later
 // versions only append, until Media writes the finished one.
-func Event(segs []Segment, target int, key *Key) ([]byte, error) {
-	return media(segs, target, key, m3u8.EVENT)
+func Event(segs []Segment, target int, h Header) ([]byte, error) {
+	return media(segs, target, h, m3u8.EVENT)
 }
 
-func media(segs []Segment, target int, key *Key, typ m3u8.MediaType) ([]byte, error) {
+func media(segs []Segment, target int, h Header, typ m3u8.MediaType) ([]byte, error) {
+	key := h.Key
 	if len(segs) == 0 {
 		return nil, fmt.Errorf("playlist: no segments")
 	}
@@ -106,6 +120,13 @@ func media(segs []Segment, target int, key *Key, typ m3u8.MediaType) ([]byte, er
 	p.SetVersion(3) // floating-point EXTINF
 	p.MediaType = typ
 	p.SetCustomTag(independentSegments{})
+	if h.Map != "" {
+		if strings.ContainsAny(h.Map, "\"\r\n") {
+			return nil, fmt.Errorf("playlist: map URI %q cannot be written in a quoted attribute", h.Map)
+		}
+		p.SetCustomTag(mapTag{IFrame{URI: h.Map}})
+		p.SetVersion(7)
+	}
 	if key != nil {
 		if key.URI == "" || strings.ContainsAny(key.URI, "\"\r\n") {
 			return nil, fmt.Errorf("playlist: key URI %q cannot be written in a quoted attribute", key.URI)
@@ -467,7 +488,9 @@ type IFrame struct {
 
 // IFrames renders an I-frame playlist (RFC 8216 4.3.3.6). header names the
 // MPEG-TS header (PAT/PMT) that must precede any of the ranges, as an
-// EXT-X-MAP; every segment of ours starts with the same one.
+// EXT-X-MAP; every segment of ours starts with the same one. For CMAF it is
+// the init segment, a whole file (Size 0), and each range a fragment
+// holding one keyframe.
 func IFrames(frames []IFrame, header IFrame) ([]byte, error) {
 	if len(frames) == 0 {
 		return nil, fmt.Errorf("playlist: no I-frames")
@@ -479,6 +502,9 @@ func IFrames(frames []IFrame, header IFrame) ([]byte, error) {
 	p.SetIframeOnly()
 	p.SetCustomTag(mapTag{header})
 	p.SetVersion(5) // a map in an I-frame playlist needs version 5
+	if header.Size == 0 {
+		p.SetVersion(7) // as the CMAF media playlist says
+	}
 	p.MediaType = m3u8.VOD
 	segs := make([]Segment, 0, len(frames))
 	for _, f := range frames {

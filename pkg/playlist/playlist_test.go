@@ -11,7 +11,7 @@ import (
 
 func TestMedia(t *testing.T) {
 	segs := []Segment{{"seg_00000.ts", 6.006, 100}, {"seg_00001.ts", 6.006, 100}, {"seg_00002.ts", 2.4, 40}}
-	b, err := Media(segs, 6, nil)
+	b, err := Media(segs, 6, Header{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,6 +33,34 @@ func TestMedia(t *testing.T) {
 	}
 }
 
+// A CMAF rendition's playlist names its init segment with EXT-X-MAP, which
+// needs version 6 (we say 7), and reads back with the map.
+func TestMediaWithMap(t *testing.T) {
+	segs := []Segment{{"seg_00000.m4s", 2, 100}, {"seg_00001.m4s", 6, 300}}
+	for _, write := range []func([]Segment, int, Header) ([]byte, error){Media, Event} {
+		b, err := write(segs, 6, Header{Map: "init.mp4"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		for _, want := range []string{"#EXT-X-VERSION:7\n", "#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\"\n", "#EXTINF:2.000,\nseg_00000.m4s\n"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("missing %q in\n%s", want, s)
+			}
+		}
+		if strings.Index(s, "#EXT-X-MAP") > strings.Index(s, "#EXTINF") {
+			t.Errorf("EXT-X-MAP after the first segment:\n%s", s)
+		}
+		p, _, err := m3u8.Decode(*bytes.NewBuffer(b), true)
+		if err != nil || p.(*m3u8.MediaPlaylist).Map == nil || p.(*m3u8.MediaPlaylist).Map.URI != "init.mp4" {
+			t.Errorf("decoded %v, %+v", err, p)
+		}
+	}
+	if _, err := Media(segs, 6, Header{Map: "in\"it.mp4"}); err == nil {
+		t.Error("a map URI with a quote was written")
+	}
+}
+
 func TestTargetDurationRounds(t *testing.T) {
 	for _, tc := range []struct {
 		durs []float64
@@ -49,10 +77,10 @@ func TestTargetDurationRounds(t *testing.T) {
 }
 
 func TestMediaRejectsEmpty(t *testing.T) {
-	if _, err := Media(nil, 6, nil); err == nil {
+	if _, err := Media(nil, 6, Header{}); err == nil {
 		t.Fatal("empty playlist accepted")
 	}
-	if _, err := Media([]Segment{{"a.ts", 0, 1}}, 6, nil); err == nil {
+	if _, err := Media([]Segment{{"a.ts", 0, 1}}, 6, Header{}); err == nil {
 		t.Fatal("zero-length segment accepted")
 	}
 }
@@ -205,11 +233,11 @@ func TestBandwidthUsesWrittenDurations(t *testing.T) {
 }
 
 func TestMediaKeepsTheTargetForShortVideos(t *testing.T) {
-	b, err := Media([]Segment{{URI: "seg_00000.ts", Duration: 2.5, Size: 100}}, 6, nil)
+	b, err := Media([]Segment{{URI: "seg_00000.ts", Duration: 2.5, Size: 100}}, 6, Header{})
 	if err != nil || !strings.Contains(string(b), "#EXT-X-TARGETDURATION:6\n") {
 		t.Errorf("a 2.5 s video: %v\n%s", err, b)
 	}
-	b, err = Media([]Segment{{URI: "seg_00000.ts", Duration: 7.6, Size: 100}}, 6, nil)
+	b, err = Media([]Segment{{URI: "seg_00000.ts", Duration: 7.6, Size: 100}}, 6, Header{})
 	if err != nil || !strings.Contains(string(b), "#EXT-X-TARGETDURATION:8\n") {
 		t.Errorf("a 7.6 s segment must raise the target to 8: %v\n%s", err, b)
 	}
@@ -217,7 +245,7 @@ func TestMediaKeepsTheTargetForShortVideos(t *testing.T) {
 
 func TestMediaWithKey(t *testing.T) {
 	segs := []Segment{{"seg_00000.ts", 6, 112}, {"seg_00001.ts", 6, 112}, {"seg_00002.ts", 1.5, 32}}
-	b, err := Media(segs, 6, &Key{URI: "../key"})
+	b, err := Media(segs, 6, Header{Key: &Key{URI: "../key"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +268,7 @@ func TestMediaWithKey(t *testing.T) {
 		t.Fatalf("decoded key %+v, %d segments", mp.Key, mp.Count())
 	}
 	for _, bad := range []string{"", `a"b`, "a\nb"} {
-		if _, err := Media(segs, 6, &Key{URI: bad}); err == nil {
+		if _, err := Media(segs, 6, Header{Key: &Key{URI: bad}}); err == nil {
 			t.Errorf("key URI %q accepted", bad)
 		}
 	}
@@ -326,7 +354,7 @@ func TestMasterAudioLanguages(t *testing.T) {
 // An EVENT playlist: no ENDLIST, no EXT-X-ALLOW-CACHE; Media closes it.
 func TestEventPlaylist(t *testing.T) {
 	segs := []Segment{{URI: "seg_00000.ts", Duration: 6, Size: 1000}}
-	b, err := Event(segs, 6, nil)
+	b, err := Event(segs, 6, Header{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +365,7 @@ func TestEventPlaylist(t *testing.T) {
 	if !InProgress(b) {
 		t.Error("an EVENT playlist is not in progress")
 	}
-	b, _ = Media(segs, 6, nil)
+	b, _ = Media(segs, 6, Header{})
 	if InProgress(b) {
 		t.Error("a VOD playlist is in progress")
 	}
@@ -426,7 +454,7 @@ func TestMasterSubtitles(t *testing.T) {
 }
 
 func TestDurations(t *testing.T) {
-	body, err := Media([]Segment{{URI: "a.ts", Duration: 2}, {URI: "b.ts", Duration: 2.002}, {URI: "c.ts", Duration: 1.5}}, 6, nil)
+	body, err := Media([]Segment{{URI: "a.ts", Duration: 2}, {URI: "b.ts", Duration: 2.002}, {URI: "c.ts", Duration: 1.5}}, 6, Header{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,20 @@ type Profiles struct {
 	// Encryption of the segments: EncryptionNone (also when absent) or
 	// EncryptionAES128 (whole segments, AES-128-CBC, one key per video).
 	Encryption string `json:"encryption,omitempty"`
+	// Container of the segments: ContainerTS (also when absent) or
+	// ContainerCMAF (fragmented MP4: an init.mp4 per rendition and
+	// seg_NNNNN.m4s segments, named by EXT-X-MAP).
+	Container string `json:"container,omitempty"`
 }
+
+// Values of Profiles.Container.
+const (
+	ContainerTS   = "ts"
+	ContainerCMAF = "cmaf"
+)
+
+// CMAF reports whether videos made with these profiles get CMAF segments.
+func (p Profiles) CMAF() bool { return p.Container == ContainerCMAF }
 
 // Values of Profiles.Encryption.
 const (
@@ -174,6 +187,12 @@ func (p Profiles) Validate() error {
 		return fmt.Errorf("audio.max_tracks (%d) must be between 1 and 16 (or left out for %d)", p.Audio.MaxTracks, DefaultMaxAudioTracks)
 	case p.Encryption != "" && p.Encryption != EncryptionNone && p.Encryption != EncryptionAES128:
 		return fmt.Errorf("encryption %q must be %q or %q", p.Encryption, EncryptionNone, EncryptionAES128)
+	case p.Container != "" && p.Container != ContainerTS && p.Container != ContainerCMAF:
+		return fmt.Errorf("container %q must be %q or %q", p.Container, ContainerTS, ContainerCMAF)
+	case p.CMAF() && p.Encrypted():
+		// CMAF's encryption is SAMPLE-AES (cbcs), which needs sample-level
+		// work hlsd does not do yet; whole-segment AES-128 is a TS thing.
+		return fmt.Errorf("encryption %q is for container %q: CMAF segments would need SAMPLE-AES (cbcs), which hlsd does not write yet", EncryptionAES128, ContainerTS)
 	case len(p.Renditions) == 0:
 		return fmt.Errorf("renditions must list at least one rung")
 	}

@@ -33,7 +33,7 @@ func WriteRendition(ctx context.Context, st store.Store, id, name string, cues [
 		}
 		list = append(list, playlist.Segment{URI: layout.SubtitleSegmentName(i), Duration: s.Duration, Size: int64(len(s.Body))})
 	}
-	body, err := playlist.Media(list, target, nil)
+	body, err := playlist.Media(list, target, playlist.Header{})
 	if err != nil {
 		return fmt.Errorf("subtitles: playlist of %s: %w", name, err)
 	}

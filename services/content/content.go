@@ -65,8 +65,11 @@ const Prefix = "/streams/"
 const (
 	TypePlaylist = "application/vnd.apple.mpegurl"
 	TypeSegment  = "video/mp2t"
-	TypeJPEG     = "image/jpeg"              // the poster and storyboard sheets
-	TypeVTT      = "text/vtt; charset=utf-8" // the storyboard's track
+	// TypeMP4 is a CMAF rendition's init segment and media segments
+	// (fragmented MP4), audio ones too: what every player accepts.
+	TypeMP4  = "video/mp4"
+	TypeJPEG = "image/jpeg"              // the poster and storyboard sheets
+	TypeVTT  = "text/vtt; charset=utf-8" // the storyboard's track
 )
 
 const (
@@ -94,7 +97,7 @@ const (
 
 var (
 	renditionRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
-	fileRe      = regexp.MustCompile(`^(index\.m3u8|iframes\.m3u8|seg_[0-9]{5,9}\.(ts|vtt))$`)
+	fileRe      = regexp.MustCompile(`^(index\.m3u8|iframes\.m3u8|init\.mp4|seg_[0-9]{5,9}\.(ts|m4s|vtt))$`)
 	// The still pictures beside the master (layout.PosterName,
 	// layout.ThumbnailsName, layout.SpriteName): one spelling of each.
 	pictureRe = regexp.MustCompile(`^(poster\.jpg|thumbnails\.vtt|sprite_(0|[1-9][0-9]{0,3})\.jpg)$`)
@@ -280,14 +283,24 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveObject(w, r, key, info)
 		return
 	}
-	h.Set("Content-Type", TypeSegment)
-	if strings.HasSuffix(key, ".vtt") {
+	switch {
+	case strings.HasSuffix(key, ".vtt"):
 		// A subtitle segment: written once, like a video segment (a
 		// replaced file is a new rendition, under another name).
 		h.Set("Content-Type", TypeVTT)
+	case strings.HasSuffix(key, ".m4s"), strings.HasSuffix(key, ".mp4"):
+		h.Set("Content-Type", TypeMP4)
+	default:
+		h.Set("Content-Type", TypeSegment)
 	}
 	h.Set("Cache-Control", s.cacheControl(cacheSegment, ageSegment, ", immutable", token, expires))
 	s.serveObject(w, r, key, info)
+}
+
+// isMediaSegment reports whether key is a video or audio segment (or a
+// CMAF init segment, which every player of the rendition fetches first).
+func isMediaSegment(key string) bool {
+	return strings.HasSuffix(key, ".ts") || strings.HasSuffix(key, ".m4s") || strings.HasSuffix(key, "/"+layout.InitSegmentName)
 }
 
 // authorize checks the request's token for video id. It answers 403 itself
@@ -390,7 +403,7 @@ func (s *Service) serveObject(w http.ResponseWriter, r *http.Request, key string
 			return
 		}
 	}
-	if s.segments.fits(info.Size) && r.Method == http.MethodGet && strings.HasSuffix(key, ".ts") {
+	if s.segments.fits(info.Size) && r.Method == http.MethodGet && isMediaSegment(key) {
 		body, err := s.segments.body(r.Context(), s.Store, key, info, s.now())
 		if err != nil {
 			s.storeError(w, key, err)
@@ -439,8 +452,9 @@ func videoIDOf(escapedPath string) (string, bool) {
 // ObjectKey maps a request path (still escaped) to a store key, or reports
 // false. Only the exact shapes hlsd publishes are accepted — master.m3u8,
 // poster.jpg, thumbnails.vtt, sprite_K.jpg, {rendition}/index.m3u8,
-// {rendition}/iframes.m3u8, {rendition}/seg_NNNNN.ts (or .vtt, a subtitle
-// rendition's), with a 24-character id
+// {rendition}/iframes.m3u8, {rendition}/seg_NNNNN.ts (or .m4s and
+// init.mp4, a CMAF rendition's, or .vtt, a subtitle rendition's), with a
+// 24-character id
 // from layout.NewVideoID and a rendition name as profiles.json allows — so no
 // encoding trick (%2e%2e, %2f, %252f, backslashes, NUL, overlong UTF-8,
 // doubled slashes, ";" parameters, trailing dots) can name anything else, and

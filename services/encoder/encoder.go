@@ -588,7 +588,7 @@ func (e *Encoder) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 		}
 		if err := e.Queue.PublishSegment(ctx, jobs.SegmentJob{
 			VideoID: id, Rendition: o.Name, Key: key,
-			SegmentDuration: job.Profiles.SegmentDuration, Chunk: c, Encryption: job.Profiles.Encryption,
+			SegmentDuration: job.Profiles.SegmentDuration, Chunk: c, Encryption: job.Profiles.Encryption, Container: job.Profiles.Container,
 		}); err != nil {
 			return err
 		}
@@ -776,7 +776,7 @@ func (p *audioPieces) publishTrack(ctx context.Context, track int, running bool)
 		}
 		if err := p.e.Queue.PublishSegment(ctx, jobs.SegmentJob{
 			VideoID: id, Rendition: rendition, Key: key,
-			SegmentDuration: p.job.Profiles.SegmentDuration, Chunk: c, Encryption: p.job.Profiles.Encryption,
+			SegmentDuration: p.job.Profiles.SegmentDuration, Chunk: c, Encryption: p.job.Profiles.Encryption, Container: p.job.Profiles.Container,
 		}); err != nil {
 			return err
 		}

@@ -117,7 +117,7 @@ func (e *Encoder) encodeSubtitles(ctx context.Context, job jobs.EncodeJob, a que
 // rev tells it from earlier asks.
 func masterJob(job jobs.EncodeJob, rev int) jobs.SegmentJob {
 	return jobs.SegmentJob{VideoID: job.VideoID, Revision: rev,
-		SegmentDuration: job.Profiles.SegmentDuration, Encryption: job.Profiles.Encryption}
+		SegmentDuration: job.Profiles.SegmentDuration, Encryption: job.Profiles.Encryption, Container: job.Profiles.Container}
 }
 
 // makeSubtitles turns the source's text subtitle tracks, and the files

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hlsd/hlsd/pkg/cmaf"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/mpegts"
@@ -184,12 +185,17 @@ func (sg *Segmenter) split(ctx context.Context, job jobs.SegmentJob) (chunkManif
 	defer rc.Close()
 	// Each segment is stored while the next one is cut.
 	var behind mpegts.Behind
+	fmp4 := job.Container == profiles.ContainerCMAF
 	info, err := mpegts.SplitTS(storeReader{rc},
 		// Continuous: each chunk is its own muxer's output, whose counters
-		// start at 0; the padding makes them run on across the joins.
-		mpegts.Options{TargetDuration: time.Duration(cmp.Or(c.SegmentDuration, job.SegmentDuration) * float64(time.Second)), MaxSegments: c.Segments, Continuous: true},
+		// start at 0; the padding makes them run on across the joins. CMAF
+		// segments have no counters.
+		mpegts.Options{TargetDuration: time.Duration(cmp.Or(c.SegmentDuration, job.SegmentDuration) * float64(time.Second)), MaxSegments: c.Segments, Continuous: !fmp4},
 		func(seg mpegts.Segment, data []byte) error {
 			n := c.FirstSegment + seg.Index
+			if fmp4 {
+				return sg.storeCMAF(ctx, &behind, &m, job, n, seg, data)
+			}
 			size := seg.Size
 			if block != nil {
 				// Our playlists start at media sequence 0: the number is the sequence number.
@@ -239,6 +245,9 @@ func (sg *Segmenter) split(ctx context.Context, job jobs.SegmentJob) (chunkManif
 		// Our own encoder wrote this stream; if it cannot be cut, retrying won't help.
 		return m, queue.Permanent(video.CodeInternal, "The encoded video could not be segmented; the error was logged.", err)
 	}
+	if fmp4 && c.FirstSegment == 0 && len(m.Segments) > 0 {
+		m.Header = &playlist.IFrame{URI: layout.InitSegmentName}
+	}
 	if c.Segments > 0 && len(m.Segments) != c.Segments {
 		// A chunk cut into fewer segments than planned would leave a gap in
 		// the numbering; the planned boundaries always have a keyframe.
@@ -247,6 +256,46 @@ func (sg *Segmenter) split(ctx context.Context, job jobs.SegmentJob) (chunkManif
 	m.VideoCodec, m.AudioCodec, m.Width, m.Height, m.Channels = info.VideoCodec, info.AudioCodec, info.Width, info.Height, info.Channels
 	m.Captions = info.Captions
 	return m, nil
+}
+
+// storeCMAF packs one cut of a chunk as a CMAF segment (the same samples
+// and timestamps: pkg/cmaf) and stores it while the next is cut; the
+// rendition's first segment stores the init segment too. Each keyframe is
+// a fragment of its own, which the I-frame playlist names.
+func (sg *Segmenter) storeCMAF(ctx context.Context, behind *mpegts.Behind, m *chunkManifest, job jobs.SegmentJob, n int, seg mpegts.Segment, data []byte) error {
+	id, name := job.VideoID, job.Rendition
+	packed, err := cmaf.FromTS(data, cmaf.Options{Number: n, Duration: seg.Duration})
+	if err != nil {
+		return err // our encoder's stream: a bug, not worth a retry
+	}
+	if err := behind.Go(func() error {
+		if n == 0 {
+			// Before the first segment, so the init segment is in the store
+			// before anything can name it.
+			if err := sg.Store.Put(ctx, layout.InitSegmentKey(id, name), bytes.NewReader(packed.Init), int64(len(packed.Init))); err != nil {
+				return fmt.Errorf("%w: %w", errStore, err)
+			}
+		}
+		if err := sg.Store.Put(ctx, layout.CMAFSegmentKey(id, name, n), bytes.NewReader(packed.Data), int64(len(packed.Data))); err != nil {
+			return fmt.Errorf("%w: %w", errStore, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	uri := layout.CMAFSegmentName(n)
+	m.Segments = append(m.Segments, playlist.Segment{URI: uri, Duration: seg.Duration, Size: int64(len(packed.Data))})
+	for i, kf := range packed.Keyframes {
+		// Each I-frame lasts until the next one, the last until the segment's end.
+		end := seg.Duration * float64(packed.Timescale)
+		if i+1 < len(packed.Keyframes) {
+			end = float64(packed.Keyframes[i+1].Time - packed.Keyframes[0].Time)
+		}
+		if d := (end - float64(kf.Time-packed.Keyframes[0].Time)) / float64(packed.Timescale); d > 0 {
+			m.IFrames = append(m.IFrames, playlist.IFrame{URI: uri, Offset: kf.Offset, Size: kf.Size, Duration: d})
+		}
+	}
+	return nil
 }
 
 // leaseTime is how long a publisher may go without renewing its lease
@@ -446,18 +495,21 @@ func (sg *Segmenter) writeMedia(ctx context.Context, job jobs.SegmentJob, v vide
 		}
 		return p, nil // nothing to list yet: the first chunks are empty
 	}
-	var key *playlist.Key
+	var h playlist.Header
 	if job.Encryption == profiles.EncryptionAES128 {
 		// Relative, so it resolves under /streams/{id}/ and signed-URL
 		// rewriting gives it the token like every other URI.
-		key = &playlist.Key{URI: "../" + layout.KeyName}
+		h.Key = &playlist.Key{URI: "../" + layout.KeyName}
+	}
+	if job.Container == profiles.ContainerCMAF {
+		h.Map = layout.InitSegmentName
 	}
 	target := int(math.Round(job.SegmentDuration))
 	write := playlist.Event
 	if p.final {
 		write = playlist.Media
 	}
-	body, err := write(segs, target, key)
+	body, err := write(segs, target, h)
 	if err != nil {
 		return p, queue.Permanent(video.CodeInternal, "The media playlist could not be written; the error was logged.", err)
 	}

@@ -57,7 +57,7 @@ func main() {
 		segs = append(segs, playlist.Segment{URI: name, Duration: 6, Size: int64(size)})
 		put(layout.SegmentKey(*id, "720p", i), seg)
 	}
-	media, err := playlist.Media(segs, 6, nil)
+	media, err := playlist.Media(segs, 6, playlist.Header{})
 	if err != nil {
 		fail(err)
 	}

@@ -240,7 +240,7 @@ func splitFiles(dir string, d time.Duration) (int, error) {
 	if err := errors.Join(err, w.Wait()); err != nil {
 		return 0, err
 	}
-	pl, err := playlist.Media(segs, int(d/time.Second), nil)
+	pl, err := playlist.Media(segs, int(d/time.Second), playlist.Header{})
 	if err != nil {
 		return 0, err
 	}
@@ -268,7 +268,7 @@ func splitStore(dir string, d time.Duration) (int, error) {
 	if err := errors.Join(err, w.Wait()); err != nil {
 		return 0, err
 	}
-	pl, err := playlist.Media(segs, int(d/time.Second), nil)
+	pl, err := playlist.Media(segs, int(d/time.Second), playlist.Header{})
 	if err != nil {
 		return 0, err
 	}

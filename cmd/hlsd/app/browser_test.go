@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hlsd/hlsd/cmd/hlsd/app"
 )
 
 // browserDir holds the Node side of the browser test (test/browser).
@@ -21,7 +23,7 @@ const browserDir = "../../../test/browser"
 // TestPlaysInEveryPlayer plays our output the way viewers will: hls.js,
 // Shaka Player and video.js (each with its own HLS parser and MPEG-TS
 // transmuxer: hls.js forgives what the others do not) in headless Chromium,
-// every level in turn, then a seek to the end. `make test` installs Debian's
+// every level in turn, then a seek to the end; MPEG-TS and CMAF alike. `make test` installs Debian's
 // chromium and the pinned npm packages; where they cannot be installed the
 // test says so and skips.
 func TestPlaysInEveryPlayer(t *testing.T) {
@@ -39,18 +41,23 @@ func TestPlaysInEveryPlayer(t *testing.T) {
 		"-f", "lavfi", "-i", "sine=frequency=880", "-i", srt, "-map", "0", "-map", "1", "-map", "2", "-map", "3", "-t", "8",
 		"-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fre", "-metadata:s:s:0", "language=eng",
 		"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-c:s", "copy")
+	// Five renditions with audio, at 29.97 fps, in two chunks (one join).
+	abr := generate(t, "abr.mp4", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30000/1001", "-f", "lavfi", "-i", "sine=sample_rate=44100",
+		"-t", "9", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
+	// The same as CMAF (fragmented MP4) from a second hlsd.
+	cmaf := startAll(t, func(c *app.Config) { c.ProfilesPath = cmafProfiles(t) })
 	var masters []string
-	for _, clip := range []string{
-		// Five renditions with audio, at 29.97 fps, in two chunks (one join).
-		generate(t, "abr.mp4", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30000/1001", "-f", "lavfi", "-i", "sine=sample_rate=44100",
-			"-t", "9", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"),
+	for _, u := range []struct{ base, clip string }{
+		{base, abr},
 		// Audio only.
-		generate(t, "audio.m4a", "-f", "lavfi", "-i", "sine=frequency=330", "-t", "5", "-c:a", "aac"),
-		languages,
+		{base, generate(t, "audio.m4a", "-f", "lavfi", "-i", "sine=frequency=330", "-t", "5", "-c:a", "aac")},
+		{base, languages},
+		{cmaf, abr},
+		{cmaf, languages},
 	} {
-		status, body, _ := upload(t, base+"/upload", clip)
+		status, body, _ := upload(t, u.base+"/upload", u.clip)
 		if status != http.StatusOK {
-			t.Fatalf("upload %s: %d %s", filepath.Base(clip), status, body)
+			t.Fatalf("upload %s: %d %s", filepath.Base(u.clip), status, body)
 		}
 		masters = append(masters, strings.TrimSpace(body))
 	}

@@ -748,6 +748,7 @@ type publishedRendition struct {
 	variant       *m3u8.Variant
 	url           string // media playlist
 	segments      []string
+	init          string         // CMAF: the init segment (EXT-X-MAP)
 	probes        []segmentProbe // one per segment
 	width, height int            // from RESOLUTION; 0 for audio
 }
@@ -898,7 +899,17 @@ func checkPublishedHLS(t *testing.T, master string, want hlsWant) publishedHLS {
 			t.Errorf("%s: EXTINFs add up to %g s, source %g s", v.URI, total, want.duration)
 		}
 
+		// CMAF: each segment is read with its rendition's init segment.
+		var init []byte
+		if m := mapRe.FindSubmatch(body); m != nil {
+			r.init = dir + v.URI[:strings.LastIndex(v.URI, "/")+1] + string(m[1])
+			init, _ = get(t, r.init)
+		}
 		for i, seg := range r.segments {
+			if init != nil {
+				b, _ := get(t, seg)
+				seg = testutil.WriteFile(t, t.TempDir(), "segment.mp4", append(bytes.Clone(init), b...))
+			}
 			var sp segmentProbe
 			ffprobeJSON(t, &sp, "-show_entries", "stream=codec_type,codec_name,profile,level,pix_fmt,color_range,width,height,channels,sample_rate,r_frame_rate:packet=codec_type,flags", seg)
 			r.probes = append(r.probes, sp)
@@ -1118,5 +1129,8 @@ func decodeMaster(master string, body []byte) ([]byte, error) {
 	// the segments as one file and says it drops the repeats.
 	return duplicatedCuesRe.ReplaceAll(out, nil), err
 }
+
+// mapRe finds a media playlist's EXT-X-MAP (a whole file).
+var mapRe = regexp.MustCompile(`(?m)^#EXT-X-MAP:URI="([^"]+)"$`)
 
 var duplicatedCuesRe = regexp.MustCompile(`(?m)^\[webvtt @ 0x[0-9a-f]+\] Dropping \d+ duplicated subtitle events\n`)

@@ -1,0 +1,206 @@
+package cmaf_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Eyevinn/mp4ff/mp4"
+
+	"github.com/hlsd/hlsd/pkg/cmaf"
+	"github.com/hlsd/hlsd/pkg/mpegts"
+	"github.com/hlsd/hlsd/pkg/testutil"
+)
+
+// chunks encodes a 30 fps picture the way hlsd's encoder does: separate
+// runs of chunkSeconds each, with timestamps continuing the whole video's
+// (-output_ts_offset), keyframes every 2 s, B-frames.
+func chunks(t *testing.T, n int, chunkSeconds int) []string {
+	t.Helper()
+	var out []string
+	for i := range n {
+		start := i * chunkSeconds
+		out = append(out, testutil.Generate(t, "chunk"+strconv.Itoa(i)+".ts",
+			"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30:duration="+strconv.Itoa(n*chunkSeconds),
+			"-ss", strconv.Itoa(start), "-t", strconv.Itoa(chunkSeconds),
+			"-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
+			"-output_ts_offset", strconv.FormatFloat(float64(start)+1, 'f', 6, 64), "-f", "mpegts"))
+	}
+	return out
+}
+
+// pack cuts each TS into 2 s segments and packs every one.
+func pack(t *testing.T, files []string) []cmaf.Segment {
+	t.Helper()
+	var segs []cmaf.Segment
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = mpegts.SplitTS(bytes.NewReader(b), mpegts.Options{TargetDuration: 2 * time.Second, Continuous: true}, func(s mpegts.Segment, data []byte) error {
+			c, err := cmaf.FromTS(data, cmaf.Options{Number: len(segs), Duration: s.Duration})
+			if err != nil {
+				return err
+			}
+			segs = append(segs, c)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return segs
+}
+
+// decode has ffmpeg read init + segments as one file, reporting its
+// warnings and counting what it decoded.
+func decode(t *testing.T, segs []cmaf.Segment) (warnings string, frames int) {
+	t.Helper()
+	var all bytes.Buffer
+	all.Write(segs[0].Init)
+	for _, s := range segs {
+		all.Write(s.Data)
+	}
+	path := testutil.WriteFile(t, t.TempDir(), "all.mp4", all.Bytes())
+	var stderr bytes.Buffer
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-v", "warning", "-i", path, "-f", "null", "-")
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, stderr.String())
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	return stderr.String(), frames
+}
+
+func TestVideoSegmentsJoinAcrossChunks(t *testing.T) {
+	testutil.RequireTools(t, "ffmpeg", "ffprobe")
+	segs := pack(t, chunks(t, 2, 4))
+	if len(segs) != 4 {
+		t.Fatalf("%d segments, want 4", len(segs))
+	}
+	for i, s := range segs {
+		if s.Timescale != cmaf.VideoTimescale {
+			t.Errorf("segment %d: timescale %d", i, s.Timescale)
+		}
+		if !bytes.Equal(s.Init, segs[0].Init) {
+			t.Errorf("segment %d needs another init segment than segment 0", i)
+		}
+		if i > 0 && s.BaseTime != segs[i-1].BaseTime+segs[i-1].Duration {
+			t.Errorf("segment %d: tfdt %d, but segment %d ends at %d", i, s.BaseTime, i-1, segs[i-1].BaseTime+segs[i-1].Duration)
+		}
+		if s.Duration != 2*cmaf.VideoTimescale {
+			t.Errorf("segment %d lasts %d ticks, want 2 s", i, s.Duration)
+		}
+		if len(s.Keyframes) != 1 || s.Keyframes[0].Offset <= 0 {
+			t.Fatalf("segment %d: keyframes %+v, want one fragment of its own after the styp", i, s.Keyframes)
+		}
+		// The keyframe's fragment decodes with the init segment alone.
+		kf := s.Keyframes[0]
+		one := append(bytes.Clone(s.Init), s.Data[kf.Offset:kf.Offset+kf.Size]...)
+		if w, n := decode(t, []cmaf.Segment{{Init: one}}); w != "" || n != 1 {
+			t.Errorf("segment %d: its keyframe's fragment decoded to %d frames: %s", i, n, w)
+		}
+		// The first sample is the keyframe, and its presentation time the
+		// segment's start on the grid: ffmpeg's mpegts muxer starts the
+		// clock at 1.4 s, the offset adds 1 s, then 2 s per segment.
+		if want := uint64(216000 + 2*i*cmaf.VideoTimescale); kf.Time != want {
+			t.Errorf("segment %d: keyframe at %d, want %d", i, kf.Time, want)
+		}
+	}
+	if w, n := decode(t, segs); w != "" || n != 240 {
+		t.Errorf("decoded %d frames of 240, warnings: %q", n, w)
+	}
+	// The init segment says avc1, with the picture's size.
+	init, err := mp4.DecodeFile(bytes.NewReader(segs[0].Init))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if se := init.Init.Moov.Trak.Mdia.Minf.Stbl.Stsd.AvcX; se == nil || se.Type() != "avc1" || se.Width != 320 || se.Height != 180 {
+		t.Errorf("sample entry %+v, want avc1 320x180", se)
+	}
+}
+
+func TestAudioSegmentsFollowOn(t *testing.T) {
+	testutil.RequireTools(t, "ffmpeg", "ffprobe")
+	ts := testutil.Generate(t, "audio.ts", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=7",
+		"-ac", "2", "-c:a", "aac", "-b:a", "96k", "-output_ts_offset", "1", "-f", "mpegts")
+	segs := pack(t, []string{ts})
+	if len(segs) < 3 {
+		t.Fatalf("%d segments, want at least 3", len(segs))
+	}
+	var total uint64
+	for i, s := range segs {
+		if s.Timescale != 48000 || len(s.Keyframes) != 0 {
+			t.Errorf("segment %d: timescale %d, keyframes %v", i, s.Timescale, s.Keyframes)
+		}
+		if i > 0 && s.BaseTime != segs[i-1].BaseTime+segs[i-1].Duration {
+			t.Errorf("segment %d: tfdt %d, but segment %d ends at %d", i, s.BaseTime, i-1, segs[i-1].BaseTime+segs[i-1].Duration)
+		}
+		total += s.Duration
+	}
+	// The AAC encoder's priming frame comes first, a frame before the
+	// clock's start (2.4 s, as the video's).
+	if want := uint64(2.4*48000 - 1024); segs[0].BaseTime != want {
+		t.Errorf("first tfdt %d, want %d", segs[0].BaseTime, want)
+	}
+	if w, _ := decode(t, segs); w != "" {
+		t.Errorf("warnings: %q", w)
+	}
+	init, err := mp4.DecodeFile(bytes.NewReader(segs[0].Init))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if se := init.Init.Moov.Trak.Mdia.Minf.Stbl.Stsd.Mp4a; se == nil || se.ChannelCount != 2 || se.SampleRate != 48000 {
+		t.Errorf("sample entry %+v, want mp4a stereo 48 kHz", se)
+	}
+	if d := float64(total) / 48000; d < 7 || d > 7.1 {
+		t.Errorf("%.3f s of audio, want 7", d)
+	}
+}
+
+func TestRefusesWhatItCannotPack(t *testing.T) {
+	testutil.RequireTools(t, "ffmpeg")
+	muxed := testutil.Generate(t, "muxed.ts", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=30:duration=1",
+		"-f", "lavfi", "-i", "sine=duration=1", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-f", "mpegts")
+	b, err := os.ReadFile(muxed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cmaf.FromTS(b, cmaf.Options{Duration: 1}); !errors.Is(err, cmaf.ErrUnsupported) {
+		t.Errorf("video and audio in one segment: %v, want ErrUnsupported", err)
+	}
+	for name, data := range map[string][]byte{"empty": nil, "not TS": []byte(strings.Repeat("x", 188)), "half a packet": b[:100]} {
+		if _, err := cmaf.FromTS(data, cmaf.Options{}); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func FuzzFromTS(f *testing.F) {
+	seed, err := filepath.Glob("../mpegts/testdata/*.ts")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range seed {
+		if b, err := os.ReadFile(p); err == nil && len(b) < 1<<20 {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := cmaf.FromTS(b, cmaf.Options{Duration: 2})
+		if err == nil && (len(s.Data) == 0 || len(s.Init) == 0) {
+			t.Errorf("no error and no segment")
+		}
+	})
+}
