@@ -40,6 +40,7 @@ type Video struct {
 
 	StatusURL     string `json:"status_url"`
 	MasterURL     string `json:"master_url,omitempty"` // once playable, signed when playback is
+	DASHURL       string `json:"dash_url,omitempty"`   // CMAF videos, once ready: the same segments as DASH
 	PosterURL     string `json:"poster_url,omitempty"`
 	ThumbnailsURL string `json:"thumbnails_url,omitempty"` // a WebVTT storyboard track
 }

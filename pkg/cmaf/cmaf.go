@@ -68,6 +68,10 @@ type Segment struct {
 	// Duration the sum of the sample durations, in Timescale: the next
 	// segment's BaseTime is BaseTime+Duration.
 	BaseTime, Duration uint64
+	// Start is the presentation time of the first sample (its decode time
+	// plus its composition offset): the segment's earliest presentation
+	// time, where DASH's SegmentTimeline places it.
+	Start uint64
 	// Keyframes lists the video's sync samples: each is a fragment of its
 	// own (moof + mdat holding that one sample), which an I-frame playlist
 	// names by its byte range. Time is its presentation time in Timescale.
@@ -233,6 +237,7 @@ func packVideo(ss []sample, spss, ppss [][]byte, opts Options) (Segment, error) 
 		seg.Duration += uint64(dur)
 	}
 	seg.BaseTime = full[0].DecodeTime
+	seg.Start = uint64(full[0].PresentationTime())
 	// Each sync sample is a fragment of its own, the I-frame playlist's
 	// unit; the samples up to the next sync sample make the next fragment.
 	var groups [][]mp4.FullSample
@@ -293,6 +298,7 @@ func packAudio(fs []adtsFrame, asc *aac.AudioSpecificConfig, opts Options) (Segm
 		seg.Duration += uint64(dur)
 	}
 	seg.BaseTime = full[0].DecodeTime
+	seg.Start = seg.BaseTime
 	var err error
 	if seg.Data, err = encodeFragments([][]mp4.FullSample{full}, opts.Number, nil); err != nil {
 		return seg, err

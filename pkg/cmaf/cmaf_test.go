@@ -105,6 +105,9 @@ func TestVideoSegmentsJoinAcrossChunks(t *testing.T) {
 		if len(s.Keyframes) != 1 || s.Keyframes[0].Offset <= 0 {
 			t.Fatalf("segment %d: keyframes %+v, want one fragment of its own after the styp", i, s.Keyframes)
 		}
+		if s.Start != s.Keyframes[0].Time || s.Start <= s.BaseTime {
+			t.Errorf("segment %d starts at %d; its keyframe is shown at %d, decoded at %d (B-frames delay it)", i, s.Start, s.Keyframes[0].Time, s.BaseTime)
+		}
 		// The keyframe's fragment decodes with the init segment alone.
 		kf := s.Keyframes[0]
 		one := append(bytes.Clone(s.Init), s.Data[kf.Offset:kf.Offset+kf.Size]...)

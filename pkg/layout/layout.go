@@ -106,6 +106,12 @@ func CMAFSegmentName(n int) string { return fmt.Sprintf("seg_%05d.m4s", n) }
 // in its rendition's directory.
 const InitSegmentName = "init.mp4"
 
+// DASHManifestName is a CMAF video's DASH manifest, beside its master.
+const DASHManifestName = "manifest.mpd"
+
+// DASHManifestKey is a CMAF video's DASH manifest.
+func DASHManifestKey(id string) string { return StreamPrefix(id) + DASHManifestName }
+
 // InitSegmentKey is a CMAF rendition's initialization segment.
 func InitSegmentKey(id, rendition string) string {
 	return StreamPrefix(id) + rendition + "/" + InitSegmentName

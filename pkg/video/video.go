@@ -217,6 +217,9 @@ type Video struct {
 	SubtitlesPending bool `json:"subtitles_pending,omitempty"`
 	// Thumbnails are set by the encoder when it made a poster or storyboard.
 	Thumbnails *Thumbnails `json:"thumbnails,omitempty"`
+	// DASH: the segmenter wrote a DASH manifest (layout.DASHManifestKey)
+	// beside the final master: the video's segments are CMAF.
+	DASH bool `json:"dash,omitempty"`
 	// Chunks is how many chunks the video is encoded in; Encoded marks the
 	// video chunks encoded so far.
 	Chunks  int    `json:"chunks,omitempty"`

@@ -67,7 +67,9 @@ const (
 	TypeSegment  = "video/mp2t"
 	// TypeMP4 is a CMAF rendition's init segment and media segments
 	// (fragmented MP4), audio ones too: what every player accepts.
-	TypeMP4  = "video/mp4"
+	TypeMP4 = "video/mp4"
+	// TypeMPD is a CMAF video's DASH manifest.
+	TypeMPD  = "application/dash+xml"
 	TypeJPEG = "image/jpeg"              // the poster and storyboard sheets
 	TypeVTT  = "text/vtt; charset=utf-8" // the storyboard's track
 )
@@ -277,6 +279,19 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.servePlaylist(w, r, key, &cachedPlaylist{info: info, body: body}, token, playback.RewriteVTT, nil)
 		return
 	}
+	if strings.HasSuffix(key, "/"+layout.DASHManifestName) {
+		// Written once, when the video is ready; its segment templates
+		// carry the token like a playlist's URIs.
+		h.Set("Content-Type", TypeMPD)
+		h.Set("Cache-Control", s.cacheControl(cachePlaylist, agePlaylist, "", token, expires))
+		body, err := s.loadPlaylist(r.Context(), key, info)
+		if err != nil {
+			s.playlistError(w, key, err)
+			return
+		}
+		s.servePlaylist(w, r, key, &cachedPlaylist{info: info, body: body}, token, playback.RewriteMPD, nil)
+		return
+	}
 	if strings.HasSuffix(key, ".jpg") {
 		h.Set("Content-Type", TypeJPEG) // written once, like segments
 		h.Set("Cache-Control", s.cacheControl(cacheSegment, ageSegment, ", immutable", token, expires))
@@ -451,6 +466,7 @@ func videoIDOf(escapedPath string) (string, bool) {
 
 // ObjectKey maps a request path (still escaped) to a store key, or reports
 // false. Only the exact shapes hlsd publishes are accepted — master.m3u8,
+// manifest.mpd,
 // poster.jpg, thumbnails.vtt, sprite_K.jpg, {rendition}/index.m3u8,
 // {rendition}/iframes.m3u8, {rendition}/seg_NNNNN.ts (or .m4s and
 // init.mp4, a CMAF rendition's, or .vtt, a subtitle rendition's), with a
@@ -468,6 +484,8 @@ func ObjectKey(escapedPath string) (string, bool) {
 	switch {
 	case len(parts) == 2 && layout.ValidVideoID(parts[0]) && parts[1] == "master.m3u8":
 		return layout.MasterKey(parts[0]), true
+	case len(parts) == 2 && layout.ValidVideoID(parts[0]) && parts[1] == layout.DASHManifestName:
+		return layout.DASHManifestKey(parts[0]), true
 	case len(parts) == 2 && layout.ValidVideoID(parts[0]) && pictureRe.MatchString(parts[1]):
 		return layout.StreamPrefix(parts[0]) + parts[1], true
 	case len(parts) == 3 && layout.ValidVideoID(parts[0]) && renditionRe.MatchString(parts[1]) && fileRe.MatchString(parts[2]):

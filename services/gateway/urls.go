@@ -82,6 +82,9 @@ func present(v video.Video, base, token string) api.Video {
 	}
 	if base != "" {
 		out.MasterURL, out.PosterURL, out.ThumbnailsURL = streamURLs(v, base, token)
+		if v.DASH && v.State == video.StateReady {
+			out.DASHURL = streamURL(base, v.ID, layout.DASHManifestName, token)
+		}
 	}
 	return out
 }

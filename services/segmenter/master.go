@@ -67,6 +67,10 @@ func (sg *Segmenter) publishFinal(ctx context.Context, log *slog.Logger, v video
 	if err != nil {
 		return err
 	}
+	dash, err := sg.writeDASH(ctx, v)
+	if err != nil {
+		return err
+	}
 	readied := false
 	ready, err := sg.Records.Update(ctx, v.ID, func(v *video.Video) error {
 		readied = false
@@ -77,6 +81,7 @@ func (sg *Segmenter) publishFinal(ctx context.Context, log *slog.Logger, v video
 			return err
 		}
 		v.MasterRevision = max(v.MasterRevision, rev)
+		v.DASH = dash
 		if thumbnails != nil {
 			thumbnails.Poster = v.Thumbnails.HasPoster()
 			v.Thumbnails = thumbnails

@@ -112,6 +112,16 @@ type chunkManifest struct {
 	Width      int              `json:"width,omitempty"`
 	Height     int              `json:"height,omitempty"`
 	Captions   bool             `json:"captions,omitempty"` // CEA-608/708 in the video
+	// CMAF only: each segment's earliest presentation time and duration
+	// in Timescale, for DASH's SegmentTimeline.
+	Timescale uint32      `json:"timescale,omitempty"`
+	Timeline  []timeEntry `json:"timeline,omitempty"`
+}
+
+// timeEntry is one CMAF segment's place on its track's clock.
+type timeEntry struct {
+	Start    uint64 `json:"t"`
+	Duration uint64 `json:"d"`
 }
 
 func (sg *Segmenter) segment(ctx context.Context, job jobs.SegmentJob) error {
@@ -285,6 +295,8 @@ func (sg *Segmenter) storeCMAF(ctx context.Context, behind *mpegts.Behind, m *ch
 	}
 	uri := layout.CMAFSegmentName(n)
 	m.Segments = append(m.Segments, playlist.Segment{URI: uri, Duration: seg.Duration, Size: int64(len(packed.Data))})
+	m.Timescale = packed.Timescale
+	m.Timeline = append(m.Timeline, timeEntry{Start: packed.Start, Duration: packed.Duration})
 	for i, kf := range packed.Keyframes {
 		// Each I-frame lasts until the next one, the last until the segment's end.
 		end := seg.Duration * float64(packed.Timescale)

@@ -87,6 +87,17 @@ func TestPlaysInEveryPlayer(t *testing.T) {
 		at := cueShift(t, languages, "s:0", 1) // see TestSubtitles
 		wantCueShown(t, player, out, "Subtitle check", 1+at, 7+at)
 	}
+
+	// Shaka Player plays the CMAF videos' DASH manifests: the same
+	// segments, every level, both languages.
+	var dash []string
+	for _, m := range masters[3:] {
+		dash = append(dash, strings.TrimSuffix(m, "master.m3u8")+"manifest.mpd")
+	}
+	out := playIn(t, chromium, "shaka.html", dash)
+	if !strings.Contains(out, "1280x720") || strings.Count(out, `"switched":[`) != len(dash) {
+		t.Errorf("Shaka's DASH report lacks the level switches")
+	}
 }
 
 // playInHLSJS plays each master with hls.js; see playIn.

@@ -2,13 +2,20 @@ package app_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/Eyevinn/dash-mpd/mpd"
+	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/hlsd/hlsd/cmd/hlsd/app"
+	"github.com/hlsd/hlsd/pkg/api"
 	"github.com/hlsd/hlsd/pkg/testutil"
 )
 
@@ -79,5 +86,142 @@ func TestCMAFPlays(t *testing.T) {
 	ib, _ := get(t, master[:strings.LastIndex(master, "/")+1]+string(iframes[0][1]))
 	if !bytes.Contains(ib, []byte("#EXT-X-MAP:URI=\"init.mp4\"\n")) || bytes.Count(ib, []byte("#EXT-X-BYTERANGE:")) != 20 {
 		t.Errorf("the I-frame playlist should map init.mp4 and list 20 keyframes (every 2 s of 40):\n%s", ib)
+	}
+	checkDASH(t, base, masterURLRe.FindStringSubmatch(master)[1], p)
+}
+
+// checkDASH reads a CMAF video's DASH manifest (the API's dash_url) and
+// holds it to the HLS playlists: a Representation per rendition, whose
+// SegmentTemplate names the very init segment and segments the playlist
+// names, and whose SegmentTimeline places each segment at its earliest
+// presentation time as its boxes say (tfdt plus the first sample's
+// composition offset), with its exact duration.
+func checkDASH(t *testing.T, base, id string, p publishedHLS) {
+	t.Helper()
+	var v api.Video
+	b, _ := get(t, base+"/api/videos/"+id)
+	if err := json.Unmarshal(b, &v); err != nil || v.DASHURL == "" {
+		t.Fatalf("the API's video has no dash_url (%v):\n%s", err, b)
+	}
+	body, h := get(t, v.DASHURL)
+	if ct := h.Get("Content-Type"); ct != "application/dash+xml" {
+		t.Errorf("%s: Content-Type %q", v.DASHURL, ct)
+	}
+	m, err := mpd.MPDFromBytes(body)
+	if err != nil || len(m.Periods) != 1 || m.GetType() != "static" {
+		t.Fatalf("the MPD does not parse as one static period: %v\n%s", err, body)
+	}
+	dir := v.DASHURL[:strings.LastIndex(v.DASHURL, "/")+1]
+	reps := map[string]*mpd.RepresentationType{}
+	for _, as := range m.Periods[0].AdaptationSets {
+		for _, r := range as.Representations {
+			reps[r.Id] = r
+		}
+	}
+	renditions := append(append([]publishedRendition(nil), p.renditions...), *p.audio)
+	if len(reps) != len(renditions) {
+		t.Fatalf("%d representations for %d renditions:\n%s", len(reps), len(renditions), body)
+	}
+	for _, r := range renditions {
+		name := strings.TrimSuffix(r.url[len(dir):], "/index.m3u8")
+		rep := reps[name]
+		if rep == nil || rep.SegmentTemplate == nil || rep.SegmentTemplate.SegmentTimeline == nil {
+			t.Fatalf("no representation %s with a SegmentTimeline:\n%s", name, body)
+		}
+		st := rep.SegmentTemplate
+		var times, durs []uint64
+		for _, s := range st.SegmentTimeline.S {
+			next := uint64(0)
+			if len(times) > 0 {
+				next = times[len(times)-1] + durs[len(durs)-1]
+			}
+			if s.T != nil {
+				next = *s.T
+			}
+			for range s.R + 1 {
+				times, durs = append(times, next), append(durs, s.D)
+				next += s.D
+			}
+		}
+		if len(times) != len(r.segments) {
+			t.Fatalf("%s: the timeline has %d segments, the playlist %d", name, len(times), len(r.segments))
+		}
+		expand := func(tmpl string, n int) string {
+			s := strings.ReplaceAll(tmpl, "$RepresentationID$", name)
+			return strings.ReplaceAll(s, "$Number%05d$", fmt.Sprintf("%05d", n+int(*st.StartNumber)))
+		}
+		if got := dir + expand(st.Initialization, 0); got != r.init {
+			t.Errorf("%s: initialization %s, the playlist maps %s", name, got, r.init)
+		}
+		init, _ := get(t, r.init)
+		for i, seg := range r.segments {
+			if got := dir + expand(st.Media, i); got != seg {
+				t.Fatalf("%s: segment %d is %s, the playlist names %s", name, i, got, seg)
+			}
+			data, _ := get(t, seg)
+			f, err := mp4.DecodeFile(bytes.NewReader(append(bytes.Clone(init), data...)))
+			if err != nil || len(f.Segments) != 1 {
+				t.Fatalf("%s: %v", seg, err)
+			}
+			frag := f.Segments[0].Fragments[0]
+			samples, err := frag.GetFullSamples(f.Init.Moov.Mvex.Trex)
+			if err != nil || len(samples) == 0 {
+				t.Fatalf("%s: %v", seg, err)
+			}
+			if ept := uint64(samples[0].PresentationTime()); ept != times[i] {
+				t.Errorf("%s segment %d: S@t %d, but its first sample is shown at %d", name, i, times[i], ept)
+			}
+			var d uint64
+			for _, fr := range f.Segments[0].Fragments {
+				for _, trun := range fr.Moof.Traf.Truns {
+					d += trun.Duration(0)
+				}
+			}
+			if d != durs[i] {
+				t.Errorf("%s segment %d: S@d %d, its samples last %d", name, i, durs[i], d)
+			}
+		}
+	}
+}
+
+// Signed playback covers DASH: the manifest opens with the video's token
+// only, and every segment URL its templates make carries the token.
+func TestSignedDASH(t *testing.T) {
+	t.Parallel()
+	base := startAll(t, func(c *app.Config) {
+		c.ProfilesPath = cmafProfiles(t, `"preset": "veryfast"`, `"preset": "ultrafast"`)
+		c.PlaybackSecrets = [][]byte{[]byte("0123456789abcdef0123456789abcdef-test")}
+		c.PlaybackTTL = time.Hour
+	})
+	clip := generate(t, "signed.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine",
+		"-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
+	status, body, _ := upload(t, base+"/upload", clip)
+	m := regexp.MustCompile(`^(http://[^/]+/streams/[a-z2-7]{24}/)master\.m3u8\?token=([A-Za-z0-9_-]+)$`).FindStringSubmatch(strings.TrimSpace(body))
+	if status != http.StatusOK || m == nil {
+		t.Fatalf("POST /upload = %d %q", status, body)
+	}
+	dir, token := m[1], m[2]
+	if code, _, _ := fetch(t, http.MethodGet, dir+"manifest.mpd"); code != http.StatusForbidden {
+		t.Errorf("the manifest without its token: %d, want 403", code)
+	}
+	code, mb, _ := fetch(t, http.MethodGet, dir+"manifest.mpd?token="+token)
+	if code != http.StatusOK {
+		t.Fatalf("the signed manifest: %d", code)
+	}
+	tmpl := regexp.MustCompile(`(initialization|media)="([^"]+)"`).FindAllSubmatch(mb, -1)
+	if len(tmpl) == 0 {
+		t.Fatalf("no segment templates in\n%s", mb)
+	}
+	for _, a := range tmpl {
+		if !strings.HasSuffix(string(a[2]), "?token="+token) {
+			t.Errorf("%s=%q does not carry the token", a[1], a[2])
+		}
+		u := dir + strings.NewReplacer("$RepresentationID$", "audio", "$Number%05d$", "00000").Replace(string(a[2]))
+		if code, _, _ := fetch(t, http.MethodGet, u); code != http.StatusOK {
+			t.Errorf("GET %s = %d", u, code)
+		}
+		if code, _, _ := fetch(t, http.MethodGet, strings.TrimSuffix(u, "?token="+token)); code != http.StatusForbidden {
+			t.Errorf("GET %s without the token = %d, want 403", u, code)
+		}
 	}
 }
