@@ -18,7 +18,9 @@ import (
 	"math"
 
 	"github.com/Eyevinn/mp4ff/aac"
+	"github.com/Eyevinn/mp4ff/av1"
 	"github.com/Eyevinn/mp4ff/avc"
+	"github.com/Eyevinn/mp4ff/hevc"
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/hlsd/hlsd/pkg/mpegts"
@@ -64,6 +66,11 @@ type Segment struct {
 	// not change.
 	Init      []byte
 	Timescale uint32
+	// Codec is the RFC 6381 codec of the track, from its bitstream
+	// ("avc1.64001f", "hvc1.1.6.L93.B0", "av01.0.05M.08", "mp4a.40.2");
+	// Width and Height the video's coded picture size.
+	Codec         string
+	Width, Height int
 	// BaseTime is the decode time of the first sample (its tfdt) and
 	// Duration the sum of the sample durations, in Timescale: the next
 	// segment's BaseTime is BaseTime+Duration.
@@ -90,7 +97,9 @@ type Keyframe struct {
 func FromTS(ts []byte, opts Options) (Segment, error) {
 	var video []sample
 	var audio []adtsFrame
-	var spss, ppss [][]byte
+	var codec mpegts.Codec
+	var vpss, spss, ppss [][]byte // H.264, HEVC
+	var seqHdr []byte             // AV1: the first sequence header OBU
 	var asc *aac.AudioSpecificConfig
 	var ref int64 = -1 // the first timestamp, which the others unwrap around
 	unwrap := func(raw int64) int64 {
@@ -107,6 +116,23 @@ func FromTS(ts []byte, opts Options) (Segment, error) {
 	err := mpegts.EachPES(ts, func(p mpegts.PES) error {
 		if p.Video {
 			s := sample{dts: unwrap(p.DTS), pts: unwrap(p.PTS)}
+			codec = p.Codec
+			switch p.Codec {
+			case mpegts.HEVC:
+				s.data, s.sync = hevcSample(p.Payload, &vpss, &spss, &ppss)
+			case mpegts.AV1:
+				var err error
+				if s.data, err = av1Sample(p.Payload, &seqHdr); err != nil {
+					return fmt.Errorf("AV1 temporal unit at PTS %d: %w", p.PTS, err)
+				}
+				s.sync = p.RandomAccess
+			}
+			if p.Codec != mpegts.H264 {
+				if len(s.data) > 0 {
+					video = append(video, s)
+				}
+				return nil
+			}
 			for _, nalu := range avc.ExtractNalusFromByteStream(p.Payload) {
 				if len(nalu) == 0 {
 					continue
@@ -163,11 +189,14 @@ func FromTS(ts []byte, opts Options) (Segment, error) {
 	switch {
 	case len(video) > 0 && len(audio) > 0:
 		return Segment{}, fmt.Errorf("%w: the segment has video and audio; a CMAF track holds one", ErrUnsupported)
+	case len(video) > 0 && !video[0].sync:
+		return Segment{}, fmt.Errorf("cmaf: the segment does not start with a keyframe")
 	case len(video) > 0:
-		if len(spss) == 0 || len(ppss) == 0 || !video[0].sync {
-			return Segment{}, fmt.Errorf("cmaf: the segment does not start with an IDR access unit and its SPS and PPS")
+		init, err := videoInit(codec, vpss, spss, ppss, seqHdr)
+		if err != nil {
+			return Segment{}, err
 		}
-		return packVideo(video, spss, ppss, opts)
+		return packVideo(video, init, opts)
 	case len(audio) > 0:
 		return packAudio(audio, asc, opts)
 	}
@@ -193,13 +222,8 @@ func orError(err, fallback error) error {
 	return fallback
 }
 
-func packVideo(ss []sample, spss, ppss [][]byte, opts Options) (Segment, error) {
-	init := mp4.CreateEmptyInit()
-	trak := init.AddEmptyTrack(VideoTimescale, "video", "und")
-	if err := trak.SetAVCDescriptor("avc1", spss, ppss, true); err != nil {
-		return Segment{}, fmt.Errorf("cmaf: init segment: %w", err)
-	}
-	seg := Segment{Timescale: VideoTimescale}
+func packVideo(ss []sample, vi videoTrack, opts Options) (Segment, error) {
+	seg := Segment{Timescale: VideoTimescale, Codec: vi.codec, Width: vi.width, Height: vi.height}
 	if ss[0].dts < 0 {
 		return seg, fmt.Errorf("cmaf: negative decode time %d", ss[0].dts)
 	}
@@ -267,13 +291,13 @@ func packVideo(ss []sample, spss, ppss [][]byte, opts Options) (Segment, error) 
 	}); err != nil {
 		return seg, err
 	}
-	seg.Init, err = encodeInit(init)
+	seg.Init, err = encodeInit(vi.init)
 	return seg, err
 }
 
 func packAudio(fs []adtsFrame, asc *aac.AudioSpecificConfig, opts Options) (Segment, error) {
 	rate := int64(asc.SamplingFrequency)
-	seg := Segment{Timescale: uint32(rate)}
+	seg := Segment{Timescale: uint32(rate), Codec: fmt.Sprintf("mp4a.40.%d", asc.ObjectType)}
 	// A frame's time in samples: its PES's PTS on the sample clock (exact:
 	// a sample is more than one 90 kHz tick, so rounding finds the sample
 	// the muxer rounded from), plus a frame per frame before it in the PES.
@@ -354,4 +378,121 @@ func encodeInit(init *mp4.InitSegment) ([]byte, error) {
 		return nil, fmt.Errorf("cmaf: init segment: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// videoTrack is a video track's init segment and what it says.
+type videoTrack struct {
+	init          *mp4.InitSegment
+	codec         string
+	width, height int
+}
+
+// videoInit makes the init segment of a video track from its parameter
+// sets (H.264: avc1, with them in-band too, as FFmpeg's MP4 muxer leaves
+// them; HEVC: hvc1, with them in the sample entry only, as Apple wants) or
+// its sequence header (AV1: av01).
+func videoInit(codec mpegts.Codec, vpss, spss, ppss [][]byte, seqHdr []byte) (videoTrack, error) {
+	init := mp4.CreateEmptyInit()
+	trak := init.AddEmptyTrack(VideoTimescale, "video", "und")
+	vt := videoTrack{init: init}
+	switch codec {
+	case mpegts.H264:
+		if len(spss) == 0 || len(ppss) == 0 {
+			return vt, fmt.Errorf("cmaf: the first H.264 access unit has no SPS and PPS")
+		}
+		if err := trak.SetAVCDescriptor("avc1", spss, ppss, true); err != nil {
+			return vt, fmt.Errorf("cmaf: init segment: %w", err)
+		}
+		sps, err := avc.ParseSPSNALUnit(spss[0], false)
+		if err != nil {
+			return vt, fmt.Errorf("cmaf: SPS: %w", err)
+		}
+		vt.codec = fmt.Sprintf("avc1.%02x%02x%02x", sps.Profile, sps.ProfileCompatibility, sps.Level)
+		vt.width, vt.height = int(sps.Width), int(sps.Height)
+	case mpegts.HEVC:
+		if len(vpss) == 0 || len(spss) == 0 || len(ppss) == 0 {
+			return vt, fmt.Errorf("cmaf: the first HEVC access unit has no VPS, SPS and PPS")
+		}
+		if err := trak.SetHEVCDescriptor("hvc1", vpss, spss, ppss, nil, true); err != nil {
+			return vt, fmt.Errorf("cmaf: init segment: %w", err)
+		}
+		sps, err := hevc.ParseSPSNALUnit(spss[0])
+		if err != nil {
+			return vt, fmt.Errorf("cmaf: SPS: %w", err)
+		}
+		vt.codec = hevc.CodecString("hvc1", sps)
+		w, h := sps.ImageSize()
+		vt.width, vt.height = int(w), int(h)
+	case mpegts.AV1:
+		if seqHdr == nil {
+			return vt, fmt.Errorf("cmaf: the first AV1 temporal unit has no sequence header")
+		}
+		obus, err := av1.SplitOBUs(seqHdr)
+		if err != nil || len(obus) != 1 {
+			return vt, fmt.Errorf("cmaf: sequence header: %v", err)
+		}
+		sh, err := av1.ParseSequenceHeader(obus[0].Payload)
+		if err != nil {
+			return vt, fmt.Errorf("cmaf: sequence header: %w", err)
+		}
+		vt.width, vt.height = int(sh.MaxFrameWidthMinus1)+1, int(sh.MaxFrameHeightMinus1)+1
+		av1C := &mp4.Av1CBox{CodecConfRec: av1.CodecConfRecFromSequenceHeader(sh, obus[0].Encode())}
+		if err := trak.SetAV1Descriptor("av01", av1C, uint16(vt.width), uint16(vt.height)); err != nil {
+			return vt, fmt.Errorf("cmaf: init segment: %w", err)
+		}
+		vt.codec = av1.CodecString("av01", sh)
+	default:
+		return vt, fmt.Errorf("%w: video codec %d", ErrUnsupported, codec)
+	}
+	return vt, nil
+}
+
+// hevcSample turns an HEVC access unit (Annex B) into an MP4 sample:
+// length-prefixed NAL units without the access unit delimiter and the
+// parameter sets, which it keeps (the first of each) for the sample entry.
+// sync: the access unit is an IRAP picture (hlsd's closed GOPs: an IDR).
+func hevcSample(au []byte, vpss, spss, ppss *[][]byte) (data []byte, sync bool) {
+	for _, nalu := range avc.ExtractNalusFromByteStream(au) {
+		if len(nalu) < 2 {
+			continue
+		}
+		switch t := hevc.GetNaluType(nalu[0]); {
+		case t == hevc.NALU_AUD:
+			continue
+		case t == hevc.NALU_VPS, t == hevc.NALU_SPS, t == hevc.NALU_PPS:
+			ps := map[hevc.NaluType]*[][]byte{hevc.NALU_VPS: vpss, hevc.NALU_SPS: spss, hevc.NALU_PPS: ppss}[t]
+			if len(*ps) == 0 {
+				*ps = append(*ps, bytes.Clone(nalu))
+			}
+			continue
+		case t >= 16 && t <= 23:
+			sync = true
+		}
+		data = append(data, byte(len(nalu)>>24), byte(len(nalu)>>16), byte(len(nalu)>>8), byte(len(nalu)))
+		data = append(data, nalu...)
+	}
+	return data, sync
+}
+
+// av1Sample turns an AV1 temporal unit (low-overhead OBUs, as FFmpeg
+// writes it) into an MP4 sample: its OBUs without the temporal delimiter
+// and padding. The first sequence header is kept for the sample entry.
+func av1Sample(tu []byte, seqHdr *[]byte) ([]byte, error) {
+	obus, err := av1.SplitOBUs(tu)
+	if err != nil {
+		return nil, err
+	}
+	var data []byte
+	for _, o := range obus {
+		switch o.Header.Type {
+		case av1.OBUTemporalDelimiter, av1.OBUPadding:
+			continue
+		case av1.OBUSequenceHeader:
+			if *seqHdr == nil {
+				*seqHdr = o.Encode()
+			}
+		}
+		data = append(data, o.Encode()...)
+	}
+	return data, nil
 }

@@ -18,19 +18,27 @@ import (
 	"github.com/hlsd/hlsd/pkg/testutil"
 )
 
+// encoders are the video encoders hlsd's ladders use, as its encoder runs
+// them in the essentials: keyframes every 2 s (60 frames) in closed GOPs.
+var encoders = map[string][]string{
+	"h264": {"-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0"},
+	"hevc": {"-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=60:min-keyint=60:scenecut=0:open-gop=0:bframes=3:log-level=error"},
+	"av1":  {"-c:v", "libsvtav1", "-preset", "12", "-g", "60", "-svtav1-params", "scd=0:irefresh-type=2"},
+}
+
 // chunks encodes a 30 fps picture the way hlsd's encoder does: separate
 // runs of chunkSeconds each, with timestamps continuing the whole video's
-// (-output_ts_offset), keyframes every 2 s, B-frames.
-func chunks(t *testing.T, n int, chunkSeconds int) []string {
+// (-output_ts_offset), with the codec's encoder.
+func chunks(t *testing.T, codec string, n int, chunkSeconds int) []string {
 	t.Helper()
 	var out []string
 	for i := range n {
 		start := i * chunkSeconds
-		out = append(out, testutil.Generate(t, "chunk"+strconv.Itoa(i)+".ts",
-			"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30:duration="+strconv.Itoa(n*chunkSeconds),
-			"-ss", strconv.Itoa(start), "-t", strconv.Itoa(chunkSeconds),
-			"-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
-			"-output_ts_offset", strconv.FormatFloat(float64(start)+1, 'f', 6, 64), "-f", "mpegts"))
+		args := []string{"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30:duration=" + strconv.Itoa(n*chunkSeconds),
+			"-ss", strconv.Itoa(start), "-t", strconv.Itoa(chunkSeconds)}
+		args = append(args, encoders[codec]...)
+		args = append(args, "-output_ts_offset", strconv.FormatFloat(float64(start)+1, 'f', 6, 64), "-f", "mpegts")
+		out = append(out, testutil.Generate(t, codec+strconv.Itoa(i)+".ts", args...))
 	}
 	return out
 }
@@ -85,7 +93,28 @@ func decode(t *testing.T, segs []cmaf.Segment) (warnings string, frames int) {
 
 func TestVideoSegmentsJoinAcrossChunks(t *testing.T) {
 	testutil.RequireTools(t, "ffmpeg", "ffprobe")
-	segs := pack(t, chunks(t, 2, 4))
+	for _, tc := range []struct{ codec, entry, prefix string }{
+		{"h264", "avc1", "avc1.4d40"}, // ultrafast with B-frames: Main
+		{"hevc", "hvc1", "hvc1.1.6.L"},
+		{"av1", "av01", "av01.0."},
+	} {
+		t.Run(tc.codec, func(t *testing.T) {
+			t.Parallel()
+			segs := pack(t, chunks(t, tc.codec, 2, 4))
+			checkVideo(t, segs, tc.entry)
+			if !strings.HasPrefix(segs[0].Codec, tc.prefix) || segs[0].Width != 320 || segs[0].Height != 180 {
+				t.Errorf("codec %q %dx%d, want %s… 320x180", segs[0].Codec, segs[0].Width, segs[0].Height, tc.prefix)
+			}
+		})
+	}
+}
+
+// checkVideo holds 8 s of 320x180 at 30 fps, cut into 2 s segments, to
+// what CMAF wants: one init segment, decode times that follow on across
+// the chunk join, a keyframe fragment that decodes alone, and every frame
+// decoded without a warning.
+func checkVideo(t *testing.T, segs []cmaf.Segment, sampleEntry string) {
+	t.Helper()
 	if len(segs) != 4 {
 		t.Fatalf("%d segments, want 4", len(segs))
 	}
@@ -105,8 +134,8 @@ func TestVideoSegmentsJoinAcrossChunks(t *testing.T) {
 		if len(s.Keyframes) != 1 || s.Keyframes[0].Offset <= 0 {
 			t.Fatalf("segment %d: keyframes %+v, want one fragment of its own after the styp", i, s.Keyframes)
 		}
-		if s.Start != s.Keyframes[0].Time || s.Start <= s.BaseTime {
-			t.Errorf("segment %d starts at %d; its keyframe is shown at %d, decoded at %d (B-frames delay it)", i, s.Start, s.Keyframes[0].Time, s.BaseTime)
+		if s.Start != s.Keyframes[0].Time || s.Start < s.BaseTime {
+			t.Errorf("segment %d starts at %d; its keyframe is shown at %d, decoded at %d (not later)", i, s.Start, s.Keyframes[0].Time, s.BaseTime)
 		}
 		// The keyframe's fragment decodes with the init segment alone.
 		kf := s.Keyframes[0]
@@ -124,13 +153,17 @@ func TestVideoSegmentsJoinAcrossChunks(t *testing.T) {
 	if w, n := decode(t, segs); w != "" || n != 240 {
 		t.Errorf("decoded %d frames of 240, warnings: %q", n, w)
 	}
-	// The init segment says avc1, with the picture's size.
+	// The init segment's sample entry, with the picture's size.
 	init, err := mp4.DecodeFile(bytes.NewReader(segs[0].Init))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if se := init.Init.Moov.Trak.Mdia.Minf.Stbl.Stsd.AvcX; se == nil || se.Type() != "avc1" || se.Width != 320 || se.Height != 180 {
-		t.Errorf("sample entry %+v, want avc1 320x180", se)
+	stsd := init.Init.Moov.Trak.Mdia.Minf.Stbl.Stsd
+	if len(stsd.Children) != 1 || stsd.Children[0].Type() != sampleEntry {
+		t.Fatalf("sample entries %v, want one %s", stsd.Children, sampleEntry)
+	}
+	if se, ok := stsd.Children[0].(*mp4.VisualSampleEntryBox); !ok || se.Width != 320 || se.Height != 180 {
+		t.Errorf("sample entry %+v, want %s 320x180", stsd.Children[0], sampleEntry)
 	}
 }
 

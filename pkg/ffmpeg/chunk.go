@@ -3,6 +3,7 @@ package ffmpeg
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -104,8 +105,8 @@ func (s EncodeSpec) chunkArgs() []string {
 		// Keyframes on the chunk's clock: the chunk starts on a segment
 		// boundary, which is a multiple of the keyframe interval.
 		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
-		args = append(args, x264Args(p, o, gop)...)
-		if !keep {
+		args = append(args, videoArgs(p, o, gop, int(math.Round(fps*kf)))...)
+		if !keep && (o.Codec == "" || o.Codec == profiles.CodecH264) {
 			args = append(args, "-a53cc", "0")
 		}
 		if c.Frames > 0 {

@@ -16,6 +16,7 @@ import (
 // Output is one rendition file an encode produces.
 type Output struct {
 	Name          string
+	Codec         string // profiles.CodecH264 ("" too), CodecHEVC, CodecAV1
 	Width, Height int // 0 for audio-only
 	VideoKbps     int
 	MaxrateKbps   int
@@ -157,12 +158,72 @@ func (s EncodeSpec) Args() []string {
 	gop := int(2*fps*kf) + 1
 	for i, o := range s.Outputs {
 		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
-		args = append(args, x264Args(p, o, gop)...)
+		args = append(args, videoArgs(p, o, gop, int(math.Round(fps*kf)))...)
 		args = append(args, audio...)
 		args = append(args, outputTags()...)
 		args = append(args, "-f", "mpegts", "file:"+o.Path)
 	}
 	return args
+}
+
+// videoArgs are one rendition's encoder options, for its codec.
+// gop is the longest GOP x264 and x265 may make (keyframes are forced at
+// every interval), interval the frames of one keyframe interval.
+func videoArgs(p profiles.Profiles, o Output, gop, interval int) []string {
+	switch o.Codec {
+	case profiles.CodecHEVC:
+		return x265Args(p, o, gop)
+	case profiles.CodecAV1:
+		return svtAV1Args(p, o, interval)
+	}
+	return x264Args(p, o, gop)
+}
+
+// x265Args are an HEVC rendition's: Main profile, 8-bit, closed GOPs of the
+// keyframe interval (every keyframe an IDR, none from scene cuts), the
+// parameter sets repeated at each (the segmenter moves them into the
+// hvc1 sample entry), the rung's rates as x264Args spends them. Capped CRF
+// is x264's CRF plus 4, about the same picture on x265's scale.
+func x265Args(p profiles.Profiles, o Output, gop int) []string {
+	params := fmt.Sprintf("keyint=%d:min-keyint=%d:scenecut=0:open-gop=0:repeat-headers=1:log-level=error", gop, gop)
+	args := []string{"-c:v", "libx265", "-preset", p.Video.Preset, "-profile:v", "main", "-pix_fmt", "yuv420p", "-tag:v", "hvc1", "-forced-idr", "1"}
+	if p.Video.CappedCRF() {
+		args = append(args, "-crf", strconv.FormatFloat(p.Video.Quality()+4, 'f', -1, 64),
+			"-maxrate", fmt.Sprintf("%dk", o.VideoKbps*95/100), "-bufsize", fmt.Sprintf("%dk", o.VideoKbps))
+	} else {
+		args = append(args, "-b:v", fmt.Sprintf("%dk", o.VideoKbps), "-maxrate", fmt.Sprintf("%dk", o.MaxrateKbps),
+			"-bufsize", fmt.Sprintf("%dk", o.BufsizeKbps))
+	}
+	args = append(args, "-x265-params", params,
+		"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", p.KeyframeInterval))
+	return append(args, colourArgs()...)
+}
+
+// svtAV1Presets maps x264's preset names onto SVT-AV1's speed presets (0
+// slowest, 13 fastest) of about the same place in their range.
+var svtAV1Presets = map[string]string{
+	"ultrafast": "12", "superfast": "11", "veryfast": "10", "faster": "9", "fast": "8",
+	"medium": "7", "slow": "6", "slower": "5", "veryslow": "4",
+}
+
+// svtAV1Args are an AV1 rendition's: SVT-AV1, 8-bit 4:2:0 (Main profile),
+// closed GOPs of key frames at the keyframe interval (irefresh-type=2, no
+// scene-change key frames; FFmpeg 5.1's libsvtav1 ignores forced key
+// frames, so the GOP is the interval's frames), the rung's rates (VBR under its maxrate), or
+// for capped CRF a CRF of x264's times 1.6 (about the same picture on
+// SVT-AV1's 0-63 scale) under 95 % of the rung's rate (mbr).
+func svtAV1Args(p profiles.Profiles, o Output, interval int) []string {
+	params := "scd=0:irefresh-type=2"
+	args := []string{"-c:v", "libsvtav1", "-preset", svtAV1Presets[p.Video.Preset], "-pix_fmt", "yuv420p", "-g", strconv.Itoa(interval)}
+	if p.Video.CappedCRF() {
+		args = append(args, "-crf", strconv.Itoa(int(p.Video.Quality()*1.6+0.5)))
+		params += fmt.Sprintf(":mbr=%d", o.VideoKbps*95/100)
+	} else {
+		args = append(args, "-b:v", fmt.Sprintf("%dk", o.VideoKbps), "-maxrate", fmt.Sprintf("%dk", o.MaxrateKbps),
+			"-bufsize", fmt.Sprintf("%dk", o.BufsizeKbps))
+	}
+	args = append(args, "-svtav1-params", params)
+	return append(args, colourArgs()...)
 }
 
 // x264Args are one rendition's encoder options. Keyframes: forced at every

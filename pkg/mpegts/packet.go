@@ -12,7 +12,11 @@ const (
 	tableIDPMT = 0x02
 
 	streamTypeH264 = 0x1b
-	streamTypeAAC  = 0x0f
+	streamTypeHEVC = 0x24
+	// streamTypePrivate is how FFmpeg 5.1's muxer carries AV1: PES private
+	// data, each PES a temporal unit, keyframes flagged random access.
+	streamTypePrivate = 0x06
+	streamTypeAAC     = 0x0f
 
 	// maxSectionLen bounds PAT/PMT sections: section_length is at most 1021,
 	// plus the 3 header bytes.
@@ -45,6 +49,13 @@ func packetPayload(p []byte) []byte {
 	}
 }
 
+// randomAccess reports whether a packet's adaptation field sets the
+// random_access_indicator (a keyframe starts in it, as FFmpeg's muxer
+// flags them).
+func randomAccess(p []byte) bool {
+	return p[3]&0x20 != 0 && p[4] > 0 && p[5]&0x40 != 0
+}
+
 // hasPayload reports whether the adaptation_field_control says the packet
 // carries a payload; only such packets advance the continuity counter.
 func hasPayload(p []byte) bool {
@@ -55,3 +66,16 @@ func hasPayload(p []byte) bool {
 func setCC(p []byte, cc uint8) {
 	p[3] = p[3]&0xf0 | cc&0x0f
 }
+
+// Codec is a video stream's codec, from its PMT stream type.
+type Codec uint8
+
+// The video codecs SplitTS cuts. H.264 keyframes are found in the
+// bitstream (an IDR slice); HEVC and AV1 keyframes by the
+// random_access_indicator FFmpeg's muxer sets on them (hlsd's encoder
+// makes closed GOPs: every one is an IDR or a key frame).
+const (
+	H264 Codec = iota
+	HEVC
+	AV1
+)

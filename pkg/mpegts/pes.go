@@ -104,7 +104,11 @@ func (u *unwrapper) unwrap(raw int64) int64 {
 
 // PES is one whole PES packet of a segment, as EachPES hands it over.
 type PES struct {
-	Video bool // the segment's H.264 stream; otherwise its AAC stream
+	Video bool  // the segment's video stream; otherwise its AAC stream
+	Codec Codec // the video's
+	// RandomAccess: the PES's first packet set random_access_indicator
+	// (FFmpeg's muxer flags keyframes so).
+	RandomAccess bool
 	// PTS and DTS are the raw 33-bit timestamps; DTS is PTS when the
 	// header has none.
 	PTS, DTS int64
@@ -113,8 +117,8 @@ type PES struct {
 	Payload []byte
 }
 
-// EachPES calls fn for every PES packet, in order, of the H.264 and AAC
-// streams of data, a whole number of TS packets that starts with the PAT and
+// EachPES calls fn for every PES packet, in order, of the video (H.264,
+// HEVC, AV1) and AAC streams of data, a whole number of TS packets that starts with the PAT and
 // PMT (a segment as SplitTS emits it). A PES without a PTS is an error: each
 // of ours carries one. A packet lost at the start of a PES (its first
 // packet missing) drops the PES: its header is gone.
@@ -126,6 +130,7 @@ func EachPES(data []byte, fn func(PES) error) error {
 	var pmt pmtInfo
 	havePAT, havePMT := false, false
 	var video, audio []byte
+	var videoRAI bool
 	flush := func(isVideo bool, buf []byte) error {
 		if len(buf) == 0 {
 			return nil
@@ -135,6 +140,9 @@ func EachPES(data []byte, fn func(PES) error) error {
 			return err
 		}
 		p.Video = isVideo
+		if isVideo {
+			p.Codec, p.RandomAccess = pmt.videoCodec, videoRAI
+		}
 		return fn(p)
 	}
 	for off := 0; off < len(data); off += PacketSize {
@@ -175,6 +183,7 @@ func EachPES(data []byte, fn func(PES) error) error {
 					return err
 				}
 				video = video[:0]
+				videoRAI = randomAccess(pkt)
 			} else if len(video) == 0 {
 				continue
 			}

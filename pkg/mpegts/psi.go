@@ -117,10 +117,12 @@ func parsePAT(sec []byte) (pmtPID uint16, ok bool) {
 	return 0, false
 }
 
-// pmtInfo is what we need from a PMT: the first H.264 and first AAC stream.
+// pmtInfo is what we need from a PMT: the first video stream (H.264, HEVC,
+// or private data: FFmpeg's AV1) and the first AAC stream.
 type pmtInfo struct {
 	videoPID, audioPID uint16
 	hasVideo, hasAudio bool
+	videoCodec         Codec
 }
 
 // parsePMT extracts the elementary streams of a PMT section.
@@ -142,7 +144,11 @@ func parsePMT(sec []byte, pmtPID uint16) (pmtInfo, bool) {
 		}
 		switch {
 		case st == streamTypeH264 && !info.hasVideo:
-			info.videoPID, info.hasVideo = pid, true
+			info.videoPID, info.hasVideo, info.videoCodec = pid, true, H264
+		case st == streamTypeHEVC && !info.hasVideo:
+			info.videoPID, info.hasVideo, info.videoCodec = pid, true, HEVC
+		case st == streamTypePrivate && !info.hasVideo:
+			info.videoPID, info.hasVideo, info.videoCodec = pid, true, AV1
 		case st == streamTypeAAC && !info.hasAudio:
 			info.audioPID, info.hasAudio = pid, true
 		}

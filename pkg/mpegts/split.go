@@ -225,6 +225,8 @@ type esStream struct {
 	pid     uint16
 	present bool
 	video   bool
+	codec   Codec // video
+	rai     bool  // the PES's first packet said random access (HEVC, AV1)
 
 	inPES    bool // inside a PES whose header is valid (so far)
 	hdr      pesHeader
@@ -525,6 +527,7 @@ func (s *splitter) handlePMT(payload []byte, pusi bool) error {
 	}
 	s.pmtPkts = append(s.pmtPkts[:0], s.pmt.packets...)
 	setStream(&s.video, info.videoPID, info.hasVideo)
+	s.video.codec = info.videoCodec
 	setStream(&s.audio, info.audioPID, info.hasAudio)
 	if !s.started {
 		s.mainVideo = info.hasVideo
@@ -547,6 +550,7 @@ func setStream(st *esStream, pid uint16, present bool) {
 
 func (s *splitter) handleES(st *esStream, payload []byte, pusi bool) error {
 	isMain := st.video == s.mainVideo
+	rai := randomAccess(s.pkt) // before appendPacket, which may move the packet
 	if !st.video && !isMain && s.haveADTS {
 		// Audio alongside video: only its codec matters, and we have it.
 		return s.appendPacket(false)
@@ -564,7 +568,8 @@ func (s *splitter) handleES(st *esStream, payload []byte, pusi bool) error {
 		st.off = len(s.cur)
 		st.hdr.reset()
 		if st.video {
-			st.nal.reset(!s.haveSPS)
+			st.rai = rai
+			st.nal.reset(!s.haveSPS && st.codec == H264)
 		} else {
 			st.adts.reset()
 		}
@@ -587,6 +592,17 @@ func (s *splitter) handleES(st *esStream, payload []byte, pusi bool) error {
 		if err := s.onPESHeader(st, isMain); err != nil {
 			return err
 		}
+		if st.video && st.codec != H264 {
+			// HEVC, AV1: a keyframe is what the muxer flagged.
+			st.reported = true
+			if st.rai && isMain && st.hasPTS {
+				return s.onCandidate(st.off, st.pts)
+			}
+			return nil
+		}
+	}
+	if st.video && st.codec != H264 {
+		return nil
 	}
 	if len(b) == 0 {
 		return nil

@@ -123,6 +123,36 @@ type Rendition struct {
 	MaxrateKbps int    `json:"maxrate_kbps"`
 	BufsizeKbps int    `json:"bufsize_kbps"`
 	Enabled     bool   `json:"enabled"`
+	// Codecs are the encoders that make this rung, each its own rendition
+	// (variant): CodecH264 (also when absent) keeps the rung's name,
+	// CodecHEVC and CodecAV1 add "-hevc" and "-av1" to it, at their share
+	// of the rung's rates (CodecRateShare). HEVC and AV1 need container
+	// "cmaf".
+	Codecs []string `json:"codecs,omitempty"`
+}
+
+// Values of Rendition.Codecs.
+const (
+	CodecH264 = "h264" // x264
+	CodecHEVC = "hevc" // x265, hvc1
+	CodecAV1  = "av1"  // SVT-AV1
+)
+
+// codecs in the order their renditions are planned: H.264 first, so a
+// player that ignores CODECS starts with what every device plays.
+var codecs = []string{CodecH264, CodecHEVC, CodecAV1}
+
+// CodecRateShare is the share of a rung's rates (average, maxrate, buffer)
+// an encoder gets: HEVC and AV1 reach H.264's picture quality with fewer
+// bits (BENCHMARKS.md, "Codec ladders").
+var CodecRateShare = map[string]float64{CodecH264: 1, CodecHEVC: 0.65, CodecAV1: 0.55}
+
+// CodecsOrDefault is the rung's codecs: H.264 alone when it names none.
+func (r Rendition) CodecsOrDefault() []string {
+	if len(r.Codecs) == 0 {
+		return []string{CodecH264}
+	}
+	return r.Codecs
 }
 
 var (
@@ -217,6 +247,23 @@ func (p Profiles) Validate() error {
 			return fmt.Errorf("%s.maxrate_kbps (%d) must be >= video_kbps (%d)", f, r.MaxrateKbps, r.VideoKbps)
 		case r.BufsizeKbps < r.MaxrateKbps/4:
 			return fmt.Errorf("%s.bufsize_kbps (%d) must be at least a quarter of maxrate_kbps (%d)", f, r.BufsizeKbps, r.MaxrateKbps)
+		case strings.HasSuffix(r.Name, "-"+CodecHEVC) || strings.HasSuffix(r.Name, "-"+CodecAV1):
+			return fmt.Errorf("%s.name %q is taken: names ending in -hevc and -av1 are the HEVC and AV1 renditions of a rung", f, r.Name)
+		}
+		for j, c := range r.Codecs {
+			switch {
+			case !slices.Contains(codecs, c):
+				return fmt.Errorf("%s.codecs[%d] %q must be one of %v", f, j, c, codecs)
+			case slices.Index(r.Codecs, c) != j:
+				return fmt.Errorf("%s.codecs names %q twice", f, c)
+			case c != CodecH264 && len(r.Name)+1+len(c) > 32:
+				return fmt.Errorf("%s.name %q is too long for its %s rendition %q (32 characters at most)", f, r.Name, c, r.Name+"-"+c)
+			case c != CodecH264 && !p.CMAF():
+				return fmt.Errorf("%s.codecs[%d] %q needs \"container\": %q (HEVC and AV1 are carried in fragmented MP4 only)", f, j, c, ContainerCMAF)
+			}
+		}
+		if r.Codecs != nil && len(r.Codecs) == 0 {
+			return fmt.Errorf("%s.codecs is empty: name at least one codec, or leave it out for %q", f, CodecH264)
 		}
 		seen[r.Name] = true
 		if r.Enabled {
@@ -234,10 +281,12 @@ func isWhole(f float64) bool {
 	return f-float64(int64(f+eps)) < eps
 }
 
-// Planned is a rung chosen for a source, with its output size.
+// Planned is a rung chosen for a source, with its output size, made by one
+// encoder.
 type Planned struct {
 	Rendition
-	Width, Height int // output pixels (square), both even
+	Width, Height int    // output pixels (square), both even
+	Codec         string // CodecH264, CodecHEVC or CodecAV1
 }
 
 // Select picks the enabled rungs for a source of displayW x displayH (after
@@ -255,6 +304,36 @@ type Planned struct {
 // A source smaller than every box gets a single rendition at its own size,
 // with the smallest rung's name and bitrates.
 func (p Profiles) Select(displayW, displayH int) []Planned {
+	return withCodecs(p.selectRungs(displayW, displayH))
+}
+
+// withCodecs makes a rendition of each rung for each of its codecs, H.264
+// ones first (under the rung's name), then HEVC, then AV1 (named with the
+// codec), each at its share of the rung's rates.
+func withCodecs(rungs []Planned) []Planned {
+	var out []Planned
+	for _, c := range codecs {
+		for _, r := range rungs {
+			if !slices.Contains(r.CodecsOrDefault(), c) {
+				continue
+			}
+			p := r
+			p.Codec = c
+			if c != CodecH264 {
+				p.Name += "-" + c
+				share := CodecRateShare[c]
+				p.VideoKbps = max(int(float64(r.VideoKbps)*share), 50)
+				p.MaxrateKbps = max(int(float64(r.MaxrateKbps)*share), p.VideoKbps)
+				p.BufsizeKbps = max(int(float64(r.BufsizeKbps)*share), p.MaxrateKbps/4)
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// selectRungs is Select for H.264: the rungs and their sizes.
+func (p Profiles) selectRungs(displayW, displayH int) []Planned {
 	var rungs []Rendition
 	for _, r := range p.Renditions {
 		if r.Enabled {

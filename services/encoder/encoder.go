@@ -496,7 +496,7 @@ func (e *Encoder) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 	outputs := make([]ffmpeg.Output, len(src.plan))
 	small := 0
 	for i, p := range src.plan {
-		outputs[i] = ffmpeg.Output{Name: p.Name, Width: p.Width, Height: p.Height,
+		outputs[i] = ffmpeg.Output{Name: p.Name, Codec: p.Codec, Width: p.Width, Height: p.Height,
 			VideoKbps: p.VideoKbps, MaxrateKbps: p.MaxrateKbps, BufsizeKbps: p.BufsizeKbps,
 			Path: filepath.Join(dir, p.Name+".ts")}
 		if p.Width*p.Height < outputs[small].Width*outputs[small].Height {

@@ -263,7 +263,9 @@ func (sg *Segmenter) split(ctx context.Context, job jobs.SegmentJob) (chunkManif
 		// the numbering; the planned boundaries always have a keyframe.
 		sg.Log.Warn("chunk cut into fewer segments than planned", "video", id, "rendition", name, "chunk", c.Index, "segments", len(m.Segments), "planned", c.Segments)
 	}
-	m.VideoCodec, m.AudioCodec, m.Width, m.Height, m.Channels = info.VideoCodec, info.AudioCodec, info.Width, info.Height, info.Channels
+	// HEVC and AV1 (CMAF only) are described by the CMAF packer (storeCMAF).
+	m.VideoCodec, m.AudioCodec = cmp.Or(info.VideoCodec, m.VideoCodec), cmp.Or(info.AudioCodec, m.AudioCodec)
+	m.Width, m.Height, m.Channels = cmp.Or(info.Width, m.Width), cmp.Or(info.Height, m.Height), cmp.Or(info.Channels, m.Channels)
 	m.Captions = info.Captions
 	return m, nil
 }
@@ -296,6 +298,9 @@ func (sg *Segmenter) storeCMAF(ctx context.Context, behind *mpegts.Behind, m *ch
 	uri := layout.CMAFSegmentName(n)
 	m.Segments = append(m.Segments, playlist.Segment{URI: uri, Duration: seg.Duration, Size: int64(len(packed.Data))})
 	m.Timescale = packed.Timescale
+	if packed.Width > 0 && m.VideoCodec == "" {
+		m.VideoCodec, m.Width, m.Height = packed.Codec, packed.Width, packed.Height
+	}
 	m.Timeline = append(m.Timeline, timeEntry{Start: packed.Start, Duration: packed.Duration})
 	for i, kf := range packed.Keyframes {
 		// Each I-frame lasts until the next one, the last until the segment's end.
