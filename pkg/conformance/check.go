@@ -592,7 +592,8 @@ type segMeasure struct {
 	size         int64
 	start, end   float64 // first timestamp and end of the main stream, seconds
 	frame        float64 // one frame (or audio packet) in seconds
-	videoCodec   string  // RFC 6381, from the SPS
+	videoCodec   string  // RFC 6381, from the SPS (AV1: the sequence header)
+	videoName    string  // ffprobe's name of the video codec: h264, hevc, av1
 	audioCodec   string
 	width        int
 	height       int
@@ -738,7 +739,7 @@ func (c *checker) measured(uri string, v *variant, segs []*m3u8.MediaSegment, ms
 		}
 	}
 	v.first = ms[0]
-	if ms[0].hasVideo {
+	if ms[0].hasVideo && ms[0].videoName == "h264" {
 		if p := ms[0].videoProfile; p != "64" && p != "4d" {
 			c.add(RuleH264Profile, uri, "H.264 profile_idc 0x%s is neither High nor Main", p)
 		}
@@ -993,9 +994,12 @@ func (c *checker) iframes(ctx context.Context, master *url.URL, iv *m3u8.Variant
 		c.add(RuleIFrames, where, "no URI")
 		return nil
 	}
-	// Its CODECS should be the video codec of the variant of the same resolution.
+	// Its CODECS should be the video codec of the variant of the same
+	// resolution and codec (a ladder of several codecs has a variant of
+	// each at one resolution).
+	family, _, _ := strings.Cut(strings.TrimSpace(iv.Codecs), ".")
 	for _, v := range streams {
-		if v.Resolution == iv.Resolution && hasVideoCodec(v.Codecs) {
+		if v.Resolution == iv.Resolution && hasVideoCodec(v.Codecs) && strings.Contains(v.Codecs, family+".") {
 			want := ""
 			for _, cc := range strings.Split(v.Codecs, ",") {
 				if hasVideoCodec(cc) {

@@ -8,6 +8,9 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/Eyevinn/mp4ff/av1"
+	"github.com/Eyevinn/mp4ff/avc"
+	"github.com/Eyevinn/mp4ff/hevc"
 	"github.com/Eyevinn/mp4ff/mp4"
 )
 
@@ -136,4 +139,64 @@ func fragments(in *fmp4Init, seg []byte) (tfdt, dur uint64, firstSync bool, err 
 		return 0, 0, false, fmt.Errorf("no fragment (moof and mdat) of track %d", in.trackID)
 	}
 	return tfdt, dur, firstSync, nil
+}
+
+// firstPicture reads the first picture of an HEVC or AV1 stream out of a
+// segment (FFmpeg writes HEVC as Annex B with the parameter sets of the
+// sample entry put in front of a keyframe, AV1 as its low-overhead OBUs)
+// and returns its RFC 6381 codec string, from its own SPS or sequence
+// header, and whether it is a keyframe (an IRAP picture; a shown key frame).
+func (c *checker) firstPicture(ctx context.Context, data []byte, format, name string) (codec string, key bool, err error) {
+	out := map[string]string{"hevc": "hevc", "av1": "obu"}[name]
+	raw, err := c.run(ctx, c.o.FFmpeg, data, "-v", "error", "-f", format, "-i", "pipe:0",
+		"-map", "0:v:0", "-c", "copy", "-frames:v", "1", "-f", out, "pipe:1")
+	if err != nil {
+		return "unreadable " + name, false, err
+	}
+	switch name {
+	case "hevc":
+		var sps *hevc.SPS
+		vcl := false // the first picture's first slice seen
+		for _, nalu := range avc.ExtractNalusFromByteStream(raw) {
+			if len(nalu) < 2 {
+				continue
+			}
+			switch t := hevc.GetNaluType(nalu[0]); {
+			case t == hevc.NALU_SPS && sps == nil:
+				if sps, err = hevc.ParseSPSNALUnit(nalu); err != nil {
+					return "hevc with a bad SPS", false, nil
+				}
+			case t < 32 && !vcl:
+				vcl, key = true, t >= 16 && t <= 23 // an IRAP picture
+			}
+		}
+		if sps == nil {
+			return "hevc without SPS", key, nil
+		}
+		return hevc.CodecString("hvc1", sps), key, nil
+	default:
+		obus, err := av1.SplitOBUs(raw)
+		if err != nil {
+			return "av1 unreadable", false, nil
+		}
+		var sh *av1.SequenceHeader
+		for _, o := range obus {
+			if o.Header.Type == av1.OBUSequenceHeader && sh == nil {
+				if sh, err = av1.ParseSequenceHeader(o.Payload); err != nil {
+					return "av1 with a bad sequence header", false, nil
+				}
+			}
+		}
+		if sh == nil {
+			return "av1 without a sequence header", false, nil
+		}
+		var sample []byte
+		for _, o := range obus {
+			if o.Header.Type != av1.OBUTemporalDelimiter {
+				sample = append(sample, o.Encode()...)
+			}
+		}
+		key, _ = av1.IsRAPSample(sample, sh)
+		return av1.CodecString("av01", sh), key, nil
+	}
 }

@@ -55,8 +55,9 @@ func (c *checker) probe(ctx context.Context, data []byte, format string, idet bo
 			m.frameRate = ratio(s.RFrameRate)
 			m.colour = [3]string{s.Primaries, s.Transfer, s.Matrix}
 			m.fieldOrder = s.FieldOrder
-			if s.CodecName != "h264" {
-				m.videoCodec = s.CodecName // never equal to an avc1 claim
+			m.videoName = s.CodecName
+			if s.CodecName != "h264" && s.CodecName != "hevc" && s.CodecName != "av1" {
+				m.videoCodec = s.CodecName // never equal to a claim
 			}
 		case s.CodecType == "audio" && audioIdx < 0:
 			audioIdx, m.hasAudio = s.Index, true
@@ -92,6 +93,13 @@ func (c *checker) probe(ctx context.Context, data []byte, format string, idet bo
 	if idet && m.hasVideo {
 		if m.idet, err = c.interlacedFrames(ctx, data, format); err != nil {
 			return m, err
+		}
+	}
+	if m.hasVideo && m.videoCodec == "" && m.videoName != "h264" {
+		// HEVC, AV1: the first picture's own parameters.
+		m.videoCodec, m.firstIsIDR, m.idrErr = c.firstPicture(ctx, data, format, m.videoName)
+		if ctx.Err() != nil {
+			return m, ctx.Err()
 		}
 	}
 	if m.hasVideo && m.videoCodec == "" {
@@ -203,6 +211,30 @@ func continuity(data []byte) (map[uint16][2]uint8, string) {
 // pictures returns, for each picture of the H.264 stream in the MPEG-TS
 // data, whether it is an IDR.
 func (c *checker) pictures(ctx context.Context, data []byte, format string) ([]bool, error) {
+	out, err := c.run(ctx, c.o.FFprobe, data, "-v", "error", "-f", format, "-i", "pipe:0", "-select_streams", "v:0",
+		"-show_entries", "stream=codec_name:packet=flags", "-of", "json")
+	if err != nil {
+		return nil, err
+	}
+	var pr struct {
+		Streams []struct {
+			CodecName string `json:"codec_name"`
+		} `json:"streams"`
+		Packets []struct {
+			Flags string `json:"flags"`
+		} `json:"packets"`
+	}
+	if err := json.Unmarshal(out, &pr); err != nil || len(pr.Streams) == 0 {
+		return nil, fmt.Errorf("ffprobe found no video: %v", err)
+	}
+	if pr.Streams[0].CodecName != "h264" {
+		// HEVC, AV1: the container's keyframe flags (fMP4's sync samples).
+		pics := make([]bool, len(pr.Packets))
+		for i, p := range pr.Packets {
+			pics[i] = strings.HasPrefix(p.Flags, "K")
+		}
+		return pics, nil
+	}
 	raw, err := c.run(ctx, c.o.FFmpeg, data, "-v", "error", "-f", format, "-i", "pipe:0",
 		"-map", "0:v:0", "-c", "copy", "-f", "h264", "pipe:1")
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/Eyevinn/dash-mpd/mpd"
@@ -98,7 +99,7 @@ func dashManifest(tracks []dashTrack) ([]byte, error) {
 	period.Id = "0"
 	period.Start = mpd.Ptr(mpd.Duration(0))
 	m.AppendPeriod(period)
-	var videoSet *mpd.AdaptationSetType
+	videoSets := map[string]*mpd.AdaptationSetType{} // by codec: one set switches seamlessly
 	for _, t := range tracks {
 		r, ts, tl := t.r, t.timescale, t.timeline
 		tmpl := mpd.NewSegmentTemplate()
@@ -132,8 +133,11 @@ func dashManifest(tracks []dashTrack) ([]byte, error) {
 			period.AppendAdaptationSet(set)
 			continue
 		}
+		family, _, _ := strings.Cut(codecs, ".")
+		videoSet := videoSets[family]
 		if videoSet == nil {
 			videoSet = mpd.NewAdaptationSetWithParams("video", "video/mp4", true, 1)
+			videoSets[family] = videoSet
 			period.AppendAdaptationSet(videoSet)
 		}
 		rep := mpd.NewVideoRepresentation(r.Name, codecs, "video/mp4", frameRate(r.FrameRate), r.Bandwidth, r.Width, r.Height)

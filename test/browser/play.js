@@ -43,9 +43,9 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
       const levels = await page.evaluate(() => window.player.count());
       for (let i = 0; i < levels; i++) {
         stage = `switching to level ${i}`;
-        // Near the end a player has nothing left to load, and some (VHS:
-        // player.switchesOnLoad) switch only when they load: go back to the
-        // start first.
+        // Near the end a player has nothing left to load, and some (VHS,
+        // hls.js: player.switchesOnLoad) switch only when they load: go back
+        // to the start first.
         await page.evaluate(() => {
           const m = window.media();
           if (!window.player.switchesOnLoad) return;

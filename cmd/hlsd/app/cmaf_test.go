@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -224,4 +225,61 @@ func TestSignedDASH(t *testing.T) {
 			t.Errorf("GET %s without the token = %d, want 403", u, code)
 		}
 	}
+}
+
+// codecProfiles are the CMAF profiles with H.264, HEVC and AV1 for the
+// 234p and 360p rungs.
+func codecProfiles(t *testing.T, replace ...string) string {
+	t.Helper()
+	all := `"codecs": ["h264", "hevc", "av1"], "enabled": true }`
+	return cmafProfiles(t, append(replace,
+		`"bufsize_kbps": 290,   "enabled": true }`, `"bufsize_kbps": 290, `+all,
+		`"bufsize_kbps": 730,   "enabled": true }`, `"bufsize_kbps": 730, `+all)...)
+}
+
+// A rung may name codecs: each becomes its own variant, HEVC (hvc1) and
+// AV1 (av01) beside H.264, with CODECS from the real bitstream (hlsd check
+// reads each one's SPS or sequence header), on the same segment grid and
+// with the same audio group, every one decoded by ffmpeg without a word;
+// HEVC and AV1 at their share of the rung's rate.
+func TestCodecLadders(t *testing.T) {
+	t.Parallel()
+	base := startAll(t, func(c *app.Config) { c.ProfilesPath = codecProfiles(t) })
+	src := generate(t, "codecs.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
+		"-t", "10", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac")
+	status, body, _ := upload(t, base+"/upload", src)
+	master := strings.TrimSpace(body)
+	if status != http.StatusOK || masterURLRe.FindStringSubmatch(master) == nil {
+		t.Fatalf("POST /upload = %d %q", status, body)
+	}
+	mb, _ := get(t, master)
+	want := map[string]*regexp.Regexp{
+		"234p": regexp.MustCompile(`^avc1\.64[0-9a-f]{4},mp4a\.40\.2$`), "360p": regexp.MustCompile(`^avc1\.64[0-9a-f]{4},mp4a\.40\.2$`),
+		// Main profile, main tier, the level, x265's constraint flags.
+		"234p-hevc": regexp.MustCompile(`^hvc1\.1\.6\.L\d+\.[0-9A-F]{2},mp4a\.40\.2$`), "360p-hevc": regexp.MustCompile(`^hvc1\.1\.6\.L\d+\.[0-9A-F]{2},mp4a\.40\.2$`),
+		// Main profile, the level, main tier, 8 bits; SVT-AV1 says its
+		// chroma sample position, which takes the long form.
+		"234p-av1": regexp.MustCompile(`^av01\.0\.\d\dM\.08(\.0\.11[0-3]\.01\.01\.01\.0)?,mp4a\.40\.2$`), "360p-av1": regexp.MustCompile(`^av01\.0\.\d\dM\.08(\.0\.11[0-3]\.01\.01\.01\.0)?,mp4a\.40\.2$`),
+	}
+	variants := regexp.MustCompile(`(?m)^#EXT-X-STREAM-INF:.*BANDWIDTH=(\d+),.*CODECS="([^"]+)".*\n([^/\n]+)/index\.m3u8$`).FindAllStringSubmatch(string(mb), -1)
+	if len(variants) != len(want) {
+		t.Fatalf("%d variants, want %d:\n%s", len(variants), len(want), mb)
+	}
+	bw := map[string]int{}
+	for _, v := range variants {
+		if re := want[v[3]]; re == nil || !re.MatchString(v[2]) {
+			t.Errorf("%s: CODECS %q", v[3], v[2])
+		}
+		bw[v[3]], _ = strconv.Atoi(v[1])
+	}
+	// HEVC and AV1 get 65 % and 55 % of the rung's rate.
+	for _, rung := range []string{"234p", "360p"} {
+		if bw[rung+"-hevc"] >= bw[rung] || bw[rung+"-av1"] >= bw[rung] {
+			t.Errorf("%s: BANDWIDTH H.264 %d, HEVC %d, AV1 %d: want the newer codecs below", rung, bw[rung], bw[rung+"-hevc"], bw[rung+"-av1"])
+		}
+	}
+	if out, err := decodeMaster(master, mb); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("ffmpeg decoding the master: %v\n%s", err, out)
+	}
+	assertConformant(t, master)
 }
