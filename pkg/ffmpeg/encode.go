@@ -17,7 +17,7 @@ import (
 type Output struct {
 	Name          string
 	Codec         string // profiles.CodecH264 ("" too), CodecHEVC, CodecAV1
-	Width, Height int // 0 for audio-only
+	Width, Height int    // 0 for audio-only
 	VideoKbps     int
 	MaxrateKbps   int
 	BufsizeKbps   int
