@@ -71,6 +71,9 @@ type Segment struct {
 	// Width and Height the video's coded picture size.
 	Codec         string
 	Width, Height int
+	// VideoRange is the video's range as HLS says it, from the transfer
+	// characteristics of its bitstream: "PQ", "HLG" or "SDR".
+	VideoRange string
 	// BaseTime is the decode time of the first sample (its tfdt) and
 	// Duration the sum of the sample durations, in Timescale: the next
 	// segment's BaseTime is BaseTime+Duration.
@@ -223,7 +226,7 @@ func orError(err, fallback error) error {
 }
 
 func packVideo(ss []sample, vi videoTrack, opts Options) (Segment, error) {
-	seg := Segment{Timescale: VideoTimescale, Codec: vi.codec, Width: vi.width, Height: vi.height}
+	seg := Segment{Timescale: VideoTimescale, Codec: vi.codec, Width: vi.width, Height: vi.height, VideoRange: videoRange(vi.transfer)}
 	if ss[0].dts < 0 {
 		return seg, fmt.Errorf("cmaf: negative decode time %d", ss[0].dts)
 	}
@@ -385,6 +388,19 @@ type videoTrack struct {
 	init          *mp4.InitSegment
 	codec         string
 	width, height int
+	transfer      int // ITU-T H.273 transfer characteristics; 0: not said
+}
+
+// videoRange names a transfer characteristic (ITU-T H.273) as HLS's
+// VIDEO-RANGE does.
+func videoRange(transfer int) string {
+	switch transfer {
+	case 16:
+		return "PQ"
+	case 18:
+		return "HLG"
+	}
+	return "SDR"
 }
 
 // videoInit makes the init segment of a video track from its parameter
@@ -403,9 +419,12 @@ func videoInit(codec mpegts.Codec, vpss, spss, ppss [][]byte, seqHdr []byte) (vi
 		if err := trak.SetAVCDescriptor("avc1", spss, ppss, true); err != nil {
 			return vt, fmt.Errorf("cmaf: init segment: %w", err)
 		}
-		sps, err := avc.ParseSPSNALUnit(spss[0], false)
+		sps, err := avc.ParseSPSNALUnit(spss[0], true)
 		if err != nil {
 			return vt, fmt.Errorf("cmaf: SPS: %w", err)
+		}
+		if sps.VUI != nil {
+			vt.transfer = int(sps.VUI.TransferCharacteristics)
 		}
 		vt.codec = fmt.Sprintf("avc1.%02x%02x%02x", sps.Profile, sps.ProfileCompatibility, sps.Level)
 		vt.width, vt.height = int(sps.Width), int(sps.Height)
@@ -421,6 +440,9 @@ func videoInit(codec mpegts.Codec, vpss, spss, ppss [][]byte, seqHdr []byte) (vi
 			return vt, fmt.Errorf("cmaf: SPS: %w", err)
 		}
 		vt.codec = hevc.CodecString("hvc1", sps)
+		if sps.VUI != nil {
+			vt.transfer = int(sps.VUI.TransferCharacteristics)
+		}
 		w, h := sps.ImageSize()
 		vt.width, vt.height = int(w), int(h)
 	case mpegts.AV1:
@@ -441,6 +463,7 @@ func videoInit(codec mpegts.Codec, vpss, spss, ppss [][]byte, seqHdr []byte) (vi
 			return vt, fmt.Errorf("cmaf: init segment: %w", err)
 		}
 		vt.codec = av1.CodecString("av01", sh)
+		vt.transfer = int(sh.TransferCharacteristics)
 	default:
 		return vt, fmt.Errorf("%w: video codec %d", ErrUnsupported, codec)
 	}

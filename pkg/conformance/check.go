@@ -846,6 +846,21 @@ func (c *checker) claimed(v *variant, audio []*rendition) {
 	if m.hasVideo && strings.HasPrefix(m.videoCodec, "avc") && v.claim.VideoRange != "" && v.claim.VideoRange != "SDR" {
 		c.add(RuleColour, where, "VIDEO-RANGE=%s on H.264 video", v.claim.VideoRange)
 	}
+	if m.hasVideo && v.claim.Resolution != "" {
+		// The transfer of the bitstream decides: PQ, HLG, else SDR.
+		want := map[string]string{"smpte2084": "PQ", "arib-std-b67": "HLG"}[m.colour[1]]
+		if want == "" {
+			want = "SDR"
+		}
+		switch got := v.claim.VideoRange; {
+		case got == "" && want != "SDR":
+			c.add(RuleVideoRange, where, "no VIDEO-RANGE, but the video's transfer is %s (%s)", m.colour[1], want)
+		case got == "":
+			c.add(RuleVideoRangePresent, where, "no VIDEO-RANGE")
+		case got != want:
+			c.add(RuleVideoRange, where, "VIDEO-RANGE=%s, but the video's transfer is %q (%s)", got, m.colour[1], want)
+		}
+	}
 	if cc := v.claim.Captions; m.hasVideo && m.captions && (cc == "" || cc == "NONE") {
 		c.add(RuleCaptions, where, "the video carries CEA-608/708 captions, but CLOSED-CAPTIONS is %q", cc)
 	} else if m.hasVideo && !m.captions && cc != "" && cc != "NONE" {

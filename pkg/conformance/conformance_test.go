@@ -110,7 +110,7 @@ func TestFFmpegHLSMuxerFallsShort(t *testing.T) {
 	// What the issue says FFmpeg's muxer leaves out, its BANDWIDTH estimate
 	// below the real peak, and no playlist gzip from this server: exactly
 	// these, so a rule that fires wrongly on a sound stream shows up here.
-	want := []string{"average-bandwidth", "frame-rate", "gzip-playlists", "i-frame-playlists", "independent-segments", "peak-bandwidth"}
+	want := []string{"average-bandwidth", "frame-rate", "gzip-playlists", "i-frame-playlists", "independent-segments", "peak-bandwidth", "video-range-present"}
 	if got := rules(r.Findings); !slices.Equal(got, want) {
 		t.Errorf("rules broken by FFmpeg's HLS muxer output:\n got %v\nwant %v", got, want)
 	}
@@ -243,6 +243,11 @@ func TestEachRuleFires(t *testing.T) {
 		{name: "VIDEO-RANGE=PQ on H.264", want: "sdr-bt709", break_: func(t *testing.T, dir string) {
 			edit(t, dir, "master.m3u8", "RESOLUTION=320x180", "RESOLUTION=320x180,VIDEO-RANGE=PQ")
 		}},
+		{name: "VIDEO-RANGE=PQ on SDR video", want: "video-range", break_: func(t *testing.T, dir string) {
+			edit(t, dir, "master.m3u8", "RESOLUTION=320x180", "RESOLUTION=320x180,VIDEO-RANGE=PQ")
+		}},
+		{name: "HLG video said to be SDR", want: "video-range", ffmpeg: []string{"-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"},
+			break_: func(t *testing.T, dir string) { edit(t, dir, "master.m3u8", "RESOLUTION=320x180", "RESOLUTION=320x180,VIDEO-RANGE=SDR") }},
 		{name: "HLG in H.264", want: "sdr-bt709", ffmpeg: []string{"-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"}},
 		{name: "interlaced", want: "progressive", ffmpeg: []string{"-vf", "tinterlace=mode=interleave_top,setfield=tff", "-flags", "+ildct+ilme"}},
 		{name: "woven fields flagged progressive", want: "progressive", ffmpeg: []string{"-vf", "tinterlace=mode=interleave_top"}},
@@ -366,7 +371,7 @@ func TestFFmpegHLSMuxerAudioGroup(t *testing.T) {
 		}
 	}
 	r := check(t, serve(t, dir, false)+"/master.m3u8", conformance.Options{TargetDuration: 2})
-	want := []string{"audio-channels", "average-bandwidth", "frame-rate", "gzip-playlists", "i-frame-playlists", "independent-segments", "peak-bandwidth"}
+	want := []string{"audio-channels", "average-bandwidth", "frame-rate", "gzip-playlists", "i-frame-playlists", "independent-segments", "peak-bandwidth", "video-range-present"}
 	if got := rules(r.Findings); !slices.Equal(got, want) {
 		t.Errorf("rules broken by FFmpeg's HLS muxer output with an audio group:\n got %v\nwant %v", got, want)
 	}
@@ -517,8 +522,8 @@ func TestAudioGroupRulesFire(t *testing.T) {
 			r := check(t, serve(t, dir, true)+"/master.m3u8", conformance.Options{TargetDuration: 2})
 			got := rules(r.Findings)
 			if c.want == "" {
-				if !slices.Equal(got, []string{"i-frame-playlists"}) {
-					t.Errorf("rules broken by the repaired audio group output: %v, want only i-frame-playlists", got)
+				if !slices.Equal(got, []string{"i-frame-playlists", "video-range-present"}) {
+					t.Errorf("rules broken by the repaired audio group output: %v, want only i-frame-playlists and video-range-present", got)
 				}
 				return
 			}

@@ -79,7 +79,7 @@ func encryptInPlace(t *testing.T, dir string, firstSeq uint64) {
 // What FFmpeg's muxer output breaks anyway (TestFFmpegHLSMuxerFallsShort),
 // served with gzip: an encrypted variant adds nothing to it, and loses the
 // I-frame playlist rule, which it cannot meet.
-var ffmpegBaseline = []string{"average-bandwidth", "frame-rate", "independent-segments", "peak-bandwidth"}
+var ffmpegBaseline = []string{"average-bandwidth", "frame-rate", "independent-segments", "peak-bandwidth", "video-range-present"}
 
 func TestEncryptedHLSIsDecryptedAndMeasured(t *testing.T) {
 	t.Parallel()

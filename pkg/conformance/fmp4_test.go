@@ -36,7 +36,7 @@ func ffmpegFMP4HLS(t *testing.T) string {
 func TestFFmpegFMP4Passes(t *testing.T) {
 	t.Parallel()
 	r := check(t, serve(t, ffmpegFMP4HLS(t), false)+"/master.m3u8", conformance.Options{TargetDuration: 2})
-	want := []string{"average-bandwidth", "frame-rate", "gzip-playlists", "i-frame-playlists", "independent-segments", "peak-bandwidth"}
+	want := []string{"average-bandwidth", "frame-rate", "gzip-playlists", "i-frame-playlists", "independent-segments", "peak-bandwidth", "video-range-present"}
 	if got := rules(r.Findings); !slices.Equal(got, want) {
 		t.Errorf("rules broken by FFmpeg's fMP4 HLS output:\n got %v\nwant %v", got, want)
 	}

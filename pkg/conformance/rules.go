@@ -71,6 +71,8 @@ var (
 		"A media playlist of fragmented MP4 segments names its initialization segment with EXT-X-MAP: served as MP4, an ftyp and a moov with fragmented tracks (mvex, a trex each), the main one (the video) of one sample entry, and no samples."}
 	RuleTFDT = Rule{"fmp4-tfdt", Must, "ISO/IEC 23000-19 (CMAF: track fragments follow on); RFC 8216 §3",
 		"Each fragmented MP4 segment's first decode time (tfdt) is exactly the previous segment's tfdt plus its sample durations, within a segment and across segments (unless EXT-X-DISCONTINUITY says otherwise), and its video starts with a sample flagged sync."}
+	RuleVideoRange = Rule{"video-range", Must, "RFC 8216bis §4.4.6.2 (VIDEO-RANGE); Apple authoring spec: Video (HDR)",
+		"A video variant's VIDEO-RANGE (SDR when absent) says its bitstream's transfer: PQ for SMPTE ST 2084, HLG for ARIB STD-B67, else SDR."}
 	RuleColour = Rule{"sdr-bt709", Must, "Apple authoring spec: Video (SDR in BT.709; no HDR in H.264)",
 		"H.264 video is described as BT.709 or not at all: colour primaries, transfer characteristics and matrix are each bt709 or unspecified (never BT.2020, PQ or HLG in AVC), and its variant's VIDEO-RANGE, if any, is SDR."}
 
@@ -92,6 +94,8 @@ var (
 		"Video variants have FRAME-RATE, equal to the real frame rate."}
 	RuleResolution = Rule{"resolution", Should, "Apple authoring spec: Playlists (RESOLUTION)",
 		"Video variants have RESOLUTION."}
+	RuleVideoRangePresent = Rule{"video-range-present", Should, "Apple authoring spec: Playlists (VIDEO-RANGE)",
+		"Every video variant says its VIDEO-RANGE, SDR ones too, so players need not guess."}
 	RuleIndependent = Rule{"independent-segments", Should, "Apple authoring spec: Playlists; RFC 8216 §4.3.5.1",
 		"The master playlist (and media playlists) carry EXT-X-INDEPENDENT-SEGMENTS."}
 	RuleIFrames = Rule{"i-frame-playlists", Should, "Apple authoring spec: Trick play; RFC 8216 §4.3.4.3",

@@ -17,6 +17,9 @@ import (
 type Output struct {
 	Name          string
 	Codec         string // profiles.CodecH264 ("" too), CodecHEVC, CodecAV1
+	// HDR keeps an HDR source's transfer ("pq" or "hlg", VideoStream.HDR):
+	// a 10-bit BT.2020 rendition, not tone-mapped (HEVC and AV1 only).
+	HDR string
 	Width, Height int    // 0 for audio-only
 	VideoKbps     int
 	MaxrateKbps   int
@@ -186,7 +189,13 @@ func videoArgs(p profiles.Profiles, o Output, gop, interval int) []string {
 // is x264's CRF plus 4, about the same picture on x265's scale.
 func x265Args(p profiles.Profiles, o Output, gop int) []string {
 	params := fmt.Sprintf("keyint=%d:min-keyint=%d:scenecut=0:open-gop=0:repeat-headers=1:log-level=error", gop, gop)
-	args := []string{"-c:v", "libx265", "-preset", p.Video.Preset, "-profile:v", "main", "-pix_fmt", "yuv420p", "-tag:v", "hvc1", "-forced-idr", "1"}
+	profile, pixFmt := "main", "yuv420p"
+	if o.HDR != "" {
+		// Main 10, the transfer kept; hdr10-opt: x265's HDR10 tuning.
+		profile, pixFmt = "main10", "yuv420p10le"
+		params += ":hdr10-opt=1:colorprim=bt2020:colormatrix=bt2020nc:range=limited:transfer=" + hdrTransfer[o.HDR]
+	}
+	args := []string{"-c:v", "libx265", "-preset", p.Video.Preset, "-profile:v", profile, "-pix_fmt", pixFmt, "-tag:v", "hvc1", "-forced-idr", "1"}
 	if p.Video.CappedCRF() {
 		args = append(args, "-crf", strconv.FormatFloat(p.Video.Quality()+4, 'f', -1, 64),
 			"-maxrate", fmt.Sprintf("%dk", o.VideoKbps*95/100), "-bufsize", fmt.Sprintf("%dk", o.VideoKbps))
@@ -196,7 +205,20 @@ func x265Args(p profiles.Profiles, o Output, gop int) []string {
 	}
 	args = append(args, "-x265-params", params,
 		"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", p.KeyframeInterval))
-	return append(args, colourArgs()...)
+	return append(args, outputColourArgs(o)...)
+}
+
+// hdrTransfer is the transfer characteristic of an HDR rendition, in
+// FFmpeg's and x265's names.
+var hdrTransfer = map[string]string{"pq": "smpte2084", "hlg": "arib-std-b67"}
+
+// outputColourArgs tag a rendition: BT.709 (colourArgs), or for an HDR one
+// BT.2020 with its transfer.
+func outputColourArgs(o Output) []string {
+	if o.HDR == "" {
+		return colourArgs()
+	}
+	return []string{"-colorspace", "bt2020nc", "-color_primaries", "bt2020", "-color_trc", hdrTransfer[o.HDR], "-color_range", "tv"}
 }
 
 // svtAV1Presets maps x264's preset names onto SVT-AV1's speed presets (0
@@ -214,7 +236,11 @@ var svtAV1Presets = map[string]string{
 // SVT-AV1's 0-63 scale) under 95 % of the rung's rate (mbr).
 func svtAV1Args(p profiles.Profiles, o Output, interval int) []string {
 	params := "scd=0:irefresh-type=2"
-	args := []string{"-c:v", "libsvtav1", "-preset", svtAV1Presets[p.Video.Preset], "-pix_fmt", "yuv420p", "-g", strconv.Itoa(interval)}
+	pixFmt := "yuv420p"
+	if o.HDR != "" {
+		pixFmt = "yuv420p10le" // still AV1 Main: 10-bit 4:2:0
+	}
+	args := []string{"-c:v", "libsvtav1", "-preset", svtAV1Presets[p.Video.Preset], "-pix_fmt", pixFmt, "-g", strconv.Itoa(interval)}
 	if p.Video.CappedCRF() {
 		args = append(args, "-crf", strconv.Itoa(int(p.Video.Quality()*1.6+0.5)))
 		params += fmt.Sprintf(":mbr=%d", o.VideoKbps*95/100)
@@ -223,7 +249,7 @@ func svtAV1Args(p profiles.Profiles, o Output, interval int) []string {
 			"-bufsize", fmt.Sprintf("%dk", o.BufsizeKbps))
 	}
 	args = append(args, "-svtav1-params", params)
-	return append(args, colourArgs()...)
+	return append(args, outputColourArgs(o)...)
 }
 
 // x264Args are one rendition's encoder options. Keyframes: forced at every
@@ -273,19 +299,43 @@ func aacArgs(p profiles.Profiles) []string {
 // sourceGraph writes the start of a filter graph: the source's video
 // through pictureFilters (with fps options fpsOpts), split in n. It returns
 // the YCbCr matrix of the split frames, for the scalers.
+//
+// HDR outputs (Output.HDR) branch off before the tone mapping: the source's
+// own colours, for their scalers to keep.
 func (s EncodeSpec) sourceGraph(g *strings.Builder, rate, fpsOpts string, n int) string {
 	v := s.Source.Video
 	w, h := 0, 0
-	for _, o := range s.Outputs { // colours are converted at the largest size
-		if o.Width*o.Height > w*h {
-			w, h = o.Width, o.Height
+	var sdr, hdr []int // the branches: output indexes (the ones past the outputs are SDR)
+	for i := range n {
+		if i < len(s.Outputs) && s.Outputs[i].HDR != "" {
+			hdr = append(hdr, i)
+			continue
+		}
+		sdr = append(sdr, i)
+		if i < len(s.Outputs) && s.Outputs[i].Width*s.Outputs[i].Height > w*h { // colours are converted at the largest size
+			w, h = s.Outputs[i].Width, s.Outputs[i].Height
 		}
 	}
 	chain, matrix := pictureFilters(v, fieldRate(v, s.Profiles.Video.MaxFrameRate), rate, fpsOpts, w, h)
-	fmt.Fprintf(g, "[0:%d]%s,split=%d", v.Index, strings.Join(chain, ","), n)
-	for i := range n {
-		fmt.Fprintf(g, "[s%d]", i)
+	labels := func(idx []int) {
+		for _, i := range idx {
+			fmt.Fprintf(g, "[s%d]", i)
+		}
 	}
+	tone := toneMapFilter(v, w, h)
+	if len(hdr) == 0 || tone == "" {
+		fmt.Fprintf(g, "[0:%d]%s,split=%d", v.Index, strings.Join(chain, ","), n)
+		labels(append(sdr, hdr...))
+		return matrix
+	}
+	common := "null"
+	if len(chain) > 1 {
+		common = strings.Join(chain[:len(chain)-1], ",") // all but the tone mapping, which is last
+	}
+	fmt.Fprintf(g, "[0:%d]%s,split=2[sdr][hdr];[sdr]%s,split=%d", v.Index, common, tone, len(sdr))
+	labels(sdr)
+	fmt.Fprintf(g, ";[hdr]split=%d", len(hdr))
+	labels(hdr)
 	return matrix
 }
 
@@ -294,6 +344,12 @@ func (s EncodeSpec) sourceGraph(g *strings.Builder, rate, fpsOpts string, n int)
 // are converted, not relabelled), 8-bit 4:2:0 with square pixels.
 func (s EncodeSpec) scaleBranches(g *strings.Builder, matrix string) {
 	for i, o := range s.Outputs {
+		if o.HDR != "" && s.Source.Video.HDR() != "" {
+			// HDR: the source's BT.2020 matrix kept, 10-bit.
+			fmt.Fprintf(g, ";[s%d]scale=%d:%d:flags=bicubic:in_color_matrix=bt2020:out_color_matrix=bt2020:out_range=tv,format=yuv420p10le,setsar=1[v%d]",
+				i, o.Width, o.Height, i)
+			continue
+		}
 		fmt.Fprintf(g, ";[s%d]scale=%d:%d:flags=bicubic:in_color_matrix=%s:out_color_matrix=bt709:out_range=tv,format=yuv420p,setsar=1[v%d]",
 			i, o.Width, o.Height, matrix, i)
 	}

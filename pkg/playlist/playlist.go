@@ -5,6 +5,7 @@ package playlist
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -218,6 +219,8 @@ type Variant struct {
 	Codecs           string // "avc1.64001f,mp4a.40.2"
 	Width, Height    int    // 0 for audio-only
 	FrameRate        float64
+	// VideoRange is "PQ" or "HLG" for an HDR variant; "" says SDR.
+	VideoRange string
 	// The rendition's I-frame playlist, if it has one (video only).
 	IFrames *IFrameVariant
 }
@@ -442,9 +445,8 @@ func Master(vs []Variant, audio []AudioRendition, cc *Captions, subs ...Subtitle
 		if v.Width > 0 && v.Height > 0 {
 			params.Resolution = strconv.Itoa(v.Width) + "x" + strconv.Itoa(v.Height)
 			params.FrameRate = math.Round(v.FrameRate*1000) / 1000
-			// Said, though it is the default: every rendition is SDR
-			// (HDR sources are tone-mapped), and players need not guess.
-			params.VideoRange = "SDR"
+			// Said, though SDR is the default, so players need not guess.
+			params.VideoRange = cmp.Or(v.VideoRange, "SDR")
 			params.Captions = "NONE"
 			if cc != nil {
 				params.Captions = CaptionsGroupID
@@ -473,7 +475,7 @@ func Master(vs []Variant, audio []AudioRendition, cc *Captions, subs ...Subtitle
 			AverageBandwidth: uint32(v.IFrames.AverageBandwidth),
 			Codecs:           v.IFrames.Codecs,
 			Resolution:       strconv.Itoa(v.Width) + "x" + strconv.Itoa(v.Height),
-			VideoRange:       "SDR",
+			VideoRange:       cmp.Or(v.VideoRange, "SDR"),
 		})
 	}
 	return p.Encode().Bytes(), nil

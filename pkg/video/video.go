@@ -99,6 +99,9 @@ type Rendition struct {
 	// Captions: the segmenter found CEA-608/708 closed captions in the
 	// rendition's video (pkg/mpegts Info.Captions), kept from the source.
 	Captions bool `json:"captions,omitempty"`
+	// VideoRange: "PQ" or "HLG" for an HDR rendition (an HDR source's
+	// HEVC or AV1), as its bitstream says; "" is SDR.
+	VideoRange string `json:"video_range,omitempty"`
 }
 
 // Subtitle is one WebVTT subtitle rendition of a video: a text track of

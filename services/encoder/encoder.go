@@ -496,7 +496,11 @@ func (e *Encoder) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 	outputs := make([]ffmpeg.Output, len(src.plan))
 	small := 0
 	for i, p := range src.plan {
-		outputs[i] = ffmpeg.Output{Name: p.Name, Codec: p.Codec, Width: p.Width, Height: p.Height,
+		hdr := ""
+		if p.Codec != profiles.CodecH264 && src.probe.Video != nil {
+			hdr = src.probe.Video.HDR() // HEVC and AV1 keep an HDR source's range; H.264 is tone-mapped
+		}
+		outputs[i] = ffmpeg.Output{Name: p.Name, Codec: p.Codec, HDR: hdr, Width: p.Width, Height: p.Height,
 			VideoKbps: p.VideoKbps, MaxrateKbps: p.MaxrateKbps, BufsizeKbps: p.BufsizeKbps,
 			Path: filepath.Join(dir, p.Name+".ts")}
 		if p.Width*p.Height < outputs[small].Width*outputs[small].Height {

@@ -179,7 +179,7 @@ func masterPlaylist(v video.Video, final bool) ([]byte, error) {
 	for _, r := range videos {
 		pv := playlist.Variant{
 			URI: r.Name + "/index.m3u8", Bandwidth: r.Bandwidth, AverageBandwidth: r.AverageBandwidth,
-			Codecs: r.Codecs, Width: r.Width, Height: r.Height, FrameRate: r.FrameRate,
+			Codecs: r.Codecs, Width: r.Width, Height: r.Height, FrameRate: r.FrameRate, VideoRange: r.VideoRange,
 		}
 		if group != nil {
 			// RFC 8216 4.3.4.2: a variant's BANDWIDTH and CODECS cover the

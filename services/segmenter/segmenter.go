@@ -112,6 +112,9 @@ type chunkManifest struct {
 	Width      int              `json:"width,omitempty"`
 	Height     int              `json:"height,omitempty"`
 	Captions   bool             `json:"captions,omitempty"` // CEA-608/708 in the video
+	// VideoRange is "PQ" or "HLG" for an HDR rendition (CMAF: from its
+	// bitstream); "" is SDR.
+	VideoRange string `json:"video_range,omitempty"`
 	// CMAF only: each segment's earliest presentation time and duration
 	// in Timescale, for DASH's SegmentTimeline.
 	Timescale uint32      `json:"timescale,omitempty"`
@@ -301,6 +304,9 @@ func (sg *Segmenter) storeCMAF(ctx context.Context, behind *mpegts.Behind, m *ch
 	if packed.Width > 0 && m.VideoCodec == "" {
 		m.VideoCodec, m.Width, m.Height = packed.Codec, packed.Width, packed.Height
 	}
+	if packed.VideoRange != "" && packed.VideoRange != "SDR" {
+		m.VideoRange = packed.VideoRange
+	}
 	m.Timeline = append(m.Timeline, timeEntry{Start: packed.Start, Duration: packed.Duration})
 	for i, kf := range packed.Keyframes {
 		// Each I-frame lasts until the next one, the last until the segment's end.
@@ -463,6 +469,7 @@ type renditionPlaylists struct {
 	videoCodec, audioCodec string
 	channels               int
 	captions               bool
+	videoRange             string
 }
 
 func (p renditionPlaylists) record(r *video.Rendition) {
@@ -472,6 +479,7 @@ func (p renditionPlaylists) record(r *video.Rendition) {
 	r.IFrameBandwidth, r.IFrameAverageBandwidth = p.iPeak, p.iAverage
 	r.Codecs = p.codecs
 	r.Captions = r.Captions || p.captions
+	r.VideoRange = p.videoRange
 	if p.channels > 0 {
 		r.Channels = p.channels
 	}
@@ -505,6 +513,9 @@ func (sg *Segmenter) writeMedia(ctx context.Context, job jobs.SegmentJob, v vide
 			p.audioCodec, p.channels = m.AudioCodec, m.Channels
 		}
 		p.captions = p.captions || m.Captions
+		if p.videoRange == "" {
+			p.videoRange = m.VideoRange
+		}
 	}
 	if len(segs) == 0 {
 		if p.final {

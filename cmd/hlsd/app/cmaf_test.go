@@ -283,3 +283,57 @@ func TestCodecLadders(t *testing.T) {
 	}
 	assertConformant(t, master)
 }
+
+// An HDR source (PQ or HLG) with HEVC and AV1 in the ladder: those
+// renditions are 10-bit BT.2020 with the source's transfer, and say
+// VIDEO-RANGE=PQ or HLG; the H.264 ones stay tone-mapped SDR (BT.709) and
+// say SDR. hlsd check holds every VIDEO-RANGE to its bitstream.
+func TestHDRRenditions(t *testing.T) {
+	t.Parallel()
+	base := startAll(t, func(c *app.Config) { c.ProfilesPath = codecProfiles(t, `"preset": "veryfast"`, `"preset": "superfast"`) })
+	for _, tc := range []struct{ transfer, rng string }{{"smpte2084", "PQ"}, {"arib-std-b67", "HLG"}} {
+		t.Run(tc.rng, func(t *testing.T) {
+			t.Parallel()
+			src := hdrSource(t, "hdr-"+tc.rng+".mov", tc.transfer)
+			status, body, _ := upload(t, base+"/upload", src)
+			master := strings.TrimSpace(body)
+			if status != http.StatusOK || masterURLRe.FindStringSubmatch(master) == nil {
+				t.Fatalf("POST /upload = %d %q", status, body)
+			}
+			mb, _ := get(t, master)
+			dir := master[:strings.LastIndex(master, "/")+1]
+			variants := regexp.MustCompile(`(?m)^#EXT-X-STREAM-INF:.*CODECS="([^"]+)".*VIDEO-RANGE=(\w+).*\n([^/\n]+)/index\.m3u8$`).FindAllStringSubmatch(string(mb), -1)
+			if len(variants) != 9 { // 5 H.264 rungs up to 720p; HEVC and AV1 for 234p and 360p
+				t.Fatalf("%d variants, want 9:\n%s", len(variants), mb)
+			}
+			for _, v := range variants {
+				codecs, rng, name := v[1], v[2], v[3]
+				hdr := strings.HasSuffix(name, "-hevc") || strings.HasSuffix(name, "-av1")
+				want, pix, transfer := "SDR", "yuv420p", "bt709"
+				if hdr {
+					want, pix, transfer = tc.rng, "yuv420p10le", tc.transfer
+				}
+				if rng != want {
+					t.Errorf("%s: VIDEO-RANGE=%s, want %s", name, rng, want)
+				}
+				switch {
+				case strings.HasSuffix(name, "-hevc") && !strings.HasPrefix(codecs, "hvc1.2.4."): // Main 10
+					t.Errorf("%s: CODECS %s, want HEVC Main 10", name, codecs)
+				case strings.HasSuffix(name, "-av1") && !regexp.MustCompile(`^av01\.0\.\d\dM\.10`).MatchString(codecs):
+					t.Errorf("%s: CODECS %s, want 10-bit AV1 Main", name, codecs)
+				}
+				pl, _ := get(t, dir+name+"/index.m3u8")
+				init, _ := get(t, dir+name+"/init.mp4")
+				seg, _ := get(t, dir+name+"/"+regexp.MustCompile(`seg_\d+\.m4s`).FindString(string(pl)))
+				streams := probeStreams(t, testutil.WriteFile(t, t.TempDir(), "seg.mp4", append(bytes.Clone(init), seg...)))
+				if s := streams[0]; s.PixFmt != pix || s.ColorTransfer != transfer {
+					t.Errorf("%s: %s with transfer %s, want %s %s", name, s.PixFmt, s.ColorTransfer, pix, transfer)
+				}
+			}
+			if out, err := decodeMaster(master, mb); err != nil || len(bytes.TrimSpace(out)) > 0 {
+				t.Errorf("ffmpeg decoding the master: %v\n%s", err, out)
+			}
+			assertConformant(t, master)
+		})
+	}
+}

@@ -760,11 +760,13 @@ type probeStream struct {
 	Level      int    `json:"level"`
 	PixFmt     string `json:"pix_fmt"`
 	ColorRange string `json:"color_range"`
-	Width      int    `json:"width"`
-	Height     int    `json:"height"`
-	Channels   int    `json:"channels"`
-	SampleRate string `json:"sample_rate"`
-	RFrameRate string `json:"r_frame_rate"`
+	// ColorTransfer is read by probeStreams only.
+	ColorTransfer string `json:"color_transfer"`
+	Width         int    `json:"width"`
+	Height        int    `json:"height"`
+	Channels      int    `json:"channels"`
+	SampleRate    string `json:"sample_rate"`
+	RFrameRate    string `json:"r_frame_rate"`
 }
 
 type segmentProbe struct {
@@ -1001,7 +1003,7 @@ func ffprobeJSON(t *testing.T, v any, args ...string) {
 func probeStreams(t *testing.T, path string) []probeStream {
 	t.Helper()
 	var sp segmentProbe
-	ffprobeJSON(t, &sp, "-show_entries", "stream=codec_type,codec_name,profile,level,pix_fmt,color_range,width,height,channels,sample_rate,r_frame_rate", path)
+	ffprobeJSON(t, &sp, "-show_entries", "stream=codec_type,codec_name,profile,level,pix_fmt,color_range,color_transfer,width,height,channels,sample_rate,r_frame_rate", path)
 	if len(sp.Streams) == 0 {
 		t.Fatalf("%s has no streams", path)
 	}
