@@ -247,7 +247,9 @@ func TestEachRuleFires(t *testing.T) {
 			edit(t, dir, "master.m3u8", "RESOLUTION=320x180", "RESOLUTION=320x180,VIDEO-RANGE=PQ")
 		}},
 		{name: "HLG video said to be SDR", want: "video-range", ffmpeg: []string{"-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"},
-			break_: func(t *testing.T, dir string) { edit(t, dir, "master.m3u8", "RESOLUTION=320x180", "RESOLUTION=320x180,VIDEO-RANGE=SDR") }},
+			break_: func(t *testing.T, dir string) {
+				edit(t, dir, "master.m3u8", "RESOLUTION=320x180", "RESOLUTION=320x180,VIDEO-RANGE=SDR")
+			}},
 		{name: "HLG in H.264", want: "sdr-bt709", ffmpeg: []string{"-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"}},
 		{name: "interlaced", want: "progressive", ffmpeg: []string{"-vf", "tinterlace=mode=interleave_top,setfield=tff", "-flags", "+ildct+ilme"}},
 		{name: "woven fields flagged progressive", want: "progressive", ffmpeg: []string{"-vf", "tinterlace=mode=interleave_top"}},

@@ -15,12 +15,12 @@ import (
 
 // Output is one rendition file an encode produces.
 type Output struct {
-	Name          string
-	Codec         string // profiles.CodecH264 ("" too), CodecHEVC, CodecAV1
+	Name  string
+	Codec string // profiles.CodecH264 ("" too), CodecHEVC, CodecAV1
 	// HDR keeps an HDR source's transfer ("pq" or "hlg", VideoStream.HDR):
 	// a 10-bit BT.2020 rendition, not tone-mapped (HEVC and AV1 only).
-	HDR string
-	Width, Height int    // 0 for audio-only
+	HDR           string
+	Width, Height int // 0 for audio-only
 	VideoKbps     int
 	MaxrateKbps   int
 	BufsizeKbps   int

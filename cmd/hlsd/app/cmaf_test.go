@@ -290,7 +290,9 @@ func TestCodecLadders(t *testing.T) {
 // say SDR. hlsd check holds every VIDEO-RANGE to its bitstream.
 func TestHDRRenditions(t *testing.T) {
 	t.Parallel()
-	base := startAll(t, func(c *app.Config) { c.ProfilesPath = codecProfiles(t, `"preset": "veryfast"`, `"preset": "superfast"`) })
+	base := startAll(t, func(c *app.Config) {
+		c.ProfilesPath = codecProfiles(t, `"preset": "veryfast"`, `"preset": "superfast"`)
+	})
 	for _, tc := range []struct{ transfer, rng string }{{"smpte2084", "PQ"}, {"arib-std-b67", "HLG"}} {
 		t.Run(tc.rng, func(t *testing.T) {
 			t.Parallel()
