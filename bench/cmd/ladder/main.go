@@ -61,6 +61,13 @@ func main() {
 	}
 	// As services/encoder's planLadder.
 	plan := prof.Select(src.Video.DisplayWidth, src.Video.DisplayHeight)
+	if *mode == "anchor" {
+		for _, p := range plan {
+			if p.Codec != profiles.CodecH264 {
+				fail(errors.New("the anchor is H.264 only: FFmpeg's HLS muxer in MPEG-TS carries no AV1"))
+			}
+		}
+	}
 	if *mode == "rungs" {
 		for _, p := range plan {
 			fmt.Println(p.Name, p.Width, p.Height)
@@ -75,7 +82,7 @@ func main() {
 		if *rung != "" && p.Name != *rung {
 			continue
 		}
-		outputs = append(outputs, ffmpeg.Output{Name: p.Name, Width: p.Width, Height: p.Height,
+		outputs = append(outputs, ffmpeg.Output{Name: p.Name, Codec: p.Codec, Width: p.Width, Height: p.Height,
 			VideoKbps: p.VideoKbps, MaxrateKbps: p.MaxrateKbps, BufsizeKbps: p.BufsizeKbps,
 			Path: filepath.Join(*out, p.Name+".ts")})
 	}
