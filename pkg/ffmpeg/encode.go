@@ -19,7 +19,10 @@ type Output struct {
 	Codec string // profiles.CodecH264 ("" too), CodecHEVC, CodecAV1
 	// HDR keeps an HDR source's transfer ("pq" or "hlg", VideoStream.HDR):
 	// a 10-bit BT.2020 rendition, not tone-mapped (HEVC and AV1 only).
-	HDR           string
+	HDR string
+	// HDR10 is the source's static metadata an HDR rendition carries on
+	// (SEI, metadata OBUs); nil if the source has none.
+	HDR10         *HDR10
 	Width, Height int // 0 for audio-only
 	VideoKbps     int
 	MaxrateKbps   int
@@ -194,6 +197,12 @@ func x265Args(p profiles.Profiles, o Output, gop int) []string {
 		// Main 10, the transfer kept; hdr10-opt: x265's HDR10 tuning.
 		profile, pixFmt = "main10", "yuv420p10le"
 		params += ":hdr10-opt=1:colorprim=bt2020:colormatrix=bt2020nc:range=limited:transfer=" + hdrTransfer[o.HDR]
+		if o.HDR10.HasDisplay() {
+			params += ":hdr10=1:master-display=" + o.HDR10.x265Display()
+		}
+		if o.HDR10.HasLight() {
+			params += fmt.Sprintf(":max-cll=%d,%d", o.HDR10.MaxCLL, o.HDR10.MaxFALL)
+		}
 	}
 	args := []string{"-c:v", "libx265", "-preset", p.Video.Preset, "-profile:v", profile, "-pix_fmt", pixFmt, "-tag:v", "hvc1", "-forced-idr", "1"}
 	if p.Video.CappedCRF() {
@@ -239,6 +248,12 @@ func svtAV1Args(p profiles.Profiles, o Output, interval int) []string {
 	pixFmt := "yuv420p"
 	if o.HDR != "" {
 		pixFmt = "yuv420p10le" // still AV1 Main: 10-bit 4:2:0
+		if o.HDR10.HasDisplay() {
+			params += ":enable-hdr=1:mastering-display=" + o.HDR10.svtDisplay()
+		}
+		if o.HDR10.HasLight() {
+			params += fmt.Sprintf(":content-light=%d,%d", o.HDR10.MaxCLL, o.HDR10.MaxFALL)
+		}
 	}
 	args := []string{"-c:v", "libsvtav1", "-preset", svtAV1Presets[p.Video.Preset], "-pix_fmt", pixFmt, "-g", strconv.Itoa(interval)}
 	if p.Video.CappedCRF() {

@@ -1,8 +1,11 @@
 package ffmpeg
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"time"
@@ -237,4 +240,100 @@ func parseIdet(stderr string) string {
 		return "bff"
 	}
 	return "tff"
+}
+
+// HDR10 is an HDR source's static metadata (SMPTE ST 2086 mastering
+// display, CTA-861.3 content light level), for the HDR renditions to carry
+// on. Chromaticities are CIE 1931 x, y; luminances cd/m². Zero values: not
+// given.
+type HDR10 struct {
+	Red, Green, Blue, White [2]float64
+	MaxLuminance            float64
+	MinLuminance            float64
+	MaxCLL, MaxFALL         int
+}
+
+// HasDisplay reports whether the mastering display is known.
+func (m *HDR10) HasDisplay() bool { return m != nil && m.MaxLuminance > 0 && m.White[0] > 0 }
+
+// HasLight reports whether the content light level is known.
+func (m *HDR10) HasLight() bool { return m != nil && m.MaxCLL > 0 }
+
+// x265Display is the mastering display as x265's master-display wants it
+// (chromaticities in 0.00002, luminance in 0.0001 cd/m²).
+func (m *HDR10) x265Display() string {
+	c := func(p [2]float64) string {
+		return fmt.Sprintf("(%d,%d)", int(math.Round(p[0]*50000)), int(math.Round(p[1]*50000)))
+	}
+	return fmt.Sprintf("G%sB%sR%sWP%sL(%d,%d)", c(m.Green), c(m.Blue), c(m.Red), c(m.White),
+		int(math.Round(m.MaxLuminance*10000)), int(math.Round(m.MinLuminance*10000)))
+}
+
+// svtDisplay is the mastering display as SVT-AV1's mastering-display wants
+// it (plain numbers).
+func (m *HDR10) svtDisplay() string {
+	c := func(p [2]float64) string { return fmt.Sprintf("(%.4f,%.4f)", p[0], p[1]) }
+	return fmt.Sprintf("G%sB%sR%sWP%sL(%.4f,%.4f)", c(m.Green), c(m.Blue), c(m.Red), c(m.White), m.MaxLuminance, m.MinLuminance)
+}
+
+// ReadHDR10 reads an HDR source's static metadata from the first frame's
+// side data (HEVC SEI, AV1 metadata OBUs) or the stream's (MP4 mdcv and
+// clli, Matroska colour elements). nil when there is none.
+func ReadHDR10(ctx context.Context, input string, src Source, timeout time.Duration) (*HDR10, error) {
+	if src.Video == nil || src.Video.HDR() == "" {
+		return nil, nil
+	}
+	args := append([]string{"-v", "error", "-hide_banner"}, inputArgs(src)...)
+	if src.Format != "" {
+		args = append(args, "-f", src.Format)
+	}
+	args = append(args, "-select_streams", strconv.Itoa(src.Video.Index), "-read_intervals", "%+#1",
+		"-show_entries", "stream_side_data:frame_side_data", "-of", "json", "-i", "file:"+input)
+	var out bytes.Buffer
+	if err := run(ctx, orDefault(timeout), "ffprobe", args, &out); err != nil {
+		return nil, err
+	}
+	var pj struct {
+		Streams []struct {
+			SideData []map[string]any `json:"side_data_list"`
+		} `json:"streams"`
+		Frames []struct {
+			SideData []map[string]any `json:"side_data_list"`
+		} `json:"frames"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &pj); err != nil {
+		return nil, fmt.Errorf("ffprobe output: %w", err)
+	}
+	var all []map[string]any
+	for _, s := range pj.Streams {
+		all = append(all, s.SideData...)
+	}
+	for _, f := range pj.Frames {
+		all = append(all, f.SideData...)
+	}
+	ratio := func(v any) float64 {
+		s, _ := v.(string)
+		if f := parseRate(s); f > 0 {
+			return f
+		}
+		n, _ := v.(float64)
+		return n
+	}
+	var m HDR10
+	for _, sd := range all {
+		switch sd["side_data_type"] {
+		case "Mastering display metadata":
+			m.Red = [2]float64{ratio(sd["red_x"]), ratio(sd["red_y"])}
+			m.Green = [2]float64{ratio(sd["green_x"]), ratio(sd["green_y"])}
+			m.Blue = [2]float64{ratio(sd["blue_x"]), ratio(sd["blue_y"])}
+			m.White = [2]float64{ratio(sd["white_point_x"]), ratio(sd["white_point_y"])}
+			m.MaxLuminance, m.MinLuminance = ratio(sd["max_luminance"]), ratio(sd["min_luminance"])
+		case "Content light level metadata":
+			m.MaxCLL, m.MaxFALL = int(ratio(sd["max_content"])), int(ratio(sd["max_average"]))
+		}
+	}
+	if !m.HasDisplay() && !m.HasLight() {
+		return nil, nil
+	}
+	return &m, nil
 }

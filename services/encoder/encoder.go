@@ -495,12 +495,22 @@ func (e *Encoder) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 	}
 	outputs := make([]ffmpeg.Output, len(src.plan))
 	small := 0
+	var hdr10 *ffmpeg.HDR10
+	read10 := false
 	for i, p := range src.plan {
 		hdr := ""
 		if p.Codec != profiles.CodecH264 && src.probe.Video != nil {
 			hdr = src.probe.Video.HDR() // HEVC and AV1 keep an HDR source's range; H.264 is tone-mapped
 		}
-		outputs[i] = ffmpeg.Output{Name: p.Name, Codec: p.Codec, HDR: hdr, Width: p.Width, Height: p.Height,
+		if hdr != "" && !read10 {
+			// Best effort: without it the renditions are HDR all the same.
+			read10 = true
+			var err error
+			if hdr10, err = ffmpeg.ReadHDR10(ctx, src.path, src.probe, e.Limits.Timeout); err != nil {
+				log.Warn("could not read the source's HDR10 metadata", "err", err)
+			}
+		}
+		outputs[i] = ffmpeg.Output{Name: p.Name, Codec: p.Codec, HDR: hdr, HDR10: hdr10, Width: p.Width, Height: p.Height,
 			VideoKbps: p.VideoKbps, MaxrateKbps: p.MaxrateKbps, BufsizeKbps: p.BufsizeKbps,
 			Path: filepath.Join(dir, p.Name+".ts")}
 		if p.Width*p.Height < outputs[small].Width*outputs[small].Height {

@@ -139,6 +139,15 @@ func dashManifest(tracks []dashTrack) ([]byte, error) {
 			videoSet = mpd.NewAdaptationSetWithParams("video", "video/mp4", true, 1)
 			videoSets[family] = videoSet
 			period.AppendAdaptationSet(videoSet)
+			if tc := map[string]string{"PQ": "16", "HLG": "18"}[r.VideoRange]; tc != "" {
+				// HDR (DASH-IF IOP): BT.2020 and the transfer, the latter
+				// essential, so a player that cannot show it skips the set.
+				videoSet.EssentialProperties = append(videoSet.EssentialProperties,
+					mpd.NewDescriptor("urn:mpeg:mpegB:cicp:TransferCharacteristics", tc, ""))
+				videoSet.SupplementalProperties = append(videoSet.SupplementalProperties,
+					mpd.NewDescriptor("urn:mpeg:mpegB:cicp:ColourPrimaries", "9", ""),
+					mpd.NewDescriptor("urn:mpeg:mpegB:cicp:MatrixCoefficients", "9", ""))
+			}
 		}
 		rep := mpd.NewVideoRepresentation(r.Name, codecs, "video/mp4", frameRate(r.FrameRate), r.Bandwidth, r.Width, r.Height)
 		rep.SegmentTemplate = tmpl

@@ -57,6 +57,8 @@ func TestDASHManifest(t *testing.T) {
 			[]timeEntry{{114176, 97280}, {211456, 98304}}},
 		{video.Rendition{Name: "audio-2", Codecs: "mp4a.40.2", Bandwidth: 130000, Channels: 2, Language: "fr", Label: "Français"}, 48000,
 			[]timeEntry{{114176, 97280}, {211456, 98304}}},
+		{video.Rendition{Name: "360p-hevc", Codecs: "hvc1.2.4.L90.90", Bandwidth: 300000, Width: 640, Height: 360, FrameRate: 29.97, VideoRange: "PQ"}, 90000,
+			[]timeEntry{{216000, 180000}, {396000, 180000}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -69,12 +71,16 @@ func TestDASHManifest(t *testing.T) {
 		t.Errorf("type %s, duration %v", m.GetType(), m.MediaPresentationDuration)
 	}
 	sets := m.Periods[0].AdaptationSets
-	if len(sets) != 3 || sets[0].ContentType != "video" || sets[1].Lang != "en" || sets[2].Lang != "fr" {
+	if len(sets) != 4 || sets[0].ContentType != "video" || sets[1].Lang != "en" || sets[2].Lang != "fr" || sets[3].Representations[0].Id != "360p-hevc" {
 		t.Fatalf("adaptation sets:\n%s", body)
 	}
 	v, a := sets[0].Representations[0], sets[1].Representations[0]
 	if v.Id != "360p" || v.FrameRate != "30000/1001" || *v.SegmentTemplate.PresentationTimeOffset != 216000 || *a.SegmentTemplate.PresentationTimeOffset != 115200 {
 		t.Errorf("video %s at %s fps, PTO %d; audio PTO %d:\n%s", v.Id, v.FrameRate, *v.SegmentTemplate.PresentationTimeOffset, *a.SegmentTemplate.PresentationTimeOffset, body)
+	}
+	// Each codec its own set; HDR says its transfer, as an essential property.
+	if len(sets[0].EssentialProperties) != 0 || len(sets[3].EssentialProperties) != 1 || sets[3].EssentialProperties[0].Value != "16" {
+		t.Errorf("the SDR H.264 set and the PQ HEVC set should differ by the transfer property:\n%s", body)
 	}
 	if sets[1].Roles[0].Value != "main" || sets[2].Roles[0].Value != "alternate" {
 		t.Errorf("roles %s, %s", sets[1].Roles[0].Value, sets[2].Roles[0].Value)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -287,16 +288,24 @@ func TestCodecLadders(t *testing.T) {
 // An HDR source (PQ or HLG) with HEVC and AV1 in the ladder: those
 // renditions are 10-bit BT.2020 with the source's transfer, and say
 // VIDEO-RANGE=PQ or HLG; the H.264 ones stay tone-mapped SDR (BT.709) and
-// say SDR. hlsd check holds every VIDEO-RANGE to its bitstream.
+// say SDR. hlsd check holds every VIDEO-RANGE to its bitstream. The PQ
+// source's HDR10 static metadata (mastering display, content light level)
+// is carried on into the HDR renditions (HEVC SEI, AV1 metadata OBUs).
 func TestHDRRenditions(t *testing.T) {
 	t.Parallel()
 	base := startAll(t, func(c *app.Config) {
 		c.ProfilesPath = codecProfiles(t, `"preset": "veryfast"`, `"preset": "superfast"`)
 	})
-	for _, tc := range []struct{ transfer, rng string }{{"smpte2084", "PQ"}, {"arib-std-b67", "HLG"}} {
+	for _, tc := range []struct {
+		transfer, rng string
+		hdr10         []string
+	}{
+		{"smpte2084", "PQ", []string{"master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)", "max-cll=1000,400"}},
+		{"arib-std-b67", "HLG", nil},
+	} {
 		t.Run(tc.rng, func(t *testing.T) {
 			t.Parallel()
-			src := hdrSource(t, "hdr-"+tc.rng+".mov", tc.transfer)
+			src := hdrSource(t, "hdr-"+tc.rng+".mov", tc.transfer, tc.hdr10...)
 			status, body, _ := upload(t, base+"/upload", src)
 			master := strings.TrimSpace(body)
 			if status != http.StatusOK || masterURLRe.FindStringSubmatch(master) == nil {
@@ -327,9 +336,17 @@ func TestHDRRenditions(t *testing.T) {
 				pl, _ := get(t, dir+name+"/index.m3u8")
 				init, _ := get(t, dir+name+"/init.mp4")
 				seg, _ := get(t, dir+name+"/"+regexp.MustCompile(`seg_\d+\.m4s`).FindString(string(pl)))
-				streams := probeStreams(t, testutil.WriteFile(t, t.TempDir(), "seg.mp4", append(bytes.Clone(init), seg...)))
+				file := testutil.WriteFile(t, t.TempDir(), "seg.mp4", append(bytes.Clone(init), seg...))
+				streams := probeStreams(t, file)
 				if s := streams[0]; s.PixFmt != pix || s.ColorTransfer != transfer {
 					t.Errorf("%s: %s with transfer %s, want %s %s", name, s.PixFmt, s.ColorTransfer, pix, transfer)
+				}
+				if hdr && tc.hdr10 != nil {
+					side, err := exec.Command("ffprobe", "-v", "error", "-read_intervals", "%+#1", "-show_entries", "frame_side_data", "-of", "json", file).Output()
+					if err != nil || !bytes.Contains(side, []byte(`"max_luminance": "10000000/10000"`)) && !bytes.Contains(side, []byte(`"max_luminance": "256000/256"`)) ||
+						!bytes.Contains(side, []byte(`"max_content": 1000`)) {
+						t.Errorf("%s: the first frame lacks the source's HDR10 metadata (%v):\n%s", name, err, side)
+					}
 				}
 			}
 			if out, err := decodeMaster(master, mb); err != nil || len(bytes.TrimSpace(out)) > 0 {

@@ -519,11 +519,11 @@ func interlacedSource(t *testing.T, name, size, fieldRate, weave, field, bitrate
 // transfer (and AAC): a still SDR picture (bars, and a patch of skin tone
 // on mid-grey) converted to HDR with SDR white at 203 nits (BT.2408), so
 // a right tone mapping gives back the SDR picture (hdrReference).
-func hdrSource(t *testing.T, name, transfer string) string {
+func hdrSource(t *testing.T, name, transfer string, x265Params ...string) string {
 	t.Helper()
 	src := generate(t, name, "-f", "lavfi", "-i", "smptehdbars=size=1280x720:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-t", "3", "-vf", hdrPicture+",zscale=tin=709:t="+transfer+":pin=709:p=2020:min=709:m=2020_ncl:rin=limited:r=limited:npl=203,format=yuv420p10le",
-		"-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error:colorprim=bt2020:transfer="+transfer+":colormatrix=bt2020nc",
+		"-c:v", "libx265", "-preset", "ultrafast", "-x265-params", strings.Join(append([]string{"log-level=error:colorprim=bt2020:transfer=" + transfer + ":colormatrix=bt2020nc"}, x265Params...), ":"),
 		"-tag:v", "hvc1", "-c:a", "aac")
 	var f struct {
 		Streams []struct {
