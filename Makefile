@@ -50,6 +50,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSEIHasCaptions$$' -fuzztime $(call fuzz_budget,200000x) -fuzzminimizetime $(FUZZMINIMIZETIME) ./pkg/conformance
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(call fuzz_budget,200000x) -fuzzminimizetime $(FUZZMINIMIZETIME) ./pkg/subtitles
 	$(GO) test -run '^$$' -fuzz '^FuzzWebVTTSegment$$' -fuzztime $(call fuzz_budget,100000x) -fuzzminimizetime $(FUZZMINIMIZETIME) ./pkg/conformance
+	$(GO) test -run '^$$' -fuzz '^FuzzFragments$$' -fuzztime $(call fuzz_budget,200000x) -fuzzminimizetime $(FUZZMINIMIZETIME) ./pkg/conformance
+	$(GO) test -run '^$$' -fuzz '^FuzzFromTS$$' -fuzztime $(call fuzz_budget,60000x) -fuzzminimizetime $(FUZZMINIMIZETIME) ./pkg/cmaf
 
 check-go:
 	@command -v $(GO) >/dev/null 2>&1 || { echo "Go is missing: install Go 1.26 or newer from https://go.dev/dl and put it on PATH." >&2; exit 1; }
