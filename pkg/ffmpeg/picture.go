@@ -1,7 +1,6 @@
 package ffmpeg
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -283,14 +282,8 @@ func ReadHDR10(ctx context.Context, input string, src Source, timeout time.Durat
 	if src.Video == nil || src.Video.HDR() == "" {
 		return nil, nil
 	}
-	args := append([]string{"-v", "error", "-hide_banner"}, inputArgs(src)...)
-	if src.Format != "" {
-		args = append(args, "-f", src.Format)
-	}
-	args = append(args, "-select_streams", strconv.Itoa(src.Video.Index), "-read_intervals", "%+#1",
-		"-show_entries", "stream_side_data:frame_side_data", "-of", "json", "-i", "file:"+input)
-	var out bytes.Buffer
-	if err := run(ctx, orDefault(timeout), "ffprobe", args, &out); err != nil {
+	out, err := probeFrames(ctx, input, src, 1, "stream_side_data:frame_side_data", timeout)
+	if err != nil {
 		return nil, err
 	}
 	var pj struct {
@@ -301,7 +294,7 @@ func ReadHDR10(ctx context.Context, input string, src Source, timeout time.Durat
 			SideData []map[string]any `json:"side_data_list"`
 		} `json:"frames"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &pj); err != nil {
+	if err := json.Unmarshal(out, &pj); err != nil {
 		return nil, fmt.Errorf("ffprobe output: %w", err)
 	}
 	var all []map[string]any

@@ -312,17 +312,27 @@ func HasCaptions(ctx context.Context, input string, src Source, timeout time.Dur
 	if src.Video == nil {
 		return false, nil
 	}
+	out, err := probeFrames(ctx, input, src, 10, "frame=media_type:frame_side_data=side_data_type", timeout)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Contains(out, []byte(`"ATSC A53 Part 4 Closed Captions"`)), nil
+}
+
+// probeFrames has ffprobe read the first frames of src's video and print
+// the entries asked for, as JSON.
+func probeFrames(ctx context.Context, input string, src Source, frames int, entries string, timeout time.Duration) ([]byte, error) {
 	args := append([]string{"-v", "error", "-hide_banner"}, inputArgs(src)...)
 	if src.Format != "" {
 		args = append(args, "-f", src.Format)
 	}
-	args = append(args, "-select_streams", strconv.Itoa(src.Video.Index), "-read_intervals", "%+#10",
-		"-show_entries", "frame=media_type:frame_side_data=side_data_type", "-of", "json", "-i", "file:"+input)
+	args = append(args, "-select_streams", strconv.Itoa(src.Video.Index), "-read_intervals", "%+#"+strconv.Itoa(frames),
+		"-show_entries", entries, "-of", "json", "-i", "file:"+input)
 	var out bytes.Buffer
 	if err := run(ctx, orDefault(timeout), "ffprobe", args, &out); err != nil {
-		return false, err
+		return nil, err
 	}
-	return strings.Contains(out.String(), `"ATSC A53 Part 4 Closed Captions"`), nil
+	return out.Bytes(), nil
 }
 
 // parseTime reads a time ffprobe printed; NaN if there is none.

@@ -21,6 +21,18 @@ import (
 	"github.com/hlsd/hlsd/pkg/testutil"
 )
 
+// uploadForMaster uploads src with POST /upload and returns the master
+// URL it answers, failing the test on anything else.
+func uploadForMaster(t *testing.T, base, src string) string {
+	t.Helper()
+	status, body, _ := upload(t, base+"/upload", src)
+	master := strings.TrimSpace(body)
+	if status != http.StatusOK || masterURLRe.FindStringSubmatch(master) == nil {
+		t.Fatalf("POST /upload = %d %q", status, body)
+	}
+	return master
+}
+
 // cmafProfiles writes profiles.json with "container": "cmaf" (and the
 // replacements given, old then new, as ultrafastProfiles does) and returns
 // its path.
@@ -53,11 +65,7 @@ func TestCMAFPlays(t *testing.T) {
 	base := startAll(t, func(c *app.Config) { c.ProfilesPath = cmafProfiles(t, `"preset": "veryfast"`, `"preset": "superfast"`) })
 	src := generate(t, "cmaf.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
 		"-t", "40", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac")
-	status, body, _ := upload(t, base+"/upload", src)
-	master := strings.TrimSpace(body)
-	if status != http.StatusOK || masterURLRe.FindStringSubmatch(master) == nil {
-		t.Fatalf("POST /upload = %d %q", status, body)
-	}
+	master := uploadForMaster(t, base, src)
 	p := checkPublishedHLS(t, master, hlsWant{duration: 40, video: true, audio: true})
 	for _, r := range append(p.renditions, *p.audio) {
 		pl, _ := get(t, r.url)
@@ -248,11 +256,7 @@ func TestCodecLadders(t *testing.T) {
 	base := startAll(t, func(c *app.Config) { c.ProfilesPath = codecProfiles(t) })
 	src := generate(t, "codecs.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
 		"-t", "10", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac")
-	status, body, _ := upload(t, base+"/upload", src)
-	master := strings.TrimSpace(body)
-	if status != http.StatusOK || masterURLRe.FindStringSubmatch(master) == nil {
-		t.Fatalf("POST /upload = %d %q", status, body)
-	}
+	master := uploadForMaster(t, base, src)
 	mb, _ := get(t, master)
 	want := map[string]*regexp.Regexp{
 		"234p": regexp.MustCompile(`^avc1\.64[0-9a-f]{4},mp4a\.40\.2$`), "360p": regexp.MustCompile(`^avc1\.64[0-9a-f]{4},mp4a\.40\.2$`),
@@ -306,11 +310,7 @@ func TestHDRRenditions(t *testing.T) {
 		t.Run(tc.rng, func(t *testing.T) {
 			t.Parallel()
 			src := hdrSource(t, "hdr-"+tc.rng+".mov", tc.transfer, tc.hdr10...)
-			status, body, _ := upload(t, base+"/upload", src)
-			master := strings.TrimSpace(body)
-			if status != http.StatusOK || masterURLRe.FindStringSubmatch(master) == nil {
-				t.Fatalf("POST /upload = %d %q", status, body)
-			}
+			master := uploadForMaster(t, base, src)
 			mb, _ := get(t, master)
 			dir := master[:strings.LastIndex(master, "/")+1]
 			variants := regexp.MustCompile(`(?m)^#EXT-X-STREAM-INF:.*CODECS="([^"]+)".*VIDEO-RANGE=(\w+).*\n([^/\n]+)/index\.m3u8$`).FindAllStringSubmatch(string(mb), -1)

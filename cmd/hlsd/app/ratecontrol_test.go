@@ -2,10 +2,8 @@ package app_test
 
 import (
 	"bytes"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/hlsd/hlsd/cmd/hlsd/app"
@@ -32,11 +30,7 @@ func TestCappedCRFProfiles(t *testing.T) {
 	base := startAll(t, func(c *app.Config) { c.ProfilesPath = profiles })
 	src := generate(t, "talk.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
 		"-t", "7", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac")
-	status, body, _ := upload(t, base+"/upload", src)
-	master := strings.TrimSpace(body)
-	if status != http.StatusOK || masterURLRe.FindStringSubmatch(master) == nil {
-		t.Fatalf("POST /upload = %d %q", status, body)
-	}
+	master := uploadForMaster(t, base, src)
 	p := checkPublishedHLS(t, master, hlsWant{duration: 7, video: true, audio: true})
 	for _, r := range p.renditions {
 		if r.height != 360 {
