@@ -8,6 +8,7 @@ import (
 	"math"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -72,6 +73,7 @@ func (c *checker) probe(ctx context.Context, data []byte, format string, idet bo
 		return m, fmt.Errorf("no audio or video stream")
 	}
 	m.start, m.end = math.Inf(1), math.Inf(-1)
+	var all, undated []float64 // FFmpeg 5.1 gives AV1 packets read from MP4 no duration
 	for _, p := range pr.Packets {
 		if p.StreamIndex != main {
 			continue
@@ -81,10 +83,34 @@ func (c *checker) probe(ctx context.Context, data []byte, format string, idet bo
 			continue
 		}
 		d, _ := strconv.ParseFloat(p.DurationTime, 64)
+		if d <= 0 {
+			undated = append(undated, pts)
+		}
+		all = append(all, pts)
 		m.start = min(m.start, pts)
 		m.end = max(m.end, pts+d)
 		if d > 0 {
 			m.frame = max(m.frame, d)
+		}
+	}
+	if len(undated) > 0 {
+		// Those last a frame: the shortest step between timestamps, else
+		// the stream's frame rate.
+		slices.Sort(all)
+		step := math.Inf(1)
+		for i := 1; i < len(all); i++ {
+			if s := all[i] - all[i-1]; s > 0.0001 {
+				step = min(step, s)
+			}
+		}
+		if math.IsInf(step, 1) && m.frameRate > 0 && m.frameRate <= 240 {
+			step = 1 / m.frameRate
+		}
+		if !math.IsInf(step, 1) {
+			for _, pts := range undated {
+				m.end = max(m.end, pts+step)
+			}
+			m.frame = max(m.frame, step)
 		}
 	}
 	if math.IsInf(m.start, 0) {
