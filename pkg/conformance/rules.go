@@ -3,8 +3,11 @@
 //
 // It is deliberately independent of the code that writes our output: it
 // reads playlists with grafov/m3u8 plus its own line checks, and measures
-// segments with ffprobe and ffmpeg (never with pkg/mpegts or pkg/playlist),
-// so a bug in our writer cannot hide itself from the checker.
+// segments with ffprobe and ffmpeg (never with pkg/mpegts, pkg/cmaf or
+// pkg/playlist), so a bug in our writer cannot hide itself from the
+// checker. Fragmented MP4 boxes (tfdt, sample durations and flags) are
+// read with mp4ff's decoder, whose encoder pkg/cmaf uses: their values are
+// checked against ffprobe's timestamps too (timestamps-continuous).
 package conformance
 
 import "fmt"
