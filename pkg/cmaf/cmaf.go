@@ -121,6 +121,8 @@ func FromTS(ts []byte, opts Options) (Segment, error) {
 			s := sample{dts: unwrap(p.DTS), pts: unwrap(p.PTS)}
 			codec = p.Codec
 			switch p.Codec {
+			case mpegts.H264:
+				s.data, s.sync = avcSample(p.Payload, &spss, &ppss)
 			case mpegts.HEVC:
 				s.data, s.sync = hevcSample(p.Payload, &vpss, &spss, &ppss)
 			case mpegts.AV1:
@@ -129,36 +131,6 @@ func FromTS(ts []byte, opts Options) (Segment, error) {
 					return fmt.Errorf("AV1 temporal unit at PTS %d: %w", p.PTS, err)
 				}
 				s.sync = p.RandomAccess
-			}
-			if p.Codec != mpegts.H264 {
-				if len(s.data) > 0 {
-					video = append(video, s)
-				}
-				return nil
-			}
-			for _, nalu := range avc.ExtractNalusFromByteStream(p.Payload) {
-				if len(nalu) == 0 {
-					continue
-				}
-				switch avc.GetNaluType(nalu[0]) {
-				case avc.NALU_AUD:
-					continue // framing for byte streams; MP4 has its own
-				case avc.NALU_IDR:
-					s.sync = true
-				case avc.NALU_SPS:
-					if len(spss) == 0 {
-						spss = append(spss, bytes.Clone(nalu))
-					}
-				case avc.NALU_PPS:
-					if len(ppss) == 0 {
-						ppss = append(ppss, bytes.Clone(nalu))
-					}
-				}
-				// In-band parameter sets stay, as ffmpeg's MP4 muxer leaves
-				// them: a later chunk's, if ever different, still reach the
-				// decoder.
-				s.data = append(s.data, byte(len(nalu)>>24), byte(len(nalu)>>16), byte(len(nalu)>>8), byte(len(nalu)))
-				s.data = append(s.data, nalu...)
 			}
 			if len(s.data) > 0 {
 				video = append(video, s)
@@ -169,11 +141,11 @@ func FromTS(ts []byte, opts Options) (Segment, error) {
 		for i, b := 0, p.Payload; len(b) > 0; i++ {
 			h, skipped, err := aac.DecodeADTSHeader(bytes.NewReader(b))
 			if err != nil || skipped != 0 {
-				return fmt.Errorf("cmaf: ADTS frame %d of the PES at PTS %d: %w", i, p.PTS, orError(err, errors.New("garbage before the sync word")))
+				return fmt.Errorf("ADTS frame %d of the PES at PTS %d: %w", i, p.PTS, orError(err, errors.New("garbage before the sync word")))
 			}
 			end := int(h.HeaderLength) + int(h.PayloadLength)
 			if end > len(b) {
-				return fmt.Errorf("cmaf: ADTS frame %d of the PES at PTS %d is cut short", i, p.PTS)
+				return fmt.Errorf("ADTS frame %d of the PES at PTS %d is cut short", i, p.PTS)
 			}
 			if asc == nil {
 				if h.ChannelConfig == 0 || h.SamplingFrequencyIndex > 12 {
@@ -470,6 +442,41 @@ func videoInit(codec mpegts.Codec, vpss, spss, ppss [][]byte, seqHdr []byte) (vi
 	return vt, nil
 }
 
+// avcSample turns an H.264 access unit (Annex B) into an MP4 sample:
+// length-prefixed NAL units without the access unit delimiter (framing for
+// byte streams; MP4 has its own). The first SPS and PPS are kept for the
+// sample entry; in-band ones stay too, as FFmpeg's MP4 muxer leaves them, so
+// a later chunk's, if ever different, still reaches the decoder.
+func avcSample(au []byte, spss, ppss *[][]byte) (data []byte, sync bool) {
+	for _, nalu := range avc.ExtractNalusFromByteStream(au) {
+		if len(nalu) == 0 {
+			continue
+		}
+		switch avc.GetNaluType(nalu[0]) {
+		case avc.NALU_AUD:
+			continue
+		case avc.NALU_IDR:
+			sync = true
+		case avc.NALU_SPS:
+			if len(*spss) == 0 {
+				*spss = append(*spss, bytes.Clone(nalu))
+			}
+		case avc.NALU_PPS:
+			if len(*ppss) == 0 {
+				*ppss = append(*ppss, bytes.Clone(nalu))
+			}
+		}
+		data = appendNALU(data, nalu)
+	}
+	return data, sync
+}
+
+// appendNALU appends a NAL unit with its 4-byte length.
+func appendNALU(data, nalu []byte) []byte {
+	data = append(data, byte(len(nalu)>>24), byte(len(nalu)>>16), byte(len(nalu)>>8), byte(len(nalu)))
+	return append(data, nalu...)
+}
+
 // hevcSample turns an HEVC access unit (Annex B) into an MP4 sample:
 // length-prefixed NAL units without the access unit delimiter and the
 // parameter sets, which it keeps (the first of each) for the sample entry.
@@ -491,8 +498,7 @@ func hevcSample(au []byte, vpss, spss, ppss *[][]byte) (data []byte, sync bool) 
 		case t >= 16 && t <= 23:
 			sync = true
 		}
-		data = append(data, byte(len(nalu)>>24), byte(len(nalu)>>16), byte(len(nalu)>>8), byte(len(nalu)))
-		data = append(data, nalu...)
+		data = appendNALU(data, nalu)
 	}
 	return data, sync
 }
