@@ -178,11 +178,22 @@ func (s EncodeSpec) Args() []string {
 func videoArgs(p profiles.Profiles, o Output, gop, interval int) []string {
 	switch o.Codec {
 	case profiles.CodecHEVC:
-		return x265Args(p, o, gop)
+		return x265Args(p, o, gop, interval)
 	case profiles.CodecAV1:
 		return svtAV1Args(p, o, interval)
 	}
-	return x264Args(p, o, gop)
+	return x264Args(p, o, gop, interval)
+}
+
+// forceKeyframes puts a keyframe on every interval-th frame of the output
+// (from the chunk's first): by frame count, not time, because SVT-AV1
+// takes no forced key frames and can only count frames (its GOP), and the
+// codecs' keyframes, so their segment boundaries, must fall on the same
+// frames. At a whole frame rate that is every keyframe_interval exactly; at
+// 59.94 fps "the first frame at or after each 2 s" would part from every
+// 120th frame 18 s into a chunk.
+func forceKeyframes(interval int) []string {
+	return []string{"-force_key_frames", fmt.Sprintf("expr:eq(mod(n,%d),0)", interval)}
 }
 
 // x265Args are an HEVC rendition's: Main profile, 8-bit, closed GOPs of the
@@ -190,7 +201,7 @@ func videoArgs(p profiles.Profiles, o Output, gop, interval int) []string {
 // parameter sets repeated at each (the segmenter moves them into the
 // hvc1 sample entry), the rung's rates as x264Args spends them. Capped CRF
 // is x264's CRF plus 4, about the same picture on x265's scale.
-func x265Args(p profiles.Profiles, o Output, gop int) []string {
+func x265Args(p profiles.Profiles, o Output, gop, interval int) []string {
 	params := fmt.Sprintf("keyint=%d:min-keyint=%d:scenecut=0:open-gop=0:repeat-headers=1:log-level=error", gop, gop)
 	profile, pixFmt := "main", "yuv420p"
 	if o.HDR != "" {
@@ -212,8 +223,8 @@ func x265Args(p profiles.Profiles, o Output, gop int) []string {
 		args = append(args, "-b:v", fmt.Sprintf("%dk", o.VideoKbps), "-maxrate", fmt.Sprintf("%dk", o.MaxrateKbps),
 			"-bufsize", fmt.Sprintf("%dk", o.BufsizeKbps))
 	}
-	args = append(args, "-x265-params", params,
-		"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", p.KeyframeInterval))
+	args = append(args, "-x265-params", params)
+	args = append(args, forceKeyframes(interval)...)
 	return append(args, outputColourArgs(o)...)
 }
 
@@ -271,7 +282,7 @@ func svtAV1Args(p profiles.Profiles, o Output, interval int) []string {
 // keyframe interval on the output clock, and nowhere else (no scene cuts,
 // GOP longer than the interval), so every rendition has keyframes at the
 // same instants and segment boundaries align.
-func x264Args(p profiles.Profiles, o Output, gop int) []string {
+func x264Args(p profiles.Profiles, o Output, gop, interval int) []string {
 	// Fixed: the rung's average rate, under its maxrate and bufsize.
 	rate := []string{"-b:v", fmt.Sprintf("%dk", o.VideoKbps), "-maxrate", fmt.Sprintf("%dk", o.MaxrateKbps),
 		"-bufsize", fmt.Sprintf("%dk", o.BufsizeKbps)}
@@ -291,8 +302,8 @@ func x264Args(p profiles.Profiles, o Output, gop int) []string {
 		"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop),
 		"-sc_threshold", "0", "-forced-idr", "1",
 		"-x264-params", "open_gop=0",
-		"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", p.KeyframeInterval),
 	)
+	args = append(args, forceKeyframes(interval)...)
 	// Said in the VUI, so players need not guess.
 	return append(args, colourArgs()...)
 }

@@ -23,12 +23,13 @@ func TestRateControlArgs(t *testing.T) {
 		want    []string
 		without []string
 	}{
-		{"", 0, []string{"-b:v 2000k", "-maxrate 2200k", "-bufsize 4000k"}, []string{"-crf"}},
+		// Keyframes on every 30th frame (the interval at 15 fps).
+		{"", 0, []string{"-b:v 2000k", "-maxrate 2200k", "-bufsize 4000k", "-force_key_frames expr:eq(mod(n,30),0)"}, []string{"-crf"}},
 		{profiles.RateCappedCRF, 0, []string{"-crf 20", "-maxrate 1900k", "-bufsize 2000k"}, []string{"-b:v"}},
 		{profiles.RateCappedCRF, 19.5, []string{"-crf 19.5"}, []string{"-b:v"}},
 	} {
 		p.Video.RateControl, p.Video.CRF = tc.rate, tc.crf
-		args := x264Args(p, o, 61)
+		args := x264Args(p, o, 61, 30)
 		line := " " + strings.Join(args, " ") + " "
 		for _, w := range tc.want {
 			if !strings.Contains(line, " "+w+" ") {
