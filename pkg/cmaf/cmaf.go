@@ -50,10 +50,10 @@ type Options struct {
 	// Number is the segment's number in its rendition: its fragments are
 	// numbered from Number*256+1, so they increase across segments.
 	Number int
-	// Duration is how long the segment lasts, in seconds, as SplitTS
-	// measured it (mpegts.Segment.Duration): until the next segment's
-	// first keyframe. The last video sample lasts until then, so the next
-	// segment's tfdt follows on exactly.
+	// Duration is how long the segment lasts, in seconds: until the next
+	// segment's first keyframe (mpegts.Segment.Duration, or the chunk's
+	// exact end for its last segment). The last video sample lasts until
+	// then, so the next segment's tfdt follows on exactly.
 	Duration float64
 }
 
@@ -199,8 +199,11 @@ func orError(err, fallback error) error {
 
 func packVideo(ss []sample, vi videoTrack, opts Options) (Segment, error) {
 	seg := Segment{Timescale: VideoTimescale, Codec: vi.codec, Width: vi.width, Height: vi.height, VideoRange: videoRange(vi.transfer)}
-	if ss[0].dts < 0 {
-		return seg, fmt.Errorf("cmaf: negative decode time %d", ss[0].dts)
+	// Decode times stay the TS's, composition offsets positive: moving
+	// them so tfdt were the keyframe's presentation time would need
+	// negative offsets, which FFmpeg 5.1 reading from a pipe misplaces.
+	if ss[0].dts < 0 || ss[0].pts < ss[0].dts {
+		return seg, fmt.Errorf("cmaf: the first sample has PTS %d, DTS %d", ss[0].pts, ss[0].dts)
 	}
 	full := make([]mp4.FullSample, len(ss))
 	for i, s := range ss {
@@ -209,9 +212,9 @@ func packVideo(ss []sample, vi videoTrack, opts Options) (Segment, error) {
 		case i+1 < len(ss):
 			dur = ss[i+1].dts - s.dts
 		case opts.Duration > 0:
-			// Until the next segment's first keyframe: the first sample's
-			// PTS-DTS delay is the same in every segment, so its DTS is
-			// this segment's first DTS plus the duration.
+			// Until the next segment's first keyframe: its DTS is as far
+			// from this segment's first as its PTS is, the reordering delay
+			// being the same in every segment (the encoder's).
 			dur = ss[0].dts + int64(math.Round(opts.Duration*tsClock)) - s.dts
 		}
 		if dur <= 0 && i > 0 {

@@ -20,6 +20,21 @@ import (
 // the source get the same timestamp, whichever run wrote them.
 const TimestampOffset = 1.0
 
+// ChunkTicks is how far apart, in 90 kHz ticks, two chunks starting at
+// start and end (seconds) put their first frames: each chunk's timestamps
+// start at its -output_ts_offset, written with six decimals (whole
+// microseconds) and rounded to the TS clock, as FFmpeg does. The segmenter
+// ends a chunk's last segment there, exactly where the next chunk begins,
+// which "the last frame plus the most common frame step" misses by a tick
+// at rates that are no whole number of ticks (59.94 fps: 1501.5).
+func ChunkTicks(start, end float64) int64 {
+	ticks := func(s float64) int64 {
+		us, _ := strconv.ParseFloat(strconv.FormatFloat(s+TimestampOffset, 'f', 6, 64), 64)
+		return int64(math.Round(math.Round(us*1e6) * 9 / 100))
+	}
+	return ticks(end) - ticks(start)
+}
+
 // ChunkSpec limits an encode to one chunk of the video: Frames frames of
 // the output frame grid starting at Start (the time of a frame of that
 // grid), with timestamps continuing the whole video's.

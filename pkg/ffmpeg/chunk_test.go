@@ -127,3 +127,17 @@ func TestSeekableFormats(t *testing.T) {
 		}
 	}
 }
+
+// Chunks of 120 frames at 59.94 fps start 180180 ticks apart (120 ×
+// 1501.5), though no frame lasts a whole number of ticks.
+func TestChunkTicks(t *testing.T) {
+	frame := 1001.0 / 60000
+	for _, tc := range []struct {
+		start, end float64
+		want       int64
+	}{{0, 120 * frame, 180180}, {120 * frame, 240 * frame, 180180}, {0, 2, 180000}, {1798 * frame, 3597 * frame, 2701199}} { // 1799 frames: 2701198.5, rounded at each offset {
+		if got := ChunkTicks(tc.start, tc.end); got != tc.want {
+			t.Errorf("ChunkTicks(%g, %g) = %d, want %d", tc.start, tc.end, got, tc.want)
+		}
+	}
+}

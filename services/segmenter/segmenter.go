@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/hlsd/hlsd/pkg/cmaf"
+	"github.com/hlsd/hlsd/pkg/ffmpeg"
 	"github.com/hlsd/hlsd/pkg/jobs"
 	"github.com/hlsd/hlsd/pkg/layout"
 	"github.com/hlsd/hlsd/pkg/mpegts"
@@ -207,7 +208,13 @@ func (sg *Segmenter) split(ctx context.Context, job jobs.SegmentJob) (chunkManif
 		func(seg mpegts.Segment, data []byte) error {
 			n := c.FirstSegment + seg.Index
 			if fmp4 {
-				return sg.storeCMAF(ctx, &behind, &m, job, n, seg, data)
+				d := seg.Duration
+				if c.Duration > 0 && c.Segments > 0 && seg.Index == c.Segments-1 {
+					// The chunk's last segment: to the tick where the next
+					// chunk starts.
+					d = float64(ffmpeg.ChunkTicks(c.Start, c.Start+c.Duration)-int64(math.Round(seg.Start*90000))) / 90000
+				}
+				return sg.storeCMAF(ctx, &behind, &m, job, n, seg, d, data)
 			}
 			size := seg.Size
 			if block != nil {
@@ -277,9 +284,9 @@ func (sg *Segmenter) split(ctx context.Context, job jobs.SegmentJob) (chunkManif
 // and timestamps: pkg/cmaf) and stores it while the next is cut; the
 // rendition's first segment stores the init segment too. Each keyframe is
 // a fragment of its own, which the I-frame playlist names.
-func (sg *Segmenter) storeCMAF(ctx context.Context, behind *mpegts.Behind, m *chunkManifest, job jobs.SegmentJob, n int, seg mpegts.Segment, data []byte) error {
+func (sg *Segmenter) storeCMAF(ctx context.Context, behind *mpegts.Behind, m *chunkManifest, job jobs.SegmentJob, n int, seg mpegts.Segment, duration float64, data []byte) error {
 	id, name := job.VideoID, job.Rendition
-	packed, err := cmaf.FromTS(data, cmaf.Options{Number: n, Duration: seg.Duration})
+	packed, err := cmaf.FromTS(data, cmaf.Options{Number: n, Duration: duration})
 	if err != nil {
 		return err // our encoder's stream: a bug, not worth a retry
 	}
