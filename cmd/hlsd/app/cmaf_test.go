@@ -287,6 +287,14 @@ func TestCodecLadders(t *testing.T) {
 		t.Errorf("ffmpeg decoding the master: %v\n%s", err, out)
 	}
 	assertConformant(t, master)
+
+	// At 59.94 fps a frame is no whole number of 90 kHz ticks: each chunk's
+	// last segment still ends exactly where the next chunk's first begins
+	// (fmp4-tfdt), and AV1's keyframes, which SVT-AV1 can only count, fall
+	// on the same frames as H.264's and HEVC's (aligned-boundaries).
+	ntsc := generate(t, "ntsc.mp4", "-f", "lavfi", "-i", "testsrc2=size=416x234:rate=60000/1001", "-f", "lavfi", "-i", "sine",
+		"-t", "8", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac")
+	assertConformant(t, uploadForMaster(t, base, ntsc))
 }
 
 // An HDR source (PQ or HLG) with HEVC and AV1 in the ladder: those
