@@ -157,9 +157,10 @@ func (s EncodeSpec) Args() []string {
 	s.scaleBranches(&g, matrix)
 	args = append(args, "-filter_complex", g.String())
 
-	// Keyframes: forced at every keyframe interval on the output clock, and
-	// nowhere else (no scene cuts, GOP longer than the interval), so every
-	// rendition has keyframes at the same instants and segment boundaries align.
+	// Keyframes: forced on every keyframe interval's worth of frames
+	// (forceKeyframes), and nowhere else (no scene cuts, GOP longer than the
+	// interval), so every rendition has keyframes on the same frames and
+	// segment boundaries align.
 	kf := p.KeyframeInterval
 	gop := int(2*fps*kf) + 1
 	for i, o := range s.Outputs {
@@ -278,10 +279,10 @@ func svtAV1Args(p profiles.Profiles, o Output, interval int) []string {
 	return append(args, outputColourArgs(o)...)
 }
 
-// x264Args are one rendition's encoder options. Keyframes: forced at every
-// keyframe interval on the output clock, and nowhere else (no scene cuts,
-// GOP longer than the interval), so every rendition has keyframes at the
-// same instants and segment boundaries align.
+// x264Args are one rendition's encoder options. Keyframes: forced on every
+// keyframe interval's worth of frames (forceKeyframes), and nowhere else
+// (no scene cuts, GOP longer than the interval), so every rendition has
+// keyframes on the same frames and segment boundaries align.
 func x264Args(p profiles.Profiles, o Output, gop, interval int) []string {
 	// Fixed: the rung's average rate, under its maxrate and bufsize.
 	rate := []string{"-b:v", fmt.Sprintf("%dk", o.VideoKbps), "-maxrate", fmt.Sprintf("%dk", o.MaxrateKbps),
