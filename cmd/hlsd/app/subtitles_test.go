@@ -364,12 +364,7 @@ func write(t *testing.T, dir, name, body string) string {
 
 func uploadAndCheck(t *testing.T, base, src string) publishedHLS {
 	t.Helper()
-	status, body, _ := upload(t, base+"/upload", src)
-	master := strings.TrimSpace(body)
-	if status != http.StatusOK || masterURLRe.FindStringSubmatch(master) == nil {
-		t.Fatalf("POST /upload = %d %q", status, body)
-	}
-	return checkPublishedHLS(t, master, hlsWant{duration: 7, video: true, audio: true})
+	return checkPublishedHLS(t, uploadForMaster(t, base, src), hlsWant{duration: 7, video: true, audio: true})
 }
 
 // postSubtitles posts a subtitle file (nil: none) with fields to the
