@@ -626,7 +626,7 @@ func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment,
 		return segMeasure{}, ignoreSkip(err)
 	}
 	if init != nil {
-		return c.fmp4Segment(ctx, uri, s, data, hdr, init, idet)
+		return c.fmp4Segment(ctx, uri, data, hdr, init, idet)
 	}
 	if ct, _, _ := mime.ParseMediaType(hdr.Get("Content-Type")); strings.HasSuffix(strings.ToLower(mustParse(uri).Path), ".ts") && !strings.EqualFold(ct, "video/mp2t") {
 		c.add(RuleMIME, uri, "Content-Type is %q, want video/mp2t", hdr.Get("Content-Type"))
@@ -651,20 +651,29 @@ func (c *checker) segment(ctx context.Context, uri string, s *m3u8.MediaSegment,
 	if m.cc, broken = continuity(plain); broken != "" {
 		c.add(RuleContinuity, uri, "inside the segment: %s", broken)
 	}
+	c.startsWithIDR(uri, m)
+	m.ok = true
+	return m, nil
+}
+
+// startsWithIDR checks that a measured segment's video starts with an IDR
+// picture that can be read on its own, and reports whether it does.
+func (c *checker) startsWithIDR(uri string, m segMeasure) bool {
 	switch {
 	case m.hasVideo && m.idrErr != nil:
 		c.add(RuleIDR, uri, "the first video picture cannot be read on its own: %v", m.idrErr)
 	case m.hasVideo && !m.firstIsIDR:
 		c.add(RuleIDR, uri, "the first video picture is not an IDR")
+	default:
+		return true
 	}
-	m.ok = true
-	return m, nil
+	return false
 }
 
 // fmp4Segment measures a fragmented MP4 segment: read with its init
 // segment by ffprobe and ffmpeg as an MPEG-TS segment is alone, and its
 // boxes for the decode times.
-func (c *checker) fmp4Segment(ctx context.Context, uri string, s *m3u8.MediaSegment, data []byte, hdr http.Header, init *fmp4Init, idet bool) (segMeasure, error) {
+func (c *checker) fmp4Segment(ctx context.Context, uri string, data []byte, hdr http.Header, init *fmp4Init, idet bool) (segMeasure, error) {
 	c.mp4Type(uri, hdr.Get("Content-Type"))
 	whole := append(append(make([]byte, 0, len(init.data)+len(data)), init.data...), data...)
 	m, err := c.probe(ctx, whole, "mp4", idet)
@@ -682,12 +691,7 @@ func (c *checker) fmp4Segment(ctx context.Context, uri string, s *m3u8.MediaSegm
 		c.add(RuleTFDT, uri, "%v", err)
 		return segMeasure{}, nil
 	}
-	switch {
-	case m.hasVideo && m.idrErr != nil:
-		c.add(RuleIDR, uri, "the first video picture cannot be read on its own: %v", m.idrErr)
-	case m.hasVideo && !m.firstIsIDR:
-		c.add(RuleIDR, uri, "the first video picture is not an IDR")
-	case m.hasVideo && !firstSync:
+	if c.startsWithIDR(uri, m) && m.hasVideo && !firstSync {
 		c.add(RuleTFDT, uri, "the first sample is not flagged a sync sample")
 	}
 	m.ok = true

@@ -268,28 +268,14 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.HasSuffix(key, "/"+layout.ThumbnailsName) {
-		// Served like a playlist: its sheet URIs carry the token.
-		h.Set("Content-Type", TypeVTT)
-		h.Set("Cache-Control", s.cacheControl(cachePlaylist, agePlaylist, "", token, expires))
-		body, err := s.loadPlaylist(r.Context(), key, info)
-		if err != nil {
-			s.playlistError(w, key, err)
-			return
-		}
-		s.servePlaylist(w, r, key, &cachedPlaylist{info: info, body: body}, token, playback.RewriteVTT, nil)
+		// Its sheet URIs carry the token.
+		s.serveLikePlaylist(w, r, key, info, token, expires, TypeVTT, playback.RewriteVTT)
 		return
 	}
 	if strings.HasSuffix(key, "/"+layout.DASHManifestName) {
 		// Written once, when the video is ready; its segment templates
-		// carry the token like a playlist's URIs.
-		h.Set("Content-Type", TypeMPD)
-		h.Set("Cache-Control", s.cacheControl(cachePlaylist, agePlaylist, "", token, expires))
-		body, err := s.loadPlaylist(r.Context(), key, info)
-		if err != nil {
-			s.playlistError(w, key, err)
-			return
-		}
-		s.servePlaylist(w, r, key, &cachedPlaylist{info: info, body: body}, token, playback.RewriteMPD, nil)
+		// carry the token.
+		s.serveLikePlaylist(w, r, key, info, token, expires, TypeMPD, playback.RewriteMPD)
 		return
 	}
 	if strings.HasSuffix(key, ".jpg") {
@@ -316,6 +302,22 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // CMAF init segment, which every player of the rendition fetches first).
 func isMediaSegment(key string) bool {
 	return strings.HasSuffix(key, ".ts") || strings.HasSuffix(key, ".m4s") || strings.HasSuffix(key, "/"+layout.InitSegmentName)
+}
+
+// serveLikePlaylist serves a small text file that names other files (the
+// storyboard track, the DASH manifest) as a finished playlist is served:
+// read whole, cached for a day, its URIs given the token by rewrite.
+func (s *Service) serveLikePlaylist(w http.ResponseWriter, r *http.Request, key string, info store.Info, token string, expires time.Time,
+	contentType string, rewrite func([]byte, string) ([]byte, error)) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", s.cacheControl(cachePlaylist, agePlaylist, "", token, expires))
+	body, err := s.loadPlaylist(r.Context(), key, info)
+	if err != nil {
+		s.playlistError(w, key, err)
+		return
+	}
+	s.servePlaylist(w, r, key, &cachedPlaylist{info: info, body: body}, token, rewrite, nil)
 }
 
 // authorize checks the request's token for video id. It answers 403 itself
