@@ -28,10 +28,13 @@
 #   bench/rate-control.sh                      # about 20 minutes on 2 cores
 #   SECONDS_SRC=4 bench/rate-control.sh        # a quick check
 #
-# Environment: SECONDS_SRC (10), CRF (default: profiles.DefaultCRF, 20), BENCH_TMP,
+# Environment: SECONDS_SRC (10), SOURCES ("slide talk grain"; the others of
+# bench/media.sh are reported against the same targets), CRF (default:
+# profiles.DefaultCRF, 20), BENCH_TMP,
 # KEEP_TMP=1.
 NAME=rate-control
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$ROOT/bench/media.sh"
 
 SECS=${SECONDS_SRC:-10}
 for c in go ffmpeg ffprobe; do command -v $c >/dev/null || die "$c is not on PATH"; done
@@ -53,48 +56,9 @@ for codec in hevc av1; do
 	grep -q "\"$codec\"" "$TMP/$codec.json" || die "could not write the $codec profiles"
 done
 
-make_clip() { # name file
-	local graph
-	case $1 in
-	slide) graph="color=c=0xf4f4f4:s=1920x1080:r=30,drawgrid=w=160:h=90:t=1:c=0xd0d0d0,drawbox=x=160:y=120:w=1400:h=70:c=0x202060:t=fill,drawbox=x=160:y=300:w=1100:h=24:c=0x303030:t=fill,drawbox=x=160:y=360:w=1250:h=24:c=0x303030:t=fill,drawbox=x=160:y=420:w=900:h=24:c=0x303030:t=fill,drawbox=x=1300:y=600:w=420:h=300:c=0x3070c0:t=fill[bg];color=c=black:s=20x28:r=30[cur];[bg][cur]overlay=x='200+mod(t*160\,1400)':y='500+100*sin(t)'" ;;
-	talk) graph="testsrc2=s=1920x1080:r=30" ;;
-	grain) graph="testsrc2=s=1920x1080:r=30,noise=alls=40:allf=t+u" ;;
-	esac
-	ffmpeg -hide_banner -nostdin -v error -y -f lavfi -i "$graph" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
-		-t "$SECS" -map 0:v -map 1:a -c:v libx264 -preset ultrafast -crf 10 -pix_fmt yuv420p -g 60 \
-		-c:a aac -b:a 128k "$2" || die "could not make the $1 source"
-}
-
-# quality REF RUNG W H: "ssim psnr" of the rung's video against the source
-# scaled to W x H, frame by frame from each one's first.
-quality() {
-	local out in=(-i "$2")
-	if [[ $2 == *-av1.ts ]]; then
-		# FFmpeg 5.1 cannot read AV1 back from MPEG-TS: its OBUs, at 30 fps.
-		"$TMP/tsvideo" "$2" "${2%.ts}.obu" || die "could not take the AV1 out of $2"
-		in=(-f obu -framerate 30 -i "${2%.ts}.obu")
-	fi
-	out=$(ffmpeg -hide_banner -nostdin -v info "${in[@]}" -i "$1" -lavfi \
-		"[1:v]setpts=PTS-STARTPTS,scale=$3:$4:flags=bicubic,format=yuv420p[r];[0:v]setpts=PTS-STARTPTS,format=yuv420p[d];[d]split[d1][d2];[r]split[r1][r2];[d1][r1]ssim;[d2][r2]psnr" \
-		-f null - 2>&1) || die "quality of $2: $out"
-	local ssim psnr
-	ssim=$(sed -n 's/.*SSIM Y:\([0-9.]*\).*/\1/p' <<<"$out" | tail -1)
-	psnr=$(sed -n 's/.*PSNR y:\([0-9.inf]*\).*/\1/p' <<<"$out" | tail -1)
-	echo "$ssim $psnr"
-}
-
-video_kbps() { # file: the video stream's bytes as kbit/s of the source's length
-	if [[ $1 == *-av1.ts ]]; then # ffprobe cannot read it (see quality): its OBUs' size
-		stat -c %s "${1%.ts}.obu" | awk -v s="$SECS" '{ printf "%.0f", $1 * 8 / s / 1000 }'
-		return
-	fi
-	ffprobe -v error -select_streams v -show_entries packet=size -of csv=p=0 "$1" |
-		awk -v s="$SECS" '{ b += $1 } END { printf "%.0f", b * 8 / s / 1000 }'
-}
-
 verdict=PASS
 printf '\n%-6s %-6s %-11s %9s %8s %8s %6s\n' source rung mode kbit/s SSIM PSNR cpu/s
-for src in slide talk grain; do
+for src in ${SOURCES:-slide talk grain}; do
 	make_clip $src "$TMP/$src.mp4"
 	load=$(loadavg)
 	mapfile -t rungs < <("$TMP/ladder" -profiles "$TMP/fixed.json" -in "$TMP/$src.mp4" -mode rungs)
