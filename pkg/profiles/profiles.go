@@ -143,8 +143,11 @@ const (
 var codecs = []string{CodecH264, CodecHEVC, CodecAV1}
 
 // CodecRateShare is the share of a rung's rates (average, maxrate, buffer)
-// an encoder gets: HEVC and AV1 reach H.264's picture quality with fewer
-// bits (BENCHMARKS.md, "Codec ladders").
+// an encoder gets. 0.65 and 0.55 are what HEVC and AV1 are usually said to
+// need for H.264's picture; measured by SSIM, FFmpeg 5.1's x265 and
+// SVT-AV1 at hlsd's presets need about as many bytes as x264 or more, so
+// these renditions fall short of their H.264 rung's SSIM (BENCHMARKS.md,
+// "Codec efficiency at equal quality", bench/codec-rd.sh).
 var CodecRateShare = map[string]float64{CodecH264: 1, CodecHEVC: 0.65, CodecAV1: 0.55}
 
 // CodecsOrDefault is the rung's codecs: H.264 alone when it names none.
