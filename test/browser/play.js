@@ -43,13 +43,16 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
       const levels = await page.evaluate(() => window.player.count());
       for (let i = 0; i < levels; i++) {
         stage = `switching to level ${i}`;
-        // Near the end a player has nothing left to load, and some (VHS,
-        // hls.js: player.switchesOnLoad) switch only when they load: go back
-        // to the start first.
+        // An ended video stays paused (a short clip can end while the
+        // levels before were played), and near the end a player has
+        // nothing left to load, and some (VHS, hls.js:
+        // player.switchesOnLoad) switch only when they load: go back to the
+        // start first, as a viewer pressing play would.
         await page.evaluate(() => {
           const m = window.media();
-          if (!window.player.switchesOnLoad) return;
-          if (m.ended || m.duration - m.currentTime < 3) m.currentTime = 0;
+          const nearEnd = window.player.switchesOnLoad && m.duration - m.currentTime < 3;
+          if (!m.ended && !nearEnd) return;
+          m.currentTime = 0;
           if (m.paused) m.play();
         });
         await page.evaluate(i => window.player.select(i), i);
