@@ -153,6 +153,7 @@ func runLimited(ctx context.Context, timeout time.Duration, tool string, args []
 		cmd = exec.CommandContext(ctx, "nice", append([]string{"-n", strconv.Itoa(o.nice), tool}, args...)...)
 	}
 	cmd.WaitDelay = 5 * time.Second
+	cmd.SysProcAttr = childAttr()
 	cmd.Stdin = nil
 	cmd.Stderr = o.stderr
 	cmd.Stdout = o.stdout
