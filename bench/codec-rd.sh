@@ -38,14 +38,14 @@ machine
 # reaches TARGET SSIM, over BASE kbit/s.
 share() {
 	sort -n <<<"$1" | awk -v t="$2" -v b="$3" '
-		{ k[NR] = $1; s[NR] = $2 }
+		NF == 2 { n++; k[n] = $1; s[n] = $2 }
 		END {
 			if (s[1] >= t) { printf "<%.2f", k[1] / b; exit }
-			for (i = 2; i <= NR; i++) if (s[i] >= t) {
+			for (i = 2; i <= n; i++) if (s[i] >= t) {
 				f = (t - s[i-1]) / (s[i] - s[i-1])
 				printf "%.2f", exp(log(k[i-1]) + f * (log(k[i]) - log(k[i-1]))) / b; exit
 			}
-			printf ">%.2f", k[NR] / b
+			printf ">%.2f", k[n] / b
 		}'
 }
 
