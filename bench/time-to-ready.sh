@@ -10,7 +10,9 @@
 #      decode, fps, split, scale per rung) and the same per-rendition x264 and
 #      AAC options as hlsd's encoder, taken from pkg/ffmpeg's EncodeSpec.Args
 #      by bench/cmd/ladder, but one output: `-f hls -hls_time 6
-#      -hls_playlist_type vod -var_stream_map ... -master_pl_name master.m3u8`.
+#      -hls_playlist_type vod -var_stream_map ... -master_pl_name master.m3u8`
+#      (for PROFILES with "container": "cmaf", `-hls_segment_type fmp4`, which
+#      carries HEVC and AV1 too, so a codec ladder has its anchor).
 #      Timed wall clock, process start to exit.
 #   2. hlsd: `curl -F upload=@clip http://.../upload`, which answers the master
 #      URL once the video is ready. Timed by curl (request start to answer);
@@ -28,7 +30,7 @@
 #
 # Environment: REPEAT (3), TARGET (1.10), SOURCE (use this file as the
 # source), SOURCE_SECONDS (60), PROFILES (the repository's profiles.json; e.g.
-# one with "rate_control": "capped-crf"), NO_CHECK=1 (skip the conformance checks),
+# one with "rate_control": "capped-crf", or a CMAF one with "codecs"), NO_CHECK=1 (skip the conformance checks),
 # BENCH_TMP, KEEP_TMP=1.
 NAME=time-to-ready
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

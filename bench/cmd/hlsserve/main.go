@@ -1,10 +1,11 @@
 // Command hlsserve serves a directory of HLS files the way a plain web server
 // configured for HLS would (nginx with the HLS types and gzip on): playlists
 // as application/vnd.apple.mpegurl, gzip-compressed for clients that accept
-// it, segments as video/mp2t, with Range and conditional requests from
-// net/http's file server. bench/time-to-ready.sh runs `hlsd check` against
-// ffmpeg's own HLS output through it, so the findings are about the files
-// and not about a server's missing MIME types.
+// it, segments as video/mp2t (CMAF ones and init segments as video/mp4),
+// with Range and conditional requests from net/http's file server.
+// bench/time-to-ready.sh runs `hlsd check` against ffmpeg's own HLS output
+// through it, so the findings are about the files and not about a server's
+// missing MIME types.
 //
 //	hlsserve -dir DIR -listen 127.0.0.1:8080
 package main
@@ -40,6 +41,8 @@ func main() {
 			}
 		case ".ts":
 			w.Header().Set("Content-Type", "video/mp2t")
+		case ".m4s", ".mp4": // CMAF segments and init segments
+			w.Header().Set("Content-Type", "video/mp4")
 		}
 		files.ServeHTTP(w, r)
 	})

@@ -16,7 +16,9 @@
 //	    the anchor: the same single ffmpeg run (same input options, same
 //	    filter graph, the same per-rendition encoder and audio options) with
 //	    one output, ffmpeg's HLS muxer, writing DIR/master.m3u8,
-//	    DIR/{rung}/index.m3u8 and DIR/{rung}/seg_NNNNN.ts
+//	    DIR/{rung}/index.m3u8 and DIR/{rung}/seg_NNNNN.ts (for "container":
+//	    "cmaf" profiles fragmented MP4: DIR/{rung}/init.mp4 and
+//	    seg_NNNNN.m4s, every codec of the ladder)
 //
 // The command is printed one argument per line (without the program name),
 // for bash's mapfile. "-progress pipe:1" (hlsd reads progress from it) is left
@@ -61,13 +63,6 @@ func main() {
 	}
 	// As services/encoder's planLadder.
 	plan := prof.Select(src.Video.DisplayWidth, src.Video.DisplayHeight)
-	if *mode == "anchor" {
-		for _, p := range plan {
-			if p.Codec != profiles.CodecH264 {
-				fail(errors.New("the anchor is H.264 only: FFmpeg's HLS muxer in MPEG-TS carries no AV1"))
-			}
-		}
-	}
 	if *mode == "rungs" {
 		for _, p := range plan {
 			fmt.Println(p.Name, p.Width, p.Height)
@@ -100,7 +95,7 @@ func main() {
 		if t <= 0 {
 			t = int(prof.SegmentDuration)
 		}
-		if args, err = anchor(args, outputs, *out, t); err != nil {
+		if args, err = anchor(args, outputs, *out, t, prof.CMAF()); err != nil {
 			fail(err)
 		}
 	default:
@@ -118,8 +113,10 @@ func main() {
 // one output with ffmpeg's HLS muxer: every per-output option becomes the
 // same option for that rendition's streams (-b:v 730k of the first output
 // becomes -b:v:0 730k), the maps stay, and the muxer gets one variant per
-// rendition with its video and its audio, as hlsd's renditions have.
-func anchor(args []string, outputs []ffmpeg.Output, dir string, hlsTime int) ([]string, error) {
+// rendition with its video and its audio, as hlsd's renditions have. With
+// cmaf the muxer writes fragmented MP4 (init.mp4 and seg_NNNNN.m4s), as
+// hlsd does for those profiles, and so carries HEVC and AV1 too.
+func anchor(args []string, outputs []ffmpeg.Output, dir string, hlsTime int, cmaf bool) ([]string, error) {
 	var out []string
 	i := 0
 	for ; i < len(args); i++ {
@@ -183,12 +180,17 @@ func anchor(args []string, outputs []ffmpeg.Output, dir string, hlsTime int) ([]
 	for k, o := range outputs {
 		vsm = append(vsm, fmt.Sprintf("v:%d,a:%d,name:%s", k, k, o.Name))
 	}
+	segment := []string{"-hls_segment_type", "mpegts", "-hls_segment_filename", filepath.Join(dir, "%v", "seg_%05d.ts")}
+	if cmaf {
+		segment = []string{"-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4",
+			"-hls_segment_filename", filepath.Join(dir, "%v", "seg_%05d.m4s")}
+	}
 	out = append(out, "-f", "hls",
 		"-hls_time", strconv.Itoa(hlsTime),
 		"-hls_playlist_type", "vod",
-		"-hls_flags", "independent_segments",
-		"-hls_segment_type", "mpegts",
-		"-hls_segment_filename", filepath.Join(dir, "%v", "seg_%05d.ts"),
+		"-hls_flags", "independent_segments")
+	out = append(out, segment...)
+	out = append(out,
 		"-master_pl_name", "master.m3u8",
 		"-var_stream_map", strings.Join(vsm, " "),
 		filepath.Join(dir, "%v", "index.m3u8"))
