@@ -100,8 +100,9 @@ clean:
 	rm -rf bin
 
 # The benchmarks of BENCHMARKS.md, one after the other (about 70 minutes on 2
-# cores; bench/content.sh also needs wrk and nginx, bench/codec-rd.sh jq). Every script runs even if
-# an earlier one misses its target; the target fails if any of them did.
+# cores; bench/content.sh also needs wrk and nginx, bench/codec-rd.sh jq).
+# Every script runs even if an earlier one misses its target; the target
+# fails if any of them did.
 bench: check-go ffmpeg minio nats-server
 	@rc=0; for s in segmenter content time-to-ready chunked upload-rss rate-control codec-rd; do \
 	  echo "== bench/$$s.sh"; \
