@@ -66,13 +66,20 @@ func natsServerBin(t *testing.T) string {
 	return ""
 }
 
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// freePorts returns n distinct free ports. The listeners stay open until
+// every port is chosen: one closed at once is free again, and the kernel
+// once handed the gateway's port to the content service too.
+func freePorts(t *testing.T, n int) []int {
+	ports := make([]int, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // proc is one OS process of the cluster, in its own process group so that
@@ -170,7 +177,9 @@ func newCluster(t *testing.T, encoders, segmenters int) *cluster {
 			c.dumpLogs()
 		}
 	})
-	natsPort := freePort(t)
+	// NATS, gateway, content, the encoders and the segmenters.
+	ports := freePorts(t, 3+encoders+segmenters)
+	natsPort, gwPort, ctPort := ports[0], ports[1], ports[2]
 	c.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
 	c.nats = c.start("nats-server", c.natsBin, []string{"-js", "-sd", filepath.Join(c.dir, "nats"), "-a", "127.0.0.1", "-p", strconv.Itoa(natsPort)}, nil)
 	c.minio = miniotest.Start(t)
@@ -185,16 +194,15 @@ func newCluster(t *testing.T, encoders, segmenters int) *cluster {
 		"HLSD_MAX_ATTEMPTS=6",
 		"HLSD_SHUTDOWN_GRACE=5s",
 	}
-	gwPort, ctPort := freePort(t), freePort(t)
 	c.gateway = fmt.Sprintf("http://127.0.0.1:%d", gwPort)
 	c.content = fmt.Sprintf("http://127.0.0.1:%d", ctPort)
 	c.service("gateway", gwPort, "HLSD_CONTENT_URL="+c.content)
 	c.service("content", ctPort)
 	for i := 0; i < encoders; i++ {
-		c.encoders = append(c.encoders, c.service(fmt.Sprintf("encoder-%d", i+1), freePort(t)))
+		c.encoders = append(c.encoders, c.service(fmt.Sprintf("encoder-%d", i+1), ports[3+i]))
 	}
 	for i := 0; i < segmenters; i++ {
-		c.segmenters = append(c.segmenters, c.service(fmt.Sprintf("segmenter-%d", i+1), freePort(t)))
+		c.segmenters = append(c.segmenters, c.service(fmt.Sprintf("segmenter-%d", i+1), ports[3+encoders+i]))
 	}
 	return c
 }
