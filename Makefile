@@ -99,12 +99,12 @@ $(NATS_BIN):
 clean:
 	rm -rf bin
 
-# The benchmarks of BENCHMARKS.md, one after the other (about 70 minutes on 2
+# The benchmarks of BENCHMARKS.md, one after the other (about 80 minutes on 2
 # cores; bench/content.sh also needs wrk and nginx, bench/codec-rd.sh jq).
 # Every script runs even if an earlier one misses its target; the target
 # fails if any of them did.
 bench: check-go ffmpeg minio nats-server
-	@rc=0; for s in segmenter content time-to-ready chunked upload-rss rate-control codec-rd; do \
+	@rc=0; for s in segmenter content time-to-ready chunked upload-rss rate-control codec-rd preset-cost; do \
 	  echo "== bench/$$s.sh"; \
 	  MINIO_BIN=$(MINIO_BIN) NATS_BIN=$(NATS_BIN) TOOLS_DIR=$(TOOLS_DIR) bench/$$s.sh || { echo "bench/$$s.sh exited $$?" >&2; rc=1; }; \
 	done; exit $$rc

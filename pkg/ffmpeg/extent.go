@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hlsd/hlsd/pkg/profiles"
 	"github.com/hlsd/hlsd/pkg/video"
 )
 
@@ -125,17 +126,60 @@ const (
 )
 
 // ChunkCPUBudget is the CPU time a chunk's encode of seconds of src into
-// outputs at fps may use: its pixels decoded and encoded at ten times the
-// measured cost, plus a minute.
-func ChunkCPUBudget(src Source, outputs []Output, fps, seconds float64) time.Duration {
+// outputs at fps, with the profiles' preset, may use: its pixels decoded
+// and encoded at ten times the measured cost (each output's encoder at
+// that preset: EncoderCost), plus a minute.
+func ChunkCPUBudget(src Source, outputs []Output, preset string, fps, seconds float64) time.Duration {
 	cost := 0.0
 	if v := src.Video; v != nil {
 		cost += float64(v.Width*v.Height) * sourceRate(v) * seconds * cpuPerDecodedPixel
 	}
 	for _, o := range outputs {
-		cost += float64(o.Width*o.Height) * fps * seconds * cpuPerEncodedPixel
+		cost += float64(o.Width*o.Height) * fps * seconds * cpuPerEncodedPixel * EncoderCost(o.Codec, preset)
 	}
 	return cpuBudgetBase + time.Duration(cost*float64(time.Second))
+}
+
+// encoderCost is the CPU an encoder spends at each preset name of the
+// profiles, as a multiple of x264 at veryfast (what cpuPerEncodedPixel was
+// measured with): the larger of bench/preset-cost.sh at 720p and the
+// measures on a real clip and in bench/rate-control.sh, rounded up
+// (BENCHMARKS.md, "Encoder cost by preset"). SVT-AV1 is listed under the
+// x264 names hlsd maps onto its speeds (svtAV1Presets).
+var encoderCost = map[string]map[string]float64{
+	profiles.CodecH264: {"ultrafast": 1, "superfast": 1, "veryfast": 1, "faster": 1.5, "fast": 2, "medium": 2, "slow": 3, "slower": 5, "veryslow": 8},
+	profiles.CodecHEVC: {"ultrafast": 2, "superfast": 2.5, "veryfast": 3, "faster": 3, "fast": 3.5, "medium": 5.5, "slow": 12, "slower": 30, "veryslow": 47},
+	profiles.CodecAV1:  {"ultrafast": 1.5, "superfast": 2, "veryfast": 4, "faster": 4, "fast": 5, "medium": 7.5, "slow": 10.5, "slower": 18, "veryslow": 45},
+}
+
+// EncoderCost is what an output of codec ("" is H.264) at preset costs
+// against x264 at veryfast, never less: a faster preset keeps the budget
+// and the time an H.264 veryfast encode has, a slower one or another codec
+// gets more, so it is not stopped as a runaway.
+func EncoderCost(codec, preset string) float64 {
+	if codec == "" {
+		codec = profiles.CodecH264
+	}
+	if c, ok := encoderCost[codec][preset]; ok {
+		return max(c, 1)
+	}
+	return 1
+}
+
+// LadderCost is what outputs cost at preset against the same pixels in
+// x264 at veryfast (EncoderCost weighted by each output's pixels): the
+// factor an encode's time limit grows by.
+func LadderCost(outputs []Output, preset string) float64 {
+	var pixels, weighted float64
+	for _, o := range outputs {
+		p := float64(o.Width * o.Height)
+		pixels += p
+		weighted += p * EncoderCost(o.Codec, preset)
+	}
+	if pixels == 0 {
+		return 1
+	}
+	return weighted / pixels
 }
 
 // AudioCPUBudget is the CPU time the audio rendition's encode of seconds

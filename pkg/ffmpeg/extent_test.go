@@ -244,3 +244,55 @@ func TestRunHeld(t *testing.T) {
 		t.Fatal("the run did not go on once no longer held")
 	}
 }
+
+// Every codec has a cost at every preset, slower presets never cost less,
+// and the budget and time limit grow with them (never below H.264 at
+// veryfast's).
+func TestEncoderCost(t *testing.T) {
+	presets := []string{"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}
+	for _, codec := range []string{profiles.CodecH264, profiles.CodecHEVC, profiles.CodecAV1} {
+		prev := 0.0
+		for _, p := range presets {
+			c, ok := encoderCost[codec][p]
+			if !ok {
+				t.Fatalf("%s has no cost at preset %s", codec, p)
+			}
+			if c < prev {
+				t.Errorf("%s at %s costs %g, less than the faster preset before it (%g)", codec, p, c, prev)
+			}
+			prev = c
+		}
+	}
+	if got := EncoderCost("", "veryfast"); got != 1 {
+		t.Errorf("H.264 at veryfast costs %g, want 1 (the measure)", got)
+	}
+	if got := EncoderCost(profiles.CodecH264, "ultrafast"); got != 1 {
+		t.Errorf("H.264 at ultrafast costs %g, want 1 (never less than veryfast)", got)
+	}
+	src := Source{Video: &VideoStream{Width: 1920, Height: 1080, FrameRate: 30}}
+	h264 := []Output{{Codec: profiles.CodecH264, Width: 1920, Height: 1080}}
+	ladder := append(h264, Output{Codec: profiles.CodecHEVC, Width: 1920, Height: 1080}, Output{Codec: profiles.CodecAV1, Width: 1920, Height: 1080})
+	tests := []struct {
+		name    string
+		outputs []Output
+		preset  string
+		cost    func(float64) bool
+	}{
+		{"h264 veryfast", h264, "veryfast", func(c float64) bool { return c == 1 }},
+		{"h264 slow", h264, "slow", func(c float64) bool { return c > 1 }},
+		{"three codecs veryfast", ladder, "veryfast", func(c float64) bool { return c > 1 }},
+	}
+	base := ChunkCPUBudget(src, h264, "veryfast", 30, 10)
+	for _, tt := range tests {
+		if c := LadderCost(tt.outputs, tt.preset); !tt.cost(c) {
+			t.Errorf("%s: LadderCost %g", tt.name, c)
+		}
+		b := ChunkCPUBudget(src, tt.outputs, tt.preset, 30, 10)
+		if tt.name != "h264 veryfast" && b <= base {
+			t.Errorf("%s: budget %s, not above H.264 veryfast's %s", tt.name, b, base)
+		}
+	}
+	if c := LadderCost(nil, "slow"); c != 1 {
+		t.Errorf("no outputs cost %g, want 1", c)
+	}
+}

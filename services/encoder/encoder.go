@@ -539,14 +539,17 @@ func (e *Encoder) encodeChunk(ctx context.Context, job jobs.EncodeJob) error {
 	if chunkSeconds <= 0 {
 		chunkSeconds = max(src.probe.Duration-c.Start, 1)
 	}
-	timeout := e.MinTimeout + time.Duration(chunkSeconds*float64(e.TimeoutPerSecond))
+	// TimeoutPerSecond is for H.264 at veryfast; slower presets and other
+	// codecs get their share more.
+	preset := job.Profiles.Video.Preset
+	timeout := e.MinTimeout + time.Duration(chunkSeconds*float64(e.TimeoutPerSecond)*ffmpeg.LadderCost(outputs, preset))
 	started := time.Now()
 	var used ffmpeg.Usage
 	err = ffmpeg.Encode(ctx, ffmpeg.EncodeSpec{
 		Input: src.path, Source: src.probe, Outputs: outputs, Profiles: job.Profiles, Timeout: timeout,
 		Chunk: spec, Progress: e.progressReporter(ctx, id),
 		RunLimits: ffmpeg.RunLimits{
-			CPUBudget: ffmpeg.ChunkCPUBudget(src.probe, outputs, src.fps, chunkSeconds),
+			CPUBudget: ffmpeg.ChunkCPUBudget(src.probe, outputs, preset, src.fps, chunkSeconds),
 			Usage:     func(u ffmpeg.Usage) { used = u },
 			Nice:      laterNice(job),
 			Held:      e.yieldToStart(job),
