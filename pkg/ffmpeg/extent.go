@@ -153,7 +153,7 @@ var encoderCost = map[string]map[string]float64{
 }
 
 // EncoderCost is what an output of codec ("" is H.264) at preset costs
-// against x264 at veryfast, never less: a faster preset keeps the budget
+// against x264 at veryfast, at least 1: a faster preset keeps the budget
 // and the time an H.264 veryfast encode has, a slower one or another codec
 // gets more, so it is not stopped as a runaway.
 func EncoderCost(codec, preset string) float64 {
